@@ -1,0 +1,48 @@
+"""`import tflkit` and `tflkit inspect` never import TensorFlow or the LiteRT runtime."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import FIXTURES, ROOT
+
+HEAVY = ("tensorflow", "ai_edge_litert", "keras", "jax", "torch")
+
+
+def _modules_after(code: str) -> set[str]:
+    script = code + "\nimport sys; print('\\n'.join(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {line.split(".")[0] for line in proc.stdout.splitlines()}
+
+
+def test_import_tflkit_is_light() -> None:
+    loaded = _modules_after("import tflkit")
+    assert not loaded & set(HEAVY)
+
+
+def test_inspect_is_light() -> None:
+    model = FIXTURES / "mlp_int8.tflite"
+    code = (
+        "import sys, io, contextlib\n"
+        "from tflkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main(['inspect', '--tensors', {str(model)!r}])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+    )
+    loaded = _modules_after(code)
+    assert "tflite" in loaded
+    assert not loaded & set(HEAVY)
+
+
+def test_public_api_is_listed() -> None:
+    import tflkit
+
+    assert set(dir(tflkit)) == set(tflkit.__all__)
+    for name in tflkit.__all__:
+        assert getattr(tflkit, name) is not None

@@ -1,0 +1,193 @@
+"""Files that are not valid TFLite models: InvalidModelError, promptly, never another exception."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import time
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, edited
+
+import tflkit
+from tflkit.render import model_to_dict
+
+INT8 = FIXTURES / "mlp_int8.tflite"
+
+
+def _load_or_invalid(data: bytes) -> tflkit.Model | None:
+    """Load, and require that any failure is InvalidModelError and that it takes < 2 s."""
+    start = time.monotonic()
+    try:
+        model = tflkit.load(data)
+    except tflkit.InvalidModelError:
+        model = None
+    assert time.monotonic() - start < 2.0
+    if model is not None:  # whatever loads must also render without errors
+        json.dumps(model_to_dict(model), allow_nan=False)
+    return model
+
+
+def test_empty_file(tmp_path: Any) -> None:
+    p = tmp_path / "empty.tflite"
+    p.write_bytes(b"")
+    with pytest.raises(tflkit.InvalidModelError, match="empty"):
+        tflkit.load(p)
+    with pytest.raises(tflkit.InvalidModelError, match="too short"):
+        tflkit.load(b"")
+
+
+def test_directory_is_refused(tmp_path: Any) -> None:
+    with pytest.raises(tflkit.InvalidModelError, match="directory"):
+        tflkit.load(tmp_path)
+
+
+def test_missing_file_is_an_oserror(tmp_path: Any) -> None:
+    with pytest.raises(FileNotFoundError):
+        tflkit.load(tmp_path / "nope.tflite")
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 64, 4096])
+def test_random_bytes(size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    with pytest.raises(tflkit.InvalidModelError):
+        tflkit.load(data)
+
+
+def test_random_bytes_with_the_right_identifier() -> None:
+    rng = random.Random(1)
+    for _ in range(200):
+        data = bytearray(rng.randbytes(rng.randint(8, 2048)))
+        data[4:8] = b"TFL3"
+        _load_or_invalid(bytes(data))
+
+
+def test_wrong_identifier() -> None:
+    data = bytearray(INT8.read_bytes())
+    data[4:8] = b"ABCD"
+    with pytest.raises(tflkit.InvalidModelError, match=r"identifier is b'ABCD', expected b'TFL3'"):
+        tflkit.load(bytes(data))
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.1, 0.25, 0.5, 0.75, 0.9])
+def test_truncated(fraction: float) -> None:
+    data = INT8.read_bytes()
+    with pytest.raises(tflkit.InvalidModelError):
+        tflkit.load(data[: int(len(data) * fraction)])
+
+
+def test_truncated_everywhere_never_leaks_another_exception() -> None:
+    data = FIXTURES.joinpath("cnn_uint8_io.tflite").read_bytes()
+    for cut in range(0, len(data), max(1, len(data) // 300)):
+        _load_or_invalid(data[:cut])
+
+
+def test_root_offset_out_of_range() -> None:
+    data = bytearray(INT8.read_bytes())
+    data[0:4] = struct.pack("<I", 0x7FFFFFF0)
+    with pytest.raises(tflkit.InvalidModelError, match="root table offset"):
+        tflkit.load(bytes(data))
+
+
+def _vector_length_position(data: bytes, path: str) -> int:
+    """Byte position of a vector's length field, found with the tflite readers."""
+    import tflite
+
+    m = tflite.Model.GetRootAs(data, 0)
+    if path == "subgraphs":
+        tab, field = m._tab, 8
+    elif path == "tensors":
+        sg = m.Subgraphs(0)
+        tab, field = sg._tab, 4
+    else:  # "shape" of tensor 0
+        t = m.Subgraphs(0).Tensors(0)
+        tab, field = t._tab, 4
+    return int(tab.Vector(tab.Offset(field))) - 4
+
+
+@pytest.mark.parametrize("vector", ["subgraphs", "tensors", "shape"])
+def test_absurd_vector_length(vector: str) -> None:
+    data = bytearray(INT8.read_bytes())
+    pos = _vector_length_position(bytes(data), vector)
+    data[pos : pos + 4] = struct.pack("<I", 0x7FFFFFFF)
+    start = time.monotonic()
+    with pytest.raises(tflkit.InvalidModelError, match="claims 2147483647 entries"):
+        tflkit.load(bytes(data))
+    assert time.monotonic() - start < 1.0
+
+
+def test_bit_flips_give_a_model_or_invalid_model_error() -> None:
+    base = INT8.read_bytes()
+    rng = random.Random(0)
+    invalid = 0
+    for _ in range(300):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            data[pos] ^= 1 << rng.randrange(8)
+        if _load_or_invalid(bytes(data)) is None:
+            invalid += 1
+    assert invalid > 0  # some flips hit structure; flips in weights give a valid model
+
+
+def test_flips_in_the_header_are_invalid() -> None:
+    base = INT8.read_bytes()
+    for pos in range(8):
+        for bit in range(8):
+            data = bytearray(base)
+            data[pos] ^= 1 << bit
+            with pytest.raises(tflkit.InvalidModelError):
+                tflkit.load(bytes(data))
+
+
+def _first_weight_buffer(model: Any) -> int:
+    return int(
+        next(
+            t.buffer
+            for t in model.subgraphs[0].tensors
+            if len(model.buffers[t.buffer].data or []) > 0
+        )
+    )
+
+
+def test_operator_code_index_out_of_range() -> None:
+    def edit(m: Any) -> None:
+        m.subgraphs[0].operators[0].opcodeIndex = 57
+
+    with pytest.raises(tflkit.InvalidModelError, match="operator code 57"):
+        tflkit.load(edited("mlp_int8.tflite", edit))
+
+
+def test_operator_tensor_index_out_of_range() -> None:
+    def edit(m: Any) -> None:
+        m.subgraphs[0].operators[0].inputs[0] = 999
+
+    with pytest.raises(tflkit.InvalidModelError, match="refers to tensor 999"):
+        tflkit.load(edited("mlp_int8.tflite", edit))
+
+
+def test_subgraph_input_out_of_range() -> None:
+    def edit(m: Any) -> None:
+        m.subgraphs[0].inputs[0] = 4242
+
+    with pytest.raises(tflkit.InvalidModelError, match="4242"):
+        tflkit.load(edited("mlp_int8.tflite", edit))
+
+
+def test_tensor_buffer_index_out_of_range() -> None:
+    def edit(m: Any) -> None:
+        m.subgraphs[0].tensors[1].buffer = 10_000
+
+    with pytest.raises(tflkit.InvalidModelError, match="buffer 10000"):
+        tflkit.load(edited("mlp_int8.tflite", edit))
+
+
+def test_external_buffer_past_the_end_of_the_file() -> None:
+    def edit(m: Any) -> None:
+        b = m.buffers[_first_weight_buffer(m)]
+        b.data, b.offset, b.size = None, 1 << 40, 4096
+
+    with pytest.raises(tflkit.InvalidModelError, match="past the end"):
+        tflkit.load(edited("mlp_int8.tflite", edit))

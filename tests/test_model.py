@@ -1,0 +1,223 @@
+"""tflkit.load against independent truths: the LiteRT interpreter and fixtures/MANIFEST.json."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from conftest import (
+    FIXTURES,
+    MODELS,
+    fixture_path,
+    litert_interpreter,
+    need_fixture,
+    np_dtype_name,
+)
+
+import tflkit
+
+# Types whose numpy dtype the interpreter reports differently from the TFLite name.
+_INTERPRETER_DTYPE = {"string": "bytes8", "resource": "object", "variant": "object"}
+
+
+def test_every_tensor_matches_the_interpreter(fixture_name: str) -> None:
+    path = fixture_path(fixture_name)
+    model = tflkit.load(path)
+    interp = litert_interpreter(path)
+    if interp is None:
+        pytest.skip("the LiteRT runtime cannot open this model (Flex ops)")
+    assert interp.num_subgraphs() == len(model.subgraphs)
+    for sg in model.subgraphs:
+        details = interp.get_tensor_details(subgraph_index=sg.index)
+        assert [d["index"] for d in details] == [t.index for t in sg.tensors]
+        for d, t in zip(details, sg.tensors, strict=True):
+            where = f"{fixture_name} subgraph {sg.index} tensor {t.index} {t.name!r}"
+            assert t.name == d["name"], where
+            expected_dtype = np_dtype_name(d["dtype"]) if d["dtype"] is not object else "object"
+            assert _INTERPRETER_DTYPE.get(t.dtype, t.dtype) in (expected_dtype, t.dtype), where
+            if t.dtype not in _INTERPRETER_DTYPE:
+                assert t.dtype == expected_dtype, where
+            assert list(t.shape) == d["shape"].tolist(), where
+            assert list(t.shape_signature) == d["shape_signature"].tolist(), where
+            qp = d["quantization_parameters"]
+            if len(qp["scales"]) == 0:
+                assert t.quantization is None, where
+            else:
+                assert t.quantization is not None, where
+                assert list(t.quantization.scales) == qp["scales"].astype(float).tolist(), where
+                assert list(t.quantization.zero_points) == qp["zero_points"].tolist(), where
+                assert t.quantization.quantized_dimension == qp["quantized_dimension"], where
+
+
+def test_constant_data_matches_the_interpreter(fixture_name: str) -> None:
+    path = fixture_path(fixture_name)
+    model = tflkit.load(path)
+    interp = litert_interpreter(path)
+    if interp is None:
+        pytest.skip("the LiteRT runtime cannot open this model (Flex ops)")
+    checked = 0
+    for t in model.primary.tensors:
+        if not t.is_constant or t.is_sparse or t.dtype in ("string", "resource", "variant"):
+            continue
+        got = t.numpy()
+        assert got.flags.writeable is False
+        np.testing.assert_array_equal(got, interp.get_tensor(t.index), err_msg=t.name)
+        assert got.dtype == interp.get_tensor(t.index).dtype
+        checked += 1
+    # every model with operators has at least one weight, bias or shape constant
+    if model.primary.operators and MODELS[fixture_name].get("conversion") != "hand-built":
+        assert checked > 0
+
+
+def test_io_and_ops_match_the_manifest(fixture_name: str) -> None:
+    facts = MODELS[fixture_name]
+    model = tflkit.load(fixture_path(fixture_name))
+    assert model.size_bytes == facts["size_bytes"] == fixture_path(fixture_name).stat().st_size
+    assert len(model.subgraphs) == facts["num_subgraphs"]
+    assert [t.dtype for t in model.inputs] == [x["dtype"] for x in facts["inputs"]]
+    assert [t.dtype for t in model.outputs] == [x["dtype"] for x in facts["outputs"]]
+    assert [list(t.shape_signature) for t in model.inputs] == [
+        x["shape_signature"] for x in facts["inputs"]
+    ]
+    assert [list(t.shape) for t in model.outputs] == [x["shape"] for x in facts["outputs"]]
+    for t, x in zip(model.inputs + model.outputs, facts["inputs"] + facts["outputs"], strict=True):
+        if x.get("scale"):
+            assert t.quantization is not None and t.quantization.scale == pytest.approx(x["scale"])
+            assert t.quantization.zero_point == x["zero_point"]
+    assert [[op.op for op in sg.operators] for sg in model.subgraphs] == facts["ops"]
+    custom = sorted({op.custom_code for op in model.operators if op.is_custom})
+    assert custom == sorted(facts.get("custom_codes", []))
+    sigs = {s.key: s for s in model.signatures}
+    assert sorted(sigs) == sorted(facts["signatures"])
+    for key, want in facts["signatures"].items():
+        assert sigs[key].subgraph_index == want["subgraph_index"]
+        assert sorted(x.name for x in sigs[key].inputs) == sorted(want["inputs"])
+        assert sorted(x.name for x in sigs[key].outputs) == sorted(want["outputs"])
+    assert [m.name for m in model.metadata] == facts["metadata"]
+    assert model.description == facts["description"]
+    assert (
+        any(
+            t.quantization and t.quantization.per_channel
+            for sg in model.subgraphs
+            for t in sg.tensors
+        )
+        == facts["per_channel"]
+    )
+
+
+def test_quantization_kind_matches_the_manifest(fixture_name: str) -> None:
+    model = tflkit.load(fixture_path(fixture_name))
+    assert tflkit.quantization_kind(model) == MODELS[fixture_name]["quantization_kind"]
+
+
+def test_signatures_match_the_interpreter(fixture_name: str) -> None:
+    path = fixture_path(fixture_name)
+    interp = litert_interpreter(path)
+    if interp is None:
+        pytest.skip("the LiteRT runtime cannot open this model (Flex ops)")
+    model = tflkit.load(path)
+    want = interp.get_signature_list()
+    assert sorted(want) == sorted(s.key for s in model.signatures)
+    for sig in model.signatures:
+        assert sorted(want[sig.key]["inputs"]) == sorted(x.name for x in sig.inputs)
+        assert sorted(want[sig.key]["outputs"]) == sorted(x.name for x in sig.outputs)
+        runner = interp.get_signature_runner(sig.key)
+        in_details = runner.get_input_details()
+        for x in sig.inputs:
+            assert in_details[x.name]["index"] == x.tensor_index
+
+
+def test_load_from_bytes_equals_load_from_path() -> None:
+    path = FIXTURES / "mlp_int8.tflite"
+    a, b = tflkit.load(path), tflkit.load(path.read_bytes())
+    assert a.path == str(path) and b.path is None
+    assert a.subgraphs == b.subgraphs and a.signatures == b.signatures
+    assert a.metadata == b.metadata
+
+
+def test_model_pickles_and_reads_weights_after() -> None:
+    model = tflkit.load(FIXTURES / "mlp_int8.tflite")
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone == model
+    weights = [t for t in model.primary.tensors if t.is_constant]
+    for t, c in zip(weights, [t for t in clone.primary.tensors if t.is_constant], strict=True):
+        np.testing.assert_array_equal(t.numpy(), c.numpy())
+    from_bytes = tflkit.load((FIXTURES / "mlp_int8.tflite").read_bytes())
+    assert pickle.loads(pickle.dumps(from_bytes)) == from_bytes
+
+
+def test_weights_are_views_of_the_mapped_file_not_copies() -> None:
+    model = tflkit.load(FIXTURES / "mlp_float32.tflite")
+    t = next(t for t in model.primary.tensors if t.is_constant and t.buffer_size > 1000)
+    arr = t.numpy()
+    assert arr.flags.owndata is False
+    assert not arr.flags.writeable
+    with pytest.raises(ValueError):
+        arr[...] = 0
+
+
+def test_activation_has_no_data() -> None:
+    model = tflkit.load(FIXTURES / "mlp_float32.tflite")
+    act = model.inputs[0]
+    assert not act.is_constant and act.buffer_size == 0
+    with pytest.raises(tflkit.TflkitError, match="no constant data"):
+        act.numpy()
+
+
+def test_real_range_of_int8_input_by_hand() -> None:
+    model = tflkit.load(FIXTURES / "mlp_int8.tflite")
+    t = model.inputs[0]
+    q = t.quantization
+    assert q is not None
+    lo, hi = t.real_range  # type: ignore[misc]
+    assert lo == pytest.approx((-128 - q.zero_point) * q.scale)
+    assert hi == pytest.approx((127 - q.zero_point) * q.scale)
+    # calibrated on rng.random() data in [0, 1): the representable range covers it
+    assert lo <= 0.0 + q.scale and hi >= 0.99 - q.scale
+
+
+def test_metadata_entry_written_by_build_script() -> None:
+    path = need_fixture("with_metadata.tflite")
+    model = tflkit.load(path)
+    assert model.metadata_bytes("tflkit_fixture") == b'{"made_by": "fixtures/build.py"}'
+    assert model.description == "tflkit fixture with metadata"
+    assert model.min_runtime_version is not None
+    with pytest.raises(KeyError):
+        model.metadata_bytes("nope")
+
+
+def test_flex_op_has_its_custom_code() -> None:
+    model = tflkit.load(need_fixture("flex_cumprod.tflite"))
+    flex = [op for op in model.operators if op.is_flex]
+    assert flex and all(op.op == "CUSTOM" for op in flex)
+    assert {op.custom_code for op in flex} == set(MODELS["flex_cumprod.tflite"]["custom_codes"])
+
+
+def test_while_model_has_several_subgraphs() -> None:
+    model = tflkit.load(need_fixture("while_loop.tflite"))
+    assert len(model.subgraphs) == MODELS["while_loop.tflite"]["num_subgraphs"] >= 3
+    assert "WHILE" in [op.op for op in model.primary.operators]
+
+
+def test_sparse_tensor_is_flagged() -> None:
+    path = need_fixture("mlp_sparse.tflite")
+    model = tflkit.load(path)
+    sparse = [t for sg in model.subgraphs for t in sg.tensors if t.is_sparse]
+    assert sparse
+    with pytest.raises(tflkit.TflkitError, match="sparse"):
+        sparse[0].numpy()
+
+
+def test_buffers_stored_after_the_flatbuffer() -> None:
+    path = need_fixture("buffer_offset.tflite")
+    model = tflkit.load(path)
+    reference = tflkit.load(FIXTURES / "mlp_float32.tflite")
+    weights = [t for t in model.primary.tensors if t.is_constant]
+    assert weights
+    interp = litert_interpreter(path)
+    for t in weights:
+        assert t._data_offset > 0
+        if interp is not None:
+            np.testing.assert_array_equal(t.numpy(), interp.get_tensor(t.index))
+    assert [t.shape for t in model.primary.tensors] == [t.shape for t in reference.primary.tensors]

@@ -1,0 +1,6 @@
+"""``python -m tflkit``."""
+
+from tflkit.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The ``tflkit`` command line: the only importer of typer.
+
+Commands are short: parse, call the library, render, choose the exit code. Data goes to stdout
+(``--json`` writes one ``json.dumps`` document, never through rich, which wraps long lines);
+messages go to stderr. Exit codes: 0 ok, 1 a check failed, 2 usage error, unreadable or
+invalid model, or internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from tflkit.errors import TflkitError
+
+app = typer.Typer(
+    name="tflkit",
+    help="Inspect, check and run TensorFlow Lite (LiteRT) models.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _error(message: str) -> NoReturn:
+    typer.echo(f"tflkit: error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _user_errors(command: F) -> F:
+    """Turn tflkit and OS errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TflkitError as exc:
+            _error(str(exc))
+        except OSError as exc:
+            if exc.filename is not None and exc.strerror:
+                _error(f"{exc.filename}: {exc.strerror.lower()}")
+            _error(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def _stdout_console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tflkit import __version__
+
+        typer.echo(f"tflkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Inspect, check and run TensorFlow Lite (LiteRT) models."""
+
+
+ModelArg = Annotated[
+    Path, typer.Argument(help="Path to a .tflite model.", show_default=False, metavar="MODEL")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@app.command()
+@_user_errors
+def inspect(
+    model: ModelArg,
+    json_: JsonOpt = False,
+    subgraph: Annotated[
+        int | None, typer.Option("--subgraph", "-s", help="Show only this subgraph.", min=0)
+    ] = None,
+    tensors: Annotated[
+        bool, typer.Option("--tensors", "-t", help="Also list every tensor.")
+    ] = False,
+) -> None:
+    """Show a model's tensors, quantization, operators and signatures (no TensorFlow needed)."""
+    from tflkit import render
+    from tflkit.model import load
+
+    m = load(model)
+    if subgraph is not None and subgraph >= len(m.subgraphs):
+        _error(
+            f"{model}: no subgraph {subgraph}, the model has {len(m.subgraphs)} "
+            f"(0..{len(m.subgraphs) - 1})"
+        )
+    if json_:
+        _print_json(render.model_to_dict(m, subgraph=subgraph))
+        return
+    console = _stdout_console()
+    for renderable in render.inspect_renderables(m, subgraph=subgraph, tensors=tensors):
+        console.print(renderable)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tflkit`` console script and ``python -m tflkit``."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="tflkit", standalone_mode=False)
+    except KeyboardInterrupt:
+        typer.echo("tflkit: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # Click's usage errors (bad option, missing argument): one line, exit 2. Anything else
+        # is a bug: keep its traceback, but exit 2 so that a crash never reads as "check failed".
+        fmt = getattr(exc, "format_message", None)
+        if fmt is not None and hasattr(exc, "exit_code"):
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "tflkit"
+            typer.echo(f"{where}: error: {fmt()} (see '{where} --help')", err=True)
+            sys.exit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR) from _report_bug(exc)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _report_bug(exc: BaseException) -> BaseException:
+    import traceback
+
+    traceback.print_exception(exc)
+    typer.echo(
+        "tflkit: internal error (a bug in tflkit: please report it with the traceback above)",
+        err=True,
+    )
+    return exc

@@ -1,0 +1,21 @@
+"""The exception hierarchy: every error tflkit raises on purpose is a TflkitError."""
+
+from __future__ import annotations
+
+__all__ = ["TflkitError", "InvalidModelError", "InputError", "UnsupportedModelError"]
+
+
+class TflkitError(Exception):
+    """Base class of every error tflkit raises for bad input or an unusable model."""
+
+
+class InvalidModelError(TflkitError, ValueError):
+    """The bytes are not a readable TFLite flatbuffer (identifier, bounds, sizes, indices)."""
+
+
+class InputError(TflkitError, ValueError):
+    """Inputs that do not fit the model (count, names, shapes, dtypes)."""
+
+
+class UnsupportedModelError(TflkitError):
+    """A valid model the runtime cannot run (custom or Flex ops, for example)."""

@@ -1,0 +1,372 @@
+"""The model description: frozen dataclasses read from a .tflite file, and ``load()``.
+
+Nothing here holds flatbuffer objects: ``load()`` reads the file once through
+``tflkit._flatbuffer`` into plain tuples of ints, floats and strings, so a Model compares with
+``==``, hashes, pickles and goes to JSON unchanged. Weights are not copied: a constant tensor's
+data is a read-only numpy view of the memory-mapped file, made only when ``Tensor.numpy()`` is
+called.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from tflkit import dtypes
+from tflkit.errors import InvalidModelError, TflkitError
+
+__all__ = [
+    "Model",
+    "Subgraph",
+    "Tensor",
+    "Quantization",
+    "Operator",
+    "Signature",
+    "SignatureTensor",
+    "Metadata",
+    "ModelSource",
+    "load",
+]
+
+#: What ``load()`` accepts: a path, or the model's bytes.
+ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+
+class _Source:
+    """The model's bytes (a read-only mmap of the file, or the bytes given), shared by its tensors.
+
+    Pickles as the path it came from (re-mapped on first use) or as the bytes.
+    """
+
+    __slots__ = ("path", "_data")
+
+    def __init__(self, path: str | None, data: Any = None) -> None:
+        self.path = path
+        self._data = data
+
+    @property
+    def data(self) -> Any:
+        if self._data is None:
+            if self.path is None:  # pragma: no cover - only by misuse
+                raise TflkitError("the model's bytes are no longer available")
+            self._data = _map_file(self.path)
+        return self._data
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.path is not None:
+            return (_Source, (self.path,))
+        return (_Source, (None, bytes(self._data)))
+
+
+@dataclass(frozen=True, slots=True)
+class Quantization:
+    """Affine quantization of a tensor: ``real = scale * (q - zero_point)``.
+
+    ``scales`` and ``zero_points`` hold one entry per channel along ``quantized_dimension``
+    (per-channel quantization) or a single entry (per-tensor).
+    """
+
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    quantized_dimension: int = 0
+    min: tuple[float, ...] = ()
+    max: tuple[float, ...] = ()
+
+    @property
+    def per_channel(self) -> bool:
+        """True when there is more than one scale."""
+        return len(self.scales) > 1
+
+    @property
+    def scale(self) -> float:
+        """The scale of a per-tensor quantization (ValueError when per-channel)."""
+        if len(self.scales) != 1:
+            raise ValueError(f"per-channel quantization has {len(self.scales)} scales, not one")
+        return self.scales[0]
+
+    @property
+    def zero_point(self) -> int:
+        """The zero point of a per-tensor quantization (ValueError when per-channel)."""
+        if len(self.zero_points) != 1:
+            raise ValueError(f"quantization has {len(self.zero_points)} zero points, not one")
+        return self.zero_points[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """One tensor of a subgraph, as stored in the file."""
+
+    index: int
+    name: str
+    dtype: str  # lower-case TensorType name: "float32", "int8", ...; "TYPE_23" if unknown
+    shape: tuple[int, ...]  # () when the file stores no shape (as the interpreter reports)
+    shape_signature: tuple[int, ...]  # -1 for dynamic dimensions; equals shape if not stored
+    quantization: Quantization | None  # None when the tensor has no scales
+    is_constant: bool  # the tensor's buffer holds data (weights, biases, constants)
+    buffer: int  # index in Model buffers (0: the empty sentinel)
+    buffer_size: int  # bytes of data in that buffer (0 for activations)
+    is_variable: bool = False
+    is_sparse: bool = False
+    subgraph_index: int = 0
+    _data_offset: int = field(default=-1, compare=False, repr=False)
+    _source: _Source | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_quantized(self) -> bool:
+        """True when the tensor carries scales and zero points."""
+        return self.quantization is not None
+
+    @property
+    def real_range(self) -> tuple[float, float] | None:
+        """Real values a per-tensor quantized integer tensor can represent, else None.
+
+        ``((qmin - zero_point) * scale, (qmax - zero_point) * scale)``: for an int8 input with
+        scale 1/255 and zero point -128 that is (0, 1), the range the model expects.
+        """
+        q = self.quantization
+        qrange = dtypes.INTEGER_RANGES.get(self.dtype)
+        if q is None or qrange is None or len(q.scales) != 1 or len(q.zero_points) != 1:
+            return None
+        scale, zp = q.scales[0], q.zero_points[0]
+        if not math.isfinite(scale):
+            return None
+        return ((qrange[0] - zp) * scale, (qrange[1] - zp) * scale)
+
+    def numpy(self) -> npt.NDArray[Any]:
+        """The constant data as a read-only numpy view of the file (no copy).
+
+        Raises:
+            TflkitError: the tensor has no data (an activation), is sparse, or its type has
+                no numpy equivalent (string, int4, ...).
+
+        Example:
+            >>> w = tflkit.load("m.tflite").subgraphs[0].tensors[2].numpy()
+        """
+        where = f"tensor {self.index} ({self.name!r})"
+        if not self.is_constant or self._source is None or self._data_offset < 0:
+            raise TflkitError(f"{where}: has no constant data (it is computed at run time)")
+        if self.is_sparse:
+            raise TflkitError(f"{where}: is stored sparse; its dense data is not available")
+        dt = dtypes.numpy_dtype(self.dtype)
+        if dt is None:
+            raise TflkitError(f"{where}: dtype {self.dtype} has no numpy equivalent")
+        count = math.prod(self.shape) if self.shape else 1
+        if count * dt.itemsize != self.buffer_size:
+            raise InvalidModelError(
+                f"{where}: buffer holds {self.buffer_size} bytes, "
+                f"shape {list(self.shape)} of {self.dtype} needs {count * dt.itemsize}"
+            )
+        arr = np.frombuffer(self._source.data, dtype=dt, count=count, offset=self._data_offset)
+        arr = arr.reshape(self.shape)
+        arr.flags.writeable = False
+        return arr
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """One operator of a subgraph. ``op`` is the BuiltinOperator name, or ``CUSTOM``."""
+
+    index: int
+    op: str  # "CONV_2D", "CUSTOM", "BUILTIN_213" for a code newer than the schema we know
+    builtin_code: int
+    custom_code: str | None  # "FlexCumprod" for Flex ops, the custom op's name for CUSTOM
+    version: int
+    inputs: tuple[int, ...]  # tensor indices; -1 marks an absent optional input
+    outputs: tuple[int, ...]
+    opcode_index: int = 0
+
+    @property
+    def is_custom(self) -> bool:
+        """True for CUSTOM operators (Flex ops included)."""
+        return self.op == "CUSTOM"
+
+    @property
+    def is_flex(self) -> bool:
+        """True for Flex (SELECT_TF_OPS) operators, whose custom code starts with ``Flex``."""
+        return self.is_custom and (self.custom_code or "").startswith("Flex")
+
+    @property
+    def display_name(self) -> str:
+        """``CONV_2D``, or ``CUSTOM 'FlexCumprod'`` for custom ops."""
+        if self.is_custom:
+            return f"CUSTOM {self.custom_code!r}"
+        return self.op
+
+
+@dataclass(frozen=True, slots=True)
+class Subgraph:
+    """One subgraph: the primary graph (index 0) or a WHILE/IF body, or a signature's graph."""
+
+    index: int
+    name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    tensors: tuple[Tensor, ...]
+    operators: tuple[Operator, ...]
+
+    @property
+    def input_tensors(self) -> tuple[Tensor, ...]:
+        """The input tensors, in order."""
+        return tuple(self.tensors[i] for i in self.inputs)
+
+    @property
+    def output_tensors(self) -> tuple[Tensor, ...]:
+        """The output tensors, in order."""
+        return tuple(self.tensors[i] for i in self.outputs)
+
+    def op_counts(self) -> dict[str, int]:
+        """Number of operators of each kind (custom ops by custom code), most frequent first."""
+        counts: dict[str, int] = {}
+        for op in self.operators:
+            counts[op.display_name] = counts.get(op.display_name, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureTensor:
+    """A signature's name for one tensor of its subgraph."""
+
+    name: str
+    tensor_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A SignatureDef: a named entry point mapping names to tensors of one subgraph."""
+
+    key: str
+    subgraph_index: int
+    inputs: tuple[SignatureTensor, ...]
+    outputs: tuple[SignatureTensor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """A named metadata entry (``min_runtime_version``, ``TFLITE_METADATA``, ...)."""
+
+    name: str
+    buffer: int
+    size_bytes: int
+    _data_offset: int = field(default=-1, compare=False, repr=False)
+    _source: _Source | None = field(default=None, compare=False, repr=False)
+
+    def data(self) -> bytes:
+        """The entry's bytes (a copy; metadata is small)."""
+        if self._source is None or self._data_offset < 0:
+            return b""
+        start = self._data_offset
+        return bytes(self._source.data[start : start + self.size_bytes])
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A .tflite model as stored in the file. Build it with ``tflkit.load()``."""
+
+    path: str | None
+    size_bytes: int
+    schema_version: int
+    description: str | None
+    subgraphs: tuple[Subgraph, ...]
+    signatures: tuple[Signature, ...]
+    metadata: tuple[Metadata, ...]
+    num_buffers: int = 0
+
+    @property
+    def name(self) -> str:
+        """The file's base name, or ``<bytes>`` for a model loaded from memory."""
+        return os.path.basename(self.path) if self.path else "<bytes>"
+
+    @property
+    def primary(self) -> Subgraph:
+        """Subgraph 0, the one the interpreter runs by default."""
+        return self.subgraphs[0]
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        """Input tensors of subgraph 0."""
+        return self.primary.input_tensors
+
+    @property
+    def outputs(self) -> tuple[Tensor, ...]:
+        """Output tensors of subgraph 0."""
+        return self.primary.output_tensors
+
+    @property
+    def operators(self) -> tuple[Operator, ...]:
+        """Operators of every subgraph, subgraph by subgraph."""
+        return tuple(op for sg in self.subgraphs for op in sg.operators)
+
+    def signature(self, key: str) -> Signature:
+        """The signature named ``key``; KeyError naming the keys there are."""
+        for sig in self.signatures:
+            if sig.key == key:
+                return sig
+        keys = ", ".join(repr(s.key) for s in self.signatures) or "none"
+        raise KeyError(f"no signature {key!r} (signatures: {keys})")
+
+    def metadata_bytes(self, name: str) -> bytes:
+        """The bytes of the metadata entry ``name``; KeyError if there is none."""
+        for entry in self.metadata:
+            if entry.name == name:
+                return entry.data()
+        raise KeyError(f"no metadata entry {name!r}")
+
+    @property
+    def min_runtime_version(self) -> str | None:
+        """The converter's ``min_runtime_version`` metadata (e.g. ``"1.14.0"``), if present."""
+        for entry in self.metadata:
+            if entry.name == "min_runtime_version":
+                return entry.data().split(b"\0", 1)[0].decode("ascii", "replace") or None
+        return None
+
+
+def _map_file(path: str) -> Any:
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise InvalidModelError(f"{os.path.basename(path)}: file is empty")
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def load(model: ModelSource) -> Model:
+    """Read a .tflite model into a Model, without TensorFlow and without copying weights.
+
+    Args:
+        model: a path to a .tflite file, or the model's bytes.
+
+    Returns:
+        The immutable description of every subgraph, tensor, operator, signature and metadata
+        entry. Constant data is read on request with ``Tensor.numpy()``.
+
+    Raises:
+        InvalidModelError: the file is not a valid TFLite flatbuffer (wrong identifier,
+            truncated, offsets or indices out of range).
+        OSError: the file cannot be read.
+
+    Example:
+        >>> m = tflkit.load("mlp_int8.tflite")
+        >>> m.inputs[0].dtype, m.inputs[0].quantization.scale
+        ('int8', 0.0039...)
+    """
+    from tflkit import _flatbuffer
+
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        data = bytes(model) if not isinstance(model, bytes) else model
+        source = _Source(None, data)
+        where = "<bytes>"
+        path = None
+    elif isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if os.path.isdir(path):
+            raise InvalidModelError(f"{path}: is a directory, expected a .tflite file")
+        source = _Source(path, _map_file(path))
+        where = os.path.basename(path)
+    else:
+        raise TypeError(f"expected a path or bytes, got {type(model).__name__}")
+    return _flatbuffer.parse(source, path=path, where=where)

@@ -1,0 +1,269 @@
+"""Models and reports to JSON-ready dicts and rich renderables. Never prints.
+
+The dicts follow ``tflkit/schemas/*.schema.json``; the rich tables fit an 80-column terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from tflkit.model import Model, Quantization, Subgraph, Tensor
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+__all__ = ["json_float", "model_to_dict", "inspect_renderables", "human_size"]
+
+
+def json_float(x: float) -> float | str:
+    """A float for ``json.dumps(allow_nan=False)``: non-finite values become strings.
+
+    ``NaN``, ``Infinity`` and ``-Infinity``, the spelling JavaScript and Python's json use.
+    """
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return x
+
+
+def _quant_dict(q: Quantization | None) -> dict[str, Any] | None:
+    if q is None:
+        return None
+    return {
+        "scales": [json_float(s) for s in q.scales],
+        "zero_points": list(q.zero_points),
+        "quantized_dimension": q.quantized_dimension,
+        "per_channel": q.per_channel,
+    }
+
+
+def _tensor_dict(t: Tensor) -> dict[str, Any]:
+    rr = t.real_range
+    return {
+        "index": t.index,
+        "name": t.name,
+        "dtype": t.dtype,
+        "shape": list(t.shape),
+        "shape_signature": list(t.shape_signature),
+        "is_constant": t.is_constant,
+        "is_variable": t.is_variable,
+        "is_sparse": t.is_sparse,
+        "buffer": t.buffer,
+        "buffer_size": t.buffer_size,
+        "quantization": _quant_dict(t.quantization),
+        "real_range": None if rr is None else [json_float(rr[0]), json_float(rr[1])],
+    }
+
+
+def _subgraph_dict(sg: Subgraph) -> dict[str, Any]:
+    return {
+        "index": sg.index,
+        "name": sg.name,
+        "inputs": list(sg.inputs),
+        "outputs": list(sg.outputs),
+        "tensors": [_tensor_dict(t) for t in sg.tensors],
+        "operators": [
+            {
+                "index": op.index,
+                "op": op.op,
+                "builtin_code": op.builtin_code,
+                "custom_code": op.custom_code,
+                "version": op.version,
+                "inputs": list(op.inputs),
+                "outputs": list(op.outputs),
+            }
+            for op in sg.operators
+        ],
+        "op_counts": sg.op_counts(),
+    }
+
+
+def model_to_dict(model: Model, *, subgraph: int | None = None) -> dict[str, Any]:
+    """The ``tflkit inspect --json`` document (``schemas/inspect.schema.json``).
+
+    Args:
+        model: the model.
+        subgraph: only this subgraph in ``subgraphs`` (all when None).
+    """
+    from tflkit.check import quantization_kind
+
+    subgraphs = model.subgraphs if subgraph is None else (model.subgraphs[subgraph],)
+    return {
+        "path": model.path,
+        "size_bytes": model.size_bytes,
+        "schema_version": model.schema_version,
+        "description": model.description,
+        "quantization_kind": quantization_kind(model),
+        "min_runtime_version": model.min_runtime_version,
+        "num_subgraphs": len(model.subgraphs),
+        "subgraphs": [_subgraph_dict(sg) for sg in subgraphs],
+        "signatures": [
+            {
+                "key": s.key,
+                "subgraph_index": s.subgraph_index,
+                "inputs": [{"name": x.name, "tensor_index": x.tensor_index} for x in s.inputs],
+                "outputs": [{"name": x.name, "tensor_index": x.tensor_index} for x in s.outputs],
+            }
+            for s in model.signatures
+        ],
+        "metadata": [{"name": m.name, "size_bytes": m.size_bytes} for m in model.metadata],
+    }
+
+
+# ---------------------------------------------------------------- human output
+
+
+def human_size(n: int) -> str:
+    """``5.1 KiB``, ``3.9 MiB``: binary units, one decimal."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def _g(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def _shape(t: Tensor) -> str:
+    dims = t.shape_signature if t.shape_signature else t.shape
+    return "[" + ",".join(str(d) for d in dims) + "]"
+
+
+def _quant_text(q: Quantization | None) -> tuple[str, str]:
+    """(scale, zero point) cells; per-channel as count and range."""
+    if q is None:
+        return ("", "")
+    if len(q.scales) == 1:
+        zp = str(q.zero_points[0]) if q.zero_points else ""
+        return (_g(q.scales[0]), zp)
+    lo, hi = min(q.scales), max(q.scales)
+    zps = set(q.zero_points)
+    zp = str(next(iter(zps))) if len(zps) == 1 else f"{min(zps)}..{max(zps)}"
+    return (f"{len(q.scales)}ch {_g(lo)}..{_g(hi)} (axis {q.quantized_dimension})", zp)
+
+
+def _range_text(t: Tensor) -> str:
+    rr = t.real_range
+    if rr is None:
+        return ""
+    return f"[{_g(rr[0])}, {_g(rr[1])}]"
+
+
+def _io_table(model: Model, sg: Subgraph) -> RenderableType:
+    from rich.table import Table
+
+    names = _signature_names(model, sg.index)
+    table = Table(title=f"Inputs and outputs (subgraph {sg.index})", title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("scale", overflow="fold")
+    table.add_column("zp", no_wrap=True, justify="right")
+    table.add_column("real range", no_wrap=True)
+    for kind, indices in (("in", sg.inputs), ("out", sg.outputs)):
+        for n, i in enumerate(indices):
+            t = sg.tensors[i]
+            scale, zp = _quant_text(t.quantization)
+            name = names.get(i) or t.name
+            table.add_row(f"{kind} {n}", name, t.dtype, _shape(t), scale, zp, _range_text(t))
+    return table
+
+
+def _signature_names(model: Model, subgraph: int) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for sig in model.signatures:
+        if sig.subgraph_index == subgraph:
+            for x in sig.inputs + sig.outputs:
+                names.setdefault(x.tensor_index, x.name)
+    return names
+
+
+def _ops_table(model: Model, subgraphs: tuple[Subgraph, ...]) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title="Operators", title_justify="left")
+    table.add_column("subgraph", no_wrap=True)
+    table.add_column("op", overflow="fold", ratio=1)
+    table.add_column("count", justify="right", no_wrap=True)
+    for sg in subgraphs:
+        label = f"{sg.index} {sg.name}".strip()
+        first = True
+        for op, count in sg.op_counts().items():
+            table.add_row(label if first else "", op, str(count))
+            first = False
+        if first:
+            table.add_row(label, "(no operators)", "0")
+    return table
+
+
+def _tensor_table(sg: Subgraph) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title=f"Tensors (subgraph {sg.index})", title_justify="left")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("shape", overflow="fold")
+    table.add_column("scale", overflow="fold")
+    table.add_column("zp", no_wrap=True, justify="right")
+    table.add_column("data", no_wrap=True, justify="right")
+    for t in sg.tensors:
+        scale, zp = _quant_text(t.quantization)
+        data = "var" if t.is_variable else ""
+        if t.is_constant:
+            data = ("sparse " if t.is_sparse else "") + human_size(t.buffer_size)
+        table.add_row(str(t.index), t.name, t.dtype, _shape(t), scale, zp, data)
+    return table
+
+
+def inspect_renderables(
+    model: Model, *, subgraph: int | None = None, tensors: bool = False
+) -> list[RenderableType]:
+    """What ``tflkit inspect`` shows: header, I/O table, operator counts, tensors on request."""
+    from rich.table import Table
+
+    from tflkit.check import quantization_kind
+
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold", no_wrap=True)
+    header.add_column(overflow="fold")
+    header.add_row("file", model.path or "<bytes>")
+    header.add_row("size", f"{human_size(model.size_bytes)} ({model.size_bytes:,} bytes)")
+    header.add_row("quantization", quantization_kind(model))
+    header.add_row("schema", f"version {model.schema_version}")
+    if model.min_runtime_version:
+        header.add_row("min runtime", model.min_runtime_version)
+    if model.description:
+        header.add_row("description", model.description)
+    header.add_row(
+        "subgraphs", ", ".join(f"{sg.index} {sg.name}".strip() for sg in model.subgraphs)
+    )
+    sigs = ", ".join(f"{s.key} (subgraph {s.subgraph_index})" for s in model.signatures)
+    header.add_row("signatures", sigs or "none")
+    if model.metadata:
+        header.add_row("metadata", ", ".join(m.name for m in model.metadata))
+
+    shown = model.subgraphs if subgraph is None else (model.subgraphs[subgraph],)
+    out: list[RenderableType] = [header]
+    io_subgraphs = [model.subgraphs[subgraph]] if subgraph is not None else [model.primary]
+    if subgraph is None:
+        # Signature subgraphs other than 0 are entry points too: show their I/O.
+        io_subgraphs += [
+            model.subgraphs[i]
+            for i in sorted({s.subgraph_index for s in model.signatures})
+            if i != 0
+        ]
+    for sg in io_subgraphs:
+        out.append(_io_table(model, sg))
+    out.append(_ops_table(model, shown))
+    if tensors:
+        out.extend(_tensor_table(sg) for sg in shown)
+    return out
