@@ -147,7 +147,7 @@ def _first_weight_buffer(model: Any) -> int:
         next(
             t.buffer
             for t in model.subgraphs[0].tensors
-            if len(model.buffers[t.buffer].data or []) > 0
+            if model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data) > 0
         )
     )
 
