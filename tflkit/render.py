@@ -146,7 +146,7 @@ def _quant_text(q: Quantization | None) -> tuple[str, str]:
     lo, hi = min(q.scales), max(q.scales)
     zps = set(q.zero_points)
     zp = str(next(iter(zps))) if len(zps) == 1 else f"{min(zps)}..{max(zps)}"
-    return (f"{len(q.scales)}ch {_g(lo)}..{_g(hi)} (axis {q.quantized_dimension})", zp)
+    return (f"{len(q.scales)}\u00d7ax{q.quantized_dimension} {lo:.2g}..{hi:.2g}", zp)
 
 
 def _range_text(t: Tensor) -> str:
