@@ -68,7 +68,7 @@ class _Reader:
         n = self.count(getattr(obj, field + "Length")(), 4, what)
         if n == 0:
             return ()
-        return tuple(int(x) for x in getattr(obj, field + "AsNumpy")())
+        return tuple(getattr(obj, field + "AsNumpy")().tolist())
 
     def buffer(self, m: Any, index: int, nbuffers: int, what: str) -> tuple[int, int]:
         """(offset of the data in the file, size in bytes) of buffer ``index``; (-1, 0) if none."""
@@ -270,17 +270,17 @@ class _Reader:
         n = self.count(q.ScaleLength(), 4, f"{where} scales")
         if n == 0:
             return None
-        scales = tuple(float(x) for x in q.ScaleAsNumpy())
+        scales = tuple(q.ScaleAsNumpy().tolist())
         nz = self.count(q.ZeroPointLength(), 8, f"{where} zero points")
-        zero_points = tuple(int(x) for x in q.ZeroPointAsNumpy()) if nz else ()
+        zero_points = tuple(q.ZeroPointAsNumpy().tolist()) if nz else ()
         nmin = self.count(q.MinLength(), 4, f"{where} min")
         nmax = self.count(q.MaxLength(), 4, f"{where} max")
         return Quantization(
             scales=scales,
             zero_points=zero_points,
             quantized_dimension=int(q.QuantizedDimension()),
-            min=tuple(float(x) for x in q.MinAsNumpy()) if nmin else (),
-            max=tuple(float(x) for x in q.MaxAsNumpy()) if nmax else (),
+            min=tuple(q.MinAsNumpy().tolist()) if nmin else (),
+            max=tuple(q.MaxAsNumpy().tolist()) if nmax else (),
         )
 
 

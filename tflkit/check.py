@@ -195,10 +195,33 @@ _WEIGHT_AXIS = {
 }
 # Ops whose output must keep the quantization of (every) data input [S, P].
 _SAME_SCALE = frozenset(
-    "AVERAGE_POOL_2D MAX_POOL_2D CONCATENATION RESHAPE RESIZE_BILINEAR "
-    "RESIZE_NEAREST_NEIGHBOR SPACE_TO_DEPTH SPACE_TO_BATCH_ND BATCH_TO_SPACE_ND PAD PADV2 "
-    "MIRROR_PAD GATHER TRANSPOSE SQUEEZE SLICE STRIDED_SLICE SPLIT SPLIT_V PACK UNPACK "
-    "MAXIMUM MINIMUM REDUCE_MAX REDUCE_MIN".split()
+    [
+        "AVERAGE_POOL_2D",
+        "MAX_POOL_2D",
+        "CONCATENATION",
+        "RESHAPE",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "SPACE_TO_DEPTH",
+        "SPACE_TO_BATCH_ND",
+        "BATCH_TO_SPACE_ND",
+        "PAD",
+        "PADV2",
+        "MIRROR_PAD",
+        "GATHER",
+        "TRANSPOSE",
+        "SQUEEZE",
+        "SLICE",
+        "STRIDED_SLICE",
+        "SPLIT",
+        "SPLIT_V",
+        "PACK",
+        "UNPACK",
+        "MAXIMUM",
+        "MINIMUM",
+        "REDUCE_MAX",
+        "REDUCE_MIN",
+    ]
 )
 # Fixed output quantization (scale, zero point) by op and output dtype [S, P, M].
 _FIXED_OUTPUT: dict[str, tuple[str, dict[str, tuple[float, int]]]] = {

@@ -1,0 +1,57 @@
+"""The README's commands and code run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", README, re.M | re.S)
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
+    section = README.split("## Quick start", 1)[1]
+    block = re.search(r"^```bash\n(.*?)^```", section, re.M | re.S)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(commands) == 2
+    install, tests = commands
+    assert install.startswith("pip install . && tflkit inspect fixtures/")
+    model = install.split()[-1]
+    assert (ROOT / model).is_file()
+    assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_python_examples_run() -> None:
+    for code in _blocks("python"):
+        if "Runner" in code or "compare" in code:  # need the runtime; covered by their tests
+            continue
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, f"{code}\n{proc.stderr}"
+
+
+def test_documented_inspect_output_matches_the_fixture() -> None:
+    proc = subprocess.run(
+        [sys.executable, "cli.py", "inspect", "fixtures/mlp_int8.tflite"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    console = re.search(
+        r"```console\n\$ tflkit inspect fixtures/mlp_int8.tflite\n(.*?)```", README, re.S
+    )
+    assert console is not None
+    documented = [line.rstrip() for line in console.group(1).splitlines()]
+    actual = [line.rstrip() for line in proc.stdout.splitlines()]
+    assert documented == actual
