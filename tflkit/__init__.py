@@ -36,18 +36,31 @@ __all__ = [
     "Tensor",
     "TflkitError",
     "UnsupportedModelError",
+    "Finding",
+    "RULES",
+    "Report",
     "__version__",
+    "check",
     "load",
     "quantization_kind",
 ]
 
+_LAZY = {
+    "check": "tflkit.checks",
+    "quantization_kind": "tflkit.checks",
+    "Finding": "tflkit.checks",
+    "Report": "tflkit.checks",
+    "RULES": "tflkit.checks",
+}
+
 
 def __getattr__(name: str) -> Any:
     # PEP 562: heavier parts are imported on first use, so `import tflkit` stays light.
-    if name == "quantization_kind":
-        from tflkit.check import quantization_kind
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return quantization_kind
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'tflkit' has no attribute {name!r}")
 
 

@@ -13,7 +13,16 @@ from tflkit.model import Model, Quantization, Subgraph, Tensor
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-__all__ = ["json_float", "model_to_dict", "inspect_renderables", "human_size"]
+    from tflkit.checks import Finding, Report
+
+__all__ = [
+    "human_size",
+    "inspect_renderables",
+    "json_float",
+    "model_to_dict",
+    "report_renderables",
+    "report_to_dict",
+]
 
 
 def json_float(x: float) -> float | str:
@@ -87,7 +96,7 @@ def model_to_dict(model: Model, *, subgraph: int | None = None) -> dict[str, Any
         model: the model.
         subgraph: only this subgraph in ``subgraphs`` (all when None).
     """
-    from tflkit.check import quantization_kind
+    from tflkit.checks import quantization_kind
 
     subgraphs = model.subgraphs if subgraph is None else (model.subgraphs[subgraph],)
     return {
@@ -230,7 +239,7 @@ def inspect_renderables(
     """What ``tflkit inspect`` shows: header, I/O table, operator counts, tensors on request."""
     from rich.table import Table
 
-    from tflkit.check import quantization_kind
+    from tflkit.checks import quantization_kind
 
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold", no_wrap=True)
@@ -266,4 +275,62 @@ def inspect_renderables(
     out.append(_ops_table(model, shown))
     if tensors:
         out.extend(_tensor_table(sg) for sg in shown)
+    return out
+
+
+# ---------------------------------------------------------------- check reports
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "message": f.message,
+        "subgraph": f.subgraph,
+        "tensor": f.tensor,
+        "operator": f.operator,
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """One ``tflkit check --json`` entry (``schemas/check.schema.json``)."""
+    return {
+        "model": report.model,
+        "profile": report.profile,
+        "passed": report.passed,
+        "options": dict(report.options),
+        "violations": [_finding_dict(f) for f in report.violations],
+        "warnings": [_finding_dict(f) for f in report.warnings],
+    }
+
+
+def _grouped(findings: tuple[Finding, ...]) -> dict[str, list[Finding]]:
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.rule, []).append(f)
+    return groups
+
+
+def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableType]:
+    """A pass/fail line, then the findings grouped by rule (at most ``limit`` per rule)."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    verdict = Text("PASS", style="bold green") if report.passed else Text("FAIL", style="bold red")
+    line = Text.assemble(verdict, "  ", (report.model, "bold"), f"  profile {report.profile}")
+    counts = f": {len(report.violations)} violations, {len(report.warnings)} warnings"
+    if report.violations or report.warnings:
+        line.append(counts)
+    out: list[RenderableType] = [line]
+    for kind, findings, style in (
+        ("violation", report.violations, "red"),
+        ("warning", report.warnings, "yellow"),
+    ):
+        for rule, group in _grouped(findings).items():
+            out.append(Text.assemble("  ", (rule, style), f" ({kind}, {len(group)})"))
+            # Padding indents the wrapped lines of a long message too.
+            for f in group[:limit]:
+                out.append(Padding(Text(f.message), (0, 0, 0, 4)))
+            if len(group) > limit:
+                more = f"... and {len(group) - limit} more (--json lists all)"
+                out.append(Padding(Text(more), (0, 0, 0, 4)))
     return out

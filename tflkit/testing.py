@@ -1,0 +1,302 @@
+"""Assertions on model files for pytest (or any test runner).
+
+Each helper collects every problem before failing and raises one AssertionError listing them
+all, so a CI log shows the whole story at once::
+
+    from tflkit.testing import assert_fully_int8, assert_io, assert_ops
+
+    def test_shipped_model_is_fully_int8():
+        assert_fully_int8("model_quant_int8.tflite")
+        assert_io("model_quant_int8.tflite",
+                  inputs=[{"dtype": "int8", "shape": (-1, 32)}],
+                  outputs=[{"dtype": "int8", "scale": 1 / 256, "zero_point": -128}])
+        assert_ops("model_quant_int8.tflite", forbidden=["CUSTOM", "DEQUANTIZE"])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Union
+
+from tflkit.checks import check
+from tflkit.model import Model, ModelSource, Tensor, load
+
+__all__ = ["assert_fully_int8", "assert_io", "assert_ops", "assert_quantization"]
+
+ModelLike = Union[Model, ModelSource]  # noqa: UP007 (ModelSource holds a string forward reference)
+TensorSpec = Mapping[str, Any]  # any of: dtype, shape, scale, zero_point, name
+
+
+def _model(model: ModelLike) -> Model:
+    return model if isinstance(model, Model) else load(model)
+
+
+def _fail(model: Model, what: str, problems: list[str]) -> None:
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise AssertionError(f"{model.name}: {what} ({len(problems)} problems)\n{lines}")
+
+
+def _close(a: float, b: float, rtol: float) -> bool:
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=0.0)
+
+
+def _compare_tensor(t: Tensor, spec: TensorSpec, where: str, rtol: float) -> list[str]:
+    problems = []
+    unknown = set(spec) - {"dtype", "shape", "scale", "zero_point", "name"}
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown keys {sorted(unknown)} (use dtype, shape, scale, zero_point)"
+        )
+    if "dtype" in spec and t.dtype != spec["dtype"]:
+        problems.append(f"{where}: dtype is {t.dtype}, expected {spec['dtype']}")
+    if "shape" in spec:
+        want = tuple(spec["shape"])
+        got = t.shape_signature
+        ok = len(want) == len(got) and all(
+            w is None or w == g for w, g in zip(want, got, strict=True)
+        )
+        if not ok:
+            problems.append(f"{where}: shape is {list(got)}, expected {list(want)}")
+    q = t.quantization
+    for key in ("scale", "zero_point"):
+        if key not in spec:
+            continue
+        if q is None:
+            problems.append(f"{where}: is not quantized, expected {key} {spec[key]}")
+            continue
+        values = q.scales if key == "scale" else q.zero_points
+        if len(values) != 1:
+            problems.append(f"{where}: has {len(values)} {key}s (per-channel), expected one")
+            continue
+        ok = _close(values[0], spec[key], rtol) if key == "scale" else values[0] == spec[key]
+        if not ok:
+            problems.append(f"{where}: {key} is {values[0]:.9g}, expected {spec[key]:.9g}")
+    return problems
+
+
+def _names(model: Model) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for sig in model.signatures:
+        if sig.subgraph_index == 0:
+            for x in sig.inputs + sig.outputs:
+                names.setdefault(x.tensor_index, x.name)
+    return names
+
+
+def _io_problems(
+    model: Model,
+    kind: str,
+    tensors: tuple[Tensor, ...],
+    specs: Sequence[TensorSpec] | Mapping[str, TensorSpec] | None,
+    common: TensorSpec,
+    rtol: float,
+) -> list[str]:
+    problems = []
+    sig_names = _names(model)
+    label = {t.index: sig_names.get(t.index, t.name) for t in tensors}
+    if common:
+        for n, t in enumerate(tensors):
+            problems += _compare_tensor(t, common, f"{kind} {n} {label[t.index]!r}", rtol)
+    if specs is None:
+        return problems
+    if isinstance(specs, Mapping):
+        by_name = {label[t.index]: t for t in tensors} | {t.name: t for t in tensors}
+        for name, spec in specs.items():
+            found = by_name.get(name)
+            if found is None:
+                known = ", ".join(repr(label[t.index]) for t in tensors)
+                problems.append(f"no {kind} named {name!r} (there are: {known})")
+                continue
+            problems += _compare_tensor(found, spec, f"{kind} {name!r}", rtol)
+        return problems
+    if len(specs) != len(tensors):
+        problems.append(f"model has {len(tensors)} {kind}s, expected {len(specs)}")
+    for n, (t, spec) in enumerate(zip(tensors, specs, strict=False)):  # count checked above
+        problems += _compare_tensor(t, spec, f"{kind} {n} {label[t.index]!r}", rtol)
+    return problems
+
+
+def assert_fully_int8(model: ModelLike, *, allow_uint8_io: bool = False) -> None:
+    """Assert that the model passes ``tflkit check --profile int8``.
+
+    Args:
+        model: a path, bytes, or a ``tflkit.Model``.
+        allow_uint8_io: accept uint8 inputs and outputs.
+
+    Raises:
+        AssertionError: listing every violation, each naming its tensor or operator.
+
+    Example:
+        >>> assert_fully_int8("mlp_int8.tflite")
+    """
+    m = _model(model)
+    report = check(m, "int8", allow_uint8_io=allow_uint8_io)
+    _fail(m, "is not fully int8", [f"[{f.rule}] {f.message}" for f in report.violations])
+
+
+def assert_io(
+    model: ModelLike,
+    *,
+    inputs: Sequence[TensorSpec] | Mapping[str, TensorSpec] | None = None,
+    outputs: Sequence[TensorSpec] | Mapping[str, TensorSpec] | None = None,
+    dtype: str | None = None,
+    rtol: float = 1e-6,
+) -> None:
+    """Assert dtype, shape, scale and zero point of the inputs and outputs of subgraph 0.
+
+    Args:
+        model: a path, bytes, or a ``tflkit.Model``.
+        inputs: specs in input order (a list), or by name (a dict; signature or tensor names).
+            A spec is a dict with any of ``dtype``, ``shape`` (compared with the shape
+            signature: -1 for a dynamic dimension, None for "any"), ``scale``, ``zero_point``.
+        outputs: the same for outputs.
+        dtype: a dtype every input and output must have.
+        rtol: relative tolerance for scales (stored as float32).
+
+    Raises:
+        AssertionError: listing every mismatch.
+
+    Example:
+        >>> assert_io("m.tflite", dtype="int8", inputs={"keras_tensor": {"shape": (-1, 32)}})
+    """
+    m = _model(model)
+    common = {"dtype": dtype} if dtype is not None else {}
+    problems = _io_problems(m, "input", m.inputs, inputs, common, rtol)
+    problems += _io_problems(m, "output", m.outputs, outputs, common, rtol)
+    _fail(m, "inputs/outputs differ from what was expected", problems)
+
+
+def assert_quantization(
+    model: ModelLike,
+    tensor: str | int,
+    *,
+    dtype: str | None = None,
+    scale: float | Sequence[float] | None = None,
+    zero_point: int | Sequence[int] | None = None,
+    per_channel: bool | None = None,
+    quantized_dimension: int | None = None,
+    subgraph: int = 0,
+    rtol: float = 1e-6,
+) -> None:
+    """Assert the quantization of one tensor, by name or index.
+
+    Args:
+        model: a path, bytes, or a ``tflkit.Model``.
+        tensor: the tensor's name (or a signature name of an input/output), or its index.
+        dtype: expected dtype.
+        scale: expected scale, or the list of per-channel scales.
+        zero_point: expected zero point, or the list of per-channel zero points.
+        per_channel: whether it must be quantized per channel.
+        quantized_dimension: expected axis of per-channel quantization.
+        subgraph: the subgraph holding the tensor.
+        rtol: relative tolerance for scales.
+
+    Raises:
+        AssertionError: listing every mismatch.
+        KeyError: no such tensor.
+
+    Example:
+        >>> assert_quantization("m.tflite", 0, dtype="int8", scale=1 / 255, zero_point=-128)
+    """
+    m = _model(model)
+    sg = m.subgraphs[subgraph]
+    t = _find_tensor(m, subgraph, tensor)
+    where = f"subgraph {sg.index} tensor {t.index} {t.name!r}"
+    problems = []
+    if dtype is not None and t.dtype != dtype:
+        problems.append(f"{where}: dtype is {t.dtype}, expected {dtype}")
+    q = t.quantization
+    if q is None:
+        if any(v is not None for v in (scale, zero_point, quantized_dimension)) or per_channel:
+            problems.append(f"{where}: is not quantized")
+        _fail(m, "quantization differs", problems)
+        return
+    if per_channel is not None and q.per_channel != per_channel:
+        problems.append(
+            f"{where}: has {len(q.scales)} scales, expected "
+            f"{'per-channel' if per_channel else 'per-tensor'} quantization"
+        )
+    if quantized_dimension is not None and q.quantized_dimension != quantized_dimension:
+        problems.append(
+            f"{where}: quantized_dimension is {q.quantized_dimension}, "
+            f"expected {quantized_dimension}"
+        )
+    if scale is not None:
+        want_s = [float(scale)] if isinstance(scale, (int, float)) else [float(s) for s in scale]
+        if len(want_s) != len(q.scales) or not all(
+            _close(a, b, rtol) for a, b in zip(q.scales, want_s, strict=True)
+        ):
+            problems.append(f"{where}: scales are {_short(q.scales)}, expected {_short(want_s)}")
+    if zero_point is not None:
+        want_z = [zero_point] if isinstance(zero_point, int) else list(zero_point)
+        if list(q.zero_points) != want_z:
+            problems.append(
+                f"{where}: zero points are {_short(q.zero_points)}, expected {_short(want_z)}"
+            )
+    _fail(m, "quantization differs", problems)
+
+
+def _short(values: Iterable[float]) -> str:
+    v = list(values)
+    text = ", ".join(f"{x:.6g}" for x in v[:4])
+    return f"[{text}{', ...' if len(v) > 4 else ''}] ({len(v)})" if len(v) > 1 else f"[{text}]"
+
+
+def _find_tensor(m: Model, subgraph: int, tensor: str | int) -> Tensor:
+    sg = m.subgraphs[subgraph]
+    if isinstance(tensor, int):
+        if not 0 <= tensor < len(sg.tensors):
+            raise KeyError(f"subgraph {subgraph} has no tensor {tensor} (0..{len(sg.tensors) - 1})")
+        return sg.tensors[tensor]
+    for t in sg.tensors:
+        if t.name == tensor:
+            return t
+    for sig in m.signatures:
+        if sig.subgraph_index == subgraph:
+            for x in sig.inputs + sig.outputs:
+                if x.name == tensor:
+                    return sg.tensors[x.tensor_index]
+    raise KeyError(f"subgraph {subgraph} has no tensor named {tensor!r}")
+
+
+def assert_ops(
+    model: ModelLike,
+    *,
+    allowed: Iterable[str] | None = None,
+    forbidden: Iterable[str] = (),
+) -> None:
+    """Assert which operators a model may contain, in every subgraph.
+
+    Names are BuiltinOperator names (``CONV_2D``); a custom op matches ``CUSTOM`` and its custom
+    code (``FlexCumprod``); ``FLEX`` matches every Flex op.
+
+    Args:
+        model: a path, bytes, or a ``tflkit.Model``.
+        allowed: if given, every operator must match one of these.
+        forbidden: no operator may match any of these.
+
+    Raises:
+        AssertionError: listing every offending operator.
+
+    Example:
+        >>> assert_ops("m.tflite", forbidden=["CUSTOM", "FLEX"])
+    """
+    m = _model(model)
+    allow = None if allowed is None else set(allowed)
+    deny = set(forbidden)
+    problems = []
+    for sg in m.subgraphs:
+        for op in sg.operators:
+            names = {op.op}
+            if op.is_custom and op.custom_code:
+                names.add(op.custom_code)
+            if op.is_flex:
+                names.add("FLEX")
+            where = f"subgraph {sg.index} operator {op.index} ({op.display_name})"
+            if names & deny:
+                problems.append(f"{where}: is forbidden")
+            elif allow is not None and not names & allow:
+                problems.append(f"{where}: is not in the allowed list")
+    _fail(m, "has operators it should not", problems)
