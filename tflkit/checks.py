@@ -88,11 +88,16 @@ RULES: dict[str, Rule] = {
             "floating-point weights are stored as float16 "
             "[TFLiteConverter supported_types=[tf.float16]]",
         ),
-        Rule("float-io", "float16", "inputs and outputs of subgraph 0 are float32"),
+        Rule(
+            "float-io",
+            "float16",
+            "inputs and outputs of subgraph 0 are float32 [float16 quantization keeps float I/O]",
+        ),
         Rule(
             "no-int8-weights",
             "float16",
-            "no int8 quantized weights (that is dynamic range quantization, not float16)",
+            "no int8 quantized weights: that is dynamic range quantization, not float16 "
+            "[TFLite post-training quantization guide]",
         ),
         # -- conformance warnings (--strict makes them violations)
         Rule("scale-positive-finite", None, "every scale is positive and finite [S, K]"),
