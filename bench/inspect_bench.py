@@ -20,8 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-WORK = HERE / "_work"
+from _models import WORK, mobilenet
+
 PY = sys.executable
 TFLKIT = str(Path(sys.executable).with_name("tflkit"))
 
@@ -75,29 +75,6 @@ def run(cmd: list[str]) -> tuple[float, float]:
     if proc.returncode != 0 or int(code) != 0:
         raise SystemExit(f"{' '.join(cmd[:3])} failed ({code}): {proc.stderr[-500:]}")
     return float(wall), int(rss_kib) / 1024  # Linux reports KiB
-
-
-def mobilenet_int8() -> Path:
-    path = WORK / "mobilenet_v2_int8.tflite"
-    if path.exists():
-        return path
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(0)
-    model = tf.keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    conv.representative_dataset = lambda: (
-        [rng.random((1, 224, 224, 3), dtype=np.float32)] for _ in range(4)
-    )
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = conv.inference_output_type = tf.int8
-    WORK.mkdir(exist_ok=True)
-    path.write_bytes(conv.convert())
-    return path
 
 
 def big_model(gib: float = 1.0) -> Path:
@@ -217,7 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="tflkit inspect benchmark")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    lines = compare(mobilenet_int8(), args.repeat) + [""] + big(args.repeat)
+    lines = compare(mobilenet("int8"), args.repeat) + [""] + big(args.repeat)
     print("\n".join(lines))
 
 

@@ -29,9 +29,10 @@ def inspect_schema() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-def test_shipped_schema_and_top_level_schema_are_one_file() -> None:
-    packaged = resources.files("tflkit").joinpath("schemas/inspect.schema.json").read_bytes()
-    assert (ROOT / "schemas" / "inspect.schema.json").read_bytes() == packaged
+@pytest.mark.parametrize("name", ["inspect", "check"])
+def test_shipped_schema_and_top_level_schema_are_one_file(name: str) -> None:
+    packaged = resources.files("tflkit").joinpath(f"schemas/{name}.schema.json").read_bytes()
+    assert (ROOT / "schemas" / f"{name}.schema.json").read_bytes() == packaged
     jsonschema.Draft202012Validator.check_schema(json.loads(packaged))
 
 
@@ -165,3 +166,94 @@ def test_checkout_shim_and_module_entry_points() -> None:
     assert proc.returncode == 0 and json.loads(proc.stdout)["quantization_kind"] == "int8"
     proc = _run("-m", "tflkit", "--version")
     assert proc.stdout.strip() == f"tflkit {tflkit.__version__}"
+
+
+def check_schema() -> dict[str, Any]:
+    return dict(
+        json.loads(resources.files("tflkit").joinpath("schemas/check.schema.json").read_text())
+    )
+
+
+def test_check_exit_codes_follow_the_manifest(fixture_name: str) -> None:
+    result = invoke("check", str(fixture_path(fixture_name)))
+    assert result.exit_code == (0 if MODELS[fixture_name]["fully_int8"] else 1), result.stdout
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("PASS" if MODELS[fixture_name]["fully_int8"] else "FAIL")
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_check_json_validates_single_and_many() -> None:
+    validator = jsonschema.Draft202012Validator(check_schema())
+    one = invoke("check", "--json", str(FIXTURES / "mlp_int8_float_io.tflite"))
+    assert one.exit_code == 1
+    doc = json.loads(one.stdout)
+    validator.validate(doc)
+    assert doc["passed"] is False and {v["rule"] for v in doc["violations"]} == {
+        "int8-io-dtype",
+        "no-float-tensors",
+    }
+    many = invoke(
+        "check",
+        "--json",
+        "--allow-uint8-io",
+        str(FIXTURES / "mlp_int8.tflite"),
+        str(FIXTURES / "cnn_uint8_io.tflite"),
+    )
+    assert many.exit_code == 0
+    docs = json.loads(many.stdout)
+    validator.validate(docs)
+    assert [d["passed"] for d in docs] == [True, True]
+
+
+def test_check_options() -> None:
+    path = str(FIXTURES / "mlp_int8_float_io.tflite")
+    assert invoke("check", "--ignore", "int8-io-dtype,no-float-tensors", path).exit_code == 0
+    assert (
+        invoke("check", "--ignore", "int8-io-dtype", "--ignore", "no-float-tensors", path).exit_code
+        == 0
+    )
+    assert invoke("check", "--select", "builtin-ops-only", path).exit_code == 0
+    assert (
+        invoke("check", "--profile", "int16x8", str(FIXTURES / "mlp_int16x8.tflite")).exit_code == 0
+    )
+    assert (
+        invoke("check", "--profile", "float16", str(FIXTURES / "mlp_float16.tflite")).exit_code == 0
+    )
+    rules = invoke("check", "--list-rules")
+    assert rules.exit_code == 0 and "bias-scale" in rules.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "--profile", "int4", "m.tflite"], "unknown profile 'int4'"),
+        (["check", "--select", "nope", "m.tflite"], "unknown rule 'nope'"),
+        (["check"], "no MODEL given"),
+    ],
+)
+def test_check_usage_errors_exit_2(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_invalid_model_exits_2_and_still_checks_the_rest(tmp_path: Path) -> None:
+    bad = _write(tmp_path, "bad.tflite", b"not a model at all")
+    result = invoke("check", str(FIXTURES / "mlp_int8.tflite"), bad)
+    assert result.exit_code == 2
+    assert result.stdout.startswith("PASS")
+    assert result.stderr.strip().splitlines() == [
+        "tflkit: error: bad.tflite: file identifier is b'a mo', expected b'TFL3'"
+    ]
+
+
+def test_check_strict_turns_warnings_into_failures(tmp_path: Path) -> None:
+    from conftest import edited
+
+    def softmax_scale(m: Any) -> None:
+        m.subgraphs[0].tensors[7].quantization.scale = [1 / 128]
+
+    path = _write(tmp_path, "soft.tflite", edited("mlp_int8.tflite", softmax_scale))
+    normal = invoke("check", path)
+    assert normal.exit_code == 0 and "softmax-output (warning, 1)" in normal.stdout
+    assert invoke("check", "--strict", path).exit_code == 1

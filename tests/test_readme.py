@@ -32,6 +32,10 @@ def test_python_examples_run() -> None:
     for code in _blocks("python"):
         if "Runner" in code or "compare" in code:  # need the runtime; covered by their tests
             continue
+        if "def test_" in code:  # a pytest example: run its tests too
+            code += (
+                "\nfor _n, _f in list(globals().items()):\n    if _n.startswith('test_'): _f()\n"
+            )
         proc = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
         )

@@ -40,8 +40,9 @@ def json_float(x: float) -> float | str:
 def _quant_dict(q: Quantization | None) -> dict[str, Any] | None:
     if q is None:
         return None
+    finite = all(map(math.isfinite, q.scales))  # the usual case, checked in C
     return {
-        "scales": [json_float(s) for s in q.scales],
+        "scales": list(q.scales) if finite else [json_float(s) for s in q.scales],
         "zero_points": list(q.zero_points),
         "quantized_dimension": q.quantized_dimension,
         "per_channel": q.per_channel,
