@@ -14,7 +14,6 @@ a noisy neighbour slows all of them alike; medians are reported.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
