@@ -1,4 +1,4 @@
-"""Models the benchmarks build (random weights, fixed seeds, no downloads), cached in bench/_work/."""
+"""Models the benchmarks build (random weights, fixed seeds, no downloads), cached in _work/."""
 
 from __future__ import annotations
 

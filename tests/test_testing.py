@@ -1,4 +1,4 @@
-"""tflkit.testing: the assertions pass on what the manifest says and list every problem otherwise."""
+"""tflkit.testing: assertions pass on what the manifest says and list every problem otherwise."""
 
 from __future__ import annotations
 
