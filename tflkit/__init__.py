@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tflkit.errors import InputError, InvalidModelError, TflkitError, UnsupportedModelError
+from tflkit.errors import (
+    InputError,
+    InvalidModelError,
+    SaturationWarning,
+    TflkitError,
+    UnsupportedModelError,
+)
 from tflkit.model import (
     Metadata,
     Model,
@@ -39,10 +45,14 @@ __all__ = [
     "Finding",
     "RULES",
     "Report",
+    "Runner",
+    "SaturationWarning",
     "__version__",
     "check",
+    "dequantize",
     "load",
     "quantization_kind",
+    "quantize",
 ]
 
 _LAZY = {
@@ -51,6 +61,9 @@ _LAZY = {
     "Finding": "tflkit.checks",
     "Report": "tflkit.checks",
     "RULES": "tflkit.checks",
+    "Runner": "tflkit.runner",  # imports the LiteRT runtime on first use
+    "quantize": "tflkit.quant",
+    "dequantize": "tflkit.quant",
 }
 
 

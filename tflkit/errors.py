@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["TflkitError", "InvalidModelError", "InputError", "UnsupportedModelError"]
+__all__ = [
+    "InputError",
+    "InvalidModelError",
+    "SaturationWarning",
+    "TflkitError",
+    "UnsupportedModelError",
+]
 
 
 class TflkitError(Exception):
@@ -19,3 +25,7 @@ class InputError(TflkitError, ValueError):
 
 class UnsupportedModelError(TflkitError):
     """A valid model the runtime cannot run (custom or Flex ops, for example)."""
+
+
+class SaturationWarning(UserWarning):
+    """More than 1% of an input's real values fell outside what its quantized type can hold."""
