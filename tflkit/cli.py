@@ -8,10 +8,11 @@ invalid model, or internal error.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -233,6 +234,226 @@ def check(
         raise typer.Exit(EXIT_ERROR)
     if any(not r.passed for r in reports):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _read_inputs(path: Path, runner: Any) -> Any:
+    """Arrays from a .npy (single-input models) or .npz (keys = input names, or one array)."""
+    import numpy as np
+
+    from tflkit.errors import InputError
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputError(f"{path}: not a .npy or .npz file numpy can read ({exc})") from None
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        arrays = {k: data[k] for k in data.files}
+    names = set(runner.input_names) | {t.name for t in runner.inputs}
+    if len(arrays) == len(runner.inputs) and not set(arrays) & names:
+        return list(arrays.values())  # np.savez(f, a, b): arr_0, arr_1 in input order
+    return arrays
+
+
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """Write to a temporary name, then rename: never a half-written file."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@app.command()
+@_user_errors
+def run(
+    model: ModelArg,
+    input: Annotated[
+        Path,
+        typer.Option("--input", "-i", help="Inputs: a .npy array, or a .npz keyed by input name."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the outputs to this .npz file.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", "-b", min=1, help="Samples per invoke at most.")
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Feed and return stored dtypes (no (de)quantization).")
+    ] = False,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="Threads for the runtime's kernels.")
+    ] = None,
+    signature: Annotated[
+        str | None, typer.Option("--signature", help="Run this signature.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run a model on inputs from a .npy/.npz file and save the outputs."""
+    import time
+    import warnings
+
+    import numpy as np
+
+    from tflkit.runner import Runner
+
+    with _native_stderr_filtered():
+        runner = Runner(model, num_threads=threads, signature=signature, batch_size=batch_size)
+    x = _read_inputs(input, runner)
+    if not isinstance(x, (list, dict)) and len(runner.inputs) > 1:
+        names = ", ".join(repr(n) for n in runner.input_names)
+        _error(
+            f"{model.name} has {len(runner.inputs)} inputs ({names}): give them in a .npz "
+            "keyed by input name"
+        )
+    with warnings.catch_warnings(record=True) as caught, _native_stderr_filtered():
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        result = _predict_with_progress(runner, x, raw)
+        seconds = time.perf_counter() - start
+    for w in caught:
+        typer.echo(f"tflkit: warning: {w.message}", err=True)
+    outputs = result if isinstance(result, dict) else {runner.output_names[0]: result}
+    arrays = x if isinstance(x, (list, dict)) else [x]
+    first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays[0]
+    first = np.asarray(first)
+    samples = int(first.shape[0]) if first.ndim else 1
+    if output is not None:
+        _save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
+    summary = {
+        "model": str(model),
+        "samples": samples,
+        "seconds": seconds,
+        "samples_per_second": samples / seconds if seconds > 0 else None,
+        "batching": runner.batching,
+        "raw": raw,
+        "output_path": str(output) if output is not None else None,
+        "outputs": [
+            {"name": k, "dtype": str(v.dtype), "shape": list(v.shape)} for k, v in outputs.items()
+        ],
+        "saturation": {k: s.fraction for k, s in runner.saturation.items()},
+    }
+    if json_:
+        _print_json(summary)
+        return
+    _print_run_summary(summary, outputs)
+
+
+def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
+    """Predict in slices with a progress bar on stderr once the run passes one second."""
+    import sys
+    import time
+
+    import numpy as np
+
+    arrays = x if isinstance(x, (list, dict)) else [x]
+    values = list(arrays.values()) if isinstance(arrays, dict) else list(arrays)
+    batched = [np.asarray(v) for v in values if np.ndim(v) >= 1]
+    n = int(batched[0].shape[0]) if batched else 0
+    if not sys.stderr.isatty() or n < 2:
+        return runner.predict(x, raw=raw)
+    from rich.progress import Progress
+
+    def part(a: Any, s: int, e: int) -> Any:
+        return a[s:e] if np.ndim(a) >= 1 else a
+
+    step = max(1, -(-n // 50))
+    pieces = []
+    start = time.perf_counter()
+    progress = Progress(transient=True, console=_stderr_console())
+    task = progress.add_task("running", total=n)
+    started = False
+    try:
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            if isinstance(x, dict):
+                chunk: Any = {k: part(v, s, e) for k, v in x.items()}
+            elif isinstance(x, list):
+                chunk = [part(v, s, e) for v in x]
+            else:
+                chunk = part(x, s, e)
+            pieces.append(runner.predict(chunk, raw=raw))
+            if not started and time.perf_counter() - start > 1.0:
+                progress.start()
+                started = True
+            progress.update(task, completed=e)
+    finally:
+        if started:
+            progress.stop()
+    if isinstance(pieces[0], dict):
+        return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    return np.concatenate(pieces)
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered() -> Iterator[None]:
+    """Drop the runtime's C++ "INFO:" lines (XNNPACK delegate created) from stderr.
+
+    The LiteRT runtime logs from C++ straight to file descriptor 2, with no setting to quiet it;
+    stderr should carry only our messages. Other native lines are passed on.
+    """
+    import os
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not line.startswith("INFO: "):
+                    typer.echo(line, err=True)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_run_summary(summary: dict[str, Any], outputs: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = _stdout_console()
+    rate = summary["samples_per_second"]
+    console.print(
+        f"{summary['samples']} samples in {summary['seconds']:.3f} s"
+        + (f" ({rate:,.0f} samples/s)" if rate else "")
+        + f", batching: {summary['batching']}"
+    )
+    table = Table(title="Outputs", title_justify="left")
+    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("min", justify="right", no_wrap=True)
+    table.add_column("max", justify="right", no_wrap=True)
+    table.add_column("mean", justify="right", no_wrap=True)
+    for name, value in outputs.items():
+        numeric = value.size and value.dtype.kind in "iufb"
+        stats = (
+            [f"{value.min():.4g}", f"{value.max():.4g}", f"{value.astype('float64').mean():.4g}"]
+            if numeric
+            else ["", "", ""]
+        )
+        table.add_row(name, str(value.dtype), str(list(value.shape)), *stats)
+    console.print(table)
+    if summary["output_path"]:
+        console.print(f"outputs written to {summary['output_path']}")
 
 
 def main(argv: list[str] | None = None) -> None:

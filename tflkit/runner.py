@@ -312,7 +312,7 @@ class Runner:
             if bad.any():
                 raise InputError(
                     f"{where}: the model takes {t.dtype} (not quantized), got non-integer value "
-                    f"{a[bad].flat[0]!r}"
+                    f"{a[bad].flat[0].item()!r}"
                 )
         if a.size:
             lo, hi = (0, 1) if target.kind == "b" else dtypes.INTEGER_RANGES[target.name]
