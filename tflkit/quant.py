@@ -19,6 +19,7 @@ the quantization specification round them away from zero. The two differ only on
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,12 +55,18 @@ class QuantizeStats:
 def round_half_away(x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
     """Round to the nearest integer, ties away from zero (C's ``round``), in x's dtype.
 
-    ``x - trunc(x)`` is exact in floating point, so comparing it with 0.5 decides ties exactly;
-    ``floor(x + 0.5)`` would not (0.49999997 + 0.5 rounds up to 1.0 in float32).
+    ``np.rint`` rounds ties to even; the result differs from C's ``round`` exactly where
+    ``x - rint(x)`` is +-0.5 (a subtraction that is exact in floating point), and only there is
+    it corrected. ``floor(x + 0.5)`` would be wrong: 0.49999997 + 0.5 rounds up to 1.0 in float32.
     """
-    t = np.trunc(x)
-    frac = x - t
-    out: npt.NDArray[np.floating[Any]] = np.where(np.abs(frac) >= 0.5, t + np.sign(x), t)
+    r = np.rint(x)
+    d = x - r
+    np.abs(d, out=d)
+    if d.size and d.max() == 0.5:  # |x - rint(x)| <= 0.5, so a tie exists iff the max is 0.5
+        # where rint took a tie toward zero (|r| < |x|), move it one step away
+        toward_zero = (d == 0.5) & (np.abs(r) < np.abs(x))
+        r = np.where(toward_zero, r + np.sign(x), r)
+    out: npt.NDArray[np.floating[Any]] = r
     return out
 
 
@@ -73,6 +80,73 @@ def _broadcast(values: ArrayLike, ndim: int, axis: int | None, dtype: Any) -> An
     shape = [1] * ndim
     shape[axis] = arr.size
     return arr.reshape(shape)
+
+
+# The per-tensor path works in steps of _STEP elements on scratch buffers kept per thread, so a
+# call allocates nothing but its output: on our machines fresh arrays of hundreds of KiB are
+# mapped and faulted in on every call, which cost more than the arithmetic. Steps also keep the
+# working set in cache.
+_STEP = 1 << 15
+_scratch = threading.local()
+
+
+def _buffers() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    bufs = getattr(_scratch, "bufs", None)
+    if bufs is None:
+        bufs = _scratch.bufs = tuple(np.empty(_STEP, np.float32) for _ in range(3))
+    return bufs  # type: ignore[no-any-return]
+
+
+def _quantize_per_tensor(
+    xf: npt.NDArray[np.float32], scale: Any, zp: float, name: str, qmin: int, qmax: int
+) -> tuple[npt.NDArray[Any], QuantizeStats]:
+    out = np.empty(xf.shape, dtype=name)
+    flat, oflat = xf.reshape(-1), out.reshape(-1)
+    if qmax - qmin >= 2**24 or abs(zp) >= 2**23:  # wider than float32's exact integers
+        q, stats = _quantize_wide(flat, scale, zp, qmin, qmax)
+        oflat[...] = q
+        return out, stats
+    scaled_buf, r_buf, d_buf = _buffers()
+    low = high = nan = 0
+    zp32 = np.float32(zp)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for start in range(0, flat.size, _STEP):
+            seg = flat[start : start + _STEP]
+            n = seg.size
+            scaled, r, d = scaled_buf[:n], r_buf[:n], d_buf[:n]
+            np.divide(seg, scale, out=scaled)  # float32 division, as the kernel
+            np.rint(scaled, out=r)
+            np.subtract(scaled, r, out=d)
+            np.abs(d, out=d)
+            if d.max() == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
+                r[...] = round_half_away(scaled)
+            r += zp32  # exact: integers below 2**24
+            if not (r.min() >= qmin and r.max() <= qmax):  # NaN fails both comparisons
+                isnan = np.isnan(r)
+                low += int(np.count_nonzero(r < qmin))
+                high += int(np.count_nonzero(r > qmax))
+                nan += int(np.count_nonzero(isnan))
+                np.clip(r, qmin, qmax, out=r)
+                r[isnan] = zp32
+            oflat[start : start + n] = r
+    return out, QuantizeStats(int(flat.size), low, high, nan)
+
+
+def _quantize_wide(
+    flat: npt.NDArray[np.float32], scale: Any, zp: float, qmin: int, qmax: int
+) -> tuple[npt.NDArray[np.float64], QuantizeStats]:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        r = round_half_away(np.divide(flat, scale, dtype=np.float32)).astype(np.float64) + zp
+    isnan = np.isnan(r)
+    stats = QuantizeStats(
+        int(flat.size),
+        int(np.count_nonzero(r < qmin)),
+        int(np.count_nonzero(r > qmax)),
+        int(np.count_nonzero(isnan)),
+    )
+    np.clip(r, qmin, qmax, out=r)
+    r[isnan] = zp
+    return r, stats
 
 
 def quantize_with_stats(
@@ -93,14 +167,14 @@ def quantize_with_stats(
         axis += xf.ndim
     s = _broadcast(scale, xf.ndim, axis, np.float32)
     z = _broadcast(zero_point, xf.ndim, axis, np.float64)
+    if np.ndim(s) == 0 and np.ndim(z) == 0:
+        return _quantize_per_tensor(xf, s, float(z), name, qmin, qmax)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        scaled = xf / s  # float32 division, as the kernel
-        r = round_half_away(scaled).astype(np.float64) + z
+        r = round_half_away(np.divide(xf, s, dtype=np.float32)).astype(np.float64) + z
     nan = np.isnan(r)
     low = r < qmin
     high = r > qmax
-    q = np.clip(r, qmin, qmax)
-    q = np.where(nan, np.broadcast_to(z, q.shape), q)
+    q = np.where(nan, np.broadcast_to(z, r.shape), np.clip(r, qmin, qmax))
     stats = QuantizeStats(int(xf.size), int(low.sum()), int(high.sum()), int(nan.sum()))
     return q.astype(name), stats
 
@@ -153,8 +227,16 @@ def dequantize(
     qa = np.asarray(q)
     if axis is not None and axis < 0:
         axis += qa.ndim
-    scale64 = np.asarray(scale, dtype=np.float32).astype(np.float64)  # the file stores float32
-    s = _broadcast(scale64, qa.ndim, axis, np.float64)
+    scale32 = np.asarray(scale, dtype=np.float32)  # the file stores float32
+    if qa.dtype.itemsize <= 2 and np.all(np.abs(np.asarray(zero_point)) < 2**16):
+        # (q - zp) is an integer below 2**17, exact in float32, and float32 * float32 rounds the
+        # exact product once: the same float32 as the kernel's double product cast to float.
+        z32 = _broadcast(np.asarray(zero_point, dtype=np.float32), qa.ndim, axis, np.float32)
+        out: npt.NDArray[np.float32] = qa.astype(np.float32)
+        out -= z32
+        out *= _broadcast(scale32, qa.ndim, axis, np.float32)
+        return out
+    s = _broadcast(scale32.astype(np.float64), qa.ndim, axis, np.float64)
     z = _broadcast(zero_point, qa.ndim, axis, np.int64)
-    out: npt.NDArray[np.float32] = ((qa.astype(np.int64) - z) * s).astype(np.float32)
+    out = ((qa.astype(np.int64) - z) * s).astype(np.float32)
     return out
