@@ -260,7 +260,9 @@ def test_check_strict_turns_warnings_into_failures(tmp_path: Path) -> None:
 
 
 def run_schema() -> dict[str, Any]:
-    return dict(json.loads(resources.files("tflkit").joinpath("schemas/run.schema.json").read_text()))
+    return dict(
+        json.loads(resources.files("tflkit").joinpath("schemas/run.schema.json").read_text())
+    )
 
 
 def test_run_writes_outputs_equal_to_the_runner(tmp_path: Path) -> None:
@@ -270,11 +272,15 @@ def test_run_writes_outputs_equal_to_the_runner(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "out.npz"
     model = str(FIXTURES / "mlp_int8.tflite")
-    result = invoke("run", model, "--input", str(tmp_path / "x.npy"), "--output", str(out), "--json")
+    result = invoke(
+        "run", model, "--input", str(tmp_path / "x.npy"), "--output", str(out), "--json"
+    )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     jsonschema.Draft202012Validator(run_schema()).validate(doc)
-    assert doc["samples"] == 40 and doc["outputs"] == [{"name": "output_0", "dtype": "float32", "shape": [40, 10]}]
+    assert doc["samples"] == 40 and doc["outputs"] == [
+        {"name": "output_0", "dtype": "float32", "shape": [40, 10]}
+    ]
     with np.load(out) as saved:
         np.testing.assert_array_equal(saved["output_0"], tflkit.Runner(model).predict(x))
     human = invoke("run", model, "-i", str(tmp_path / "x.npy"))
@@ -289,14 +295,18 @@ def test_run_npz_by_name_and_raw(tmp_path: Path) -> None:
     feats, mask = rng.random((3, 8), dtype=np.float32), rng.random((3, 4), dtype=np.float32)
     np.savez(tmp_path / "in.npz", features=feats, mask=mask)
     out = tmp_path / "o.npz"
-    result = invoke("run", str(FIXTURES / "multi_io.tflite"), "-i", str(tmp_path / "in.npz"), "-o", str(out))
+    result = invoke(
+        "run", str(FIXTURES / "multi_io.tflite"), "-i", str(tmp_path / "in.npz"), "-o", str(out)
+    )
     assert result.exit_code == 0, result.stderr
     want = tflkit.Runner(FIXTURES / "multi_io.tflite").predict({"features": feats, "mask": mask})
     with np.load(out) as saved:
         assert sorted(saved.files) == ["logits", "score"]
         np.testing.assert_array_equal(saved["logits"], want["logits"])
     np.save(tmp_path / "q.npy", np.zeros((2, 32), np.int8))
-    raw = invoke("run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "q.npy"), "--raw", "--json")
+    raw = invoke(
+        "run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "q.npy"), "--raw", "--json"
+    )
     assert json.loads(raw.stdout)["outputs"][0]["dtype"] == "int8"
 
 
@@ -305,10 +315,22 @@ def test_run_errors_are_one_line(tmp_path: Path) -> None:
 
     np.save(tmp_path / "x.npy", np.zeros((2, 31), np.float32))
     cases = [
-        (["run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "x.npy")], "expected shape (-1, 32)"),
-        (["run", str(FIXTURES / "multi_io.tflite"), "-i", str(tmp_path / "x.npy")], "give them in a .npz"),
-        (["run", str(FIXTURES / "flex_cumprod.tflite"), "-i", str(tmp_path / "x.npy")], "Flex ops need"),
-        (["run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "nope.npy")], "no such file"),
+        (
+            ["run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "x.npy")],
+            "expected shape (-1, 32)",
+        ),
+        (
+            ["run", str(FIXTURES / "multi_io.tflite"), "-i", str(tmp_path / "x.npy")],
+            "give them in a .npz",
+        ),
+        (
+            ["run", str(FIXTURES / "flex_cumprod.tflite"), "-i", str(tmp_path / "x.npy")],
+            "Flex ops need",
+        ),
+        (
+            ["run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "nope.npy")],
+            "no such file",
+        ),
     ]
     for args, message in cases:
         result = invoke(*args)

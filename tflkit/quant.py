@@ -94,7 +94,7 @@ def _buffers() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.ND
     bufs = getattr(_scratch, "bufs", None)
     if bufs is None:
         bufs = _scratch.bufs = tuple(np.empty(_STEP, np.float32) for _ in range(3))
-    return bufs  # type: ignore[no-any-return]
+    return bufs
 
 
 def _quantize_per_tensor(
