@@ -2,7 +2,8 @@
 
     python bench/runner_bench.py [--repeat 7] [--threads 2] [--skip-mobilenet]
 
-For each model, in one process and interleaved, medians of --repeat runs:
+For each model, in one process, interleaved in rotating order, medians of --repeat runs (each run
+repeats the call for about 50 ms):
 - runner: `Runner(path, num_threads=2).predict(x)` after one warm-up call (which also lets the
   Runner choose between one resized batch and a per-sample loop);
 - best hand-written: the faster of (a) one resized batch: resize, allocate, set_tensor, invoke,
@@ -108,10 +109,12 @@ def users_loop(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def timed(fn: Callable[[np.ndarray], Any], x: np.ndarray) -> float:
+def timed(fn: Callable[[np.ndarray], Any], x: np.ndarray, loops: int = 1) -> float:
+    """Seconds per call, averaged over `loops` back-to-back calls."""
     t0 = time.perf_counter()
-    fn(x)
-    return time.perf_counter() - t0
+    for _ in range(loops):
+        fn(x)
+    return (time.perf_counter() - t0) / loops
 
 
 def bench(label: str, path: Path, n: int, repeat: int, threads: int, users: bool) -> list[str]:
@@ -126,12 +129,14 @@ def bench(label: str, path: Path, n: int, repeat: int, threads: int, users: bool
     }
     if users:
         variants["users"] = users_loop(path, threads)
-    for fn in variants.values():
-        fn(x)  # warm-up; the Runner decides its batching here
+    # Warm-up (the Runner decides its batching here), then enough calls per measurement to last
+    # about 50 ms, so that sub-millisecond MLP calls are not lost in timer and scheduler noise.
+    loops = {k: max(1, round(0.05 / timed(fn, x))) for k, fn in variants.items()}
     times: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(repeat):
-        for k, fn in variants.items():
-            times[k].append(timed(fn, x))
+    names = list(variants)
+    for r in range(repeat):
+        for k in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
+            times[k].append(timed(variants[k], x, loops[k]))
     med = {k: statistics.median(v) for k, v in times.items()}
     best = min(med["batched"], med["loop"])
     ratio = best / med["runner"]
