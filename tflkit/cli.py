@@ -238,22 +238,9 @@ def check(
 
 def _read_inputs(path: Path, runner: Any) -> Any:
     """Arrays from a .npy (single-input models) or .npz (keys = input names, or one array)."""
-    import numpy as np
+    from tflkit._inputs import inputs_for, read_arrays
 
-    from tflkit.errors import InputError
-
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"{path}: not a .npy or .npz file numpy can read ({exc})") from None
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        arrays = {k: data[k] for k in data.files}
-    names = set(runner.input_names) | {t.name for t in runner.inputs}
-    if len(arrays) == len(runner.inputs) and not set(arrays) & names:
-        return list(arrays.values())  # np.savez(f, a, b): arr_0, arr_1 in input order
-    return arrays
+    return inputs_for(read_arrays(path), runner.input_names, [t.name for t in runner.inputs])
 
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
@@ -321,8 +308,7 @@ def run(
         start = time.perf_counter()
         result = _predict_with_progress(runner, x, raw)
         seconds = time.perf_counter() - start
-    for w in caught:
-        typer.echo(f"tflkit: warning: {w.message}", err=True)
+    _echo_warnings(caught)
     outputs = result if isinstance(result, dict) else {runner.output_names[0]: result}
     arrays = x if isinstance(x, (list, dict)) else [x]
     first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays[0]
@@ -351,21 +337,16 @@ def run(
 
 def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
     """Predict in slices with a progress bar on stderr once the run passes one second."""
-    import sys
     import time
 
     import numpy as np
 
-    arrays = x if isinstance(x, (list, dict)) else [x]
-    values = list(arrays.values()) if isinstance(arrays, dict) else list(arrays)
-    batched = [np.asarray(v) for v in values if np.ndim(v) >= 1]
-    n = int(batched[0].shape[0]) if batched else 0
+    from tflkit._inputs import batch_size_of, take
+
+    n = batch_size_of(x)
     if not sys.stderr.isatty() or n < 2:
         return runner.predict(x, raw=raw)
     from rich.progress import Progress
-
-    def part(a: Any, s: int, e: int) -> Any:
-        return a[s:e] if np.ndim(a) >= 1 else a
 
     step = max(1, -(-n // 50))
     pieces = []
@@ -376,13 +357,7 @@ def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
     try:
         for s in range(0, n, step):
             e = min(n, s + step)
-            if isinstance(x, dict):
-                chunk: Any = {k: part(v, s, e) for k, v in x.items()}
-            elif isinstance(x, list):
-                chunk = [part(v, s, e) for v in x]
-            else:
-                chunk = part(x, s, e)
-            pieces.append(runner.predict(chunk, raw=raw))
+            pieces.append(runner.predict(take(x, s, e), raw=raw))
             if not started and time.perf_counter() - start > 1.0:
                 progress.start()
                 started = True
@@ -393,6 +368,165 @@ def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
     if isinstance(pieces[0], dict):
         return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     return np.concatenate(pieces)
+
+
+def _echo_warnings(caught: list[Any]) -> None:
+    for w in caught:
+        typer.echo(f"tflkit: warning: {w.message}", err=True)
+
+
+@app.command()
+@_user_errors
+def compare(
+    models: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The reference model (usually float32), then the models to compare with it.",
+            show_default=False,
+            metavar="BASE OTHER...",
+        ),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", "-d", help="Inputs: a .npy, or a .npz keyed by input name (default: random)."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", "-l", help="Class labels (.npy): indices or one-hot."),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples", "-n", help="Use the first N samples (or draw N; default 256).", min=1
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write a PNG with size, latency and accuracy bars."),
+    ] = None,
+    per_tensor: Annotated[
+        bool,
+        typer.Option("--per-tensor", help="Also compare intermediate tensors with the same name."),
+    ] = False,
+    speed: Annotated[
+        bool, typer.Option("--speed/--no-speed", help="Measure latency and throughput.")
+    ] = True,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Compare models with the first: size, accuracy, agreement, error and speed."""
+    import warnings
+
+    from tflkit._inputs import read_arrays
+    from tflkit.comparison import compare as run_compare
+
+    if plot is not None:
+        from tflkit._plot import require_matplotlib
+
+        require_matplotlib()
+    x = read_arrays(data) if data is not None else None
+    if isinstance(x, dict) and len(x) == 1:
+        x = next(iter(x.values()))
+    y = None
+    if labels is not None:
+        y = read_arrays(labels)
+        if isinstance(y, dict):
+            if len(y) != 1:
+                _error(f"{labels}: expected one array of labels, found {len(y)}")
+            y = next(iter(y.values()))
+    with warnings.catch_warnings(record=True) as caught, _native_stderr_filtered():
+        warnings.simplefilter("always")
+        with _status("comparing models"):
+            result = run_compare(
+                [str(m) for m in models],
+                x,
+                y,
+                samples=samples,
+                seed=seed,
+                num_threads=threads,
+                speed=speed,
+                per_tensor=per_tensor,
+                data=str(data) if data is not None else None,
+            )
+    _echo_warnings(caught)
+    if plot is not None:
+        result.plot(plot)
+    if json_:
+        _print_json(result.to_dict())
+    else:
+        from tflkit.render import comparison_renderables
+
+        console = _stdout_console()
+        for r in comparison_renderables(result):
+            console.print(r)
+    if plot is not None:
+        typer.echo(f"plot written to {plot}", err=True)
+
+
+@app.command()
+@_user_errors
+def bench(
+    model: ModelArg,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", help="Samples per predict call.", min=1)
+    ] = 1,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option("--seconds", "-s", help="How long to measure, after warm-up.", min=0)
+    ] = 2.0,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed calls first.", min=1)] = 3,
+    json_: JsonOpt = False,
+) -> None:
+    """Time a model: latency per call (min, p50, p90, p99), throughput, peak memory."""
+    from tflkit.speed import benchmark
+
+    with _native_stderr_filtered(), _progress_bar(seconds) as progress:
+        result = benchmark(
+            str(model),
+            batch_size=batch_size,
+            num_threads=threads,
+            seconds=seconds,
+            warmup=warmup,
+            progress=progress,
+        )
+    if json_:
+        _print_json(result.to_dict())
+        return
+    from tflkit.render import benchmark_renderables
+
+    console = _stdout_console()
+    for r in benchmark_renderables(result):
+        console.print(r)
+
+
+@contextlib.contextmanager
+def _status(message: str) -> Iterator[None]:
+    """A spinner on stderr while something runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with _stderr_console().status(message):
+        yield
+
+
+@contextlib.contextmanager
+def _progress_bar(seconds: float) -> Iterator[Callable[[float], None] | None]:
+    """A progress callback (fraction done) drawing a bar on stderr, for runs over a second."""
+    if not sys.stderr.isatty() or seconds <= 1:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_stderr_console()) as progress:
+        task = progress.add_task("measuring", total=1.0)
+        yield lambda done: progress.update(task, completed=done)
 
 
 @contextlib.contextmanager

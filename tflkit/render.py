@@ -14,8 +14,12 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from tflkit.checks import Finding, Report
+    from tflkit.comparison import Comparison
+    from tflkit.speed import Benchmark
 
 __all__ = [
+    "benchmark_renderables",
+    "comparison_renderables",
     "human_size",
     "inspect_renderables",
     "json_float",
@@ -335,3 +339,132 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
                 more = f"... and {len(group) - limit} more (--json lists all)"
                 out.append(Padding(Text(more), (0, 0, 0, 4)))
     return out
+
+
+# ---------------------------------------------------------------- compare and bench
+
+
+def _db(v: float) -> str:
+    return ("inf" if v > 0 else "-inf") if math.isinf(v) else f"{v:.1f} dB"
+
+
+def _ms(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _table(title: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    # No vertical rules: seven columns of numbers fit 80 columns.
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[RenderableType]:
+    """Header, size table, speed table, one agreement table per output, per-tensor tables."""
+    from rich.text import Text
+
+    ref = c.models[c.reference]
+    out: list[RenderableType] = [
+        Text.assemble(("reference  ", "bold"), ref.name),
+        Text.assemble(("data       ", "bold"), f"{c.data}, {c.samples} samples"),
+    ]
+    out += [Text("           " + line) for line in c.inputs]
+
+    size = _table("Size")
+    size.add_column("model", overflow="fold", ratio=1)
+    size.add_column("kind", no_wrap=True)
+    size.add_column("size", justify="right", no_wrap=True)
+    size.add_column("bytes", justify="right", no_wrap=True)
+    size.add_column("vs ref", justify="right", no_wrap=True)
+    for m in c.models:
+        size.add_row(
+            m.name, m.kind, human_size(m.size_bytes), f"{m.size_bytes:,}", f"{m.size_ratio:.2f}x"
+        )
+    out.append(size)
+
+    if all(m.latency is not None for m in c.models):
+        speed = _table("Speed: latency of one sample (ms), throughput of the batch")
+        speed.add_column("model", overflow="fold", ratio=1)
+        for col in ("p50", "p90", "vs ref", "samples/s", "vs ref"):
+            speed.add_column(col, justify="right", no_wrap=True)
+        for m in c.models:
+            assert m.latency is not None
+            speed.add_row(
+                m.name,
+                _ms(m.latency.p50_ms),
+                _ms(m.latency.p90_ms),
+                f"{m.latency_speedup:.2f}x" if m.latency_speedup else "",
+                f"{m.samples_per_second:,.0f}" if m.samples_per_second else "",
+                f"{m.throughput_speedup:.2f}x" if m.throughput_speedup else "",
+            )
+        out.append(speed)
+
+    for k, o in enumerate(ref.outputs):
+        labels = c.label_output == o.name
+        t = _table(f"Output {o.name!r} against {ref.name}")
+        t.add_column("model", overflow="fold", ratio=1)
+        if labels:
+            t.add_column("accuracy", justify="right", no_wrap=True)
+            t.add_column("Δ", justify="right", no_wrap=True)
+        for col in ("top-1 agree", "max err", "RMSE", "SNR"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for m in c.models:
+            e = m.outputs[k]
+            row = [m.name]
+            if labels:
+                row += [
+                    f"{m.accuracy:.1%}" if m.accuracy is not None else "",
+                    f"{m.accuracy_delta * 100:+.1f} pt" if m.accuracy_delta is not None else "",
+                ]
+            row += [
+                f"{e.top1_agreement:.1%}" if e.top1_agreement is not None else "",
+                f"{e.max_abs:.3g}",
+                f"{e.rmse:.3g}",
+                _db(e.snr_db),
+            ]
+            t.add_row(*row)
+        out.append(t)
+
+    for p in c.per_tensor or ():
+        t = _table(f"Per-tensor error of {p.model} ({p.samples} samples), worst first")
+        t.add_column("tensor", overflow="fold", ratio=1)
+        t.add_column("SNR", justify="right", no_wrap=True)
+        t.add_column("RMSE", justify="right", no_wrap=True)
+        t.add_column("max err", justify="right", no_wrap=True)
+        for te in p.tensors[:tensors]:
+            t.add_row(te.name, _db(te.snr_db), f"{te.rmse:.3g}", f"{te.max_abs:.3g}")
+        if p.tensors:
+            out.append(t)
+        if len(p.tensors) > tensors:
+            out.append(Text(f"... and {len(p.tensors) - tensors} more (--json lists all)"))
+        if p.note:
+            out.append(Text(p.note))
+    out += [Text(f"note: {n}") for n in c.notes]
+    return out
+
+
+def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
+    """The benchmark as a two-column table."""
+    from rich.text import Text
+
+    t = _table(f"{b.model}: {b.calls} calls of {b.batch_size} sample(s) in {b.seconds:.2f} s")
+    t.add_column("", style="bold", no_wrap=True)
+    t.add_column("", overflow="fold")
+    lat = b.latency
+    rss = human_size(b.peak_rss_bytes) if b.peak_rss_bytes is not None else "unknown"
+    rows = [
+        (
+            "latency per call",
+            f"min {_ms(lat.min_ms)}  p50 {_ms(lat.p50_ms)}  p90 "
+            f"{_ms(lat.p90_ms)}  p99 {_ms(lat.p99_ms)} ms",
+        ),
+        ("throughput", f"{b.samples_per_second:,.0f} samples/s"),
+        ("batching", b.batching),
+        ("threads", "runtime default" if b.num_threads is None else str(b.num_threads)),
+        ("peak RSS", f"{rss} (this process)"),
+        ("warm-up", f"{b.warmup_calls} calls, not timed"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    return [t, *(Text("inputs: " + line) for line in b.inputs)]

@@ -8,6 +8,7 @@ the interpreter is asked only what the file cannot tell (runtime indices, resize
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import warnings
@@ -162,15 +163,26 @@ class Runner:
                     )
         return UnsupportedModelError(f"{self.model.name}: the runtime cannot run it: {text}")
 
-    def _open(self) -> None:
+    def _open_interpreter(self, *, preserve: bool = False) -> Any:
+        """A new interpreter for the model (no delegates, all tensors kept when ``preserve``)."""
         cls = _interpreter_class()
         kwargs: dict[str, Any] = {"num_threads": self.num_threads}
         if isinstance(self._source, bytes):
             kwargs["model_content"] = self._source
         else:
             kwargs["model_path"] = self._source
+        if preserve:
+            resolver = sys.modules[cls.__module__].OpResolverType
+            kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            kwargs["experimental_preserve_all_tensors"] = True
         try:
-            self._interp = cls(**kwargs)
+            return cls(**kwargs)
+        except (RuntimeError, ValueError) as exc:
+            raise self._unsupported(exc) from exc
+
+    def _open(self) -> None:
+        self._interp = self._open_interpreter()
+        try:
             if self._signature_key is not None:
                 self._sig_runner = self._interp.get_signature_runner(self._signature_key)
             else:
@@ -339,6 +351,73 @@ class Runner:
             stacklevel=_caller_stacklevel(),
         )
 
+    def intermediates(self, x: Inputs) -> dict[str, Array]:
+        """Every tensor the model computes on ``x``, by tensor name, as real values.
+
+        Runs one invoke on a separate interpreter that keeps all intermediate tensors and uses
+        no delegate (XNNPACK would fuse them away), so values are those of the builtin kernels.
+        Quantized tensors are dequantized to float32 (per channel too), float16 becomes float32,
+        other dtypes stay. Inputs, outputs and every non-constant tensor of the running subgraph
+        are included; tensors the runtime leaves unallocated are not. A fixed-batch model runs
+        its first batch only. Where names repeat, the first tensor wins.
+
+        Raises:
+            InputError: as ``predict``.
+            UnsupportedModelError: a signature on another subgraph than 0, or the runtime failed.
+        """
+        if self._signature_key is not None:
+            raise UnsupportedModelError(
+                f"{self.model.name}: intermediates() runs subgraph 0; signature "
+                f"{self.signature!r} is subgraph {self._subgraph}"
+            )
+        arrays = self._arrays(x)
+        for i, a in enumerate(arrays):
+            self._check_shape(i, a)
+        feeds = [self._convert(i, a, False) for i, a in enumerate(arrays)]
+        fixed = self._fixed_batch()
+        n = next((int(f.shape[0]) for f in feeds if f.ndim), None)
+        valid = n
+        if fixed is not None and n is not None:
+            valid = min(n, fixed)
+            feeds = self._slice(feeds, 0, valid, fixed)
+        interp = self._open_interpreter(preserve=True)
+        try:
+            for k, f in enumerate(feeds):
+                interp.resize_tensor_input(self._in_index[k], list(f.shape), strict=False)
+            interp.allocate_tensors()
+            for k, f in enumerate(feeds):
+                interp.set_tensor(self._in_index[k], np.ascontiguousarray(f) if f.ndim else f)
+            interp.invoke()
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, TflkitError):
+                raise
+            raise self._unsupported(exc) from exc
+        result: dict[str, Array] = {}
+        for t in self.model.subgraphs[0].tensors:
+            if t.is_constant or t.name in result or dtypes.numpy_dtype(t.dtype) is None:
+                continue
+            try:
+                value = interp.get_tensor(t.index)
+            except ValueError:  # not allocated (e.g. a tensor only a delegate would use)
+                continue
+            if fixed is not None and valid is not None and value.ndim and value.shape[0] == fixed:
+                value = value[:valid]
+            result[t.name] = self._real(t, value)
+        return result
+
+    @staticmethod
+    def _real(t: Tensor, value: Array) -> Array:
+        """Real values of a tensor's contents: dequantized, or float16 widened to float32."""
+        if _is_quantized_int(t):
+            q = t.quantization
+            assert q is not None
+            if len(q.scales) == 1:
+                return dequantize(value, q.scales[0], q.zero_points[0])
+            return dequantize(value, q.scales, q.zero_points, axis=q.quantized_dimension)
+        if value.dtype.kind in "fc" and value.dtype != np.float32:
+            return value.astype(np.float32)
+        return value
+
     # ------------------------------------------------------------------ running
 
     def _fixed_batch(self) -> int | None:
@@ -390,16 +469,7 @@ class Runner:
         return dict(zip(self.output_names, results, strict=True))
 
     def _output(self, k: int, o: Array) -> Array:
-        t = self.outputs[k]
-        if _is_quantized_int(t):
-            q = t.quantization
-            assert q is not None
-            if len(q.scales) == 1:
-                return dequantize(o, q.scales[0], q.zero_points[0])
-            return dequantize(o, q.scales, q.zero_points, axis=q.quantized_dimension)
-        if o.dtype.kind in "fc" and o.dtype != np.float32:
-            return o.astype(np.float32)
-        return o
+        return self._real(self.outputs[k], o)
 
     def _run(self, feeds: list[Array], n: int | None) -> list[Array]:
         if self._signature_key is not None:

@@ -1,0 +1,124 @@
+"""Input arrays for running models: read from .npy/.npz files, or drawn at random.
+
+Shared by ``tflkit run``, ``tflkit compare`` and ``tflkit bench``. Numpy only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tflkit import dtypes
+from tflkit.errors import InputError
+from tflkit.model import Tensor
+
+Array = npt.NDArray[Any]
+
+#: Real range drawn for float inputs when no quantized model says what the input expects.
+FLOAT_RANGE = (-1.0, 1.0)
+#: Values drawn for integer inputs that are not quantized (token ids, counts): 0 .. 9.
+INT_RANGE = (0, 9)
+
+
+def read_arrays(path: str | os.PathLike[str]) -> Array | dict[str, Array]:
+    """A .npy file's array, or a .npz file's arrays by key (read eagerly, file closed)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputError(f"{path}: not a .npy or .npz file numpy can read ({exc})") from None
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        return {k: data[k] for k in data.files}
+
+
+def inputs_for(
+    data: Array | dict[str, Array], names: Sequence[str], tensor_names: Sequence[str] = ()
+) -> Array | list[Array] | dict[str, Array]:
+    """Arrange arrays read by ``read_arrays`` for a model with these input names.
+
+    A .npz whose keys are none of the names but whose count matches (``np.savez(f, a, b)``
+    gives ``arr_0, arr_1``) is taken in input order; a .npz with one array feeds a
+    single-input model whatever its key.
+    """
+    if isinstance(data, np.ndarray):
+        return data
+    known = set(names) | set(tensor_names)
+    if len(data) == len(names) and not set(data) & known:
+        return list(data.values())
+    return data
+
+
+def random_inputs(
+    tensors: Sequence[Tensor],
+    names: Sequence[str],
+    n: int,
+    *,
+    seed: int = 0,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> tuple[dict[str, Array], list[str]]:
+    """``n`` samples for each input, and a line per input saying what was drawn.
+
+    Quantized integer inputs: uniform real values over the range the tensor can represent.
+    Float inputs: uniform over ``ranges[name]`` when given (e.g. the range a quantized sibling
+    model expects), else over ``FLOAT_RANGE``. Other integer inputs: integers in ``INT_RANGE``
+    (clipped to the dtype); bool inputs: fair coin flips. Dimensions that are -1 besides the
+    batch become 1. Seeded: the same call gives the same arrays.
+    """
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, Array] = {}
+    lines: list[str] = []
+    for t, name in zip(tensors, names, strict=True):
+        dims = [1 if d < 0 else d for d in t.shape_signature]
+        shape = (n, *dims[1:]) if dims else ()
+        target = dtypes.numpy_dtype(t.dtype)
+        rr = t.real_range
+        if rr is None and ranges is not None:
+            rr = ranges.get(name)
+        if target is None:
+            raise InputError(f"input {name!r}: cannot draw random {t.dtype} values; give --data")
+        if rr is not None:
+            arrays[name] = rng.uniform(rr[0], rr[1], shape).astype(np.float32)
+            lines.append(f"{name}: uniform real values in [{rr[0]:.4g}, {rr[1]:.4g}]")
+        elif target.kind == "f" or target.kind == "c":
+            lo, hi = FLOAT_RANGE
+            arrays[name] = rng.uniform(lo, hi, shape).astype(target)
+            lines.append(f"{name}: uniform {t.dtype} in [{lo:g}, {hi:g}]")
+        elif target.kind == "b":
+            arrays[name] = rng.random(shape) < 0.5
+            lines.append(f"{name}: random bool")
+        else:
+            lo, hi = dtypes.INTEGER_RANGES.get(t.dtype, INT_RANGE)
+            lo, hi = max(lo, INT_RANGE[0]), min(hi, INT_RANGE[1])
+            arrays[name] = rng.integers(lo, hi, shape, endpoint=True).astype(target)
+            lines.append(f"{name}: {t.dtype} integers in [{lo}, {hi}]")
+    return arrays, lines
+
+
+def batch_size_of(x: Array | Sequence[Array] | Mapping[str, Array]) -> int:
+    """Samples in a batch (axis 0 of the first array with a batch axis; 1 when all are 0-d)."""
+    if isinstance(x, Mapping):
+        values = list(x.values())
+    else:
+        values = [x] if isinstance(x, np.ndarray) else list(x)
+    for v in values:
+        if np.ndim(v) >= 1:
+            return int(np.shape(v)[0])
+    return 1
+
+
+def take(x: Any, start: int, stop: int) -> Any:
+    """Samples start..stop of an array, list or dict of arrays (0-d arrays unchanged)."""
+
+    def part(a: Any) -> Any:
+        return a[start:stop] if np.ndim(a) >= 1 else a
+
+    if isinstance(x, Mapping):
+        return {k: part(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [part(v) for v in x]
+    return part(x)

@@ -1,0 +1,98 @@
+"""The ``--plot`` figure of ``tflkit compare`` (matplotlib, from the ``[plot]`` extra)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from tflkit.errors import TflkitError
+
+if TYPE_CHECKING:
+    from tflkit.comparison import Comparison
+
+PLOT_EXTRA = "plots need matplotlib: pip install 'tflkit[plot]'"
+
+
+def require_matplotlib() -> None:
+    """Raise TflkitError naming the extra when matplotlib is missing (check before long work)."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise TflkitError(PLOT_EXTRA)
+
+
+def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    names = [m.name for m in c.models]
+    panels: list[tuple[str, list[float], str]] = []
+    big = max(m.size_bytes for m in c.models) >= 2**20
+    panels.append(
+        (
+            "file size (MiB)" if big else "file size (KiB)",
+            [m.size_bytes / (2**20 if big else 1024) for m in c.models],
+            "{:.2f}" if big else "{:.1f}",
+        )
+    )
+    if all(m.latency is not None for m in c.models):
+        panels.append(
+            (
+                "latency per sample, p50 (ms)",
+                [m.latency.p50_ms for m in c.models if m.latency is not None],
+                "{:.3g}",
+            )
+        )
+    if c.label_output is not None:
+        panels.append(
+            ("top-1 accuracy (%)", [100 * (m.accuracy or 0.0) for m in c.models], "{:.1f}")
+        )
+    out0 = c.models[c.reference].outputs[0] if c.models[c.reference].outputs else None
+    if out0 is not None and out0.top1_agreement is not None:
+        panels.append(
+            (
+                f"top-1 agreement with {c.models[c.reference].name} (%)",
+                [100 * (m.outputs[0].top1_agreement or 0.0) for m in c.models],
+                "{:.1f}",
+            )
+        )
+    elif out0 is not None:
+        panels.append(
+            (
+                f"SNR vs {c.models[c.reference].name} (dB, capped at 100)",
+                [min(100.0, m.outputs[0].snr_db) for m in c.models],
+                "{:.1f}",
+            )
+        )
+
+    colors = ["#888888" if i == c.reference else "#1f77b4" for i in range(len(names))]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.4 * len(panels), 3.2 + 0.12 * max(map(len, names)))
+    )
+    axes_list: list[Any] = list(axes) if len(panels) > 1 else [axes]
+    for ax, (title, values, fmt) in zip(axes_list, panels, strict=True):
+        bars = ax.bar(range(len(names)), values, color=colors)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=7, padding=2)
+        ax.margins(y=0.15)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"tflkit compare: {c.samples} samples, {c.data}", fontsize=10)
+    fig.tight_layout()
+    target = os.fspath(path)
+    directory = os.path.dirname(target) or "."
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)

@@ -1,0 +1,627 @@
+"""``compare()``: size, accuracy, agreement, error and speed of models side by side.
+
+The first model (or ``reference=``) is the yardstick, usually the float32 conversion; the others
+are its quantized conversions. Every model runs the same inputs through ``tflkit.Runner``, its
+outputs dequantized to float32; errors are computed in float64 against the reference's outputs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tflkit._inputs import batch_size_of, random_inputs, take
+from tflkit.errors import InputError
+from tflkit.model import ModelSource
+from tflkit.speed import Latency
+
+__all__ = ["Comparison", "ModelResult", "OutputError", "TensorError", "PerTensor", "compare"]
+
+Array = npt.NDArray[Any]
+
+DEFAULT_SAMPLES = 256  # drawn when no data is given
+PER_TENSOR_SAMPLES = 64  # samples run with every intermediate tensor kept
+
+
+@dataclass(frozen=True, slots=True)
+class OutputError:
+    """How far one output of a model is from the reference's, on the same inputs.
+
+    ``top1_agreement`` is the fraction of argmax positions (over the last axis) equal to the
+    reference's, for outputs with a class axis of 2 or more, else None. ``snr_db`` is
+    ``10 log10(sum(ref^2) / sum((out - ref)^2))``: infinite when the outputs are identical.
+    """
+
+    name: str
+    top1_agreement: float | None
+    max_abs: float
+    mean_abs: float
+    rmse: float
+    snr_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResult:
+    """One model's row of the comparison. Speed fields are None when speed was not measured."""
+
+    name: str
+    path: str | None
+    kind: str
+    size_bytes: int
+    size_ratio: float
+    accuracy: float | None
+    accuracy_delta: float | None
+    outputs: tuple[OutputError, ...]
+    latency: Latency | None
+    latency_speedup: float | None
+    samples_per_second: float | None
+    throughput_speedup: float | None
+    batching: str
+
+    @property
+    def size_mib(self) -> float:
+        return self.size_bytes / 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class TensorError:
+    """Error of one intermediate tensor of a model against the reference's tensor of that name."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    max_abs: float
+    mean_abs: float
+    rmse: float
+    snr_db: float
+
+
+@dataclass(frozen=True, slots=True)
+class PerTensor:
+    """Per-tensor errors of one model, worst (lowest SNR) first."""
+
+    model: str
+    samples: int
+    tensors: tuple[TensorError, ...]
+    unmatched: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The result of ``compare()``: one ``ModelResult`` per model, in the order given."""
+
+    models: tuple[ModelResult, ...]
+    reference: int
+    samples: int
+    data: str
+    inputs: tuple[str, ...]
+    label_output: str | None
+    per_tensor: tuple[PerTensor, ...] | None
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``schemas/compare.schema.json``); infinities as the string "Infinity"."""
+        return {
+            "reference": self.reference,
+            "samples": self.samples,
+            "data": self.data,
+            "inputs": list(self.inputs),
+            "label_output": self.label_output,
+            "notes": list(self.notes),
+            "models": [_model_dict(m) for m in self.models],
+            "per_tensor": (
+                None
+                if self.per_tensor is None
+                else [
+                    {
+                        "model": p.model,
+                        "samples": p.samples,
+                        "unmatched": p.unmatched,
+                        "note": p.note,
+                        "tensors": [
+                            {
+                                "name": t.name,
+                                "dtype": t.dtype,
+                                "shape": list(t.shape),
+                                **_errors_dict(t),
+                            }
+                            for t in p.tensors
+                        ],
+                    }
+                    for p in self.per_tensor
+                ]
+            ),
+        }
+
+    def to_markdown(self) -> str:
+        """Tables in GitHub Markdown: size and speed, then accuracy and agreement per output."""
+        ref = self.models[self.reference]
+        lines = [f"Reference: {ref.name}; {self.samples} samples; data: {self.data}", ""]
+        speed = any(m.latency is not None for m in self.models)
+        head = ["model", "kind", "size", "size vs ref"]
+        if speed:
+            head += ["latency p50", "latency p90", "throughput", "speed-up"]
+        lines += [_md_row(head), _md_row(["---"] * len(head))]
+        for m in self.models:
+            row = [m.name, m.kind, _size_text(m.size_bytes), f"{m.size_ratio:.2f}x"]
+            if speed and m.latency is not None:
+                row += [
+                    f"{m.latency.p50_ms:.3g} ms",
+                    f"{m.latency.p90_ms:.3g} ms",
+                    f"{m.samples_per_second:,.0f}/s",
+                    f"{m.latency_speedup:.2f}x",
+                ]
+            elif speed:
+                row += [""] * 4
+            lines.append(_md_row(row))
+        for k, out in enumerate(ref.outputs):
+            labels = self.label_output == out.name
+            head = ["model"] + (["accuracy", "Δ accuracy"] if labels else [])
+            head += ["top-1 agreement", "max abs err", "mean abs err", "RMSE", "SNR"]
+            lines += ["", f"Output `{out.name}` against {ref.name}:", ""]
+            lines += [_md_row(head), _md_row(["---"] * len(head))]
+            for m in self.models:
+                e = m.outputs[k]
+                row = [m.name]
+                if labels:
+                    row += [_pct(m.accuracy), _pct_delta(m.accuracy_delta)]
+                row += [
+                    _pct(e.top1_agreement),
+                    f"{e.max_abs:.3g}",
+                    f"{e.mean_abs:.3g}",
+                    f"{e.rmse:.3g}",
+                    _db(e.snr_db),
+                ]
+                lines.append(_md_row(row))
+        if self.per_tensor:
+            for p in self.per_tensor:
+                lines += ["", f"Per-tensor error of {p.model} ({p.samples} samples), worst first:"]
+                if p.note:
+                    lines += ["", p.note]
+                if p.tensors:
+                    lines += ["", _md_row(["tensor", "dtype", "SNR", "RMSE", "max abs err"])]
+                    lines.append(_md_row(["---"] * 5))
+                    for t in p.tensors:
+                        lines.append(
+                            _md_row(
+                                [
+                                    f"`{t.name}`",
+                                    t.dtype,
+                                    _db(t.snr_db),
+                                    f"{t.rmse:.3g}",
+                                    f"{t.max_abs:.3g}",
+                                ]
+                            )
+                        )
+        if self.notes:
+            lines += [""] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def plot(self, path: str | os.PathLike[str]) -> None:
+        """Write a PNG with bars for size, latency and accuracy or agreement of each model.
+
+        Needs matplotlib (``pip install 'tflkit[plot]'``). Written to a temporary file and
+        renamed: a failure leaves nothing behind.
+        """
+        from tflkit._plot import plot_comparison
+
+        plot_comparison(self, path)
+
+
+# ---------------------------------------------------------------------------- compare
+
+
+def compare(
+    models: Sequence[ModelSource | Any],
+    x: Any = None,
+    y: Any = None,
+    *,
+    reference: int = 0,
+    samples: int | None = None,
+    seed: int = 0,
+    num_threads: int | None = None,
+    label_output: str | None = None,
+    speed: bool = True,
+    latency_repeat: int = 30,
+    throughput_repeat: int = 5,
+    per_tensor: bool = False,
+    data: str | None = None,
+) -> Comparison:
+    """Run models on the same inputs and compare them with the reference.
+
+    Args:
+        models: paths, bytes or ``Runner`` objects (two or more; one is allowed).
+        x: inputs as for ``Runner.predict`` (array, list or dict by the reference's input names);
+            None draws ``samples`` (default 256) seeded random samples from each input's
+            quantized range (a quantized model's range is used for the float models too).
+        y: labels for top-1 accuracy: class indices, shape (n,), or one-hot, shape (n, classes).
+        reference: index of the model the others are compared with.
+        samples: use the first ``samples`` samples of ``x`` (or draw that many).
+        seed: seed for drawn inputs.
+        num_threads: threads for each model's runtime.
+        label_output: the output ``y`` labels (default: the reference's first output).
+        speed: measure per-sample latency and batched throughput, interleaved across models.
+        latency_repeat: single-sample calls timed per model (after two warm-up calls).
+        throughput_repeat: whole-batch calls timed per model (median taken).
+        per_tensor: also compare every intermediate tensor present in both models by name.
+        data: what to call the data in reports (e.g. its file name).
+
+    Raises:
+        InputError: models whose inputs or outputs do not match the reference's (names,
+            shapes), bad labels, an out-of-range reference.
+    """
+    from tflkit.checks import quantization_kind
+    from tflkit.runner import Runner
+
+    if not models:
+        raise InputError("compare needs at least one model")
+    if not 0 <= reference < len(models):
+        raise InputError(f"reference must be in 0..{len(models) - 1}, got {reference}")
+    runners = [m if isinstance(m, Runner) else Runner(m, num_threads=num_threads) for m in models]
+    names = _display_names(runners)
+    ref = runners[reference]
+    notes: list[str] = []
+    in_maps = [_match(ref, r, n, "input", notes) for r, n in zip(runners, names, strict=True)]
+    out_maps = [_match(ref, r, n, "output", notes) for r, n in zip(runners, names, strict=True)]
+
+    if x is None:
+        ranges: dict[str, tuple[float, float]] = {}
+        for r, m in zip(runners, in_maps, strict=True):
+            for t, name in zip(r.inputs, r.input_names, strict=True):
+                ref_name = next(k for k, v in m.items() if v == name)
+                if t.real_range is not None:
+                    ranges.setdefault(ref_name, t.real_range)
+        n = samples if samples is not None else DEFAULT_SAMPLES
+        x, lines = random_inputs(ref.inputs, ref.input_names, n, seed=seed, ranges=ranges)
+        description = data or f"random inputs, seed {seed}"
+    else:
+        x = _by_name(ref, x)
+        if samples is not None:
+            x = take(x, 0, samples)
+        lines = [f"{k}: {np.asarray(v).dtype} {list(np.shape(v))}" for k, v in x.items()]
+        description = data or "given arrays"
+    n = batch_size_of(x)
+
+    feeds = [{m[k]: v for k, v in x.items()} for m in in_maps]
+    outputs: list[dict[str, Array]] = []
+    for r, feed, m in zip(runners, feeds, out_maps, strict=True):
+        out = r.predict(feed)
+        got = out if isinstance(out, dict) else {r.output_names[0]: out}
+        outputs.append({k: np.asarray(got[m[k]]) for k in ref.output_names})
+    for name, out in zip(names, outputs, strict=True):
+        for k in ref.output_names:
+            if out[k].shape != outputs[reference][k].shape:
+                raise InputError(
+                    f"{name}: output {k!r} has shape {out[k].shape}, the reference "
+                    f"{names[reference]} gives {outputs[reference][k].shape}"
+                )
+
+    label_key, accuracies = _accuracies(ref, outputs, y, n, label_output)
+
+    latencies: list[Latency | None] = [None] * len(runners)
+    throughputs: list[float | None] = [None] * len(runners)
+    if speed and n > 0:
+        latencies, throughputs = _measure_speed(
+            runners, feeds, n, latency_repeat, throughput_repeat
+        )
+
+    ref_size = ref.model.size_bytes
+    results = []
+    for i, (r, name, out) in enumerate(zip(runners, names, outputs, strict=True)):
+        lat, thr = latencies[i], throughputs[i]
+        ref_lat, ref_thr = latencies[reference], throughputs[reference]
+        acc = accuracies[i] if accuracies else None
+        results.append(
+            ModelResult(
+                name=name,
+                path=r.model.path,
+                kind=quantization_kind(r.model),
+                size_bytes=r.model.size_bytes,
+                size_ratio=r.model.size_bytes / ref_size if ref_size else float("nan"),
+                accuracy=acc,
+                accuracy_delta=(acc - accuracies[reference])
+                if accuracies and acc is not None
+                else None,
+                outputs=tuple(
+                    _output_error(k, out[k], outputs[reference][k]) for k in ref.output_names
+                ),
+                latency=lat,
+                latency_speedup=(
+                    ref_lat.p50_ms / lat.p50_ms if lat and ref_lat and lat.p50_ms > 0 else None
+                ),
+                samples_per_second=thr,
+                throughput_speedup=thr / ref_thr if thr and ref_thr else None,
+                batching=r.batching,
+            )
+        )
+
+    per = None
+    if per_tensor:
+        count = min(n, PER_TENSOR_SAMPLES)
+        traced = [r.intermediates(take(f, 0, count)) for r, f in zip(runners, feeds, strict=True)]
+        per = tuple(
+            _per_tensor(names[i], traced[i], traced[reference], count, names[reference])
+            for i in range(len(runners))
+            if i != reference
+        )
+    return Comparison(
+        models=tuple(results),
+        reference=reference,
+        samples=n,
+        data=description,
+        inputs=tuple(lines),
+        label_output=label_key,
+        per_tensor=per,
+        notes=tuple(notes),
+    )
+
+
+def _display_names(runners: Sequence[Any]) -> list[str]:
+    """File base names without .tflite; made unique with the full path or an index."""
+    base = []
+    for i, r in enumerate(runners):
+        name = r.model.name
+        if r.model.path is None:
+            name = f"model {i}"
+        elif name.endswith(".tflite"):
+            name = name[: -len(".tflite")]
+        base.append(name)
+    if len(set(base)) == len(base):
+        return base
+    return [f"{b} [{i}]" for i, b in enumerate(base)]
+
+
+def _match(ref: Any, other: Any, name: str, what: str, notes: list[str]) -> dict[str, str]:
+    """Reference input/output name -> the other model's name; refuse models that differ."""
+    ref_names = ref.input_names if what == "input" else ref.output_names
+    names = other.input_names if what == "input" else other.output_names
+    ref_tensors = ref.inputs if what == "input" else ref.outputs
+    tensors = other.inputs if what == "input" else other.outputs
+    if set(names) == set(ref_names) and len(names) == len(ref_names):
+        mapping = dict(zip(ref_names, ref_names, strict=True))
+    elif len(names) == 1 and len(ref_names) == 1:
+        mapping = {ref_names[0]: names[0]}
+        notes.append(
+            f"{name}: {what} {names[0]!r} taken as the reference's {ref_names[0]!r} "
+            "(one each, names differ)"
+        )
+    else:
+        raise InputError(
+            f"{name} does not take the reference's {what}s: it has "
+            f"{', '.join(repr(n) for n in names) or 'none'}, the reference has "
+            f"{', '.join(repr(n) for n in ref_names) or 'none'}"
+        )
+    if what == "input":
+        by_name = dict(zip(names, tensors, strict=True))
+        for (rn, on), rt in zip(mapping.items(), ref_tensors, strict=True):
+            t = by_name[on]
+            a, b = rt.shape_signature, t.shape_signature
+            same = len(a) == len(b) and all(
+                p == q or p < 0 or q < 0 for p, q in zip(a[1:], b[1:], strict=True)
+            )
+            if not same:
+                raise InputError(
+                    f"{name}: input {on!r} has shape {list(b)}, the reference's {rn!r} has "
+                    f"{list(a)}"
+                )
+    return mapping
+
+
+def _by_name(ref: Any, x: Any) -> dict[str, Any]:
+    names = ref.input_names
+    if isinstance(x, Mapping):
+        unknown = [k for k in x if k not in names]
+        missing = [k for k in names if k not in x]
+        if unknown or missing:
+            raise InputError(
+                f"inputs are named {', '.join(map(repr, names))}; "
+                + (f"unknown {', '.join(map(repr, unknown))}" if unknown else "")
+                + ("; " if unknown and missing else "")
+                + (f"missing {', '.join(map(repr, missing))}" if missing else "")
+            )
+        return dict(x)
+    if isinstance(x, (list, tuple)):
+        if len(x) != len(names):
+            raise InputError(f"the models take {len(names)} inputs, got {len(x)} arrays")
+        return dict(zip(names, x, strict=True))
+    if len(names) != 1:
+        raise InputError(
+            f"the models take {len(names)} inputs ({', '.join(map(repr, names))}): give a list "
+            "or a dict by name"
+        )
+    return {names[0]: x}
+
+
+def _accuracies(
+    ref: Any, outputs: list[dict[str, Array]], y: Any, n: int, label_output: str | None
+) -> tuple[str | None, list[float] | None]:
+    if y is None:
+        return None, None
+    key = label_output or ref.output_names[0]
+    if key not in ref.output_names:
+        raise InputError(
+            f"label_output {key!r} is not an output; outputs: "
+            f"{', '.join(map(repr, ref.output_names))}"
+        )
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        labels = labels.argmax(axis=1)
+    labels = labels.reshape(-1) if labels.ndim == 2 and labels.shape[1] == 1 else labels
+    if labels.ndim != 1 or labels.shape[0] < n:
+        raise InputError(
+            f"labels must be class indices of shape ({n},) or one-hot ({n}, classes), got shape "
+            f"{np.shape(y)}"
+        )
+    labels = labels[:n]
+    if labels.dtype.kind == "f" and not np.all(labels == np.trunc(labels)):
+        raise InputError("labels must be integer class indices (or one-hot)")
+    accs = []
+    for out in outputs:
+        o = out[key].reshape(n, -1)
+        pred = o.argmax(axis=1) if o.shape[1] > 1 else (o[:, 0] > 0.5).astype(np.int64)
+        accs.append(float(np.mean(pred == labels)) if n else float("nan"))
+    return key, accs
+
+
+def _errors(out: Array, ref: Array) -> tuple[float, float, float, float]:
+    a = ref.astype(np.float64, copy=False)
+    d = out.astype(np.float64) - a
+    if d.size == 0:
+        return 0.0, 0.0, 0.0, math.inf
+    sq = float(np.sum(d * d))
+    signal = float(np.sum(a * a))
+    if sq == 0:
+        snr = math.inf
+    elif signal == 0:
+        snr = -math.inf
+    else:
+        snr = 10 * math.log10(signal / sq)
+    return float(np.max(np.abs(d))), float(np.mean(np.abs(d))), math.sqrt(sq / d.size), snr
+
+
+def _output_error(name: str, out: Array, ref: Array) -> OutputError:
+    top1 = None
+    if out.ndim >= 2 and out.shape[-1] >= 2 and out.size:
+        top1 = float(np.mean(out.argmax(axis=-1) == ref.argmax(axis=-1)))
+    mx, mean, rmse, snr = _errors(out, ref)
+    return OutputError(name, top1, mx, mean, rmse, snr)
+
+
+def _measure_speed(
+    runners: Sequence[Any],
+    feeds: Sequence[dict[str, Array]],
+    n: int,
+    latency_repeat: int,
+    throughput_repeat: int,
+) -> tuple[list[Latency | None], list[float | None]]:
+    """Per-sample latency and batched throughput, interleaved in rotating order."""
+    count = len(runners)
+    singles = [[take(f, i, i + 1) for i in range(min(n, 16))] for f in feeds]
+
+    def rotate(r: int) -> list[int]:
+        return [(r + j) % count for j in range(count)]
+
+    for i, r in enumerate(runners):  # warm-up at batch 1
+        for _ in range(2):
+            r.predict(singles[i][0])
+    lat: list[list[float]] = [[] for _ in runners]
+    for rep in range(max(1, latency_repeat)):
+        for i in rotate(rep):
+            sample = singles[i][rep % len(singles[i])]
+            t0 = time.perf_counter()
+            runners[i].predict(sample)
+            lat[i].append(time.perf_counter() - t0)
+    batch: list[list[float]] = [[] for _ in runners]
+    for i, r in enumerate(runners):  # warm-up at the full batch (re-allocation after resize)
+        r.predict(feeds[i])
+    for rep in range(max(1, throughput_repeat)):
+        for i in rotate(rep):
+            t0 = time.perf_counter()
+            runners[i].predict(feeds[i])
+            batch[i].append(time.perf_counter() - t0)
+    latencies: list[Latency | None] = [Latency.of(t) for t in lat]
+    throughputs: list[float | None] = []
+    for t in batch:
+        med = float(np.median(t))
+        throughputs.append(n / med if med > 0 else None)
+    return latencies, throughputs
+
+
+def _per_tensor(
+    name: str, traced: dict[str, Array], ref: dict[str, Array], samples: int, ref_name: str
+) -> PerTensor:
+    rows = []
+    unmatched = 0
+    for key, value in traced.items():
+        other = ref.get(key)
+        if other is None or other.shape != value.shape or value.dtype.kind not in "iufb":
+            unmatched += 1
+            continue
+        mx, mean, rmse, snr = _errors(value, other)
+        rows.append(TensorError(key, str(value.dtype), tuple(value.shape), mx, mean, rmse, snr))
+    rows.sort(key=lambda t: (t.snr_db if not math.isnan(t.snr_db) else math.inf, -t.rmse))
+    note = None
+    if not rows:
+        note = (
+            f"no tensor of {name} has the name and shape of a tensor of {ref_name}: per-tensor "
+            "errors need the names the converter keeps when one model is converted two ways"
+        )
+    elif unmatched:
+        note = f"{unmatched} of {len(traced)} tensors of {name} have no counterpart in {ref_name}"
+    return PerTensor(name, samples, tuple(rows), unmatched, note)
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def finite_or_text(value: float | None) -> float | str | None:
+    """JSON has no infinities: write them (and NaN) as strings, as ``tflkit inspect`` does."""
+    from tflkit.render import json_float
+
+    return None if value is None else json_float(value)
+
+
+def _errors_dict(e: OutputError | TensorError) -> dict[str, Any]:
+    return {
+        "max_abs": finite_or_text(e.max_abs),
+        "mean_abs": finite_or_text(e.mean_abs),
+        "rmse": finite_or_text(e.rmse),
+        "snr_db": finite_or_text(e.snr_db),
+    }
+
+
+def _model_dict(m: ModelResult) -> dict[str, Any]:
+    lat = m.latency
+    return {
+        "name": m.name,
+        "path": m.path,
+        "kind": m.kind,
+        "size_bytes": m.size_bytes,
+        "size_mib": m.size_mib,
+        "size_ratio": finite_or_text(m.size_ratio),
+        "accuracy": m.accuracy,
+        "accuracy_delta": m.accuracy_delta,
+        "outputs": [
+            {"name": e.name, "top1_agreement": e.top1_agreement, **_errors_dict(e)}
+            for e in m.outputs
+        ],
+        "latency_ms": None
+        if lat is None
+        else {"p50": lat.p50_ms, "p90": lat.p90_ms, "min": lat.min_ms, "mean": lat.mean_ms},
+        "latency_speedup": m.latency_speedup,
+        "samples_per_second": m.samples_per_second,
+        "throughput_speedup": m.throughput_speedup,
+        "batching": m.batching,
+    }
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _size_text(n: int) -> str:
+    if n >= 2**20:
+        return f"{n / 2**20:.2f} MiB"
+    return f"{n / 1024:.1f} KiB"
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v:.1%}"
+
+
+def _pct_delta(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:+.1f} pt"
+
+
+def _db(v: float) -> str:
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.1f} dB"
