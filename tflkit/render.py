@@ -449,6 +449,7 @@ def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
     from rich.text import Text
 
     t = _table(f"{b.model}: {b.calls} calls of {b.batch_size} sample(s) in {b.seconds:.2f} s")
+    t.show_header = False
     t.add_column("", style="bold", no_wrap=True)
     t.add_column("", overflow="fold")
     lat = b.latency

@@ -1,0 +1,262 @@
+"""tflkit.compare / tflkit.benchmark against hand-written interpreter loops, numpy and the manifest."""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, MANIFEST
+
+import tflkit
+from tflkit import InputError
+
+MLP = ["mlp_float32", "mlp_dynamic_range", "mlp_float16", "mlp_int8"]
+EVAL = MANIFEST["data"]["mlp_eval.npz"]
+
+
+def _path(name: str) -> str:
+    return str(FIXTURES / f"{name}.tflite")
+
+
+def _hand_outputs(path: str, x: np.ndarray) -> np.ndarray:
+    """Our users' loop, written out: one sample at a time, quantize and dequantize by hand."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=path)
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0], interp.get_output_details()[0]
+    rows = []
+    for s in range(len(x)):
+        xs = x[s : s + 1]
+        scale, zp = i["quantization"]
+        if scale:
+            info = np.iinfo(i["dtype"])
+            xs = np.clip(np.round(xs / np.float32(scale)) + zp, info.min, info.max)
+            xs = xs.astype(i["dtype"])
+        interp.set_tensor(i["index"], xs)
+        interp.invoke()
+        y = interp.get_tensor(o["index"])[0]
+        oscale, ozp = o["quantization"]
+        rows.append((y.astype(np.float64) - ozp) * oscale if oscale else y.astype(np.float64))
+    return np.stack(rows)
+
+
+@pytest.fixture(scope="module")
+def eval_set() -> tuple[np.ndarray, np.ndarray]:
+    with np.load(FIXTURES / "mlp_eval.npz") as data:
+        return data["x"], data["y"]
+
+
+@pytest.fixture(scope="module")
+def mlp_comparison(eval_set: tuple[np.ndarray, np.ndarray]) -> tflkit.Comparison:
+    x, y = eval_set
+    return tflkit.compare([_path(n) for n in MLP], x, y, latency_repeat=5, throughput_repeat=2)
+
+
+def test_sizes_are_the_file_sizes(mlp_comparison: tflkit.Comparison) -> None:
+    sizes = [os.path.getsize(_path(n)) for n in MLP]
+    assert [m.size_bytes for m in mlp_comparison.models] == sizes
+    assert [m.size_ratio for m in mlp_comparison.models] == pytest.approx(
+        [s / sizes[0] for s in sizes]
+    )
+    assert [m.kind for m in mlp_comparison.models] == [
+        MANIFEST["models"][f"{n}.tflite"]["quantization_kind"] for n in MLP
+    ]
+
+
+def test_accuracy_equals_the_manifest(mlp_comparison: tflkit.Comparison) -> None:
+    """fixtures/build.py measured each MLP's accuracy with LiteRT, one sample at a time."""
+    truth = EVAL["top1_accuracy"]
+    for name, m in zip(MLP, mlp_comparison.models, strict=True):
+        assert m.accuracy == pytest.approx(truth[f"{name}.tflite"], abs=1 / EVAL["samples"])
+        assert m.accuracy_delta == pytest.approx(m.accuracy - mlp_comparison.models[0].accuracy)
+    assert mlp_comparison.models[0].accuracy > 0.5  # the MLP learned its task
+
+
+def test_accuracy_computed_by_hand_on_a_small_labelled_set() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.random((40, 32), dtype=np.float32)
+    y = rng.integers(0, 10, 40)
+    hand = [
+        float(np.mean(_hand_outputs(_path(n), x).argmax(axis=1) == y))
+        for n in ("mlp_float32", "mlp_int8")
+    ]
+    c = tflkit.compare([_path("mlp_float32"), _path("mlp_int8")], x, y, speed=False)
+    assert [m.accuracy for m in c.models] == hand
+    one_hot = np.eye(10)[y]
+    c2 = tflkit.compare([_path("mlp_float32"), _path("mlp_int8")], x, one_hot, speed=False)
+    assert [m.accuracy for m in c2.models] == hand
+
+
+def test_agreement_and_errors_match_numpy_on_hand_loop_outputs() -> None:
+    x = np.random.default_rng(3).random((64, 32), dtype=np.float32)
+    ref = _hand_outputs(_path("mlp_float32"), x)
+    c = tflkit.compare([_path(n) for n in MLP], x, speed=False)
+    for name, m in zip(MLP, c.models, strict=True):
+        out = _hand_outputs(_path(name), x)
+        d = out - ref
+        (e,) = m.outputs
+        assert e.name == "output_0"
+        assert e.top1_agreement == pytest.approx(np.mean(out.argmax(1) == ref.argmax(1)))
+        assert e.max_abs == pytest.approx(np.abs(d).max(), abs=1e-6)
+        assert e.mean_abs == pytest.approx(np.abs(d).mean(), abs=1e-7)
+        assert e.rmse == pytest.approx(np.sqrt((d**2).mean()), abs=1e-7)
+        if name == "mlp_float32":
+            assert e.snr_db == math.inf
+        else:
+            assert e.snr_db == pytest.approx(10 * np.log10((ref**2).sum() / (d**2).sum()), abs=0.05)
+
+
+def test_a_model_compared_with_itself() -> None:
+    c = tflkit.compare([_path("mlp_int8"), _path("mlp_int8")], latency_repeat=3)
+    for m in c.models:
+        (e,) = m.outputs
+        assert (e.top1_agreement, e.max_abs, e.mean_abs, e.rmse, e.snr_db) == (
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            math.inf,
+        )
+        assert m.size_ratio == 1.0
+    assert [m.name for m in c.models] == ["mlp_int8 [0]", "mlp_int8 [1]"]
+
+
+def test_random_inputs_use_the_quantized_range_and_say_so() -> None:
+    c = tflkit.compare([_path("mlp_float32"), _path("mlp_int8")], samples=32, speed=False)
+    assert c.samples == 32 and "random" in c.data and "seed 0" in c.data
+    rr = tflkit.load(_path("mlp_int8")).inputs[0].real_range
+    assert rr is not None
+    assert c.inputs == (f"keras_tensor: uniform real values in [{rr[0]:.4g}, {rr[1]:.4g}]",)
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        (["mlp_float32", "multi_io"], "does not take the reference's inputs"),
+        (["mlp_float32", "cnn_uint8_io"], "has shape"),
+        (["multi_io", "mlp_float32"], "does not take the reference's inputs"),
+    ],
+)
+def test_mismatched_models_are_refused(models: list[str], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        tflkit.compare([_path(n) for n in models], speed=False)
+
+
+def test_bad_labels_and_reference_are_refused() -> None:
+    x = np.zeros((4, 32), np.float32)
+    with pytest.raises(InputError, match=r"labels must be class indices of shape \(4,\)"):
+        tflkit.compare([_path("mlp_float32")], x, np.zeros(3), speed=False)
+    with pytest.raises(InputError, match="reference must be in 0..0"):
+        tflkit.compare([_path("mlp_float32")], x, reference=1)
+
+
+def test_per_tensor_errors_against_preserved_interpreter_tensors() -> None:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    x = np.random.default_rng(5).random((16, 32), dtype=np.float32)
+    c = tflkit.compare([_path("mlp_float32"), _path("mlp_int8")], x, speed=False, per_tensor=True)
+    assert c.per_tensor is not None
+    (p,) = c.per_tensor
+    assert p.model == "mlp_int8" and p.samples == 16 and p.unmatched == 0
+
+    def tensors(name: str, feed: np.ndarray) -> dict[str, np.ndarray]:
+        interp = Interpreter(
+            model_path=_path(name),
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            experimental_preserve_all_tensors=True,
+        )
+        d = interp.get_input_details()[0]
+        interp.resize_tensor_input(d["index"], list(feed.shape))
+        interp.allocate_tensors()
+        interp.set_tensor(d["index"], feed)
+        interp.invoke()
+        out = {}
+        for t in interp.get_tensor_details():
+            try:
+                v = interp.get_tensor(t["index"])
+            except ValueError:
+                continue
+            scale, zp = t["quantization"]
+            out[t["name"]] = (v.astype(np.float64) - zp) * scale if scale else v
+        return out
+
+    d = tflkit.load(_path("mlp_int8")).inputs[0].quantization
+    assert d is not None
+    q = np.clip(np.round(x / np.float32(d.scale)) + d.zero_point, -128, 127).astype(np.int8)
+    ref, got = tensors("mlp_float32", x), tensors("mlp_int8", q)
+    assert [t.name for t in p.tensors] != []
+    snrs = [t.snr_db for t in p.tensors]
+    assert snrs == sorted(snrs)  # worst first
+    for t in p.tensors:
+        diff = got[t.name] - ref[t.name].astype(np.float64)
+        assert t.rmse == pytest.approx(np.sqrt((diff**2).mean()), rel=1e-4, abs=1e-7)
+        assert t.max_abs == pytest.approx(np.abs(diff).max(), rel=1e-4, abs=1e-7)
+
+
+def test_per_tensor_says_when_names_do_not_match() -> None:
+    c = tflkit.compare(
+        [_path("mlp_float32"), _path("mlp_fixed_batch1")], samples=4, speed=False, per_tensor=True
+    )
+    assert c.per_tensor is not None
+    (p,) = c.per_tensor
+    assert p.tensors == () and p.note is not None and "no tensor" in p.note
+    assert any("names differ" in n for n in c.notes)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_plot_writes_a_png(tmp_path: Path, mlp_comparison: tflkit.Comparison) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "compare.png"
+    mlp_comparison.plot(out)
+    width, height = _png_size(out)
+    assert width >= 600 and height >= 300
+    assert out.stat().st_size > 10_000
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+
+
+def test_markdown_and_dict(mlp_comparison: tflkit.Comparison) -> None:
+    md = mlp_comparison.to_markdown()
+    for name in MLP:
+        assert f"| {name} |" in md
+    d = mlp_comparison.to_dict()
+    assert [m["size_bytes"] for m in d["models"]] == [m.size_bytes for m in mlp_comparison.models]
+    assert d["models"][0]["outputs"][0]["snr_db"] == "Infinity"
+
+
+def test_benchmark_percentiles_are_positive_and_ordered() -> None:
+    b = tflkit.benchmark(_path("mlp_int8"), batch_size=8, seconds=0.05)
+    lat = b.latency
+    assert 0 < lat.min_ms <= lat.p50_ms <= lat.p90_ms <= lat.p99_ms <= lat.max_ms
+    assert lat.min_ms <= lat.mean_ms <= lat.max_ms
+    assert b.calls >= 10 and b.samples_per_second > 0
+    assert b.samples_per_second == pytest.approx(b.calls * 8 / b.seconds)
+    assert b.batching in ("batched", "per-sample")
+    assert b.peak_rss_bytes is None or b.peak_rss_bytes > 10 * 2**20
+
+
+def test_benchmark_fixed_batch_and_errors() -> None:
+    b = tflkit.benchmark(_path("mlp_fixed_batch1"), batch_size=3, seconds=0.01)
+    assert b.batching == "fixed-batch"
+    with pytest.raises(InputError, match="batch_size must be at least 1"):
+        tflkit.benchmark(_path("mlp_int8"), batch_size=0)
+
+
+def test_intermediates_of_a_fixed_batch_model_keep_the_first_batch() -> None:
+    runner = tflkit.Runner(_path("mlp_fixed_batch1"))
+    x = np.random.default_rng(0).random((5, 32), dtype=np.float32)
+    got = runner.intermediates(x)
+    out = got["StatefulPartitionedCall_1:0"]
+    assert out.shape == (1, 10)
+    np.testing.assert_allclose(out, runner.predict(x[:1]), rtol=1e-5, atol=1e-6)
