@@ -29,7 +29,7 @@ def inspect_schema() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-@pytest.mark.parametrize("name", ["inspect", "check", "run"])
+@pytest.mark.parametrize("name", ["inspect", "check", "run", "compare", "bench"])
 def test_shipped_schema_and_top_level_schema_are_one_file(name: str) -> None:
     packaged = resources.files("tflkit").joinpath(f"schemas/{name}.schema.json").read_bytes()
     assert (ROOT / "schemas" / f"{name}.schema.json").read_bytes() == packaged
@@ -346,3 +346,98 @@ def test_run_warns_about_saturation_on_stderr(tmp_path: Path) -> None:
     result = invoke("run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(tmp_path / "px.npy"))
     assert result.exit_code == 0
     assert result.stderr.startswith("tflkit: warning: input 'keras_tensor': 100.0% of 128 values")
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("tflkit").joinpath(f"schemas/{name}.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+MLPS = [str(FIXTURES / f"{n}.tflite") for n in ("mlp_float32", "mlp_float16", "mlp_int8")]
+
+
+def test_compare_json_with_data_labels_and_per_tensor(tmp_path: Path) -> None:
+    import numpy as np
+
+    x, y = FIXTURES / "mlp_eval_x.npy", FIXTURES / "mlp_eval_y.npy"
+    np.savez(tmp_path / "x.npz", keras_tensor=np.load(x))  # keyed by input name
+    result = invoke(
+        "compare", *MLPS, "--data", str(tmp_path / "x.npz"), "--labels", str(y),
+        "--samples", "100", "--per-tensor", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(_schema("compare")).validate(doc)
+    assert doc["samples"] == 100 and doc["data"] == str(tmp_path / "x.npz")
+    assert [m["size_bytes"] for m in doc["models"]] == [Path(m).stat().st_size for m in MLPS]
+    assert [m["kind"] for m in doc["models"]] == ["float32", "float16", "int8"]
+    assert all(m["accuracy"] is not None for m in doc["models"])
+    assert len(doc["per_tensor"]) == 2
+
+
+def test_compare_human_output_fits_80_columns() -> None:
+    result = invoke("compare", *MLPS, "--per-tensor", "--samples", "32")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = result.stdout
+    assert "random inputs, seed 0, 32 samples" in text
+    for name in ("mlp_float32", "mlp_float16", "mlp_int8"):
+        assert name in text
+
+
+def test_compare_refuses_mismatched_models_with_one_line() -> None:
+    result = invoke("compare", MLPS[0], str(FIXTURES / "multi_io.tflite"))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("tflkit: error: multi_io does not take the reference's inputs")
+
+
+def test_compare_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "c.png"
+    result = invoke("compare", *MLPS, "--samples", "16", "--plot", str(out), "--no-speed")
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert f"plot written to {out}" in result.stderr
+
+
+def test_compare_plot_without_matplotlib_says_which_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "matplotlib" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    result = invoke("compare", *MLPS, "--plot", str(tmp_path / "c.png"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "tflkit: error: plots need matplotlib: pip install 'tflkit[plot]'"
+    )
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_bench_json_validates_and_is_ordered() -> None:
+    result = invoke("bench", MLPS[2], "--seconds", "0.05", "--batch-size", "4", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(_schema("bench")).validate(doc)
+    lat = doc["latency"]
+    assert 0 < lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+    assert doc["batch_size"] == 4 and doc["calls"] >= 10
+
+
+def test_bench_human_output_and_errors(tmp_path: Path) -> None:
+    result = invoke("bench", MLPS[2], "--seconds", "0.05")
+    assert result.exit_code == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "samples/s" in result.stdout and "peak RSS" in result.stdout
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    result = invoke("bench", str(bad))
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1

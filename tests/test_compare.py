@@ -15,7 +15,7 @@ import tflkit
 from tflkit import InputError
 
 MLP = ["mlp_float32", "mlp_dynamic_range", "mlp_float16", "mlp_int8"]
-EVAL = MANIFEST["data"]["mlp_eval.npz"]
+EVAL = MANIFEST["data"]["mlp_eval"]
 
 
 def _path(name: str) -> str:
@@ -47,8 +47,7 @@ def _hand_outputs(path: str, x: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def eval_set() -> tuple[np.ndarray, np.ndarray]:
-    with np.load(FIXTURES / "mlp_eval.npz") as data:
-        return data["x"], data["y"]
+    return np.load(FIXTURES / "mlp_eval_x.npy"), np.load(FIXTURES / "mlp_eval_y.npy")
 
 
 @pytest.fixture(scope="module")

@@ -221,7 +221,7 @@ def test_int8_mlp_agrees_with_float32() -> None:
     clear = (top2[:, 1] - top2[:, 0]) > 2 / 256  # more than two int8 output steps apart
     agree = f32.argmax(1) == i8.argmax(1)
     assert clear.sum() > 100 and agree[clear].mean() >= 0.99
-    # The MLP is trained (81% on fixtures/mlp_eval.npz): its int8 probabilities differ from
+    # The MLP is trained (81% on fixtures/mlp_eval_*.npy): its int8 probabilities differ from
     # float32 by half an output step (1/256) on average, 99% within 0.02; a few of the 10,000 by up
     # to ~0.03, where the input's 1/255 steps move a confident logit.
     err = np.abs(i8 - f32)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from tflkit.errors import TflkitError
@@ -84,15 +83,9 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(f"tflkit compare: {c.samples} samples, {c.data}", fontsize=10)
     fig.tight_layout()
-    target = os.fspath(path)
-    directory = os.path.dirname(target) or "."
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
+    from tflkit._files import atomic_write
+
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=110)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     finally:
         plt.close(fig)

@@ -245,20 +245,11 @@ def _read_inputs(path: Path, runner: Any) -> Any:
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     """Write to a temporary name, then rename: never a half-written file."""
-    import os
-    import tempfile
-
     import numpy as np
 
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from tflkit._files import atomic_write
+
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 @app.command()

@@ -28,7 +28,14 @@ import numpy.typing as npt
 
 from tflkit import dtypes
 
-__all__ = ["QuantizeStats", "dequantize", "quantize", "quantize_with_stats", "round_half_away"]
+__all__ = [
+    "PerTensor",
+    "QuantizeStats",
+    "dequantize",
+    "quantize",
+    "quantize_with_stats",
+    "round_half_away",
+]
 
 ArrayLike = Any
 
@@ -87,6 +94,17 @@ def _broadcast(values: ArrayLike, ndim: int, axis: int | None, dtype: Any) -> An
 # mapped and faulted in on every call, which cost more than the arithmetic. Steps also keep the
 # working set in cache.
 _STEP = 1 << 15
+_SMALL = 4096  # up to this many values: _quantize_small (allocations this small are cheap)
+
+
+def _max(a: npt.NDArray[Any]) -> Any:
+    return np.maximum.reduce(a, axis=None)  # the ufunc itself: a.max() adds a Python layer
+
+
+def _min(a: npt.NDArray[Any]) -> Any:
+    return np.minimum.reduce(a, axis=None)
+
+
 _scratch = threading.local()
 
 
@@ -106,9 +124,11 @@ def _quantize_per_tensor(
         q, stats = _quantize_wide(flat, scale, zp, qmin, qmax)
         oflat[...] = q
         return out, stats
+    zp32 = np.float32(zp)
+    if flat.size <= _SMALL:
+        return _quantize_small(xf, scale, zp32, name, qmin, qmax)
     scaled_buf, r_buf, d_buf = _buffers()
     low = high = nan = 0
-    zp32 = np.float32(zp)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for start in range(0, flat.size, _STEP):
             seg = flat[start : start + _STEP]
@@ -118,10 +138,10 @@ def _quantize_per_tensor(
             np.rint(scaled, out=r)
             np.subtract(scaled, r, out=d)
             np.abs(d, out=d)
-            if d.max() == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
+            if _max(d) == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
                 r[...] = round_half_away(scaled)
             r += zp32  # exact: integers below 2**24
-            if not (r.min() >= qmin and r.max() <= qmax):  # NaN fails both comparisons
+            if not (_min(r) >= qmin and _max(r) <= qmax):  # NaN fails both comparisons
                 isnan = np.isnan(r)
                 low += int(np.count_nonzero(r < qmin))
                 high += int(np.count_nonzero(r > qmax))
@@ -130,6 +150,32 @@ def _quantize_per_tensor(
                 r[isnan] = zp32
             oflat[start : start + n] = r
     return out, QuantizeStats(int(flat.size), low, high, nan)
+
+
+def _quantize_small(
+    xf: npt.NDArray[np.float32], scale: Any, zp32: np.float32, name: str, qmin: int, qmax: int
+) -> tuple[npt.NDArray[Any], QuantizeStats]:
+    """The per-tensor path for a few values (a sample or two): fewest numpy calls, no scratch."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        scaled = np.divide(xf, scale, dtype=np.float32)
+        r = np.rint(scaled)
+        if scaled.size:
+            d = scaled - r
+            if _max(np.abs(d, out=d)) == 0.5:
+                r = round_half_away(scaled)
+        r += zp32
+        if scaled.size and not (_min(r) >= qmin and _max(r) <= qmax):
+            isnan = np.isnan(r)
+            stats = QuantizeStats(
+                int(r.size),
+                int(np.count_nonzero(r < qmin)),
+                int(np.count_nonzero(r > qmax)),
+                int(np.count_nonzero(isnan)),
+            )
+            np.clip(r, qmin, qmax, out=r)
+            r[isnan] = zp32
+            return r.astype(name), stats
+    return r.astype(name), QuantizeStats(int(r.size), 0, 0, 0)
 
 
 def _quantize_wide(
@@ -147,6 +193,41 @@ def _quantize_wide(
     np.clip(r, qmin, qmax, out=r)
     r[isnan] = zp
     return r, stats
+
+
+class PerTensor:
+    """One per-tensor (scale, zero point, dtype), resolved once for repeated calls.
+
+    ``Runner`` keeps one per quantized input and output: the checks and conversions that
+    ``quantize_with_stats`` and ``dequantize`` do on every call cost more than the arithmetic
+    on one sample. Same results as those functions.
+    """
+
+    __slots__ = ("scale", "zero_point", "name", "qmin", "qmax", "_zp32", "_fast_dq")
+
+    def __init__(self, scale: float, zero_point: int, dtype: str | np.dtype[Any] | type) -> None:
+        self.name = np.dtype(dtype).name
+        if self.name not in dtypes.INTEGER_RANGES:
+            raise ValueError(f"cannot quantize to {self.name}: expected an integer dtype")
+        self.qmin, self.qmax = dtypes.INTEGER_RANGES[self.name]
+        self.scale = np.float32(scale)
+        self.zero_point = zero_point
+        self._zp32 = np.float32(zero_point)
+        self._fast_dq = np.dtype(self.name).itemsize <= 2 and abs(zero_point) < 2**16
+
+    def quantize(self, x: ArrayLike) -> tuple[npt.NDArray[Any], QuantizeStats]:
+        xf = np.asarray(x, dtype=np.float32)
+        return _quantize_per_tensor(
+            xf, self.scale, float(self.zero_point), self.name, self.qmin, self.qmax
+        )
+
+    def dequantize(self, q: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        if not self._fast_dq or q.dtype.itemsize > 2:
+            return dequantize(q, self.scale, self.zero_point)
+        out: npt.NDArray[np.float32] = q.astype(np.float32)  # exact, see dequantize()
+        out -= self._zp32
+        out *= self.scale
+        return out
 
 
 def quantize_with_stats(

@@ -402,12 +402,12 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
 
     for k, o in enumerate(ref.outputs):
         labels = c.label_output == o.name
-        t = _table(f"Output {o.name!r} against {ref.name}")
+        t = _table(f"Output {o.name!r} against {ref.name} (agree: same top-1 class)")
         t.add_column("model", overflow="fold", ratio=1)
         if labels:
             t.add_column("accuracy", justify="right", no_wrap=True)
-            t.add_column("Δ", justify="right", no_wrap=True)
-        for col in ("top-1 agree", "max err", "RMSE", "SNR"):
+            t.add_column("Δ pt", justify="right", no_wrap=True)
+        for col in ("agree", "max err", "RMSE", "SNR"):
             t.add_column(col, justify="right", no_wrap=True)
         for m in c.models:
             e = m.outputs[k]
@@ -415,7 +415,7 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
             if labels:
                 row += [
                     f"{m.accuracy:.1%}" if m.accuracy is not None else "",
-                    f"{m.accuracy_delta * 100:+.1f} pt" if m.accuracy_delta is not None else "",
+                    f"{m.accuracy_delta * 100:+.1f}" if m.accuracy_delta is not None else "",
                 ]
             row += [
                 f"{e.top1_agreement:.1%}" if e.top1_agreement is not None else "",
@@ -427,7 +427,8 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
         out.append(t)
 
     for p in c.per_tensor or ():
-        t = _table(f"Per-tensor error of {p.model} ({p.samples} samples), worst first")
+        out.append(Text(f"Per-tensor error of {p.model} ({p.samples} samples), worst first"))
+        t = _table("")
         t.add_column("tensor", overflow="fold", ratio=1)
         t.add_column("SNR", justify="right", no_wrap=True)
         t.add_column("RMSE", justify="right", no_wrap=True)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from tflkit import dtypes
 from tflkit.errors import InputError, SaturationWarning, TflkitError, UnsupportedModelError
 from tflkit.model import Model, ModelSource, Tensor, load
-from tflkit.quant import QuantizeStats, dequantize, quantize_with_stats
+from tflkit.quant import PerTensor, QuantizeStats, dequantize, quantize_with_stats
 
 __all__ = ["Runner"]
 
@@ -50,6 +50,14 @@ def _interpreter_class() -> Any:
 
 def _is_quantized_int(t: Tensor) -> bool:
     return t.quantization is not None and t.dtype in dtypes.INTEGER_RANGES
+
+
+def _per_tensor(t: Tensor) -> PerTensor | None:
+    """The resolved quantization of a per-tensor quantized integer tensor, else None."""
+    q = t.quantization
+    if not _is_quantized_int(t) or q is None or len(q.scales) != 1 or len(q.zero_points) != 1:
+        return None
+    return PerTensor(q.scales[0], q.zero_points[0], dtypes.numpy_dtype(t.dtype) or t.dtype)
 
 
 def _caller_stacklevel() -> int:
@@ -142,6 +150,8 @@ class Runner:
         self._stateful = any(
             op.op in _STATEFUL_OPS for s in self.model.subgraphs for op in s.operators
         ) or any(t.is_variable for t in sg.tensors)
+        self._in_quant = [_per_tensor(t) for t in self.inputs]
+        self._out_quant = [_per_tensor(t) for t in self.outputs]
         self._open()
 
     # ------------------------------------------------------------------ runtime
@@ -297,8 +307,9 @@ class Runner:
         if not raw and _is_quantized_int(t):
             q = t.quantization
             assert q is not None
-            if len(q.scales) == 1:
-                out, stats = quantize_with_stats(a, q.scales[0], q.zero_points[0], target)
+            fast = self._in_quant[i]
+            if fast is not None:
+                out, stats = fast.quantize(a)
             else:
                 out, stats = quantize_with_stats(
                     a, q.scales, q.zero_points, target, axis=q.quantized_dimension
@@ -469,7 +480,8 @@ class Runner:
         return dict(zip(self.output_names, results, strict=True))
 
     def _output(self, k: int, o: Array) -> Array:
-        return self._real(self.outputs[k], o)
+        fast = self._out_quant[k]
+        return fast.dequantize(o) if fast is not None else self._real(self.outputs[k], o)
 
     def _run(self, feeds: list[Array], n: int | None) -> list[Array]:
         if self._signature_key is not None:
@@ -479,6 +491,8 @@ class Runner:
             return self._invoke(feeds)
         if n == 0:
             return self._empty(feeds)
+        if n == 1 and fixed in (None, 1):  # one sample: set_tensor, invoke, get_tensor
+            return self._invoke(feeds)
         if fixed is not None:
             return self._chunks(feeds, n, fixed, pad=True)
         if self._stateful:
