@@ -106,6 +106,12 @@ def test_quantize_is_bit_exact_with_the_reference_kernel(
     )
     qmin, qmax = RANGES[dtype]
     assert (got == qmin).any() and (got == qmax).any()  # saturation was exercised
+    # Small arrays and large ones take different code paths (one shot / chunks): check both.
+    reps = 2 * (1 << 15) // x.size + 1
+    assert np.array_equal(
+        quantize(np.tile(x, (reps, 1)), scale, zp, dtype), np.tile(want, (reps, 1))
+    )
+    assert np.array_equal(quantize(x[:1], scale, zp, dtype), want[:1])
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
