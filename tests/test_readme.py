@@ -30,8 +30,6 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
 
 def test_python_examples_run() -> None:
     for code in _blocks("python"):
-        if "compare" in code:  # needs several models and data; covered by its tests
-            continue
         if "def test_" in code:  # a pytest example: run its tests too
             code += (
                 "\nfor _n, _f in list(globals().items()):\n    if _n.startswith('test_'): _f()\n"
@@ -59,3 +57,29 @@ def test_documented_inspect_output_matches_the_fixture() -> None:
     documented = [line.rstrip() for line in console.group(1).splitlines()]
     actual = [line.rstrip() for line in proc.stdout.splitlines()]
     assert documented == actual
+
+
+def test_documented_compare_output_matches_the_fixtures() -> None:
+    """The size and accuracy tables of the README's example (speed varies, so it is left out)."""
+    console = re.search(r"```console\n(reference  mlp_float32\n.*?)```", README, re.S)
+    assert console is not None
+    documented = console.group(1).splitlines()
+    command = re.search(r"```bash\n(tflkit compare .*?)```", README, re.S)
+    assert command is not None
+    args = command.group(1).replace("\\\n", " ").split()[2:]
+    args = [a for a in args if not a.endswith(".png") and a != "--plot"]
+    proc = subprocess.run(
+        [sys.executable, "cli.py", "compare", *args, "--no-speed"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    actual = {line.rstrip() for line in proc.stdout.splitlines()}
+    start = documented.index("Speed: latency of one sample (ms), throughput of the batch")
+    end = next(i for i, line in enumerate(documented) if line.startswith("Output "))
+    kept = documented[:start] + documented[end:]
+    missing = [line for line in kept if line.rstrip() and line.rstrip() not in actual]
+    assert not missing, missing
