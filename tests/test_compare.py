@@ -150,6 +150,12 @@ def test_bad_labels_and_reference_are_refused() -> None:
     x = np.zeros((4, 32), np.float32)
     with pytest.raises(InputError, match=r"labels must be class indices of shape \(4,\)"):
         tflkit.compare([_path("mlp_float32")], x, np.zeros(3), speed=False)
+    with pytest.raises(
+        InputError, match="one-hot labels have 32 columns, output 'output_0' has 10"
+    ):
+        tflkit.compare([_path("mlp_float32")], x, np.zeros((4, 32)), speed=False)
+    with pytest.raises(InputError, match=r"labels run 0..10, output 'output_0' has 10 classes"):
+        tflkit.compare([_path("mlp_float32")], x, np.array([0, 1, 2, 10]), speed=False)
     with pytest.raises(InputError, match="reference must be in 0..0"):
         tflkit.compare([_path("mlp_float32")], x, reference=1)
 

@@ -452,7 +452,13 @@ def _accuracies(
             f"{', '.join(map(repr, ref.output_names))}"
         )
     labels = np.asarray(y)
+    classes = int(outputs[0][key].reshape(n, -1).shape[1]) if n else 0
     if labels.ndim == 2 and labels.shape[1] > 1:
+        if labels.shape[1] != classes:
+            raise InputError(
+                f"one-hot labels have {labels.shape[1]} columns, output {key!r} has {classes} "
+                "classes"
+            )
         labels = labels.argmax(axis=1)
     labels = labels.reshape(-1) if labels.ndim == 2 and labels.shape[1] == 1 else labels
     if labels.ndim != 1 or labels.shape[0] < n:
@@ -461,8 +467,16 @@ def _accuracies(
             f"{np.shape(y)}"
         )
     labels = labels[:n]
-    if labels.dtype.kind == "f" and not np.all(labels == np.trunc(labels)):
-        raise InputError("labels must be integer class indices (or one-hot)")
+    if labels.dtype.kind not in "iuf" or (
+        labels.dtype.kind == "f" and not np.all(labels == np.trunc(labels))
+    ):
+        raise InputError(f"labels must be integer class indices (or one-hot), got {labels.dtype}")
+    top = max(classes, 2)  # one output column: a binary classifier, labels 0 or 1
+    if labels.size and (labels.min() < 0 or labels.max() >= top):
+        raise InputError(
+            f"labels run {labels.min()}..{labels.max()}, output {key!r} has {top} classes "
+            f"(0..{top - 1})"
+        )
     accs = []
     for out in outputs:
         o = out[key].reshape(n, -1)
