@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import FIXTURES, ROOT
 
-HEAVY = ("tensorflow", "ai_edge_litert", "keras", "jax", "torch")
+HEAVY = ("tensorflow", "ai_edge_litert", "keras", "jax", "torch", "matplotlib")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -24,19 +25,24 @@ def test_import_tflkit_is_light() -> None:
     assert not loaded & set(HEAVY)
 
 
-def test_inspect_is_light() -> None:
+@pytest.mark.parametrize(
+    "args", [["inspect", "--tensors"], ["check", "--strict"], ["compare", "--help"], ["--help"]]
+)
+def test_inspect_and_check_are_light(args: list[str]) -> None:
     model = FIXTURES / "mlp_int8.tflite"
+    argv = args if "--help" in args else [*args, str(model)]
     code = (
         "import sys, io, contextlib\n"
         "from tflkit.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n"
-        f"        main(['inspect', '--tensors', {str(model)!r}])\n"
+        f"        main({argv!r})\n"
         "    except SystemExit as e:\n"
         "        assert e.code == 0, e.code\n"
     )
     loaded = _modules_after(code)
-    assert "tflite" in loaded
+    if "--help" not in args:
+        assert "tflite" in loaded
     assert not loaded & set(HEAVY)
 
 
