@@ -154,6 +154,33 @@ def bench(label: str, path: Path, n: int, repeat: int, threads: int, users: bool
     return lines
 
 
+def one_sample(label: str, path: Path, threads: int, repeat: int) -> str:
+    """Latency of one sample: Runner.predict(x[:1]) against set_tensor/invoke/get_tensor by hand."""
+    x = np.random.default_rng(0).random((1, *tflkit.load(path).inputs[0].shape_signature[1:]))
+    x = x.astype(np.float32)
+    runner = tflkit.Runner(path, num_threads=threads)
+    interp = _interp(path, threads)
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0], interp.get_output_details()[0]
+
+    def hand(x: np.ndarray) -> np.ndarray:
+        interp.set_tensor(i["index"], _q(i, x))
+        interp.invoke()
+        return _dq(o, interp.get_tensor(o["index"]))
+
+    variants = {"runner": runner.predict, "hand": hand}
+    loops = {k: max(1, round(0.05 / timed(fn, x))) for k, fn in variants.items()}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for r in range(repeat):
+        for k in (["runner", "hand"] if r % 2 else ["hand", "runner"]):
+            times[k].append(timed(variants[k], x, loops[k]))
+    med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
+    return (
+        f"| {label} | {med['runner']:.1f} | {med['hand']:.1f} | "
+        f"{med['hand'] / med['runner']:.2f}x |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="tflkit Runner benchmark")
     parser.add_argument("--repeat", type=int, default=7)
@@ -182,7 +209,15 @@ def main() -> None:
         out = bench(label, path, n, args.repeat, args.threads, users)
         rows.append(out[0])
         notes += out[1:]
-    print("\n".join(header + rows + [""] + notes))
+    latency = [
+        "",
+        "One sample (latency, microseconds; hand = set_tensor/invoke/get_tensor, numpy quantize):",
+        "| model | runner | hand | runner speed / hand |",
+        "|---|---|---|---|",
+    ]
+    for label, path, _, _ in cases[:2]:
+        latency.append(one_sample(label, path, args.threads, args.repeat))
+    print("\n".join(header + rows + [""] + notes + latency))
 
 
 if __name__ == "__main__":
