@@ -172,7 +172,7 @@ def one_sample(label: str, path: Path, threads: int, repeat: int) -> str:
     loops = {k: max(1, round(0.05 / timed(fn, x))) for k, fn in variants.items()}
     times: dict[str, list[float]] = {k: [] for k in variants}
     for r in range(repeat):
-        for k in (["runner", "hand"] if r % 2 else ["hand", "runner"]):
+        for k in ["runner", "hand"] if r % 2 else ["hand", "runner"]:
             times[k].append(timed(variants[k], x, loops[k]))
     med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
     return (
