@@ -40,16 +40,22 @@ def test_python_examples_run() -> None:
         assert proc.returncode == 0, f"{code}\n{proc.stderr}"
 
 
-def test_documented_inspect_output_matches_the_fixture() -> None:
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The checkout's command line on an 80-column, colourless terminal."""
     proc = subprocess.run(
-        [sys.executable, "cli.py", "inspect", "fixtures/mlp_int8.tflite"],
+        [sys.executable, "cli.py", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_documented_inspect_output_matches_the_fixture() -> None:
+    proc = _cli("inspect", "fixtures/mlp_int8.tflite")
     console = re.search(
         r"```console\n\$ tflkit inspect fixtures/mlp_int8.tflite\n(.*?)```", README, re.S
     )
@@ -68,15 +74,7 @@ def test_documented_compare_output_matches_the_fixtures() -> None:
     assert command is not None
     args = command.group(1).replace("\\\n", " ").split()[2:]
     args = [a for a in args if not a.endswith(".png") and a != "--plot"]
-    proc = subprocess.run(
-        [sys.executable, "cli.py", "compare", *args, "--no-speed"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _cli("compare", *args, "--no-speed")
     actual = {line.rstrip() for line in proc.stdout.splitlines()}
     start = documented.index("Speed: latency of one sample (ms), throughput of the batch")
     end = next(i for i, line in enumerate(documented) if line.startswith("Output "))

@@ -142,14 +142,26 @@ def _quantize_per_tensor(
                 r[...] = round_half_away(scaled)
             r += zp32  # exact: integers below 2**24
             if not (_min(r) >= qmin and _max(r) <= qmax):  # NaN fails both comparisons
-                isnan = np.isnan(r)
-                low += int(np.count_nonzero(r < qmin))
-                high += int(np.count_nonzero(r > qmax))
-                nan += int(np.count_nonzero(isnan))
-                np.clip(r, qmin, qmax, out=r)
-                r[isnan] = zp32
+                part = _saturate(r, qmin, qmax, zp32)
+                low += part.saturated_low
+                high += part.saturated_high
+                nan += part.nan
             oflat[start : start + n] = r
     return out, QuantizeStats(int(flat.size), low, high, nan)
+
+
+def _saturate(r: npt.NDArray[Any], qmin: int, qmax: int, fill: Any) -> QuantizeStats:
+    """Count what falls outside [qmin, qmax] (and NaN), then clip in place and put NaN to fill."""
+    isnan = np.isnan(r)
+    stats = QuantizeStats(
+        int(r.size),
+        int(np.count_nonzero(r < qmin)),
+        int(np.count_nonzero(r > qmax)),
+        int(np.count_nonzero(isnan)),
+    )
+    np.clip(r, qmin, qmax, out=r)
+    r[isnan] = fill
+    return stats
 
 
 def _quantize_small(
@@ -165,15 +177,7 @@ def _quantize_small(
                 r = round_half_away(scaled)
         r += zp32
         if scaled.size and not (_min(r) >= qmin and _max(r) <= qmax):
-            isnan = np.isnan(r)
-            stats = QuantizeStats(
-                int(r.size),
-                int(np.count_nonzero(r < qmin)),
-                int(np.count_nonzero(r > qmax)),
-                int(np.count_nonzero(isnan)),
-            )
-            np.clip(r, qmin, qmax, out=r)
-            r[isnan] = zp32
+            stats = _saturate(r, qmin, qmax, zp32)
             return r.astype(name), stats
     return r.astype(name), QuantizeStats(int(r.size), 0, 0, 0)
 
@@ -183,16 +187,7 @@ def _quantize_wide(
 ) -> tuple[npt.NDArray[np.float64], QuantizeStats]:
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         r = round_half_away(np.divide(flat, scale, dtype=np.float32)).astype(np.float64) + zp
-    isnan = np.isnan(r)
-    stats = QuantizeStats(
-        int(flat.size),
-        int(np.count_nonzero(r < qmin)),
-        int(np.count_nonzero(r > qmax)),
-        int(np.count_nonzero(isnan)),
-    )
-    np.clip(r, qmin, qmax, out=r)
-    r[isnan] = zp
-    return r, stats
+    return r, _saturate(r, qmin, qmax, zp)
 
 
 class PerTensor:
