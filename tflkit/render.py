@@ -402,7 +402,7 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
 
     for k, o in enumerate(ref.outputs):
         labels = c.label_output == o.name
-        t = _table(f"Output {o.name!r} against {ref.name} (agree: same top-1 class)")
+        t = _table(f"Output {o.name!r} against {ref.name}")
         t.add_column("model", overflow="fold", ratio=1)
         if labels:
             t.add_column("accuracy", justify="right", no_wrap=True)
