@@ -386,6 +386,21 @@ def test_compare_human_output_fits_80_columns() -> None:
         assert name in text
 
 
+def test_compare_labels_for_a_named_output(tmp_path: Path) -> None:
+    import numpy as np
+
+    model = str(FIXTURES / "multi_io.tflite")
+    outputs = tflkit.Runner(model).output_names
+    n = 20
+    np.save(tmp_path / "y.npy", np.zeros(n, np.int64))
+    args = ["compare", model, model, "-n", str(n), "--no-speed", "--json", "-l"]
+    result = invoke(*args, str(tmp_path / "y.npy"), "--label-output", outputs[-1])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["label_output"] == outputs[-1]
+    result = invoke(*args, str(tmp_path / "y.npy"), "--label-output", "nope")
+    assert result.exit_code == 2 and "label_output 'nope' is not an output" in result.stderr
+
+
 def test_compare_refuses_mismatched_models_with_one_line() -> None:
     result = invoke("compare", MLPS[0], str(FIXTURES / "multi_io.tflite"))
     assert result.exit_code == 2

@@ -393,6 +393,10 @@ def compare(
             "--samples", "-n", help="Use the first N samples (or draw N; default 256).", min=1
         ),
     ] = None,
+    label_output: Annotated[
+        str | None,
+        typer.Option("--label-output", help="The output the labels are for (default: the first)."),
+    ] = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Write a PNG with size, latency and accuracy bars."),
@@ -442,6 +446,7 @@ def compare(
                 num_threads=threads,
                 speed=speed,
                 per_tensor=per_tensor,
+                label_output=label_output,
                 data=str(data) if data is not None else None,
             )
     _echo_warnings(caught)
