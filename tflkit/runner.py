@@ -151,6 +151,11 @@ class Runner:
             op.op in _STATEFUL_OPS for s in self.model.subgraphs for op in s.operators
         ) or any(t.is_variable for t in sg.tensors)
         self._in_quant = [_per_tensor(t) for t in self.inputs]
+        self._in_dtypes = [dtypes.numpy_dtype(t.dtype) for t in self.inputs]
+        self._fixed = next(
+            (t.shape_signature[0] for t in self.inputs if t.shape_signature[:1] not in ((), (-1,))),
+            None,
+        )
         self._out_quant = [_per_tensor(t) for t in self.outputs]
         self._open()
 
@@ -255,6 +260,8 @@ class Runner:
 
     def _arrays(self, x: Inputs) -> list[Array]:
         n = len(self.inputs)
+        if isinstance(x, np.ndarray) and n == 1:  # the common case first
+            return [x]
         listed = ", ".join(repr(name) for name in self.input_names)
         if isinstance(x, Mapping):
             lookup = {name: i for i, name in enumerate(self.input_names)}
@@ -281,6 +288,10 @@ class Runner:
 
     def _check_shape(self, i: int, a: Array) -> None:
         sig = self.inputs[i].shape_signature
+        if a.ndim == len(sig) and all(
+            s == -1 or s == d for s, d in zip(sig[1:], a.shape[1:], strict=True)
+        ):
+            return
         where = self._where(i)
         if a.ndim == len(sig) - 1 and len(sig) >= 1:
             raise InputError(
@@ -300,8 +311,7 @@ class Runner:
 
     def _convert(self, i: int, a: Array, raw: bool) -> Array:
         t = self.inputs[i]
-        target = dtypes.numpy_dtype(t.dtype)
-        where = self._where(i)
+        target = self._in_dtypes[i]
         if target is None:  # string and other types: hand over as they are
             return a
         if not raw and _is_quantized_int(t):
@@ -319,11 +329,13 @@ class Runner:
         if a.dtype == target:
             return a
         if target.kind in "iub":
-            return self._cast_exact(where, t, a, target)
+            return self._cast_exact(self._where(i), t, a, target)
         try:
             return a.astype(target)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: cannot cast {a.dtype} to {t.dtype}: {exc}") from None
+            raise InputError(
+                f"{self._where(i)}: cannot cast {a.dtype} to {t.dtype}: {exc}"
+            ) from None
 
     @staticmethod
     def _cast_exact(where: str, t: Tensor, a: Array, target: np.dtype[Any]) -> Array:
@@ -433,10 +445,7 @@ class Runner:
 
     def _fixed_batch(self) -> int | None:
         """The fixed batch size when batched inputs have a fixed axis 0, else None."""
-        for t in self.inputs:
-            if len(t.shape_signature) >= 1 and t.shape_signature[0] != -1:
-                return t.shape_signature[0]
-        return None
+        return self._fixed
 
     def predict(self, x: Inputs, *, raw: bool = False) -> Array | dict[str, Array]:
         """Run the model on a batch.
