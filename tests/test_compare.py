@@ -265,3 +265,26 @@ def test_intermediates_of_a_fixed_batch_model_keep_the_first_batch() -> None:
     out = got["StatefulPartitionedCall_1:0"]
     assert out.shape == (1, 10)
     np.testing.assert_allclose(out, runner.predict(x[:1]), rtol=1e-5, atol=1e-6)
+
+
+def test_assert_agrees_passes_and_fails_with_measured_values(
+    eval_set: tuple[np.ndarray, np.ndarray],
+) -> None:
+    from tflkit.testing import assert_agrees
+
+    x, y = eval_set
+    i8, f32 = _path("mlp_int8"), _path("mlp_float32")
+    assert_agrees(i8, f32, x, y, min_top1_agreement=0.99, max_accuracy_drop=0.01, min_snr_db=30)
+    ref, out = _hand_outputs(f32, x[:200]), _hand_outputs(i8, x[:200])
+    snr = 10 * np.log10((ref**2).sum() / ((out - ref) ** 2).sum())
+    agree = np.mean(out.argmax(1) == ref.argmax(1))
+    with pytest.raises(AssertionError) as info:
+        assert_agrees(i8, f32, x[:200], min_snr_db=60, min_top1_agreement=1.0, max_abs_error=1e-3)
+    text = str(info.value)
+    assert "mlp_int8 does not agree with mlp_float32 on 200 samples" in text
+    assert f"SNR {snr:.1f} dB < 60 dB" in text
+    assert f"top-1 agreement {agree:.2%} < 100.00%" in text
+    assert f"max abs error {np.abs(out - ref).max():.4g} > 0.001" in text
+    assert "(3 problems)" in text
+    with pytest.raises(ValueError, match="at least one limit"):
+        assert_agrees(i8, f32)

@@ -22,7 +22,7 @@ from typing import Any, Union
 from tflkit.checks import check
 from tflkit.model import Model, ModelSource, Tensor, load
 
-__all__ = ["assert_fully_int8", "assert_io", "assert_ops", "assert_quantization"]
+__all__ = ["assert_agrees", "assert_fully_int8", "assert_io", "assert_ops", "assert_quantization"]
 
 ModelLike = Union[Model, ModelSource]  # noqa: UP007 (ModelSource holds a string forward reference)
 TensorSpec = Mapping[str, Any]  # any of: dtype, shape, scale, zero_point, name
@@ -300,3 +300,70 @@ def assert_ops(
             elif allow is not None and not names & allow:
                 problems.append(f"{where}: is not in the allowed list")
     _fail(m, "has operators it should not", problems)
+
+
+def assert_agrees(
+    model: ModelSource,
+    reference: ModelSource,
+    x: Any = None,
+    y: Any = None,
+    *,
+    min_top1_agreement: float | None = None,
+    min_snr_db: float | None = None,
+    max_abs_error: float | None = None,
+    max_accuracy_drop: float | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+) -> None:
+    """Assert that a converted model still computes what its reference computes.
+
+    Runs both with ``tflkit.compare`` (no timing) on ``x``, or on seeded random inputs drawn from
+    the quantized input range, and checks every output against the limits given (at least one):
+    top-1 agreement (a fraction), signal-to-noise ratio in dB, largest absolute error of the
+    dequantized outputs, and, with labels ``y``, the drop in top-1 accuracy (a fraction: 0.01 is
+    one percentage point).
+
+    Example::
+
+        assert_agrees("model_int8.tflite", "model_float32.tflite", x_val, y_val,
+                      min_top1_agreement=0.99, max_accuracy_drop=0.01)
+    """
+    from tflkit.comparison import compare
+
+    limits = (min_top1_agreement, min_snr_db, max_abs_error, max_accuracy_drop)
+    if all(v is None for v in limits):
+        raise ValueError(
+            "give at least one limit: min_top1_agreement, min_snr_db, max_abs_error or "
+            "max_accuracy_drop"
+        )
+    if max_accuracy_drop is not None and y is None:
+        raise ValueError("max_accuracy_drop needs labels y")
+    c = compare([reference, model], x, y, speed=False, samples=samples, seed=seed)
+    ref, got = c.models
+    problems = []
+    for e in got.outputs:
+        where = f"output {e.name!r}"
+        if min_top1_agreement is not None:
+            if e.top1_agreement is None:
+                problems.append(f"{where}: no class axis, top-1 agreement does not apply")
+            elif e.top1_agreement < min_top1_agreement:
+                problems.append(
+                    f"{where}: top-1 agreement {e.top1_agreement:.2%} < {min_top1_agreement:.2%}"
+                )
+        if min_snr_db is not None and not e.snr_db >= min_snr_db:
+            problems.append(f"{where}: SNR {e.snr_db:.1f} dB < {min_snr_db:g} dB")
+        if max_abs_error is not None and not e.max_abs <= max_abs_error:
+            problems.append(f"{where}: max abs error {e.max_abs:.4g} > {max_abs_error:g}")
+    if max_accuracy_drop is not None and ref.accuracy is not None and got.accuracy is not None:
+        drop = ref.accuracy - got.accuracy
+        if drop > max_accuracy_drop:
+            problems.append(
+                f"top-1 accuracy {got.accuracy:.2%} vs {ref.accuracy:.2%} for {ref.name}: "
+                f"a drop of {drop * 100:.2f} points > {max_accuracy_drop * 100:.2f}"
+            )
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise AssertionError(
+            f"{got.name} does not agree with {ref.name} on {c.samples} samples ({c.data}) "
+            f"({len(problems)} problems)\n{lines}"
+        )
