@@ -449,7 +449,8 @@ def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
     """The benchmark as a two-column table."""
     from rich.text import Text
 
-    t = _table(f"{b.model}: {b.calls} calls of {b.batch_size} sample(s) in {b.seconds:.2f} s")
+    head = Text(f"{b.model}: {b.calls} calls of {b.batch_size} sample(s) in {b.seconds:.2f} s")
+    t = _table("")
     t.show_header = False
     t.add_column("", style="bold", no_wrap=True)
     t.add_column("", overflow="fold")
@@ -469,4 +470,4 @@ def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
     ]
     for k, v in rows:
         t.add_row(k, v)
-    return [t, *(Text("inputs: " + line) for line in b.inputs)]
+    return [head, t, *(Text("inputs: " + line) for line in b.inputs)]
