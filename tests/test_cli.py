@@ -458,3 +458,18 @@ def test_bench_human_output_and_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     result = invoke("bench", str(bad))
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+
+
+def test_native_stderr_filter_drops_runtime_info_but_not_python_output() -> None:
+    """Native INFO lines on fd 2 are dropped; progress bars written to sys.stderr still show."""
+    code = (
+        "import os, sys\n"
+        "from tflkit.cli import _native_stderr_filtered\n"
+        "with _native_stderr_filtered():\n"
+        "    os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
+        "    os.write(2, b'ERROR: from C++\\n')\n"
+        "    sys.stderr.write('progress from Python\\n')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == ["progress from Python", "ERROR: from C++"]

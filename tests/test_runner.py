@@ -128,14 +128,15 @@ def test_predict_equals_the_reference_loop(name: str, batch: int) -> None:
 
 
 @pytest.mark.parametrize("mode", ["batched", "per-sample", "auto"])
-def test_batching_modes_agree(mode: str) -> None:
+def test_batching_modes_equal_the_reference_loop(mode: str) -> None:
     path = FIXTURES / "mlp_int8.tflite"
-    x = np.random.default_rng(3).random((50, 32), dtype=np.float32)
-    want = tflkit.Runner(path, batching="batched").predict(x)
-    runner = tflkit.Runner(path, batching=mode, batch_size=None)
-    np.testing.assert_array_equal(runner.predict(x), want)
-    np.testing.assert_array_equal(tflkit.Runner(path, batch_size=7).predict(x), want)
-    assert runner.batching in ("batched", "per-sample")
+    raw = _raw_inputs(path, 50, seed=3)
+    (want,) = _reference(path, raw)
+    runner = tflkit.Runner(path, batching=mode)
+    np.testing.assert_array_equal(runner.predict(raw[0], raw=True), want)
+    chunked = tflkit.Runner(path, batching=mode, batch_size=7)
+    np.testing.assert_array_equal(chunked.predict(raw[0], raw=True), want)
+    assert runner.batching == mode if mode != "auto" else runner.batching != "auto"
 
 
 def test_dict_list_and_single_array_inputs_and_signature_names() -> None:

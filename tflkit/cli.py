@@ -39,6 +39,13 @@ def _error(message: str) -> NoReturn:
     raise typer.Exit(EXIT_ERROR)
 
 
+def _error_text(exc: TflkitError | OSError) -> str:
+    """One line for a user error: ``photo.jpg: no such file or directory``."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror.lower()}"
+    return str(exc)
+
+
 def _user_errors(command: F) -> F:
     """Turn tflkit and OS errors into one line on stderr and exit code 2."""
 
@@ -46,12 +53,8 @@ def _user_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except TflkitError as exc:
-            _error(str(exc))
-        except OSError as exc:
-            if exc.filename is not None and exc.strerror:
-                _error(f"{exc.filename}: {exc.strerror.lower()}")
-            _error(str(exc))
+        except (TflkitError, OSError) as exc:
+            _error(_error_text(exc))
 
     return wrapper  # type: ignore[return-value]
 
@@ -200,10 +203,7 @@ def check(
         try:
             model = load(path)
         except (TflkitError, OSError) as exc:
-            message = str(exc)
-            if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-                message = f"{exc.filename}: {exc.strerror.lower()}"
-            typer.echo(f"tflkit: error: {message}", err=True)
+            typer.echo(f"tflkit: error: {_error_text(exc)}", err=True)
             unreadable += 1
             continue
         reports.append(
@@ -279,13 +279,13 @@ def run(
 ) -> None:
     """Run a model on inputs from a .npy/.npz file and save the outputs."""
     import time
-    import warnings
 
     import numpy as np
 
+    from tflkit._inputs import batch_size_of
     from tflkit.runner import Runner
 
-    with _native_stderr_filtered():
+    with _quiet_runtime():
         runner = Runner(model, num_threads=threads, signature=signature, batch_size=batch_size)
     x = _read_inputs(input, runner)
     if not isinstance(x, (list, dict)) and len(runner.inputs) > 1:
@@ -294,17 +294,12 @@ def run(
             f"{model.name} has {len(runner.inputs)} inputs ({names}): give them in a .npz "
             "keyed by input name"
         )
-    with warnings.catch_warnings(record=True) as caught, _native_stderr_filtered():
-        warnings.simplefilter("always")
+    with _quiet_runtime():
         start = time.perf_counter()
         result = _predict_with_progress(runner, x, raw)
         seconds = time.perf_counter() - start
-    _echo_warnings(caught)
     outputs = result if isinstance(result, dict) else {runner.output_names[0]: result}
-    arrays = x if isinstance(x, (list, dict)) else [x]
-    first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays[0]
-    first = np.asarray(first)
-    samples = int(first.shape[0]) if first.ndim else 1
+    samples = batch_size_of(x)
     if output is not None:
         _save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
     summary = {
@@ -361,7 +356,15 @@ def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
     return np.concatenate(pieces)
 
 
-def _echo_warnings(caught: list[Any]) -> None:
+@contextlib.contextmanager
+def _quiet_runtime() -> Iterator[None]:
+    """While the runtime runs: its C++ INFO lines dropped, Python warnings (saturation) printed
+    afterwards as ``tflkit: warning: ...`` lines on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught, _native_stderr_filtered():
+        warnings.simplefilter("always")
+        yield
     for w in caught:
         typer.echo(f"tflkit: warning: {w.message}", err=True)
 
@@ -415,18 +418,17 @@ def compare(
     json_: JsonOpt = False,
 ) -> None:
     """Compare models with the first: size, accuracy, agreement, error and speed."""
-    import warnings
-
     from tflkit._inputs import read_arrays
     from tflkit.comparison import compare as run_compare
+    from tflkit.runner import Runner
 
     if plot is not None:
         from tflkit._plot import require_matplotlib
 
         require_matplotlib()
-    x = read_arrays(data) if data is not None else None
-    if isinstance(x, dict) and len(x) == 1:
-        x = next(iter(x.values()))
+    with _quiet_runtime():
+        runners = [Runner(m, num_threads=threads) for m in models]
+    x = _read_inputs(data, runners[0]) if data is not None else None
     y = None
     if labels is not None:
         y = read_arrays(labels)
@@ -434,22 +436,19 @@ def compare(
             if len(y) != 1:
                 _error(f"{labels}: expected one array of labels, found {len(y)}")
             y = next(iter(y.values()))
-    with warnings.catch_warnings(record=True) as caught, _native_stderr_filtered():
-        warnings.simplefilter("always")
-        with _status("comparing models"):
-            result = run_compare(
-                [str(m) for m in models],
-                x,
-                y,
-                samples=samples,
-                seed=seed,
-                num_threads=threads,
-                speed=speed,
-                per_tensor=per_tensor,
-                label_output=label_output,
-                data=str(data) if data is not None else None,
-            )
-    _echo_warnings(caught)
+    with _quiet_runtime(), _status("comparing models"):
+        result = run_compare(
+            runners,
+            x,
+            y,
+            samples=samples,
+            seed=seed,
+            num_threads=threads,
+            speed=speed,
+            per_tensor=per_tensor,
+            label_output=label_output,
+            data=str(data) if data is not None else None,
+        )
     if plot is not None:
         result.plot(plot)
     if json_:
@@ -483,7 +482,7 @@ def bench(
     """Time a model: latency per call (min, p50, p90, p99), throughput, peak memory."""
     from tflkit.speed import benchmark
 
-    with _native_stderr_filtered(), _progress_bar(seconds) as progress:
+    with _quiet_runtime(), _progress_bar(seconds) as progress:
         result = benchmark(
             str(model),
             batch_size=batch_size,
@@ -530,18 +529,24 @@ def _native_stderr_filtered() -> Iterator[None]:
     """Drop the runtime's C++ "INFO:" lines (XNNPACK delegate created) from stderr.
 
     The LiteRT runtime logs from C++ straight to file descriptor 2, with no setting to quiet it;
-    stderr should carry only our messages. Other native lines are passed on.
+    stderr should carry only our messages. Fd 2 goes to a temporary file while Python's
+    ``sys.stderr`` (progress bars, spinners) keeps writing to the real stderr; native lines other
+    than INFO are passed on afterwards.
     """
     import os
     import tempfile
 
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as tmp, os.fdopen(saved, "w", closefd=False) as real:
         os.dup2(tmp.fileno(), 2)
+        sys.stderr = real
         try:
             yield
         finally:
+            real.flush()
+            sys.stderr = python_stderr
             os.dup2(saved, 2)
             os.close(saved)
             tmp.seek(0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,101 +109,15 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``schemas/compare.schema.json``); infinities as the string "Infinity"."""
-        return {
-            "reference": self.reference,
-            "samples": self.samples,
-            "data": self.data,
-            "inputs": list(self.inputs),
-            "label_output": self.label_output,
-            "notes": list(self.notes),
-            "models": [_model_dict(m) for m in self.models],
-            "per_tensor": (
-                None
-                if self.per_tensor is None
-                else [
-                    {
-                        "model": p.model,
-                        "samples": p.samples,
-                        "unmatched": p.unmatched,
-                        "note": p.note,
-                        "tensors": [
-                            {
-                                "name": t.name,
-                                "dtype": t.dtype,
-                                "shape": list(t.shape),
-                                **_errors_dict(t),
-                            }
-                            for t in p.tensors
-                        ],
-                    }
-                    for p in self.per_tensor
-                ]
-            ),
-        }
+        from tflkit.render import comparison_to_dict
+
+        return comparison_to_dict(self)
 
     def to_markdown(self) -> str:
-        """Tables in GitHub Markdown: size and speed, then accuracy and agreement per output."""
-        ref = self.models[self.reference]
-        lines = [f"Reference: {ref.name}; {self.samples} samples; data: {self.data}", ""]
-        speed = any(m.latency is not None for m in self.models)
-        head = ["model", "kind", "size", "size vs ref"]
-        if speed:
-            head += ["latency p50", "latency p90", "throughput", "speed-up"]
-        lines += [_md_row(head), _md_row(["---"] * len(head))]
-        for m in self.models:
-            row = [m.name, m.kind, _size_text(m.size_bytes), f"{m.size_ratio:.2f}x"]
-            if speed and m.latency is not None:
-                row += [
-                    f"{m.latency.p50_ms:.3g} ms",
-                    f"{m.latency.p90_ms:.3g} ms",
-                    f"{m.samples_per_second:,.0f}/s",
-                    f"{m.latency_speedup:.2f}x",
-                ]
-            elif speed:
-                row += [""] * 4
-            lines.append(_md_row(row))
-        for k, out in enumerate(ref.outputs):
-            labels = self.label_output == out.name
-            head = ["model"] + (["accuracy", "Δ accuracy"] if labels else [])
-            head += ["top-1 agreement", "max abs err", "mean abs err", "RMSE", "SNR"]
-            lines += ["", f"Output `{out.name}` against {ref.name}:", ""]
-            lines += [_md_row(head), _md_row(["---"] * len(head))]
-            for m in self.models:
-                e = m.outputs[k]
-                row = [m.name]
-                if labels:
-                    row += [_pct(m.accuracy), _pct_delta(m.accuracy_delta)]
-                row += [
-                    _pct(e.top1_agreement),
-                    f"{e.max_abs:.3g}",
-                    f"{e.mean_abs:.3g}",
-                    f"{e.rmse:.3g}",
-                    _db(e.snr_db),
-                ]
-                lines.append(_md_row(row))
-        if self.per_tensor:
-            for p in self.per_tensor:
-                lines += ["", f"Per-tensor error of {p.model} ({p.samples} samples), worst first:"]
-                if p.note:
-                    lines += ["", p.note]
-                if p.tensors:
-                    lines += ["", _md_row(["tensor", "dtype", "SNR", "RMSE", "max abs err"])]
-                    lines.append(_md_row(["---"] * 5))
-                    for t in p.tensors:
-                        lines.append(
-                            _md_row(
-                                [
-                                    f"`{t.name}`",
-                                    t.dtype,
-                                    _db(t.snr_db),
-                                    f"{t.rmse:.3g}",
-                                    f"{t.max_abs:.3g}",
-                                ]
-                            )
-                        )
-        if self.notes:
-            lines += [""] + [f"- {n}" for n in self.notes]
-        return "\n".join(lines) + "\n"
+        """The tables ``tflkit compare`` prints, in GitHub Markdown (every tensor listed)."""
+        from tflkit.render import comparison_markdown
+
+        return comparison_markdown(self)
 
     def plot(self, path: str | os.PathLike[str]) -> None:
         """Write a PNG with bars for size, latency and accuracy or agreement of each model.
@@ -269,21 +183,25 @@ def compare(
     names = _display_names(runners)
     ref = runners[reference]
     notes: list[str] = []
-    in_maps = [_match(ref, r, n, "input", notes) for r, n in zip(runners, names, strict=True)]
-    out_maps = [_match(ref, r, n, "output", notes) for r, n in zip(runners, names, strict=True)]
+    in_maps, out_maps = [], []
+    for r, name in zip(runners, names, strict=True):
+        in_maps.append(_match("input", ref.input_names, r.input_names, name, notes))
+        _check_input_shapes(ref, r, in_maps[-1], name)
+        out_maps.append(_match("output", ref.output_names, r.output_names, name, notes))
 
     if x is None:
         ranges: dict[str, tuple[float, float]] = {}
         for r, m in zip(runners, in_maps, strict=True):
+            ref_names = {v: k for k, v in m.items()}
             for t, name in zip(r.inputs, r.input_names, strict=True):
-                ref_name = next(k for k, v in m.items() if v == name)
                 if t.real_range is not None:
-                    ranges.setdefault(ref_name, t.real_range)
+                    ranges.setdefault(ref_names[name], t.real_range)
         n = samples if samples is not None else DEFAULT_SAMPLES
         x, lines = random_inputs(ref.inputs, ref.input_names, n, seed=seed, ranges=ranges)
         description = data or f"random inputs, seed {seed}"
     else:
-        x = _by_name(ref, x)
+        # The reference's own argument handling (array, list or dict, with its messages).
+        x = dict(zip(ref.input_names, ref._arrays(x), strict=True))
         if samples is not None:
             x = take(x, 0, samples)
         lines = [f"{k}: {np.asarray(v).dtype} {list(np.shape(v))}" for k, v in x.items()]
@@ -325,7 +243,7 @@ def compare(
                 path=r.model.path,
                 kind=quantization_kind(r.model),
                 size_bytes=r.model.size_bytes,
-                size_ratio=r.model.size_bytes / ref_size if ref_size else float("nan"),
+                size_ratio=r.model.size_bytes / ref_size,  # a valid model is never empty
                 accuracy=acc,
                 accuracy_delta=(acc - accuracies[reference])
                 if accuracies and acc is not None
@@ -365,7 +283,7 @@ def compare(
 
 
 def _display_names(runners: Sequence[Any]) -> list[str]:
-    """File base names without .tflite; made unique with the full path or an index."""
+    """File base names without .tflite ("model N" for bytes); an index suffix when they repeat."""
     base = []
     for i, r in enumerate(runners):
         name = r.model.name
@@ -379,65 +297,38 @@ def _display_names(runners: Sequence[Any]) -> list[str]:
     return [f"{b} [{i}]" for i, b in enumerate(base)]
 
 
-def _match(ref: Any, other: Any, name: str, what: str, notes: list[str]) -> dict[str, str]:
-    """Reference input/output name -> the other model's name; refuse models that differ."""
-    ref_names = ref.input_names if what == "input" else ref.output_names
-    names = other.input_names if what == "input" else other.output_names
-    ref_tensors = ref.inputs if what == "input" else ref.outputs
-    tensors = other.inputs if what == "input" else other.outputs
-    if set(names) == set(ref_names) and len(names) == len(ref_names):
-        mapping = dict(zip(ref_names, ref_names, strict=True))
-    elif len(names) == 1 and len(ref_names) == 1:
-        mapping = {ref_names[0]: names[0]}
+def _match(
+    what: str, ref_names: Sequence[str], names: Sequence[str], model: str, notes: list[str]
+) -> dict[str, str]:
+    """Reference input/output name -> the other model's; refuse models whose names differ."""
+    if sorted(names) == sorted(ref_names):
+        return {n: n for n in ref_names}
+    if len(names) == 1 and len(ref_names) == 1:
         notes.append(
-            f"{name}: {what} {names[0]!r} taken as the reference's {ref_names[0]!r} "
+            f"{model}: {what} {names[0]!r} taken as the reference's {ref_names[0]!r} "
             "(one each, names differ)"
         )
-    else:
-        raise InputError(
-            f"{name} does not take the reference's {what}s: it has "
-            f"{', '.join(repr(n) for n in names) or 'none'}, the reference has "
-            f"{', '.join(repr(n) for n in ref_names) or 'none'}"
+        return {ref_names[0]: names[0]}
+    raise InputError(
+        f"{model} does not take the reference's {what}s: it has "
+        f"{', '.join(repr(n) for n in names) or 'none'}, the reference has "
+        f"{', '.join(repr(n) for n in ref_names) or 'none'}"
+    )
+
+
+def _check_input_shapes(ref: Any, other: Any, mapping: dict[str, str], model: str) -> None:
+    """Same rank and the same non-batch dimensions (-1 matches anything)."""
+    ref_by_name = dict(zip(ref.input_names, ref.inputs, strict=True))
+    by_name = dict(zip(other.input_names, other.inputs, strict=True))
+    for rn, on in mapping.items():
+        a, b = ref_by_name[rn].shape_signature, by_name[on].shape_signature
+        same = len(a) == len(b) and all(
+            p == q or p < 0 or q < 0 for p, q in zip(a[1:], b[1:], strict=True)
         )
-    if what == "input":
-        by_name = dict(zip(names, tensors, strict=True))
-        for (rn, on), rt in zip(mapping.items(), ref_tensors, strict=True):
-            t = by_name[on]
-            a, b = rt.shape_signature, t.shape_signature
-            same = len(a) == len(b) and all(
-                p == q or p < 0 or q < 0 for p, q in zip(a[1:], b[1:], strict=True)
-            )
-            if not same:
-                raise InputError(
-                    f"{name}: input {on!r} has shape {list(b)}, the reference's {rn!r} has "
-                    f"{list(a)}"
-                )
-    return mapping
-
-
-def _by_name(ref: Any, x: Any) -> dict[str, Any]:
-    names = ref.input_names
-    if isinstance(x, Mapping):
-        unknown = [k for k in x if k not in names]
-        missing = [k for k in names if k not in x]
-        if unknown or missing:
+        if not same:
             raise InputError(
-                f"inputs are named {', '.join(map(repr, names))}; "
-                + (f"unknown {', '.join(map(repr, unknown))}" if unknown else "")
-                + ("; " if unknown and missing else "")
-                + (f"missing {', '.join(map(repr, missing))}" if missing else "")
+                f"{model}: input {on!r} has shape {list(b)}, the reference's {rn!r} has {list(a)}"
             )
-        return dict(x)
-    if isinstance(x, (list, tuple)):
-        if len(x) != len(names):
-            raise InputError(f"the models take {len(names)} inputs, got {len(x)} arrays")
-        return dict(zip(names, x, strict=True))
-    if len(names) != 1:
-        raise InputError(
-            f"the models take {len(names)} inputs ({', '.join(map(repr, names))}): give a list "
-            "or a dict by name"
-        )
-    return {names[0]: x}
 
 
 def _accuracies(
@@ -571,71 +462,3 @@ def _per_tensor(
     elif unmatched:
         note = f"{unmatched} of {len(traced)} tensors of {name} have no counterpart in {ref_name}"
     return PerTensor(name, samples, tuple(rows), unmatched, note)
-
-
-# ---------------------------------------------------------------------------- formatting
-
-
-def finite_or_text(value: float | None) -> float | str | None:
-    """JSON has no infinities: write them (and NaN) as strings, as ``tflkit inspect`` does."""
-    from tflkit.render import json_float
-
-    return None if value is None else json_float(value)
-
-
-def _errors_dict(e: OutputError | TensorError) -> dict[str, Any]:
-    return {
-        "max_abs": finite_or_text(e.max_abs),
-        "mean_abs": finite_or_text(e.mean_abs),
-        "rmse": finite_or_text(e.rmse),
-        "snr_db": finite_or_text(e.snr_db),
-    }
-
-
-def _model_dict(m: ModelResult) -> dict[str, Any]:
-    lat = m.latency
-    return {
-        "name": m.name,
-        "path": m.path,
-        "kind": m.kind,
-        "size_bytes": m.size_bytes,
-        "size_mib": m.size_mib,
-        "size_ratio": finite_or_text(m.size_ratio),
-        "accuracy": m.accuracy,
-        "accuracy_delta": m.accuracy_delta,
-        "outputs": [
-            {"name": e.name, "top1_agreement": e.top1_agreement, **_errors_dict(e)}
-            for e in m.outputs
-        ],
-        "latency_ms": None
-        if lat is None
-        else {"p50": lat.p50_ms, "p90": lat.p90_ms, "min": lat.min_ms, "mean": lat.mean_ms},
-        "latency_speedup": m.latency_speedup,
-        "samples_per_second": m.samples_per_second,
-        "throughput_speedup": m.throughput_speedup,
-        "batching": m.batching,
-    }
-
-
-def _md_row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
-def _size_text(n: int) -> str:
-    if n >= 2**20:
-        return f"{n / 2**20:.2f} MiB"
-    return f"{n / 1024:.1f} KiB"
-
-
-def _pct(v: float | None) -> str:
-    return "" if v is None else f"{v:.1%}"
-
-
-def _pct_delta(v: float | None) -> str:
-    return "" if v is None else f"{v * 100:+.1f} pt"
-
-
-def _db(v: float) -> str:
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.1f} dB"

@@ -94,7 +94,7 @@ def _broadcast(values: ArrayLike, ndim: int, axis: int | None, dtype: Any) -> An
 # mapped and faulted in on every call, which cost more than the arithmetic. Steps also keep the
 # working set in cache.
 _STEP = 1 << 15
-_SMALL = 4096  # up to this many values: _quantize_small (allocations this small are cheap)
+_SMALL = 4096  # up to this many values: fresh small buffers, no loop
 
 
 def _max(a: npt.NDArray[Any]) -> Any:
@@ -118,31 +118,28 @@ def _buffers() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.ND
 def _quantize_per_tensor(
     xf: npt.NDArray[np.float32], scale: Any, zp: float, name: str, qmin: int, qmax: int
 ) -> tuple[npt.NDArray[Any], QuantizeStats]:
-    out = np.empty(xf.shape, dtype=name)
-    flat, oflat = xf.reshape(-1), out.reshape(-1)
+    flat = xf.reshape(-1)
     if qmax - qmin >= 2**24 or abs(zp) >= 2**23:  # wider than float32's exact integers
         q, stats = _quantize_wide(flat, scale, zp, qmin, qmax)
-        oflat[...] = q
-        return out, stats
+        return q.astype(name).reshape(xf.shape), stats
     zp32 = np.float32(zp)
-    if flat.size <= _SMALL:
-        return _quantize_small(xf, scale, zp32, name, qmin, qmax)
-    scaled_buf, r_buf, d_buf = _buffers()
-    low = high = nan = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if flat.size <= _SMALL:  # a sample or two: fewest numpy calls, small fresh buffers
+            scaled = np.divide(flat, scale, dtype=np.float32)  # float32 division, as the kernel
+            r = np.empty_like(scaled)
+            part = _round_into(scaled, zp32, qmin, qmax, r, np.empty_like(scaled))
+            return r.astype(name).reshape(xf.shape), part or QuantizeStats(flat.size, 0, 0, 0)
+        out = np.empty(xf.shape, dtype=name)
+        oflat = out.reshape(-1)
+        scaled_buf, r_buf, d_buf = _buffers()
+        low = high = nan = 0
         for start in range(0, flat.size, _STEP):
             seg = flat[start : start + _STEP]
             n = seg.size
-            scaled, r, d = scaled_buf[:n], r_buf[:n], d_buf[:n]
-            np.divide(seg, scale, out=scaled)  # float32 division, as the kernel
-            np.rint(scaled, out=r)
-            np.subtract(scaled, r, out=d)
-            np.abs(d, out=d)
-            if _max(d) == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
-                r[...] = round_half_away(scaled)
-            r += zp32  # exact: integers below 2**24
-            if not (_min(r) >= qmin and _max(r) <= qmax):  # NaN fails both comparisons
-                part = _saturate(r, qmin, qmax, zp32)
+            scaled, r = scaled_buf[:n], r_buf[:n]
+            np.divide(seg, scale, out=scaled)
+            part = _round_into(scaled, zp32, qmin, qmax, r, d_buf[:n])
+            if part is not None:
                 low += part.saturated_low
                 high += part.saturated_high
                 nan += part.nan
@@ -150,8 +147,30 @@ def _quantize_per_tensor(
     return out, QuantizeStats(int(flat.size), low, high, nan)
 
 
+def _round_into(
+    scaled: npt.NDArray[np.float32],
+    zp32: np.float32,
+    qmin: int,
+    qmax: int,
+    r: npt.NDArray[np.float32],
+    d: npt.NDArray[np.float32],
+) -> QuantizeStats | None:
+    """r = saturate(round_half_away(scaled) + zp), using d as scratch; the stats if any clipped."""
+    np.rint(scaled, out=r)
+    if not r.size:
+        return None
+    np.subtract(scaled, r, out=d)
+    np.abs(d, out=d)
+    if _max(d) == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
+        r[...] = round_half_away(scaled)
+    r += zp32  # exact: integers below 2**24
+    if _min(r) >= qmin and _max(r) <= qmax:  # NaN fails both comparisons
+        return None
+    return _saturate(r, qmin, qmax, zp32)
+
+
 def _saturate(r: npt.NDArray[Any], qmin: int, qmax: int, fill: Any) -> QuantizeStats:
-    """Count what falls outside [qmin, qmax] (and NaN), then clip in place and put NaN to fill."""
+    """Count what falls outside [qmin, qmax] (and NaN), clip in place, NaN -> fill (broadcast)."""
     isnan = np.isnan(r)
     stats = QuantizeStats(
         int(r.size),
@@ -160,26 +179,8 @@ def _saturate(r: npt.NDArray[Any], qmin: int, qmax: int, fill: Any) -> QuantizeS
         int(np.count_nonzero(isnan)),
     )
     np.clip(r, qmin, qmax, out=r)
-    r[isnan] = fill
+    np.copyto(r, fill, where=isnan)
     return stats
-
-
-def _quantize_small(
-    xf: npt.NDArray[np.float32], scale: Any, zp32: np.float32, name: str, qmin: int, qmax: int
-) -> tuple[npt.NDArray[Any], QuantizeStats]:
-    """The per-tensor path for a few values (a sample or two): fewest numpy calls, no scratch."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        scaled = np.divide(xf, scale, dtype=np.float32)
-        r = np.rint(scaled)
-        if scaled.size:
-            d = scaled - r
-            if _max(np.abs(d, out=d)) == 0.5:
-                r = round_half_away(scaled)
-        r += zp32
-        if scaled.size and not (_min(r) >= qmin and _max(r) <= qmax):
-            stats = _saturate(r, qmin, qmax, zp32)
-            return r.astype(name), stats
-    return r.astype(name), QuantizeStats(int(r.size), 0, 0, 0)
 
 
 def _quantize_wide(
@@ -188,6 +189,14 @@ def _quantize_wide(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         r = round_half_away(np.divide(flat, scale, dtype=np.float32)).astype(np.float64) + zp
     return r, _saturate(r, qmin, qmax, zp)
+
+
+def _int_range(dtype: str | np.dtype[Any] | type) -> tuple[str, int, int]:
+    """The dtype's name and (qmin, qmax); ValueError for a non-integer dtype."""
+    name = np.dtype(dtype).name
+    if name not in dtypes.INTEGER_RANGES:
+        raise ValueError(f"cannot quantize to {name}: expected an integer dtype")
+    return (name, *dtypes.INTEGER_RANGES[name])
 
 
 class PerTensor:
@@ -201,10 +210,7 @@ class PerTensor:
     __slots__ = ("scale", "zero_point", "name", "qmin", "qmax", "_zp32", "_fast_dq")
 
     def __init__(self, scale: float, zero_point: int, dtype: str | np.dtype[Any] | type) -> None:
-        self.name = np.dtype(dtype).name
-        if self.name not in dtypes.INTEGER_RANGES:
-            raise ValueError(f"cannot quantize to {self.name}: expected an integer dtype")
-        self.qmin, self.qmax = dtypes.INTEGER_RANGES[self.name]
+        self.name, self.qmin, self.qmax = _int_range(dtype)
         self.scale = np.float32(scale)
         self.zero_point = zero_point
         self._zp32 = np.float32(zero_point)
@@ -234,10 +240,7 @@ def quantize_with_stats(
     axis: int | None = None,
 ) -> tuple[npt.NDArray[Any], QuantizeStats]:
     """``quantize()`` that also reports how many values saturated (see ``quantize``)."""
-    name = np.dtype(dtype).name
-    if name not in dtypes.INTEGER_RANGES:
-        raise ValueError(f"cannot quantize to {name}: expected an integer dtype")
-    qmin, qmax = dtypes.INTEGER_RANGES[name]
+    name, qmin, qmax = _int_range(dtype)
     xf = np.asarray(x, dtype=np.float32)
     if axis is not None and axis < 0:
         axis += xf.ndim
@@ -247,12 +250,8 @@ def quantize_with_stats(
         return _quantize_per_tensor(xf, s, float(z), name, qmin, qmax)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         r = round_half_away(np.divide(xf, s, dtype=np.float32)).astype(np.float64) + z
-    nan = np.isnan(r)
-    low = r < qmin
-    high = r > qmax
-    q = np.where(nan, np.broadcast_to(z, r.shape), np.clip(r, qmin, qmax))
-    stats = QuantizeStats(int(xf.size), int(low.sum()), int(high.sum()), int(nan.sum()))
-    return q.astype(name), stats
+    stats = _saturate(r, qmin, qmax, z)
+    return r.astype(name), stats
 
 
 def quantize(

@@ -6,6 +6,8 @@ The dicts follow ``tflkit/schemas/*.schema.json``; the rich tables fit an 80-col
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tflkit.model import Model, Quantization, Subgraph, Tensor
@@ -14,12 +16,14 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from tflkit.checks import Finding, Report
-    from tflkit.comparison import Comparison
+    from tflkit.comparison import Comparison, OutputError, TensorError
     from tflkit.speed import Benchmark
 
 __all__ = [
     "benchmark_renderables",
+    "comparison_markdown",
     "comparison_renderables",
+    "comparison_to_dict",
     "human_size",
     "inspect_renderables",
     "json_float",
@@ -360,6 +364,92 @@ def _table(title: str) -> Any:
     return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """One table of text cells, drawn by rich for the terminal or as GitHub Markdown."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: list[list[str]]
+    left: int = 1  # how many leading columns are text (left-aligned); the rest are numbers
+    footer: tuple[str, ...] = ()
+
+
+def _fmt(v: float | None, spec: str, suffix: str = "") -> str:
+    return "" if v is None else f"{v:{spec}}{suffix}"
+
+
+def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
+    """The tables of a comparison; at most ``tensors`` rows per per-tensor table (None: all)."""
+    ref = c.models[c.reference]
+    grids = [
+        _Grid(
+            "Size",
+            ("model", "kind", "size", "bytes", "vs ref"),
+            [
+                [
+                    m.name,
+                    m.kind,
+                    human_size(m.size_bytes),
+                    f"{m.size_bytes:,}",
+                    f"{m.size_ratio:.2f}x",
+                ]
+                for m in c.models
+            ],
+            left=2,
+        )
+    ]
+    if all(m.latency is not None for m in c.models):
+        grids.append(
+            _Grid(
+                "Speed: latency of one sample (ms), throughput of the batch",
+                ("model", "p50", "p90", "vs ref", "samples/s", "vs ref"),
+                [
+                    [
+                        m.name,
+                        _ms(m.latency.p50_ms),
+                        _ms(m.latency.p90_ms),
+                        _fmt(m.latency_speedup, ".2f", "x"),
+                        _fmt(m.samples_per_second, ",.0f"),
+                        _fmt(m.throughput_speedup, ".2f", "x"),
+                    ]
+                    for m in c.models
+                    if m.latency is not None
+                ],
+            )
+        )
+    for k, o in enumerate(ref.outputs):
+        labels = c.label_output == o.name
+        headers: tuple[str, ...] = ("model", "accuracy", "Δ pt") if labels else ("model",)
+        rows = []
+        for m in c.models:
+            e = m.outputs[k]
+            cells = [m.name]
+            if labels:
+                delta = None if m.accuracy_delta is None else m.accuracy_delta * 100
+                cells += [_fmt(m.accuracy, ".1%"), _fmt(delta, "+.1f")]
+            cells += [_fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.rmse:.3g}"]
+            rows.append([*cells, _db(e.snr_db)])
+        headers += ("agree", "max err", "RMSE", "SNR")
+        grids.append(_Grid(f"Output {o.name!r} against {ref.name}", headers, rows))
+    for p in c.per_tensor or ():
+        shown = p.tensors if tensors is None else p.tensors[:tensors]
+        footer = []
+        if len(shown) < len(p.tensors):
+            footer.append(f"... and {len(p.tensors) - len(shown)} more (--json lists all)")
+        if p.note:
+            footer.append(p.note)
+        grids.append(
+            _Grid(
+                f"Per-tensor error of {p.model} ({p.samples} samples), worst first",
+                ("tensor", "SNR", "RMSE", "max err"),
+                [[t.name, _db(t.snr_db), f"{t.rmse:.3g}", f"{t.max_abs:.3g}"] for t in shown],
+                footer=tuple(footer),
+            )
+        )
+    return grids
+
+
 def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[RenderableType]:
     """Header, size table, speed table, one agreement table per output, per-tensor tables."""
     from rich.text import Text
@@ -370,79 +460,106 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
         Text.assemble(("data       ", "bold"), f"{c.data}, {c.samples} samples"),
     ]
     out += [Text("           " + line) for line in c.inputs]
-
-    size = _table("Size")
-    size.add_column("model", overflow="fold", ratio=1)
-    size.add_column("kind", no_wrap=True)
-    size.add_column("size", justify="right", no_wrap=True)
-    size.add_column("bytes", justify="right", no_wrap=True)
-    size.add_column("vs ref", justify="right", no_wrap=True)
-    for m in c.models:
-        size.add_row(
-            m.name, m.kind, human_size(m.size_bytes), f"{m.size_bytes:,}", f"{m.size_ratio:.2f}x"
-        )
-    out.append(size)
-
-    if all(m.latency is not None for m in c.models):
-        speed = _table("Speed: latency of one sample (ms), throughput of the batch")
-        speed.add_column("model", overflow="fold", ratio=1)
-        for col in ("p50", "p90", "vs ref", "samples/s", "vs ref"):
-            speed.add_column(col, justify="right", no_wrap=True)
-        for m in c.models:
-            assert m.latency is not None
-            speed.add_row(
-                m.name,
-                _ms(m.latency.p50_ms),
-                _ms(m.latency.p90_ms),
-                f"{m.latency_speedup:.2f}x" if m.latency_speedup else "",
-                f"{m.samples_per_second:,.0f}" if m.samples_per_second else "",
-                f"{m.throughput_speedup:.2f}x" if m.throughput_speedup else "",
-            )
-        out.append(speed)
-
-    for k, o in enumerate(ref.outputs):
-        labels = c.label_output == o.name
-        t = _table(f"Output {o.name!r} against {ref.name}")
-        t.add_column("model", overflow="fold", ratio=1)
-        if labels:
-            t.add_column("accuracy", justify="right", no_wrap=True)
-            t.add_column("Δ pt", justify="right", no_wrap=True)
-        for col in ("agree", "max err", "RMSE", "SNR"):
-            t.add_column(col, justify="right", no_wrap=True)
-        for m in c.models:
-            e = m.outputs[k]
-            row = [m.name]
-            if labels:
-                row += [
-                    f"{m.accuracy:.1%}" if m.accuracy is not None else "",
-                    f"{m.accuracy_delta * 100:+.1f}" if m.accuracy_delta is not None else "",
-                ]
-            row += [
-                f"{e.top1_agreement:.1%}" if e.top1_agreement is not None else "",
-                f"{e.max_abs:.3g}",
-                f"{e.rmse:.3g}",
-                _db(e.snr_db),
-            ]
+    for g in _comparison_grids(c, tensors=tensors):
+        # A long title goes above the table: rich would wrap it to the table's width.
+        long = len(g.title) > 60
+        if long:
+            out.append(Text(g.title))
+        t = _table("" if long else g.title)
+        for i, h in enumerate(g.headers):
+            if i == 0:
+                t.add_column(h, overflow="fold", ratio=1)
+            else:
+                t.add_column(h, justify="left" if i < g.left else "right", no_wrap=True)
+        for row in g.rows:
             t.add_row(*row)
-        out.append(t)
-
-    for p in c.per_tensor or ():
-        out.append(Text(f"Per-tensor error of {p.model} ({p.samples} samples), worst first"))
-        t = _table("")
-        t.add_column("tensor", overflow="fold", ratio=1)
-        t.add_column("SNR", justify="right", no_wrap=True)
-        t.add_column("RMSE", justify="right", no_wrap=True)
-        t.add_column("max err", justify="right", no_wrap=True)
-        for te in p.tensors[:tensors]:
-            t.add_row(te.name, _db(te.snr_db), f"{te.rmse:.3g}", f"{te.max_abs:.3g}")
-        if p.tensors:
+        if g.rows:
             out.append(t)
-        if len(p.tensors) > tensors:
-            out.append(Text(f"... and {len(p.tensors) - tensors} more (--json lists all)"))
-        if p.note:
-            out.append(Text(p.note))
+        out += [Text(line) for line in g.footer]
     out += [Text(f"note: {n}") for n in c.notes]
     return out
+
+
+def comparison_markdown(c: Comparison) -> str:
+    """The same tables as ``tflkit compare`` prints, in GitHub Markdown, every tensor listed."""
+
+    def row(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |"
+
+    ref = c.models[c.reference]
+    lines = [f"Reference: {ref.name}; {c.samples} samples; data: {c.data}"]
+    for g in _comparison_grids(c, tensors=None):
+        lines += ["", f"{g.title}:", ""]
+        if g.rows:
+            align = [":--" if i < max(1, g.left) else "--:" for i in range(len(g.headers))]
+            lines += [row(g.headers), row(align), *(row(r) for r in g.rows)]
+        lines += [f"\n{f}" for f in g.footer]
+    if c.notes:
+        lines += [""] + [f"- {n}" for n in c.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _json_or_none(v: float | None) -> float | str | None:
+    return None if v is None else json_float(v)
+
+
+def _errors_dict(e: OutputError | TensorError) -> dict[str, Any]:
+    return {k: _json_or_none(getattr(e, k)) for k in ("max_abs", "mean_abs", "rmse", "snr_db")}
+
+
+def comparison_to_dict(c: Comparison) -> dict[str, Any]:
+    """JSON-ready, following ``schemas/compare.schema.json``."""
+    models = []
+    for m in c.models:
+        lat = m.latency
+        models.append(
+            {
+                "name": m.name,
+                "path": m.path,
+                "kind": m.kind,
+                "size_bytes": m.size_bytes,
+                "size_mib": m.size_mib,
+                "size_ratio": json_float(m.size_ratio),
+                "accuracy": m.accuracy,
+                "accuracy_delta": m.accuracy_delta,
+                "outputs": [
+                    {"name": e.name, "top1_agreement": e.top1_agreement, **_errors_dict(e)}
+                    for e in m.outputs
+                ],
+                "latency_ms": None
+                if lat is None
+                else {"p50": lat.p50_ms, "p90": lat.p90_ms, "min": lat.min_ms, "mean": lat.mean_ms},
+                "latency_speedup": m.latency_speedup,
+                "samples_per_second": m.samples_per_second,
+                "throughput_speedup": m.throughput_speedup,
+                "batching": m.batching,
+            }
+        )
+    per = None
+    if c.per_tensor is not None:
+        per = [
+            {
+                "model": p.model,
+                "samples": p.samples,
+                "unmatched": p.unmatched,
+                "note": p.note,
+                "tensors": [
+                    {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), **_errors_dict(t)}
+                    for t in p.tensors
+                ],
+            }
+            for p in c.per_tensor
+        ]
+    return {
+        "reference": c.reference,
+        "samples": c.samples,
+        "data": c.data,
+        "inputs": list(c.inputs),
+        "label_output": c.label_output,
+        "notes": list(c.notes),
+        "models": models,
+        "per_tensor": per,
+    }
 
 
 def benchmark_renderables(b: Benchmark) -> list[RenderableType]:

@@ -7,12 +7,13 @@ the interpreter is asked only what the file cannot tell (runtime indices, resize
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,8 +63,6 @@ def _per_tensor(t: Tensor) -> PerTensor | None:
 
 def _caller_stacklevel() -> int:
     """The warnings stacklevel of the first frame outside tflkit (the user's predict call)."""
-    import sys
-
     here = os.path.dirname(os.path.abspath(__file__))
     frame, level = sys._getframe(1), 1
     while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
@@ -178,6 +177,19 @@ class Runner:
                     )
         return UnsupportedModelError(f"{self.model.name}: the runtime cannot run it: {text}")
 
+    @contextlib.contextmanager
+    def _runtime_errors(self) -> Iterator[None]:
+        """Turn the runtime's RuntimeError / ValueError into UnsupportedModelError naming the op.
+
+        tflkit's own errors (InputError is a ValueError) pass through unchanged.
+        """
+        try:
+            yield
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, TflkitError):
+                raise
+            raise self._unsupported(exc) from exc
+
     def _open_interpreter(self, *, preserve: bool = False) -> Any:
         """A new interpreter for the model (no delegates, all tensors kept when ``preserve``)."""
         cls = _interpreter_class()
@@ -190,20 +202,16 @@ class Runner:
             resolver = sys.modules[cls.__module__].OpResolverType
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             kwargs["experimental_preserve_all_tensors"] = True
-        try:
+        with self._runtime_errors():
             return cls(**kwargs)
-        except (RuntimeError, ValueError) as exc:
-            raise self._unsupported(exc) from exc
 
     def _open(self) -> None:
         self._interp = self._open_interpreter()
-        try:
+        with self._runtime_errors():
             if self._signature_key is not None:
                 self._sig_runner = self._interp.get_signature_runner(self._signature_key)
             else:
                 self._interp.allocate_tensors()
-        except (RuntimeError, ValueError) as exc:
-            raise self._unsupported(exc) from exc
         if self._signature_key is None:
             self._in_index = [int(d["index"]) for d in self._interp.get_input_details()]
             self._out_index = [int(d["index"]) for d in self._interp.get_output_details()]
@@ -219,7 +227,7 @@ class Runner:
     @property
     def batching(self) -> str:
         """How batches run: ``batched``, ``per-sample``, ``fixed-batch`` or ``auto`` (undecided)."""
-        if self._fixed_batch() is not None:
+        if self._fixed is not None:
             return "fixed-batch"
         if self._stateful:
             return "per-sample"
@@ -393,28 +401,20 @@ class Runner:
                 f"{self.model.name}: intermediates() runs subgraph 0; signature "
                 f"{self.signature!r} is subgraph {self._subgraph}"
             )
-        arrays = self._arrays(x)
-        for i, a in enumerate(arrays):
-            self._check_shape(i, a)
-        feeds = [self._convert(i, a, False) for i, a in enumerate(arrays)]
-        fixed = self._fixed_batch()
-        n = next((int(f.shape[0]) for f in feeds if f.ndim), None)
+        feeds, n = self._prepare(x, raw=False)
+        fixed = self._fixed
         valid = n
         if fixed is not None and n is not None:
             valid = min(n, fixed)
             feeds = self._slice(feeds, 0, valid, fixed)
         interp = self._open_interpreter(preserve=True)
-        try:
+        with self._runtime_errors():
             for k, f in enumerate(feeds):
                 interp.resize_tensor_input(self._in_index[k], list(f.shape), strict=False)
             interp.allocate_tensors()
             for k, f in enumerate(feeds):
                 interp.set_tensor(self._in_index[k], np.ascontiguousarray(f) if f.ndim else f)
             interp.invoke()
-        except (RuntimeError, ValueError) as exc:
-            if isinstance(exc, TflkitError):
-                raise
-            raise self._unsupported(exc) from exc
         result: dict[str, Array] = {}
         for t in self.model.subgraphs[0].tensors:
             if t.is_constant or t.name in result or dtypes.numpy_dtype(t.dtype) is None:
@@ -443,10 +443,6 @@ class Runner:
 
     # ------------------------------------------------------------------ running
 
-    def _fixed_batch(self) -> int | None:
-        """The fixed batch size when batched inputs have a fixed axis 0, else None."""
-        return self._fixed
-
     def predict(self, x: Inputs, *, raw: bool = False) -> Array | dict[str, Array]:
         """Run the model on a batch.
 
@@ -466,6 +462,16 @@ class Runner:
                 cannot be cast.
             UnsupportedModelError: the runtime failed to run the model.
         """
+        feeds, n = self._prepare(x, raw)
+        with self._lock, self._runtime_errors():
+            outs = self._run(feeds, n)
+        results = [o if raw else self._output(k, o) for k, o in enumerate(outs)]
+        if len(results) == 1:
+            return results[0]
+        return dict(zip(self.output_names, results, strict=True))
+
+    def _prepare(self, x: Inputs, raw: bool) -> tuple[list[Array], int | None]:
+        """Checked, converted feeds in input order, and the batch size (None: all inputs 0-d)."""
         arrays = self._arrays(x)
         for i, a in enumerate(arrays):
             self._check_shape(i, a)
@@ -475,18 +481,7 @@ class Runner:
         if len(sizes) > 1:
             detail = ", ".join(f"{self.input_names[i]!r} has {feeds[i].shape[0]}" for i in batched)
             raise InputError(f"inputs have different batch sizes: {detail}")
-        n = sizes.pop() if sizes else None
-        with self._lock:
-            try:
-                outs = self._run(feeds, n)
-            except (RuntimeError, ValueError) as exc:
-                if isinstance(exc, TflkitError):
-                    raise
-                raise self._unsupported(exc) from exc
-        results = [o if raw else self._output(k, o) for k, o in enumerate(outs)]
-        if len(results) == 1:
-            return results[0]
-        return dict(zip(self.output_names, results, strict=True))
+        return feeds, (sizes.pop() if sizes else None)
 
     def _output(self, k: int, o: Array) -> Array:
         fast = self._out_quant[k]
@@ -495,7 +490,7 @@ class Runner:
     def _run(self, feeds: list[Array], n: int | None) -> list[Array]:
         if self._signature_key is not None:
             return self._run_signature(feeds, n)
-        fixed = self._fixed_batch()
+        fixed = self._fixed
         if n is None:
             return self._invoke(feeds)
         if n == 0:
@@ -600,8 +595,9 @@ class Runner:
     def _calibrate(self, feeds: list[Array], n: int) -> list[Array]:
         """Time one resized batch against a per-sample loop on the first samples; keep the faster.
 
-        Both runs produce real outputs; only one warm-up batch invoke is extra. Big conv nets can
-        be slower batched (cache pressure), small dense ones are much faster batched.
+        Costs up to 4 per-sample invokes and one warm-up batch invoke more than the run itself
+        (their outputs are dropped; the batch's are kept). Big conv nets can be slower batched
+        (cache pressure), small dense ones are much faster batched.
         """
         c = min(n, _CALIBRATION_SAMPLES, self.batch_size or n)
         k = min(c, 4)
@@ -628,7 +624,7 @@ class Runner:
 
     def _run_signature(self, feeds: list[Array], n: int | None) -> list[Array]:
         names = self.input_names
-        fixed = self._fixed_batch()
+        fixed = self._fixed
         size = fixed or self.batch_size or (n or 1)
         if n is None:
             chunks = [(feeds, 1)]
