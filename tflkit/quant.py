@@ -19,6 +19,7 @@ the quantization specification round them away from zero. The two differ only on
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -199,6 +200,26 @@ def _int_range(dtype: str | np.dtype[Any] | type) -> tuple[str, int, int]:
     return (name, *dtypes.INTEGER_RANGES[name])
 
 
+# The small-array fast path of PerTensor.quantize, in float64 with no error-state changes:
+# - ``x / scale`` is computed in float64 and rounded to float32: for +, -, *, / a float64 result
+#   rounded to float32 equals the float32 operation (53 >= 2 * 24 + 2 bits: double rounding is
+#   innocuous), so this is the kernel's float32 quotient, and float64 cannot overflow here;
+# - round half away from zero is ``rint(v * (1 + 2**-30))`` for |v| < 2**29: a tie k + 0.5 moves
+#   off the tie, away from zero, while a float32 value that is not a tie lies at least one float32
+#   ulp (|v| * 2**-24) from the nearest tie, far more than the nudge (|v| * 2**-30);
+# - rint of a value that is never a tie is floor(w + 0.5): with the shift 0.5 - qmin, every value
+#   in range is positive, so a truncating cast to the unsigned type of the same width floors it.
+# Anything near or past the range, and NaN, falls back to the exact general path.
+_NUDGE = 1.0 + 2.0**-30
+_MARGIN = 2.0**-7  # > the float32 rounding of any in-range 16-bit quotient (2**-9)
+_UNSIGNED = {
+    "int8": np.dtype(np.uint8),
+    "uint8": np.dtype(np.uint8),
+    "int16": np.dtype(np.uint16),
+    "uint16": np.dtype(np.uint16),
+}
+
+
 class PerTensor:
     """One per-tensor (scale, zero point, dtype), resolved once for repeated calls.
 
@@ -207,7 +228,22 @@ class PerTensor:
     on one sample. Same results as those functions.
     """
 
-    __slots__ = ("scale", "zero_point", "name", "qmin", "qmax", "_zp32", "_fast_dq")
+    __slots__ = (
+        "scale",
+        "zero_point",
+        "name",
+        "qmin",
+        "qmax",
+        "_zp32",
+        "_fast_dq",
+        "_s64",
+        "_center",
+        "_half",
+        "_shift",
+        "_unsigned",
+        "_flip",
+        "_dtype",
+    )
 
     def __init__(self, scale: float, zero_point: int, dtype: str | np.dtype[Any] | type) -> None:
         self.name, self.qmin, self.qmax = _int_range(dtype)
@@ -215,9 +251,39 @@ class PerTensor:
         self.zero_point = zero_point
         self._zp32 = np.float32(zero_point)
         self._fast_dq = np.dtype(self.name).itemsize <= 2 and abs(zero_point) < 2**16
+        self._dtype = np.dtype(self.name)
+        # fast quantize: |x / scale + zero_point - mid| < half - margin keeps the result in range
+        fast = (
+            self.name in _UNSIGNED
+            and math.isfinite(float(self.scale))
+            and float(self.scale) > 0
+            and self.qmin <= zero_point <= self.qmax
+        )
+        self._unsigned = _UNSIGNED.get(self.name) if fast else None
+        self._s64 = float(self.scale)
+        mid = (self.qmin + self.qmax) / 2
+        self._center = zero_point - mid
+        self._half = (self.qmax - self.qmin + 1) / 2 - _MARGIN
+        self._shift = float(zero_point) + 0.5 - self.qmin
+        self._flip = -self.qmin  # 0 for unsigned types; 128 / 32768 flips the sign bit
 
     def quantize(self, x: ArrayLike) -> tuple[npt.NDArray[Any], QuantizeStats]:
         xf = np.asarray(x, dtype=np.float32)
+        if self._unsigned is not None and 0 < xf.size <= _SMALL:
+            # same-dtype ufuncs: a float32 -> float64 ufunc call costs twice an astype + op
+            u = xf.astype(np.float64)
+            u /= self._s64
+            c = u + self._center
+            np.abs(c, out=c)
+            if _max(c) < self._half:  # NaN fails this too
+                w = u.astype(np.float32).astype(np.float64)  # the kernel's float32 quotient
+                w *= _NUDGE
+                w += self._shift
+                q = w.astype(self._unsigned)
+                if self._flip:
+                    q ^= self._flip
+                    q = q.view(self._dtype)
+                return q, QuantizeStats(xf.size, 0, 0, 0)
         return _quantize_per_tensor(
             xf, self.scale, float(self.zero_point), self.name, self.qmin, self.qmax
         )
@@ -225,8 +291,9 @@ class PerTensor:
     def dequantize(self, q: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         if not self._fast_dq or q.dtype.itemsize > 2:
             return dequantize(q, self.scale, self.zero_point)
-        out: npt.NDArray[np.float32] = q.astype(np.float32)  # exact, see dequantize()
-        out -= self._zp32
+        # exact: (q - zp) fits float32 for 8/16-bit values, and one float32 product is the
+        # float32 rounding of the double product dequantize() computes
+        out: npt.NDArray[np.float32] = np.subtract(q, self._zp32, dtype=np.float32)
         out *= self.scale
         return out
 
