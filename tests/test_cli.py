@@ -386,6 +386,80 @@ def test_compare_human_output_fits_80_columns() -> None:
         assert name in text
 
 
+def test_compare_speed_separates_invoke_and_call_in_every_format() -> None:
+    result = invoke("compare", *MLPS, "--samples", "16", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(_schema("compare")).validate(doc)
+    for m in doc["models"]:
+        assert m["invoke_ms"]["p50"] <= m["latency_ms"]["p50"]
+        assert m["overhead_ms"] == pytest.approx(m["latency_ms"]["p50"] - m["invoke_ms"]["p50"])
+        assert m["outputs"][0]["mse"] == pytest.approx(m["outputs"][0]["rmse"] ** 2)
+    human = invoke("compare", *MLPS, "--samples", "16", "--per-tensor")
+    lines = human.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert all(line == line.rstrip() for line in lines)
+    header = next(line for line in lines if line.startswith("model") and "invoke" in line)
+    assert header.split() == [
+        "model",
+        "invoke",
+        "vs",
+        "ref",
+        "overhead",
+        "call",
+        "vs",
+        "ref",
+        "samples/s",
+        "vs",
+        "ref",
+    ]
+    assert 'invoke: the runtime alone; it answers "is int8 faster on this machine?"' in lines
+    assert "what an app pays per call" in human.stdout
+    assert any(line.split()[:4] == ["model", "agree", "max", "err"] for line in lines)
+    errors = [line for line in lines if line.startswith("tensor ") or " agree " in line]
+    assert len(errors) == 1 + 2 and all("MSE" in line for line in errors)
+
+
+def test_compare_markdown() -> None:
+    result = invoke("compare", *MLPS, "--samples", "16", "--markdown")
+    assert result.exit_code == 0, result.stderr
+    md = result.stdout
+    assert md.startswith("Reference: mlp_float32; 16 samples; data: random inputs, seed 0\n")
+    for path, kind in zip(MLPS, ("float32", "float16", "int8"), strict=True):
+        size = Path(path).stat().st_size
+        assert f"| {Path(path).stem} | {kind} | " in md and f"| {size:,} |" in md
+    assert "| model | invoke | vs ref | overhead | call | vs ref | samples/s | vs ref |" in md
+    assert "| model | agree | max err | MSE | RMSE | SNR |" in md
+    assert "─" not in md  # no rich table drawn
+    both = invoke("compare", *MLPS, "--markdown", "--json")
+    assert both.exit_code == 2 and "exclude each other" in both.stderr and both.stdout == ""
+
+
+def test_npz_whose_key_names_no_input_is_used_with_a_note(tmp_path: Path) -> None:
+    import numpy as np
+
+    x = np.random.default_rng(2).random((8, 32), dtype=np.float32)
+    np.savez(tmp_path / "x.npz", data=x)
+    np.savez(tmp_path / "named.npz", keras_tensor=x)
+    note = "tflkit: note: x.npz: array 'data' fed to input 'keras_tensor' (the only input)"
+    run = invoke("run", MLPS[2], "-i", str(tmp_path / "x.npz"), "-o", str(tmp_path / "o.npz"))
+    assert run.exit_code == 0 and run.stderr.splitlines() == [note]
+    with np.load(tmp_path / "o.npz") as saved:
+        np.testing.assert_array_equal(saved["output_0"], tflkit.Runner(MLPS[2]).predict(x))
+    compared = invoke("compare", MLPS[0], MLPS[2], "-d", str(tmp_path / "x.npz"), "--no-speed")
+    assert compared.exit_code == 0 and compared.stderr.splitlines() == [note]
+    named = invoke("run", MLPS[2], "-i", str(tmp_path / "named.npz"))
+    assert named.exit_code == 0 and named.stderr == ""
+    feats, mask = np.zeros((2, 8), np.float32), np.zeros((2, 4), np.float32)
+    np.savez(tmp_path / "two.npz", mask, feats)  # arr_0, arr_1 in the model's input order
+    multi = invoke("run", str(FIXTURES / "multi_io.tflite"), "-i", str(tmp_path / "two.npz"))
+    names = tflkit.Runner(FIXTURES / "multi_io.tflite").input_names
+    assert multi.exit_code == 0 and multi.stderr.splitlines() == [
+        "tflkit: note: two.npz: no array is named after an input; fed in order: "
+        f"'arr_0' to {names[0]!r}, 'arr_1' to {names[1]!r}"
+    ]
+
+
 def test_compare_labels_for_a_named_output(tmp_path: Path) -> None:
     import numpy as np
 
@@ -447,6 +521,10 @@ def test_bench_json_validates_and_is_ordered() -> None:
     lat = doc["latency"]
     assert 0 < lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"]
     assert doc["batch_size"] == 4 and doc["calls"] >= 10
+    inv = doc["invoke"]
+    assert 0 < inv["min_ms"] <= inv["p50_ms"] <= inv["p90_ms"] <= inv["p99_ms"] <= inv["max_ms"]
+    assert inv["p50_ms"] <= lat["p50_ms"]
+    assert doc["overhead_ms"] == pytest.approx(lat["p50_ms"] - inv["p50_ms"])
 
 
 def test_bench_human_output_and_errors(tmp_path: Path) -> None:
@@ -454,6 +532,10 @@ def test_bench_human_output_and_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "samples/s" in result.stdout and "peak RSS" in result.stdout
+    lines = result.stdout.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    assert [line.split()[0] for line in lines[2:5]] == ["latency", "invoke", "overhead"]
+    assert 'invoke alone: the runtime; it answers "is this model faster on this machine?"' in lines
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model")
     result = invoke("bench", str(bad))

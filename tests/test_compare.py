@@ -104,6 +104,7 @@ def test_agreement_and_errors_match_numpy_on_hand_loop_outputs() -> None:
         assert e.max_abs == pytest.approx(np.abs(d).max(), abs=1e-6)
         assert e.mean_abs == pytest.approx(np.abs(d).mean(), abs=1e-7)
         assert e.rmse == pytest.approx(np.sqrt((d**2).mean()), abs=1e-7)
+        assert e.mse == pytest.approx((d**2).mean(), rel=1e-3, abs=1e-12)
         if name == "mlp_float32":
             assert e.snr_db == math.inf
         else:
@@ -200,6 +201,7 @@ def test_per_tensor_errors_against_preserved_interpreter_tensors() -> None:
     for t in p.tensors:
         diff = got[t.name] - ref[t.name].astype(np.float64)
         assert t.rmse == pytest.approx(np.sqrt((diff**2).mean()), rel=1e-4, abs=1e-7)
+        assert t.mse == pytest.approx((diff**2).mean(), rel=1e-3, abs=1e-12)
         assert t.max_abs == pytest.approx(np.abs(diff).max(), rel=1e-4, abs=1e-7)
 
 
@@ -251,6 +253,112 @@ def test_benchmark_percentiles_are_positive_and_ordered() -> None:
     assert b.samples_per_second == pytest.approx(b.calls * 8 / b.seconds)
     assert b.batching in ("batched", "per-sample")
     assert b.peak_rss_bytes is None or b.peak_rss_bytes > 10 * 2**20
+
+
+def test_invoke_is_apart_from_the_whole_call(mlp_comparison: tflkit.Comparison) -> None:
+    ref = mlp_comparison.models[0]
+    for m in mlp_comparison.models:
+        assert m.invoke is not None and m.latency is not None and m.overhead_ms is not None
+        assert 0 < m.invoke.min_ms <= m.invoke.p50_ms <= m.invoke.p90_ms
+        # The whole call runs one invoke and the Runner's work around it.
+        assert m.invoke.p50_ms <= m.latency.p50_ms
+        assert m.overhead_ms == pytest.approx(m.latency.p50_ms - m.invoke.p50_ms)
+        assert ref.invoke is not None
+        assert m.invoke_speedup == pytest.approx(ref.invoke.p50_ms / m.invoke.p50_ms)
+    no_speed = tflkit.compare([_path("mlp_float32")], samples=4, speed=False).models[0]
+    assert (no_speed.invoke, no_speed.invoke_speedup, no_speed.overhead_ms) == (None, None, None)
+
+
+class _CountingInterpreter:
+    """The Runner's interpreter, with invoke() counted and advancing a fake clock by 1 s."""
+
+    def __init__(self, interp: object, clock: list[float]) -> None:
+        self._interp, self._clock, self.invokes = interp, clock, 0
+
+    def invoke(self) -> None:
+        self.invokes += 1
+        self._clock[0] += 1.0
+        self._interp.invoke()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._interp, name)
+
+
+def test_time_invoke_times_the_invoke_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake clock moves 1 s per invoke and 100 s per quantize: only invokes may be timed."""
+    import time
+
+    from tflkit.quant import PerTensor
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    quantized = []
+    real_quantize = PerTensor.quantize
+
+    def slow_quantize(self: PerTensor, a: np.ndarray) -> object:
+        quantized.append(a.shape)
+        clock[0] += 100.0
+        return real_quantize(self, a)
+
+    monkeypatch.setattr(PerTensor, "quantize", slow_quantize)
+    runner = tflkit.Runner(_path("mlp_int8"))
+    counting = _CountingInterpreter(runner._interp, clock)
+    runner._interp = counting
+    x = np.random.default_rng(0).random((1, 32), dtype=np.float32)
+    times = runner.time_invoke(x, repeat=5, warmup=3)
+    assert times == [1.0] * 5
+    assert quantized == [(1, 32)]  # the input is quantized once, before the timed invokes
+    assert counting.invokes == 1 + 3 + 5  # the preparing call, the warm-up, the timed ones
+    # The interpreter really ran on the quantized sample: its output is the Runner's.
+    out = counting.get_tensor(runner._out_index[0])
+    np.testing.assert_array_equal(
+        out, tflkit.Runner(_path("mlp_int8")).predict(tflkit.quantize(x, *_qparams()), raw=True)
+    )
+
+
+def _qparams() -> tuple[float, int, type]:
+    q = tflkit.load(_path("mlp_int8")).inputs[0].quantization
+    assert q is not None
+    return q.scale, q.zero_point, np.int8
+
+
+def test_time_invoke_refuses_what_it_cannot_time_alone() -> None:
+    with pytest.raises(InputError, match="fixed batch of 1, got 3 samples"):
+        tflkit.Runner(_path("mlp_fixed_batch1")).time_invoke(np.zeros((3, 32)), repeat=1)
+    encode = tflkit.Runner(FIXTURES / "two_signatures.tflite", signature="encode")
+    with pytest.raises(tflkit.UnsupportedModelError, match="subgraph 1"):
+        encode.time_invoke(np.zeros((1, 6), np.float32), repeat=1)
+    b = tflkit.benchmark(encode, seconds=0.01)  # timed as a whole call, invoke unknown
+    assert b.invoke is None and b.overhead_ms is None and b.calls >= 10
+    c = tflkit.compare([encode, encode], samples=4, latency_repeat=2, throughput_repeat=1)
+    assert all(m.latency is not None and m.invoke is None for m in c.models)
+    assert "| two_signatures [0] |  | " in c.to_markdown()  # the invoke cells left empty
+
+
+def test_invoke_plan_counts_the_invokes_of_one_call() -> None:
+    from tflkit.speed import invoke_plan
+
+    x = np.zeros((10, 32), np.float32)
+    feed, k = invoke_plan(tflkit.Runner(_path("mlp_float32"), batching="per-sample"), x, 10)
+    assert (feed.shape, k) == ((1, 32), 10)
+    feed, k = invoke_plan(tflkit.Runner(_path("mlp_float32"), batching="batched"), x, 10)
+    assert (feed.shape, k) == ((10, 32), 1)
+    capped = tflkit.Runner(_path("mlp_float32"), batching="batched", batch_size=4)
+    feed, k = invoke_plan(capped, x, 10)
+    assert (feed.shape, k) == ((4, 32), 3)  # 4 + 4 + 2
+    feed, k = invoke_plan(tflkit.Runner(_path("mlp_fixed_batch1")), x, 10)
+    assert (feed.shape, k) == ((1, 32), 10)
+
+
+def test_benchmark_reports_invoke_and_overhead() -> None:
+    runner = tflkit.Runner(_path("mlp_int8"), batching="per-sample")
+    b = tflkit.benchmark(runner, batch_size=3, seconds=0.05)
+    assert b.invoke is not None and b.overhead_ms is not None
+    assert 0 < b.invoke.min_ms <= b.invoke.p50_ms <= b.invoke.p99_ms <= b.invoke.max_ms
+    assert b.invoke.p50_ms <= b.latency.p50_ms  # three invokes are part of each call
+    assert b.overhead_ms == pytest.approx(b.latency.p50_ms - b.invoke.p50_ms)
+    d = b.to_dict()
+    assert d["invoke"]["p50_ms"] == b.invoke.p50_ms and d["overhead_ms"] == b.overhead_ms
 
 
 def test_benchmark_fixed_batch_and_errors() -> None:

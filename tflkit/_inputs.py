@@ -37,18 +37,34 @@ def read_arrays(path: str | os.PathLike[str]) -> Array | dict[str, Array]:
 
 
 def inputs_for(
-    data: Array | dict[str, Array], names: Sequence[str], tensor_names: Sequence[str] = ()
+    data: Array | dict[str, Array],
+    names: Sequence[str],
+    tensor_names: Sequence[str] = (),
+    *,
+    source: str = "",
+    notes: list[str] | None = None,
 ) -> Array | list[Array] | dict[str, Array]:
     """Arrange arrays read by ``read_arrays`` for a model with these input names.
 
     A .npz whose keys are none of the names but whose count matches (``np.savez(f, a, b)``
     gives ``arr_0, arr_1``) is taken in input order; a .npz with one array feeds a
-    single-input model whatever its key.
+    single-input model whatever its key. Either way a line saying which array fed which input
+    is appended to ``notes`` (``source`` names the file), for the CLI to print: a wrong key
+    would otherwise go unnoticed.
     """
     if isinstance(data, np.ndarray):
         return data
     known = set(names) | set(tensor_names)
     if len(data) == len(names) and not set(data) & known:
+        if notes is not None and names:
+            where = f"{source}: " if source else ""
+            if len(names) == 1:
+                notes.append(
+                    f"{where}array {next(iter(data))!r} fed to input {names[0]!r} (the only input)"
+                )
+            else:
+                pairs = ", ".join(f"{k!r} to {n!r}" for k, n in zip(data, names, strict=True))
+                notes.append(f"{where}no array is named after an input; fed in order: {pairs}")
         return list(data.values())
     return data
 

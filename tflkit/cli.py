@@ -240,7 +240,17 @@ def _read_inputs(path: Path, runner: Any) -> Any:
     """Arrays from a .npy (single-input models) or .npz (keys = input names, or one array)."""
     from tflkit._inputs import inputs_for, read_arrays
 
-    return inputs_for(read_arrays(path), runner.input_names, [t.name for t in runner.inputs])
+    notes: list[str] = []
+    x = inputs_for(
+        read_arrays(path),
+        runner.input_names,
+        [t.name for t in runner.inputs],
+        source=path.name,
+        notes=notes,
+    )
+    for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
+        typer.echo(f"tflkit: note: {note}", err=True)
+    return x
 
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
@@ -416,12 +426,18 @@ def compare(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
     json_: JsonOpt = False,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the tables as Markdown (for a pull request)."),
+    ] = False,
 ) -> None:
     """Compare models with the first: size, accuracy, agreement, error and speed."""
     from tflkit._inputs import read_arrays
     from tflkit.comparison import compare as run_compare
     from tflkit.runner import Runner
 
+    if json_ and markdown:
+        _error("--json and --markdown exclude each other (see 'tflkit compare --help')")
     if plot is not None:
         from tflkit._plot import require_matplotlib
 
@@ -453,12 +469,13 @@ def compare(
         result.plot(plot)
     if json_:
         _print_json(result.to_dict())
+    elif markdown:
+        sys.stdout.write(result.to_markdown())
+        sys.stdout.flush()
     else:
         from tflkit.render import comparison_renderables
 
-        console = _stdout_console()
-        for r in comparison_renderables(result):
-            console.print(r)
+        _print_trimmed(comparison_renderables(result))
     if plot is not None:
         typer.echo(f"plot written to {plot}", err=True)
 
@@ -479,7 +496,7 @@ def bench(
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed calls first.", min=1)] = 3,
     json_: JsonOpt = False,
 ) -> None:
-    """Time a model: latency per call (min, p50, p90, p99), throughput, peak memory."""
+    """Time a model: latency per call and of the runtime's invoke alone, throughput, memory."""
     from tflkit.speed import benchmark
 
     with _quiet_runtime(), _progress_bar(seconds) as progress:
@@ -496,9 +513,21 @@ def bench(
         return
     from tflkit.render import benchmark_renderables
 
+    _print_trimmed(benchmark_renderables(result))
+
+
+def _print_trimmed(renderables: list[Any]) -> None:
+    """Print rich renderables on stdout without the spaces rich pads table lines with."""
+    import re
+
     console = _stdout_console()
-    for r in benchmark_renderables(result):
-        console.print(r)
+    with console.capture() as captured:
+        for r in renderables:
+            console.print(r)
+    # Trailing spaces, and those before a closing colour code (terminals only).
+    trailing = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.M)
+    sys.stdout.write(trailing.sub(r"\1", captured.get()))
+    sys.stdout.flush()
 
 
 @contextlib.contextmanager

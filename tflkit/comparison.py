@@ -20,7 +20,7 @@ import numpy.typing as npt
 from tflkit._inputs import batch_size_of, random_inputs, take
 from tflkit.errors import InputError
 from tflkit.model import ModelSource
-from tflkit.speed import Latency
+from tflkit.speed import Latency, overhead_ms
 
 __all__ = ["Comparison", "ModelResult", "OutputError", "TensorError", "PerTensor", "compare"]
 
@@ -37,6 +37,7 @@ class OutputError:
     ``top1_agreement`` is the fraction of argmax positions (over the last axis) equal to the
     reference's, for outputs with a class axis of 2 or more, else None. ``snr_db`` is
     ``10 log10(sum(ref^2) / sum((out - ref)^2))``: infinite when the outputs are identical.
+    ``mse`` is the mean of ``(out - ref)^2`` (``rmse`` squared, kept apart for rounding).
     """
 
     name: str
@@ -45,11 +46,19 @@ class OutputError:
     mean_abs: float
     rmse: float
     snr_db: float
+    mse: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
 class ModelResult:
-    """One model's row of the comparison. Speed fields are None when speed was not measured."""
+    """One model's row of the comparison. Speed fields are None when speed was not measured.
+
+    Two latencies of one sample: ``invoke``, the runtime's ``invoke()`` alone, answers "is this
+    model faster on this machine?" (``invoke_speedup``: the reference's p50 / this one's);
+    ``latency``, the whole ``Runner.predict`` call, is what an app pays per call. Their
+    difference at the median, ``overhead_ms``, is the Runner's own work (quantize, dequantize,
+    copies, Python). ``invoke`` is None for a signature on another subgraph than 0.
+    """
 
     name: str
     path: str | None
@@ -64,6 +73,9 @@ class ModelResult:
     samples_per_second: float | None
     throughput_speedup: float | None
     batching: str
+    invoke: Latency | None = None
+    invoke_speedup: float | None = None
+    overhead_ms: float | None = None
 
     @property
     def size_mib(self) -> float:
@@ -81,6 +93,7 @@ class TensorError:
     mean_abs: float
     rmse: float
     snr_db: float
+    mse: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +175,10 @@ def compare(
         seed: seed for drawn inputs.
         num_threads: threads for each model's runtime.
         label_output: the output ``y`` labels (default: the reference's first output).
-        speed: measure per-sample latency and batched throughput, interleaved across models.
-        latency_repeat: single-sample calls timed per model (after two warm-up calls).
+        speed: measure per-sample latency (the runtime's invoke alone and the whole predict
+            call) and batched throughput, interleaved across models.
+        latency_repeat: single-sample calls (and invokes) timed per model (after two warm-up
+            calls).
         throughput_repeat: whole-batch calls timed per model (median taken).
         per_tensor: also compare every intermediate tensor present in both models by name.
         data: what to call the data in reports (e.g. its file name).
@@ -225,17 +240,18 @@ def compare(
     label_key, accuracies = _accuracies(ref, outputs, y, n, label_output)
 
     latencies: list[Latency | None] = [None] * len(runners)
+    invokes: list[Latency | None] = [None] * len(runners)
     throughputs: list[float | None] = [None] * len(runners)
     if speed and n > 0:
-        latencies, throughputs = _measure_speed(
+        latencies, invokes, throughputs = _measure_speed(
             runners, feeds, n, latency_repeat, throughput_repeat
         )
 
     ref_size = ref.model.size_bytes
     results = []
     for i, (r, name, out) in enumerate(zip(runners, names, outputs, strict=True)):
-        lat, thr = latencies[i], throughputs[i]
-        ref_lat, ref_thr = latencies[reference], throughputs[reference]
+        lat, inv, thr = latencies[i], invokes[i], throughputs[i]
+        ref_lat, ref_inv, ref_thr = latencies[reference], invokes[reference], throughputs[reference]
         acc = accuracies[i] if accuracies else None
         results.append(
             ModelResult(
@@ -258,6 +274,11 @@ def compare(
                 samples_per_second=thr,
                 throughput_speedup=thr / ref_thr if thr and ref_thr else None,
                 batching=r.batching,
+                invoke=inv,
+                invoke_speedup=(
+                    ref_inv.p50_ms / inv.p50_ms if inv and ref_inv and inv.p50_ms > 0 else None
+                ),
+                overhead_ms=overhead_ms(lat, inv),
             )
         )
 
@@ -376,11 +397,12 @@ def _accuracies(
     return key, accs
 
 
-def _errors(out: Array, ref: Array) -> tuple[float, float, float, float]:
+def _errors(out: Array, ref: Array) -> tuple[float, float, float, float, float]:
+    """max abs, mean abs, RMSE, SNR (dB) and MSE of ``out`` against ``ref``, in float64."""
     a = ref.astype(np.float64, copy=False)
     d = out.astype(np.float64) - a
     if d.size == 0:
-        return 0.0, 0.0, 0.0, math.inf
+        return 0.0, 0.0, 0.0, math.inf, 0.0
     sq = float(np.sum(d * d))
     signal = float(np.sum(a * a))
     if sq == 0:
@@ -389,15 +411,16 @@ def _errors(out: Array, ref: Array) -> tuple[float, float, float, float]:
         snr = -math.inf
     else:
         snr = 10 * math.log10(signal / sq)
-    return float(np.max(np.abs(d))), float(np.mean(np.abs(d))), math.sqrt(sq / d.size), snr
+    mse = sq / d.size
+    return float(np.max(np.abs(d))), float(np.mean(np.abs(d))), math.sqrt(mse), snr, mse
 
 
 def _output_error(name: str, out: Array, ref: Array) -> OutputError:
     top1 = None
     if out.ndim >= 2 and out.shape[-1] >= 2 and out.size:
         top1 = float(np.mean(out.argmax(axis=-1) == ref.argmax(axis=-1)))
-    mx, mean, rmse, snr = _errors(out, ref)
-    return OutputError(name, top1, mx, mean, rmse, snr)
+    mx, mean, rmse, snr, mse = _errors(out, ref)
+    return OutputError(name, top1, mx, mean, rmse, snr, mse)
 
 
 def _measure_speed(
@@ -406,24 +429,35 @@ def _measure_speed(
     n: int,
     latency_repeat: int,
     throughput_repeat: int,
-) -> tuple[list[Latency | None], list[float | None]]:
-    """Per-sample latency and batched throughput, interleaved in rotating order."""
+) -> tuple[list[Latency | None], list[Latency | None], list[float | None]]:
+    """Per-sample latency (whole call, and invoke alone) and batched throughput, interleaved
+    in rotating order; each timed call is followed by the invoke of the same sample."""
+    from tflkit.errors import UnsupportedModelError
+
     count = len(runners)
     singles = [[take(f, i, i + 1) for i in range(min(n, 16))] for f in feeds]
 
     def rotate(r: int) -> list[int]:
         return [(r + j) % count for j in range(count)]
 
+    can_invoke = [True] * count
     for i, r in enumerate(runners):  # warm-up at batch 1
         for _ in range(2):
             r.predict(singles[i][0])
+        try:
+            r.time_invoke(singles[i][0], repeat=1)
+        except UnsupportedModelError:  # a signature on another subgraph: no invoke of its own
+            can_invoke[i] = False
     lat: list[list[float]] = [[] for _ in runners]
+    inv: list[list[float]] = [[] for _ in runners]
     for rep in range(max(1, latency_repeat)):
         for i in rotate(rep):
             sample = singles[i][rep % len(singles[i])]
             t0 = time.perf_counter()
             runners[i].predict(sample)
             lat[i].append(time.perf_counter() - t0)
+            if can_invoke[i]:
+                inv[i].extend(runners[i].time_invoke(sample, repeat=1, warmup=0))
     batch: list[list[float]] = [[] for _ in runners]
     for i, r in enumerate(runners):  # warm-up at the full batch (re-allocation after resize)
         r.predict(feeds[i])
@@ -433,11 +467,12 @@ def _measure_speed(
             runners[i].predict(feeds[i])
             batch[i].append(time.perf_counter() - t0)
     latencies: list[Latency | None] = [Latency.of(t) for t in lat]
+    invokes: list[Latency | None] = [Latency.of(t) if t else None for t in inv]
     throughputs: list[float | None] = []
     for t in batch:
         med = float(np.median(t))
         throughputs.append(n / med if med > 0 else None)
-    return latencies, throughputs
+    return latencies, invokes, throughputs
 
 
 def _per_tensor(
@@ -450,8 +485,10 @@ def _per_tensor(
         if other is None or other.shape != value.shape or value.dtype.kind not in "iufb":
             unmatched += 1
             continue
-        mx, mean, rmse, snr = _errors(value, other)
-        rows.append(TensorError(key, str(value.dtype), tuple(value.shape), mx, mean, rmse, snr))
+        mx, mean, rmse, snr, mse = _errors(value, other)
+        rows.append(
+            TensorError(key, str(value.dtype), tuple(value.shape), mx, mean, rmse, snr, mse)
+        )
     rows.sort(key=lambda t: (t.snr_db if not math.isnan(t.snr_db) else math.inf, -t.rmse))
     note = None
     if not rows:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from tflkit.checks import Finding, Report
     from tflkit.comparison import Comparison, OutputError, TensorError
-    from tflkit.speed import Benchmark
+    from tflkit.speed import Benchmark, Latency
 
 __all__ = [
     "benchmark_renderables",
@@ -360,8 +360,16 @@ def _table(title: str) -> Any:
     from rich import box
     from rich.table import Table
 
-    # No vertical rules: seven columns of numbers fit 80 columns.
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    # No rules but the one under the header, two spaces between columns: eight columns of
+    # numbers (compare's error tables) fit 80 columns.
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -400,24 +408,7 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
         )
     ]
     if all(m.latency is not None for m in c.models):
-        grids.append(
-            _Grid(
-                "Speed: latency of one sample (ms), throughput of the batch",
-                ("model", "p50", "p90", "vs ref", "samples/s", "vs ref"),
-                [
-                    [
-                        m.name,
-                        _ms(m.latency.p50_ms),
-                        _ms(m.latency.p90_ms),
-                        _fmt(m.latency_speedup, ".2f", "x"),
-                        _fmt(m.samples_per_second, ",.0f"),
-                        _fmt(m.throughput_speedup, ".2f", "x"),
-                    ]
-                    for m in c.models
-                    if m.latency is not None
-                ],
-            )
-        )
+        grids.append(_speed_grid(c))
     for k, o in enumerate(ref.outputs):
         labels = c.label_output == o.name
         headers: tuple[str, ...] = ("model", "accuracy", "Δ pt") if labels else ("model",)
@@ -428,9 +419,9 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
             if labels:
                 delta = None if m.accuracy_delta is None else m.accuracy_delta * 100
                 cells += [_fmt(m.accuracy, ".1%"), _fmt(delta, "+.1f")]
-            cells += [_fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.rmse:.3g}"]
-            rows.append([*cells, _db(e.snr_db)])
-        headers += ("agree", "max err", "RMSE", "SNR")
+            cells += [_fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.mse:.3g}"]
+            rows.append([*cells, f"{e.rmse:.3g}", _db(e.snr_db)])
+        headers += ("agree", "max err", "MSE", "RMSE", "SNR")
         grids.append(_Grid(f"Output {o.name!r} against {ref.name}", headers, rows))
     for p in c.per_tensor or ():
         shown = p.tensors if tensors is None else p.tensors[:tensors]
@@ -442,12 +433,54 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
         grids.append(
             _Grid(
                 f"Per-tensor error of {p.model} ({p.samples} samples), worst first",
-                ("tensor", "SNR", "RMSE", "max err"),
-                [[t.name, _db(t.snr_db), f"{t.rmse:.3g}", f"{t.max_abs:.3g}"] for t in shown],
+                ("tensor", "SNR", "MSE", "RMSE", "max err"),
+                [
+                    [t.name, _db(t.snr_db), f"{t.mse:.3g}", f"{t.rmse:.3g}", f"{t.max_abs:.3g}"]
+                    for t in shown
+                ],
                 footer=tuple(footer),
             )
         )
     return grids
+
+
+#: What each latency answers, under the speed table of ``compare``.
+INVOKE_MEANS = 'invoke: the runtime alone; it answers "is int8 faster on this machine?"'
+CALL_MEANS = (
+    "call: a whole Runner.predict = invoke + overhead (quantize, dequantize, copies): "
+    "what an app pays per call"
+)
+
+
+def _speed_grid(c: Comparison) -> _Grid:
+    """One sample's invoke, overhead and whole call (µs under 1 ms), and batched throughput."""
+    models = [m for m in c.models if m.latency is not None]
+    scale, unit = _unit(max(m.latency.p50_ms for m in models if m.latency is not None))
+
+    def t(v: float | None) -> str:
+        return "" if v is None else f"{v * scale:.3g}"
+
+    rows = []
+    for m in models:
+        assert m.latency is not None
+        rows.append(
+            [
+                m.name,
+                t(m.invoke.p50_ms if m.invoke else None),
+                _fmt(m.invoke_speedup, ".2f", "x"),
+                t(m.overhead_ms),
+                t(m.latency.p50_ms),
+                _fmt(m.latency_speedup, ".2f", "x"),
+                _fmt(m.samples_per_second, ",.0f"),
+                _fmt(m.throughput_speedup, ".2f", "x"),
+            ]
+        )
+    return _Grid(
+        f"Speed: one sample, median ({unit}); the whole batch (samples/s)",
+        ("model", "invoke", "vs ref", "overhead", "call", "vs ref", "samples/s", "vs ref"),
+        rows,
+        footer=(INVOKE_MEANS, CALL_MEANS),
+    )
 
 
 def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[RenderableType]:
@@ -461,6 +494,7 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
     ]
     out += [Text("           " + line) for line in c.inputs]
     for g in _comparison_grids(c, tensors=tensors):
+        out.append(Text(""))
         # A long title goes above the table: rich would wrap it to the table's width.
         long = len(g.title) > 60
         if long:
@@ -504,14 +538,20 @@ def _json_or_none(v: float | None) -> float | str | None:
 
 
 def _errors_dict(e: OutputError | TensorError) -> dict[str, Any]:
-    return {k: _json_or_none(getattr(e, k)) for k in ("max_abs", "mean_abs", "rmse", "snr_db")}
+    keys = ("max_abs", "mean_abs", "mse", "rmse", "snr_db")
+    return {k: _json_or_none(getattr(e, k)) for k in keys}
+
+
+def _latency_ms(lat: Latency | None) -> dict[str, float] | None:
+    if lat is None:
+        return None
+    return {"p50": lat.p50_ms, "p90": lat.p90_ms, "min": lat.min_ms, "mean": lat.mean_ms}
 
 
 def comparison_to_dict(c: Comparison) -> dict[str, Any]:
     """JSON-ready, following ``schemas/compare.schema.json``."""
     models = []
     for m in c.models:
-        lat = m.latency
         models.append(
             {
                 "name": m.name,
@@ -526,13 +566,14 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
                     {"name": e.name, "top1_agreement": e.top1_agreement, **_errors_dict(e)}
                     for e in m.outputs
                 ],
-                "latency_ms": None
-                if lat is None
-                else {"p50": lat.p50_ms, "p90": lat.p90_ms, "min": lat.min_ms, "mean": lat.mean_ms},
+                "latency_ms": _latency_ms(m.latency),
                 "latency_speedup": m.latency_speedup,
                 "samples_per_second": m.samples_per_second,
                 "throughput_speedup": m.throughput_speedup,
                 "batching": m.batching,
+                "invoke_ms": _latency_ms(m.invoke),
+                "invoke_speedup": m.invoke_speedup,
+                "overhead_ms": m.overhead_ms,
             }
         )
     per = None
@@ -562,8 +603,23 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
     }
 
 
+def _unit(ms: float) -> tuple[float, str]:
+    """Milliseconds, or microseconds under one millisecond: (factor from ms, unit)."""
+    return (1e3, "µs") if ms < 1 else (1.0, "ms")
+
+
+def _percentiles(lat: Latency, scale: float, unit: str) -> str:
+    return (
+        "  ".join(
+            f"{k} {v * scale:.3g}"
+            for k, v in (("min", lat.min_ms), ("p50", lat.p50_ms), ("p90", lat.p90_ms))
+        )
+        + f"  p99 {lat.p99_ms * scale:.3g} {unit}"
+    )
+
+
 def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
-    """The benchmark as a two-column table."""
+    """The benchmark as a two-column table, then what each latency answers."""
     from rich.text import Text
 
     head = Text(f"{b.model}: {b.calls} calls of {b.batch_size} sample(s) in {b.seconds:.2f} s")
@@ -571,14 +627,15 @@ def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
     t.show_header = False
     t.add_column("", style="bold", no_wrap=True)
     t.add_column("", overflow="fold")
-    lat = b.latency
     rss = human_size(b.peak_rss_bytes) if b.peak_rss_bytes is not None else "unknown"
-    rows = [
-        (
-            "latency per call",
-            f"min {_ms(lat.min_ms)}  p50 {_ms(lat.p50_ms)}  p90 "
-            f"{_ms(lat.p90_ms)}  p99 {_ms(lat.p99_ms)} ms",
-        ),
+    scale, unit = _unit(b.latency.p50_ms)
+    rows = [("latency per call", _percentiles(b.latency, scale, unit))]
+    if b.invoke is not None:
+        rows.append(("invoke alone", _percentiles(b.invoke, scale, unit)))
+    if b.overhead_ms is not None:
+        overhead = f"{b.overhead_ms * scale:.3g} {unit} per call (p50 call - p50 invoke)"
+        rows.append(("overhead", overhead))
+    rows += [
         ("throughput", f"{b.samples_per_second:,.0f} samples/s"),
         ("batching", b.batching),
         ("threads", "runtime default" if b.num_threads is None else str(b.num_threads)),
@@ -587,4 +644,11 @@ def benchmark_renderables(b: Benchmark) -> list[RenderableType]:
     ]
     for k, v in rows:
         t.add_row(k, v)
-    return [head, t, *(Text("inputs: " + line) for line in b.inputs)]
+    out: list[RenderableType] = [head, Text(""), t, Text("")]
+    out += [Text("inputs: " + line) for line in b.inputs]
+    if b.invoke is not None:
+        out += [
+            Text('invoke alone: the runtime; it answers "is this model faster on this machine?"'),
+            Text("latency per call: a whole Runner.predict, what an app pays per call"),
+        ]
+    return out

@@ -654,3 +654,43 @@ class Runner:
             outs = [np.asarray(result[name]) for name in self.output_names]
             parts.append([o[:valid] if (o.ndim and n is not None) else o for o in outs])
         return self._join(parts)
+
+    # ------------------------------------------------------------------ timing
+
+    def time_invoke(self, x: Inputs, *, repeat: int, warmup: int = 2) -> list[float]:
+        """Seconds of the runtime's ``invoke()`` alone, once per call, ``repeat`` calls.
+
+        ``x`` (one sample, or a batch run as one resized invoke) is prepared once as ``predict``
+        prepares it (checks, quantization, resize, ``set_tensor``); then only ``invoke()`` is
+        timed, after ``warmup`` untimed invokes: the model's cost on this machine without the
+        Runner's own work (quantize, dequantize, copies). A fixed-batch model gets its batch
+        padded, as ``predict`` pads it.
+
+        Raises:
+            InputError: as ``predict``; a batch larger than a fixed-batch model's batch.
+            UnsupportedModelError: a signature on another subgraph than 0, or the runtime failed.
+        """
+        if self._signature_key is not None:
+            raise UnsupportedModelError(
+                f"{self.model.name}: time_invoke() runs subgraph 0; signature "
+                f"{self.signature!r} is subgraph {self._subgraph}"
+            )
+        feeds, n = self._prepare(x, raw=False)
+        if self._fixed is not None and n is not None:
+            if n > self._fixed:
+                raise InputError(
+                    f"{self.model.name}: time_invoke() takes at most the model's fixed batch "
+                    f"of {self._fixed}, got {n} samples"
+                )
+            feeds = self._slice(feeds, 0, n, self._fixed)
+        times: list[float] = []
+        with self._lock, self._guard:
+            self._invoke(feeds)  # resize, allocate, set_tensor: the inputs stay set
+            interp, clock = self._interp, time.perf_counter
+            for _ in range(max(0, warmup)):
+                interp.invoke()
+            for _ in range(repeat):
+                t0 = clock()
+                interp.invoke()
+                times.append(clock() - t0)
+        return times

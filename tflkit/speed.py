@@ -3,6 +3,11 @@
 Timing helpers shared with ``tflkit.compare``. Timing uses ``time.perf_counter``; warm-up calls
 are never counted (the first call allocates, sets up the delegate and, for batches, lets the
 Runner choose its batching).
+
+Two latencies answer two questions. The runtime's ``invoke()`` alone (``Runner.time_invoke``)
+says whether a model is faster on this machine: int8 against float32 is a question about
+kernels. The whole ``predict`` call adds the Runner's own work (quantize, dequantize, copies,
+Python), a few microseconds that dominate a tiny model: it is what an app pays per call.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tflkit._inputs import random_inputs
-from tflkit.errors import InputError
+from tflkit.errors import InputError, UnsupportedModelError
 from tflkit.model import ModelSource
 
 __all__ = ["Benchmark", "Latency", "benchmark", "peak_rss_bytes"]
@@ -50,7 +55,12 @@ class Latency:
 
 @dataclass(frozen=True, slots=True)
 class Benchmark:
-    """What ``benchmark()`` measured. Latency is per ``predict`` call of ``batch_size`` samples."""
+    """What ``benchmark()`` measured. Latency is per ``predict`` call of ``batch_size`` samples.
+
+    ``invoke`` is the runtime's ``invoke()`` alone for the same samples (summed over the invokes
+    one call makes), None where it cannot be timed apart (a signature on another subgraph);
+    ``overhead_ms`` is the Runner's own work per call: ``latency.p50_ms - invoke.p50_ms``.
+    """
 
     model: str
     batch_size: int
@@ -63,6 +73,8 @@ class Benchmark:
     samples_per_second: float
     peak_rss_bytes: int | None
     inputs: tuple[str, ...]
+    invoke: Latency | None = None
+    overhead_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (validates against ``schemas/bench.schema.json``)."""
@@ -104,6 +116,46 @@ def timed_calls(
     return times
 
 
+def overhead_ms(whole: Latency | None, invoke: Latency | None) -> float | None:
+    """The Runner's own work per call: median whole call minus median invoke (None if unknown)."""
+    if whole is None or invoke is None:
+        return None
+    return whole.p50_ms - invoke.p50_ms
+
+
+def invoke_plan(runner: Any, x: Any, n: int) -> tuple[Any, int]:
+    """What one ``predict`` of ``n`` samples invokes: the feed of one invoke, and how many.
+
+    A resized batch is one invoke (or one per ``batch_size`` chunk); a per-sample Runner invokes
+    once per sample; a fixed-batch model once per (padded) batch.
+    """
+    from tflkit._inputs import take
+
+    fixed = next(
+        (t.shape_signature[0] for t in runner.inputs if t.shape_signature[:1] not in ((), (-1,))),
+        None,
+    )
+    if fixed is not None:
+        return take(x, 0, min(n, fixed)), -(-n // fixed)
+    if n <= 1:
+        return x, 1
+    if runner.batching == "per-sample":
+        return take(x, 0, 1), n
+    size = min(n, runner.batch_size or n)
+    return take(x, 0, size), -(-n // size)
+
+
+def invoke_times(runner: Any, x: Any, n: int, calls: int) -> list[float] | None:
+    """Seconds of the invokes of ``calls`` predict calls on ``x`` (``n`` samples), each call's
+    invokes summed; None where the invoke cannot be timed apart (signature on subgraph != 0)."""
+    feed, per_call = invoke_plan(runner, x, n)
+    try:
+        times = runner.time_invoke(feed, repeat=calls * per_call)
+    except UnsupportedModelError:
+        return None
+    return [sum(times[i : i + per_call]) for i in range(0, len(times), per_call)]
+
+
 def benchmark(
     model: ModelSource | Any,
     *,
@@ -127,7 +179,13 @@ def benchmark(
 
     Returns:
         A ``Benchmark``: latency per call (min, p50, p90, p99, mean, max), samples per second,
-        the process's peak RSS, and the batching the Runner chose.
+        the process's peak RSS, and the batching the Runner chose; then the runtime's invoke
+        alone, timed as many times on the same samples (``invoke``: is this model faster here?)
+        and the Runner's overhead per call (``overhead_ms``).
+
+    Example:
+        >>> b = tflkit.benchmark("mlp_int8.tflite", seconds=0.5)
+        >>> b.invoke.p50_ms, b.latency.p50_ms  # the runtime alone, the whole predict call
     """
     from tflkit.runner import Runner
 
@@ -141,6 +199,9 @@ def benchmark(
         runner.predict(x)
     times = timed_calls(lambda: runner.predict(x), seconds=seconds, progress=progress)
     total = float(sum(times))
+    invoke = invoke_times(runner, x, batch_size, len(times))
+    latency = Latency.of(times)
+    inv = Latency.of(invoke) if invoke else None
     return Benchmark(
         model=runner.model.path or runner.model.name,
         batch_size=batch_size,
@@ -149,8 +210,10 @@ def benchmark(
         warmup_calls=max(1, warmup),
         calls=len(times),
         seconds=total,
-        latency=Latency.of(times),
+        latency=latency,
         samples_per_second=len(times) * batch_size / total if total > 0 else float("inf"),
         peak_rss_bytes=peak_rss_bytes(),
         inputs=tuple(lines),
+        invoke=inv,
+        overhead_ms=overhead_ms(latency, inv),
     )
