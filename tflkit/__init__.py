@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tflkit.errors import (
+    DelegateWarning,
     InputError,
     InvalidModelError,
     SaturationWarning,
@@ -30,6 +31,7 @@ from tflkit.model import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DelegateWarning",
     "InputError",
     "InvalidModelError",
     "Metadata",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "DelegateWarning",
     "InputError",
     "InvalidModelError",
     "SaturationWarning",
@@ -29,3 +30,8 @@ class UnsupportedModelError(TflkitError):
 
 class SaturationWarning(UserWarning):
     """More than 1% of an input's real values fell outside what its quantized type can hold."""
+
+
+class DelegateWarning(RuntimeWarning):
+    """The runtime's default delegate (XNNPACK) could not prepare the model; the Runner runs it
+    on the builtin kernels instead (``Runner.delegate`` is then None)."""

@@ -19,7 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from tflkit import dtypes
-from tflkit.errors import InputError, SaturationWarning, TflkitError, UnsupportedModelError
+from tflkit.errors import (
+    DelegateWarning,
+    InputError,
+    InvalidModelError,
+    SaturationWarning,
+    TflkitError,
+    UnsupportedModelError,
+)
 from tflkit.model import Model, ModelSource, Tensor, load
 from tflkit.quant import PerTensor, QuantizeStats, dequantize, quantize_with_stats
 
@@ -46,6 +53,12 @@ def _interpreter_class() -> Any:
                 "running models needs the LiteRT runtime: pip install ai-edge-litert"
             ) from exc
         return tf.lite.Interpreter
+
+
+def _interpreter_source(model: Model) -> str | bytes:
+    if model.path is not None:
+        return model.path
+    raise TypeError("a Model loaded from bytes: pass the bytes")  # replaced by the loader's
 
 
 def _is_quantized_int(t: Tensor) -> bool:
@@ -92,8 +105,10 @@ class _RuntimeGuard:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
-        if isinstance(exc, (RuntimeError, ValueError)) and not isinstance(exc, TflkitError):
-            raise self._runner._unsupported(exc) from exc
+        if exc is not None:
+            error = self._runner._translate(exc)
+            if error is not None:
+                raise error from exc
 
 
 class Runner:
@@ -137,11 +152,15 @@ class Runner:
             )
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if isinstance(model, (bytes, bytearray, memoryview)):
-            self._source: str | bytes = bytes(model)
+        if isinstance(model, Model):
+            self.model: Model = model
+            self._source: str | bytes = _interpreter_source(model)
+        elif isinstance(model, (bytes, bytearray, memoryview)):
+            self._source = bytes(model)
+            self.model = load(self._source)
         else:
             self._source = os.fspath(model)
-        self.model: Model = load(self._source)
+            self.model = load(self._source)
         self.num_threads = num_threads
         self.batch_size = batch_size
         self._batching = batching
@@ -178,10 +197,33 @@ class Runner:
             None,
         )
         self._out_quant = [_per_tensor(t) for t in self.outputs]
+        # Inputs with a dynamic dimension are allocated at the shape of the first predict: the
+        # stored shape is a placeholder ([1, 1] for [-1, -1]) at which some models cannot be
+        # prepared at all (a VALID convolution over 1 sample of audio).
+        self._dynamic = any(-1 in t.shape_signature for t in self.inputs)
+        #: ``"xnnpack"`` (the runtime's default delegate) or None (builtin kernels only, after
+        #: XNNPACK failed to prepare the model; a DelegateWarning says why).
+        self.delegate: str | None = "xnnpack"
         self._guard = _RuntimeGuard(self)
+        self._check_runnable()
         self._open()
+        self._one = self._one_sample_plan()
 
     # ------------------------------------------------------------------ runtime
+
+    def _translate(self, exc: BaseException) -> TflkitError | None:
+        """The TflkitError for an exception the runtime raised, or None to let it pass."""
+        if isinstance(exc, TflkitError):
+            return None
+        if isinstance(exc, UnicodeDecodeError):  # names the runtime's Python layer decodes
+            return InvalidModelError(
+                f"{self.model.name}: a name in the model is not valid UTF-8 (byte "
+                f"{exc.object[exc.start : exc.start + 1]!r} at position {exc.start} of the "
+                "name); the LiteRT runtime cannot read it"
+            )
+        if isinstance(exc, (RuntimeError, ValueError)):
+            return self._unsupported(exc)
+        return None
 
     def _unsupported(self, exc: BaseException) -> UnsupportedModelError:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -200,34 +242,83 @@ class Runner:
                     )
         return UnsupportedModelError(f"{self.model.name}: the runtime cannot run it: {text}")
 
-    def _open_interpreter(self, *, preserve: bool = False) -> Any:
-        """A new interpreter for the model (no delegates, all tensors kept when ``preserve``)."""
+    def _check_runnable(self) -> None:
+        """Refuse, from the file, what the runtime would crash on or cannot run at all."""
+        for sg in self.model.subgraphs:
+            for op in sg.operators:
+                if op.is_flex:
+                    raise self._unsupported(RuntimeError("Flex op"))
+            for t in sg.tensors:
+                q, qrange = t.quantization, dtypes.INTEGER_RANGES.get(t.dtype)
+                if q is None or qrange is None or t.dtype in ("int32", "int64"):
+                    continue
+                bad = next((z for z in q.zero_points if not qrange[0] <= z <= qrange[1]), None)
+                if bad is not None:  # LiteRT's kernels index tables with it: a segfault
+                    raise InvalidModelError(
+                        f"{self.model.name}: subgraph {sg.index} tensor {t.index} {t.name!r}: "
+                        f"zero point {bad} is outside {t.dtype}'s range {qrange[0]}..{qrange[1]}; "
+                        "the runtime would crash on it"
+                    )
+
+    def _open_interpreter(self, *, preserve: bool = False, delegate: bool = True) -> Any:
+        """A new interpreter for the model: the runtime's default delegate (XNNPACK) unless
+        ``delegate`` is False; no delegate and all tensors kept when ``preserve``."""
         cls = _interpreter_class()
         kwargs: dict[str, Any] = {"num_threads": self.num_threads}
         if isinstance(self._source, bytes):
             kwargs["model_content"] = self._source
         else:
             kwargs["model_path"] = self._source
-        if preserve:
+        if preserve or not delegate:
             resolver = sys.modules[cls.__module__].OpResolverType
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        if preserve:
             kwargs["experimental_preserve_all_tensors"] = True
         with self._guard:
             return cls(**kwargs)
 
     def _open(self) -> None:
-        self._interp = self._open_interpreter()
+        self._interp = self._open_interpreter(delegate=self.delegate is not None)
         with self._guard:
             if self._signature_key is not None:
                 self._sig_runner = self._interp.get_signature_runner(self._signature_key)
-            else:
-                self._interp.allocate_tensors()
-        if self._signature_key is None:
-            self._in_index = [int(d["index"]) for d in self._interp.get_input_details()]
+                return
+            ins = self._interp.get_input_details()
+            self._in_index = [int(d["index"]) for d in ins]
             self._out_index = [int(d["index"]) for d in self._interp.get_output_details()]
-            self._in_shapes = [
-                tuple(int(x) for x in d["shape"]) for d in self._interp.get_input_details()
-            ]
+        # None: not allocated yet (dynamic inputs wait for the first predict's shapes)
+        self._in_shapes: list[tuple[int, ...] | None] = [None] * len(ins)
+        if not self._dynamic:
+            with self._guard:
+                self._resize([tuple(int(x) for x in d["shape"]) for d in ins])
+
+    def _allocate(self) -> None:
+        """allocate_tensors(); if XNNPACK fails to prepare, once more on the builtin kernels."""
+        try:
+            self._interp.allocate_tensors()
+            return
+        except RuntimeError as exc:
+            if self.delegate is None or "XNNPack" not in str(exc):
+                raise
+            first = exc
+        # XNNPACK could not prepare the model at these shapes: a new interpreter without the
+        # default delegates, at the same shapes. If that fails too, XNNPACK was not the cause.
+        interp = self._open_interpreter(delegate=False)
+        for k, shape in enumerate(self._in_shapes):
+            if shape is not None:
+                interp.resize_tensor_input(self._in_index[k], list(shape), strict=False)
+        try:
+            interp.allocate_tensors()
+        except RuntimeError:
+            raise first from None
+        self._interp, self.delegate = interp, None
+        reason = " ".join(str(first).split())
+        warnings.warn(
+            f"{self.model.name}: the XNNPACK delegate could not prepare the model ({reason}); "
+            "running it on the builtin kernels instead",
+            DelegateWarning,
+            stacklevel=_caller_stacklevel(),
+        )
 
     def reset(self) -> None:
         """Restore the model's initial state (resource variables) by re-opening the runtime."""
@@ -472,6 +563,13 @@ class Runner:
                 cannot be cast.
             UnsupportedModelError: the runtime failed to run the model.
         """
+        one = self._one
+        if one is not None and not raw and type(x) is np.ndarray:
+            shape = x.shape
+            if shape[:1] == (1,) and shape == self._in_shapes[0]:
+                y = self._predict_one(x, shape, *one)
+                if y is not None:
+                    return y
         feeds, n = self._prepare(x, raw)
         with self._lock, self._guard:
             outs = self._run(feeds, n)
@@ -479,6 +577,55 @@ class Runner:
         if len(results) == 1:
             return results[0]
         return dict(zip(self.output_names, results, strict=True))
+
+    def _one_sample_plan(self) -> tuple[int, int, PerTensor | None, np.dtype[Any]] | None:
+        """What the one-sample path needs: single input and output on subgraph 0, the input
+        per-tensor quantized or not quantized at all. None: predict takes the general path."""
+        if self._signature_key is not None or len(self.inputs) != 1 or len(self.outputs) != 1:
+            return None
+        target = self._in_dtypes[0]
+        quant = self._in_quant[0]
+        if target is None or (quant is None and _is_quantized_int(self.inputs[0])):
+            return None
+        return self._in_index[0], self._out_index[0], quant, target
+
+    def _predict_one(
+        self,
+        x: Array,
+        shape: tuple[int, ...],
+        index: int,
+        out_index: int,
+        quant: PerTensor | None,
+        target: np.dtype[Any],
+    ) -> Array | None:
+        """One sample of a single-input, single-output model at the allocated shape: convert,
+        set_tensor, invoke, get_tensor, convert back; None when x needs the general path."""
+        if quant is not None:
+            if x.dtype.kind not in "fiu":
+                return None
+            feed, stats = quant.quantize(x)
+            self._saturation(0, self.inputs[0], stats)
+        elif x.dtype == target:
+            feed = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+        elif target.kind == "f" and x.dtype.kind == "f":
+            feed = x.astype(target)
+        else:
+            return None
+        with self._lock:
+            try:
+                if self._in_shapes[0] != shape:  # another thread resized meanwhile
+                    self._resize([shape])
+                interp = self._interp
+                interp.set_tensor(index, feed)
+                interp.invoke()
+                out = interp.get_tensor(out_index)
+            except Exception as exc:
+                error = self._translate(exc)
+                if error is None:
+                    raise
+                raise error from exc
+        fast = self._out_quant[0]
+        return fast.dequantize(out) if fast is not None else self._real(self.outputs[0], out)
 
     def _prepare(self, x: Inputs, raw: bool) -> tuple[list[Array], int | None]:
         """Checked, converted feeds in input order, and the batch size (None: all inputs 0-d)."""
@@ -525,7 +672,11 @@ class Runner:
                 self._in_shapes[k] = shape
                 changed = True
         if changed:
-            self._interp.allocate_tensors()
+            try:
+                self._allocate()
+            except BaseException:
+                self._in_shapes = [None] * len(shapes)  # resize again next time
+                raise
 
     def _invoke(self, feeds: list[Array]) -> list[Array]:
         self._resize([tuple(f.shape) for f in feeds])
