@@ -212,7 +212,7 @@ def _int_range(dtype: str | np.dtype[Any] | type) -> tuple[str, int, int]:
 # Anything near or past the range, and NaN, falls back to the exact general path.
 _NUDGE = 1.0 + 2.0**-30
 _MARGIN = 2.0**-7  # > the float32 rounding of any in-range 16-bit quotient (2**-9)
-_UNSIGNED = {
+_UNSIGNED: dict[str, np.dtype[Any]] = {
     "int8": np.dtype(np.uint8),
     "uint8": np.dtype(np.uint8),
     "int16": np.dtype(np.uint16),
