@@ -337,8 +337,8 @@ def _int8_profile(model: Model, allow_uint8_io: bool) -> Iterator[Finding]:
                     "inference_input_type" if role.startswith("in") else "inference_output_type"
                 )
                 hint = (
-                    f"; quantized inside the graph to {inner.dtype} ({_q(inner)}): set "
-                    f"{setting} = tf.int8 on the TFLiteConverter"
+                    f"; quantized to {inner.dtype} inside the graph (tflkit inspect): set "
+                    f"TFLiteConverter.{setting} = tf.int8"
                 )
             yield Finding(
                 "int8-io-dtype",
@@ -728,21 +728,24 @@ _CONVERSION = {
 _PROFILE_KIND = {"int8": "int8", "int16x8": "int16x8", "float16": "float16"}
 
 
-def _edge_quantized_only(model: Model) -> bool:
-    """Quantized inside, float only at the I/O, each quantized inside the graph (edges)."""
+def _int8_with_float_io(model: Model) -> tuple[bool, bool] | None:
+    """(float inputs, float outputs) of an int8 graph that is float only at edges it quantizes
+    inside (QUANTIZE after an input, DEQUANTIZE before an output); None for any other model."""
     sg = model.primary
-    io = set(sg.inputs) | set(sg.outputs)
-    floats = [
-        (g.index, t.index)
-        for g in model.subgraphs
-        for t in g.tensors
-        if not t.is_constant and t.dtype in dtypes.FLOAT_NAMES
-    ]
-    return (
-        bool(floats)
-        and all(g == 0 and i in io and sg.edge_quantization(i) is not None for g, i in floats)
-        and _has_quantized_activations(model)
-    )
+    floats, quantized = set(), set()
+    for g in model.subgraphs:
+        for t in g.tensors:
+            if t.is_constant:
+                continue
+            if t.dtype in dtypes.FLOAT_NAMES:
+                if g.index != 0 or sg.edge_quantization(t.index) is None:
+                    return None
+                floats.add(t.index)
+            elif _is_quantized_int(t):
+                quantized.add(t.dtype)
+    if not floats or quantized != {"int8"}:
+        return None
+    return bool(floats & set(sg.inputs)), bool(floats & set(sg.outputs))
 
 
 def _summary(model: Model, profile: str, kind: str) -> str | None:
@@ -750,12 +753,16 @@ def _summary(model: Model, profile: str, kind: str) -> str | None:
     if kind == _PROFILE_KIND[profile]:
         return None
     if kind == "mixed":
-        if profile == "int8" and _edge_quantized_only(model):
-            return (
-                "int8 model with float I/O: quantized inside the graph; convert with "
-                "inference_input_type and inference_output_type = tf.int8"
-            )
-        return None
+        edges = _int8_with_float_io(model) if profile == "int8" else None
+        if edges is None:
+            return None
+        sides = [s for s, floating in zip(("input", "output"), edges, strict=True) if floating]
+        what = " and ".join(f"{s}s" for s in sides)
+        settings = " and ".join(f"inference_{s}_type" for s in sides)
+        return (
+            f"int8 model with float {what}: quantized inside the graph; convert with "
+            f"{settings} = tf.int8"
+        )
     if kind == "float32" and not any(
         not t.is_constant and t.dtype in dtypes.FLOAT_NAMES
         for sg in model.subgraphs

@@ -501,6 +501,23 @@ class _Message:
         yield Padding(Text(text), (0, 0, 0, self.indent))
 
 
+class _Verdict:
+    """``PASS  path  profile int8: ...`` on one line: a long path is shortened in the middle."""
+
+    def __init__(self, passed: bool, model: str, counts: str) -> None:
+        self.passed, self.model, self.counts = passed, model, counts
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        word, style = ("PASS", "bold green") if self.passed else ("FAIL", "bold red")
+        room = max(20, options.max_width - cell_len(word) - 2 - cell_len(self.counts))
+        yield Text.assemble(
+            (word, style), "  ", (shorten_middle(self.model, room), "bold"), self.counts
+        )
+
+
 def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableType]:
     """A pass/fail line, then the findings grouped by rule (at most ``limit`` per rule).
 
@@ -510,12 +527,10 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
     """
     from rich.text import Text
 
-    verdict = Text("PASS", style="bold green") if report.passed else Text("FAIL", style="bold red")
-    line = Text.assemble(verdict, "  ", (report.model, "bold"), f"  profile {report.profile}")
-    counts = f": {len(report.violations)} violations, {len(report.warnings)} warnings"
+    counts = f"  profile {report.profile}"
     if report.violations or report.warnings:
-        line.append(counts)
-    out: list[RenderableType] = [line]
+        counts += f": {len(report.violations)} violations, {len(report.warnings)} warnings"
+    out: list[RenderableType] = [_Verdict(report.passed, report.model, counts)]
     if report.summary:
         out.append(_Message(report.summary, indent=2))
     for kind, findings, style in (
