@@ -282,3 +282,22 @@ def test_check_report_json_has_kind_and_summary() -> None:
         jsonschema.Draft202012Validator(schema).validate(doc)
         assert doc["quantization_kind"] == MODELS[name]["quantization_kind"]
         assert (doc["summary"] is None) == MODELS[name]["fully_int8"]
+
+
+def test_readme_check_example_is_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)  # the README's relative path
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(
+        r"```console\n\$ tflkit check fixtures/mlp_int8_float_io.tflite\n(.*?)```", readme, re.S
+    )
+    assert block is not None
+    result = runner.invoke(
+        app,
+        ["check", "fixtures/mlp_int8_float_io.tflite"],
+        env={"COLUMNS": "80", "NO_COLOR": "1"},
+    )
+    assert block.group(1).splitlines() == result.stdout.splitlines()
