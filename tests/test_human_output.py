@@ -301,3 +301,13 @@ def test_readme_check_example_is_the_output(monkeypatch: pytest.MonkeyPatch) -> 
         env={"COLUMNS": "80", "NO_COLOR": "1"},
     )
     assert block.group(1).splitlines() == result.stdout.splitlines()
+
+
+def test_list_rules_fits_without_trailing_whitespace() -> None:
+    from tflkit.checks import RULES
+
+    for width in WIDTHS:
+        result = invoke(width, "check", "--list-rules")
+        assert result.exit_code == 0
+        cells = _cells(_assert_fits(result.stdout, width))
+        assert all(rule in cells for rule in RULES)  # every rule id whole

@@ -16,7 +16,7 @@ from tflkit.model import Model, Quantization, Subgraph, Tensor
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from tflkit.checks import Finding, Report
+    from tflkit.checks import Finding, Report, Rule
     from tflkit.comparison import Comparison, OutputError, TensorError
     from tflkit.speed import Benchmark
 
@@ -26,12 +26,13 @@ __all__ = [
     "comparison_renderables",
     "comparison_to_dict",
     "human_size",
-    "shorten_middle",
     "inspect_renderables",
     "json_float",
     "model_to_dict",
     "report_renderables",
     "report_to_dict",
+    "rules_renderables",
+    "shorten_middle",
 ]
 
 
@@ -171,8 +172,7 @@ def shorten_middle(text: str, width: int) -> str:
     """``text`` if it fits ``width`` terminal cells, else its start, an ellipsis and its end.
 
     Tensor names are paths whose ends tell them apart (``.../dense_1/BiasAdd``), so both ends
-    stay: ``shorten_middle("model_1/model/re_lu/Relu6;model_1/model/bn/FusedBatchNormV3", 24)``
-    is ``'model_1/mode\u2026ormV3'``-like, exactly 24 cells wide. Wide characters count two cells.
+    stay. Wide characters count two cells.
 
     Args:
         text: the name.
@@ -181,6 +181,10 @@ def shorten_middle(text: str, width: int) -> str:
     Returns:
         The text, or a shortened copy exactly ``width`` cells wide (narrower by one when a
         wide character does not fit).
+
+    Example:
+        >>> shorten_middle("model_1/model/re_lu/Relu6;model_1/model/bn/FusedBatchNormV3", 24)
+        'model_1/mode\u2026BatchNormV3'
     """
     from rich.cells import cell_len
 
@@ -499,6 +503,20 @@ class _Message:
             text = _QUOTED.sub(lambda m: m[0][0] + shorten_middle(m[0][1:-1], room) + m[0][0], text)
         # Padding indents the wrapped lines of a long message too.
         yield Padding(Text(text), (0, 0, 0, self.indent))
+
+
+def rules_renderables(rules: Sequence[Rule]) -> list[RenderableType]:
+    """What ``tflkit check --list-rules`` shows: one row per rule, its kind and source."""
+    from rich.table import Table
+
+    table = Table(title="Rules", title_justify="left")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("checks (source)", overflow="fold", ratio=1)
+    for rule in rules:
+        kind = f"{rule.profile} profile" if rule.profile else "warning"
+        table.add_row(rule.id, kind, rule.doc)
+    return [_Trimmed(table)]
 
 
 class _Verdict:
