@@ -78,8 +78,7 @@ def _in_graph_dict(sg: Subgraph, t: Tensor) -> dict[str, Any] | None:
     }
 
 
-def _tensor_dict(t: Tensor, sg: Subgraph) -> dict[str, Any]:
-    io = t.index in sg.inputs or t.index in sg.outputs
+def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
     return {
         "index": t.index,
         "name": t.name,
@@ -93,17 +92,18 @@ def _tensor_dict(t: Tensor, sg: Subgraph) -> dict[str, Any]:
         "buffer_size": t.buffer_size,
         "quantization": _quant_dict(t.quantization),
         "real_range": _range_list(t),
-        "quantized_in_graph": _in_graph_dict(sg, t) if io else None,
+        "quantized_in_graph": _in_graph_dict(sg, t) if t.index in io else None,
     }
 
 
 def _subgraph_dict(sg: Subgraph) -> dict[str, Any]:
+    io = frozenset(sg.inputs + sg.outputs)
     return {
         "index": sg.index,
         "name": sg.name,
         "inputs": list(sg.inputs),
         "outputs": list(sg.outputs),
-        "tensors": [_tensor_dict(t, sg) for t in sg.tensors],
+        "tensors": [_tensor_dict(t, sg, io) for t in sg.tensors],
         "operators": [
             {
                 "index": op.index,
