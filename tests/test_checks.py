@@ -352,16 +352,13 @@ def test_rules_have_ids_docs_and_sources() -> None:
 # ------------------------------------------------------------------ what the model is
 
 
-_PROFILE_KIND = {"int8": "int8", "int16x8": "int16x8", "float16": "float16"}
-
-
 @pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_summary_says_what_the_model_is_when_it_is_another_kind(name: str) -> None:
     kind = MODELS[name]["quantization_kind"]
     for profile in ("int8", "int16x8", "float16"):
         report = check(_load(name), profile)
         assert report.quantization_kind == kind
-        if kind == _PROFILE_KIND[profile]:
+        if kind == profile:
             assert report.summary is None, (name, profile)
         elif kind == "mixed":
             # Named: an int8 graph whose float I/O is quantized inside it (the manifest's

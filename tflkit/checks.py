@@ -724,8 +724,6 @@ _CONVERSION = {
     "ACTIVATIONS_INT16_WEIGHTS_INT8)",
     "float16": "float16 quantization (supported_types=[tf.float16])",
 }
-# The kind each profile asks for.
-_PROFILE_KIND = {"int8": "int8", "int16x8": "int16x8", "float16": "float16"}
 
 
 def _int8_with_float_io(model: Model) -> tuple[bool, bool] | None:
@@ -750,7 +748,7 @@ def _int8_with_float_io(model: Model) -> tuple[bool, bool] | None:
 
 def _summary(model: Model, profile: str, kind: str) -> str | None:
     """One line for a model that is another kind than the profile wants, else None."""
-    if kind == _PROFILE_KIND[profile]:
+    if kind == profile:  # each profile is named after the kind it asks for
         return None
     if kind == "mixed":
         edges = _int8_with_float_io(model) if profile == "int8" else None
