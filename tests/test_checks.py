@@ -347,3 +347,80 @@ def test_rules_have_ids_docs_and_sources() -> None:
     for rule in RULES.values():
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.id)
         assert rule.doc and "[" in rule.doc  # every doc line cites its source
+
+
+# ------------------------------------------------------------------ what the model is
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_summary_says_what_the_model_is_when_it_is_another_kind(name: str) -> None:
+    kind = MODELS[name]["quantization_kind"]
+    for profile in ("int8", "int16x8", "float16"):
+        report = check(_load(name), profile)
+        assert report.quantization_kind == kind
+        if kind == profile:
+            assert report.summary is None, (name, profile)
+        elif kind == "mixed":
+            # Named: an int8 graph whose float I/O is quantized inside it (the manifest's
+            # int8-float-io conversion, and the hand-built int8 QUANTIZE and DEQUANTIZE
+            # files); other mixes (int16, uint8) are listed finding by finding.
+            expected = profile == "int8" and (
+                MODELS[name]["conversion"] == "int8-float-io"
+                or name in ("quantize_int8.tflite", "dequantize_int8.tflite")
+            )
+            assert (report.summary is not None) == expected, (name, profile)
+        else:
+            assert report.summary is not None
+            assert report.summary.startswith(f"{kind} model: "), report.summary
+
+
+def test_float32_model_summary_names_the_conversion_of_each_profile() -> None:
+    model = _load("mlp_float32.tflite")
+    assert check(model, "int8").summary == (
+        "float32 model: nothing is quantized; convert with full-integer quantization "
+        "(a representative dataset, TFLITE_BUILTINS_INT8)"
+    )
+    int16 = check(model, "int16x8").summary
+    assert int16 is not None and "16x8 quantization" in int16
+    assert "ACTIVATIONS_INT16_WEIGHTS_INT8" in int16
+    f16 = check(model, "float16").summary
+    assert f16 is not None and "supported_types=[tf.float16]" in f16
+    dr = check(_load("mlp_dynamic_range.tflite"), "int8").summary
+    assert dr is not None and dr.startswith("dynamic-range model: int8 weights, float32 act")
+    assert "convert the float model with full-integer quantization" in dr
+
+
+def test_int8_float_io_says_how_to_get_int8_io() -> None:
+    model = _load("mlp_int8_float_io.tflite")
+    report = check(model, "int8")
+    assert report.summary == (
+        "int8 model with float inputs and outputs: quantized inside the graph; convert with "
+        "inference_input_type and inference_output_type = tf.int8"
+    )
+    q = check(_load("quantize_int8.tflite"), "int8").summary
+    assert q is not None and q.startswith("int8 model with float inputs:")
+    assert q.endswith("convert with inference_input_type = tf.int8")
+    io = [f for f in report.violations if f.rule == "int8-io-dtype"]
+    assert [f.tensor for f in io] == [model.primary.inputs[0], model.primary.outputs[0]]
+    inp, out = io
+    assert "quantized to int8 inside the graph" in inp.message
+    assert "set TFLiteConverter.inference_input_type = tf.int8" in inp.message
+    assert "set TFLiteConverter.inference_output_type = tf.int8" in out.message
+    # An int8 input made float by an edit has no QUANTIZE after it: no such advice.
+    plain = check(_load("mlp_int8.tflite", _input_to_float32), "int8")
+    assert not any("inside the graph" in f.message for f in plain.violations)
+
+
+def test_float16_profile_words_int8_weights_by_what_the_model_is() -> None:
+    def messages(name: str) -> list[str]:
+        report = check(_load(name), "float16")
+        return [f.message for f in report.violations if f.rule == "no-int8-weights"]
+
+    fully = messages("mlp_int8.tflite")
+    assert fully and all("weights of a fully integer (int8) model" in m for m in fully)
+    assert not any("dynamic range" in m for m in fully)
+    dr = messages("mlp_dynamic_range.tflite")
+    assert dr and all("dynamic range quantized weights" in m for m in dr)
+    assert all("fully integer (int16x8)" in m for m in messages("mlp_int16x8.tflite"))
+    mixed = messages("mlp_int8_float_io.tflite")
+    assert mixed and all("integer-quantized graph" in m for m in mixed)

@@ -272,6 +272,11 @@ class Report:
     violations: tuple[Finding, ...]
     warnings: tuple[Finding, ...]
     options: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
+    #: ``quantization_kind()`` of the model: what it is, whatever the profile asked for.
+    quantization_kind: str = ""
+    #: One line when the model as a whole is another kind than the profile wants (a float32
+    #: model under ``int8``): what it is and which conversion gives the profile; else None.
+    summary: str | None = None
 
     def __bool__(self) -> bool:
         return self.passed
@@ -326,6 +331,15 @@ def _int8_profile(model: Model, allow_uint8_io: bool) -> Iterator[Finding]:
     for role, t in _io(model):
         if t.dtype not in allowed:
             hint = " (pass --allow-uint8-io to accept uint8)" if t.dtype == "uint8" else ""
+            inner = model.primary.edge_quantization(t.index)
+            if inner is not None:
+                setting = (
+                    "inference_input_type" if role.startswith("in") else "inference_output_type"
+                )
+                hint = (
+                    f"; quantized to {inner.dtype} inside the graph (tflkit inspect): set "
+                    f"TFLiteConverter.{setting} = tf.int8"
+                )
             yield Finding(
                 "int8-io-dtype",
                 f"subgraph 0 {role}, {_t(t)}: dtype is {t.dtype}, expected {want}{hint}",
@@ -408,7 +422,26 @@ def _int16x8_profile(model: Model) -> Iterator[Finding]:
     yield from _builtin_ops(model)
 
 
+def _int8_weights_are(model: Model) -> str:
+    """What int8 weights mean in this model, for the float16 profile's findings."""
+    kind = quantization_kind(model)
+    if kind == "dynamic-range":
+        return "dynamic range quantized weights"
+    if kind in ("int8", "int16x8"):
+        return f"weights of a fully integer ({kind}) model"
+    if _has_quantized_activations(model):
+        return "weights of an integer-quantized graph"
+    return "quantized weights"
+
+
+def _has_quantized_activations(model: Model) -> bool:
+    return any(
+        not t.is_constant and _is_quantized_int(t) for sg in model.subgraphs for t in sg.tensors
+    )
+
+
 def _float16_profile(model: Model) -> Iterator[Finding]:
+    int8_weights = _int8_weights_are(model)
     for role, t in _io(model):
         if t.dtype != "float32":
             yield Finding(
@@ -435,7 +468,7 @@ def _float16_profile(model: Model) -> Iterator[Finding]:
             elif t.dtype in ("int8", "int4") and t.quantization is not None:
                 yield Finding(
                     "no-int8-weights",
-                    f"{where}: {t.dtype} quantized weights (dynamic range), expected float16",
+                    f"{where}: {t.dtype} {int8_weights}, expected float16 weights",
                     sg.index,
                     t.index,
                 )
@@ -674,6 +707,70 @@ def _weight_rules(
         return  # one finding per tensor is enough
 
 
+# ---------------------------------------------------------------- summary
+
+# What each kind of model is, in a few words.
+_KIND_TEXT = {
+    "float32": "float32 model: nothing is quantized",
+    "float16": "float16 model: float16 weights, float32 activations",
+    "dynamic-range": "dynamic-range model: int8 weights, float32 activations",
+    "int8": "int8 model: fully integer (int8 weights and activations)",
+    "int16x8": "int16x8 model: int16 activations, int8 weights",
+}
+# The TFLiteConverter settings that give each profile [TFLite post-training quantization guide].
+_CONVERSION = {
+    "int8": "full-integer quantization (a representative dataset, TFLITE_BUILTINS_INT8)",
+    "int16x8": "16x8 quantization (a representative dataset, EXPERIMENTAL_TFLITE_BUILTINS_"
+    "ACTIVATIONS_INT16_WEIGHTS_INT8)",
+    "float16": "float16 quantization (supported_types=[tf.float16])",
+}
+
+
+def _int8_with_float_io(model: Model) -> tuple[bool, bool] | None:
+    """(float inputs, float outputs) of an int8 graph that is float only at edges it quantizes
+    inside (QUANTIZE after an input, DEQUANTIZE before an output); None for any other model."""
+    sg = model.primary
+    floats, quantized = set(), set()
+    for g in model.subgraphs:
+        for t in g.tensors:
+            if t.is_constant:
+                continue
+            if t.dtype in dtypes.FLOAT_NAMES:
+                if g.index != 0 or sg.edge_quantization(t.index) is None:
+                    return None
+                floats.add(t.index)
+            elif _is_quantized_int(t):
+                quantized.add(t.dtype)
+    if not floats or quantized != {"int8"}:
+        return None
+    return bool(floats & set(sg.inputs)), bool(floats & set(sg.outputs))
+
+
+def _summary(model: Model, profile: str, kind: str) -> str | None:
+    """One line for a model that is another kind than the profile wants, else None."""
+    if kind == profile:  # each profile is named after the kind it asks for
+        return None
+    if kind == "mixed":
+        edges = _int8_with_float_io(model) if profile == "int8" else None
+        if edges is None:
+            return None
+        sides = [s for s, floating in zip(("input", "output"), edges, strict=True) if floating]
+        what = " and ".join(f"{s}s" for s in sides)
+        settings = " and ".join(f"inference_{s}_type" for s in sides)
+        return (
+            f"int8 model with float {what}: quantized inside the graph; convert with "
+            f"{settings} = tf.int8"
+        )
+    if kind == "float32" and not any(
+        not t.is_constant and t.dtype in dtypes.FLOAT_NAMES
+        for sg in model.subgraphs
+        for t in sg.tensors
+    ):
+        return None  # integer arithmetic only (shapes, counters): nothing to convert
+    source = "convert with" if kind == "float32" else "convert the float model with"
+    return f"{_KIND_TEXT[kind]}; {source} {_CONVERSION[profile]}"
+
+
 # ---------------------------------------------------------------- entry points
 
 
@@ -729,6 +826,7 @@ def check(
     else:
         own = list(_float16_profile(model))
     conformance = list(_conformance(model))
+    kind = quantization_kind(model)
     violations = _select(own, selected, ignored)
     warnings = _select(conformance, selected, ignored)
     if strict:
@@ -740,6 +838,8 @@ def check(
         violations=tuple(violations),
         warnings=tuple(warnings),
         options={"allow_uint8_io": allow_uint8_io, "strict": strict},
+        quantization_kind=kind,
+        summary=_summary(model, profile, kind),
     )
 
 

@@ -136,18 +136,12 @@ def _rule_ids(values: list[str] | None) -> list[str] | None:
 
 
 def _print_rules() -> None:
-    from rich.table import Table
-
+    from tflkit import render
     from tflkit.checks import RULES
 
-    table = Table(title="Rules", title_justify="left")
-    table.add_column("rule", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("checks (source)", overflow="fold", ratio=1)
-    for rule in RULES.values():
-        kind = f"{rule.profile} profile" if rule.profile else "warning"
-        table.add_row(rule.id, kind, rule.doc)
-    _stdout_console().print(table)
+    console = _stdout_console()
+    for renderable in render.rules_renderables(list(RULES.values())):
+        console.print(renderable)
 
 
 @app.command()

@@ -227,6 +227,53 @@ class Subgraph:
             counts[op.display_name] = counts.get(op.display_name, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def edge_quantization(self, tensor_index: int) -> Tensor | None:
+        """The quantization a float input or output gets inside the graph, as a tensor.
+
+        Full-integer conversion without ``inference_input_type`` / ``inference_output_type``
+        keeps float I/O and quantizes at the edges: a QUANTIZE op right after the input, a
+        DEQUANTIZE op right before the output. Their integer side carries the scale, zero
+        point and real range the graph works in.
+
+        Args:
+            tensor_index: a tensor of this subgraph, normally one of its inputs or outputs.
+
+        Returns:
+            For a float input whose only consumers are QUANTIZE ops: the (first) QUANTIZE
+            output. For a float output produced by DEQUANTIZE: the DEQUANTIZE input. The
+            tensor returned is a per-tensor or per-channel quantized integer tensor; None in
+            every other case (integer I/O, a float16 weight DEQUANTIZE, not an I/O tensor).
+
+        Example:
+            >>> sg = tflkit.load("mlp_int8_float_io.tflite").primary
+            >>> sg.edge_quantization(sg.inputs[0]).dtype
+            'int8'
+        """
+
+        def quantized(index: int) -> Tensor | None:
+            # Integer tensors with scales only: DEQUANTIZE also widens float16 weights.
+            t = self.tensors[index] if 0 <= index < len(self.tensors) else None
+            if t is None or t.quantization is None or t.dtype not in dtypes.INTEGER_RANGES:
+                return None
+            return t
+
+        if not 0 <= tensor_index < len(self.tensors):
+            return None
+        if self.tensors[tensor_index].dtype not in dtypes.FLOAT_NAMES:
+            return None
+        found: Tensor | None = None
+        if tensor_index in self.inputs:
+            consumers = [op for op in self.operators if tensor_index in op.inputs]
+            if consumers and all(op.op == "QUANTIZE" and op.outputs for op in consumers):
+                found = quantized(consumers[0].outputs[0])
+        if found is None and tensor_index in self.outputs:
+            for op in self.operators:
+                if tensor_index in op.outputs:
+                    if op.op == "DEQUANTIZE" and op.inputs:
+                        found = quantized(op.inputs[0])
+                    break
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class SignatureTensor:

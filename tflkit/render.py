@@ -6,6 +6,7 @@ The dicts follow ``tflkit/schemas/*.schema.json``; the rich tables fit an 80-col
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from tflkit.model import Model, Quantization, Subgraph, Tensor
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from tflkit.checks import Finding, Report
+    from tflkit.checks import Finding, Report, Rule
     from tflkit.comparison import Comparison, OutputError, TensorError
     from tflkit.speed import Benchmark, Latency
 
@@ -30,6 +31,8 @@ __all__ = [
     "model_to_dict",
     "report_renderables",
     "report_to_dict",
+    "rules_renderables",
+    "shorten_middle",
 ]
 
 
@@ -57,8 +60,25 @@ def _quant_dict(q: Quantization | None) -> dict[str, Any] | None:
     }
 
 
-def _tensor_dict(t: Tensor) -> dict[str, Any]:
+def _range_list(t: Tensor) -> list[float | str] | None:
     rr = t.real_range
+    return None if rr is None else [json_float(rr[0]), json_float(rr[1])]
+
+
+def _in_graph_dict(sg: Subgraph, t: Tensor) -> dict[str, Any] | None:
+    inner = sg.edge_quantization(t.index)
+    if inner is None:
+        return None
+    return {
+        "tensor_index": inner.index,
+        "op": "QUANTIZE" if t.index in sg.inputs else "DEQUANTIZE",
+        "dtype": inner.dtype,
+        "quantization": _quant_dict(inner.quantization),
+        "real_range": _range_list(inner),
+    }
+
+
+def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
     return {
         "index": t.index,
         "name": t.name,
@@ -71,17 +91,19 @@ def _tensor_dict(t: Tensor) -> dict[str, Any]:
         "buffer": t.buffer,
         "buffer_size": t.buffer_size,
         "quantization": _quant_dict(t.quantization),
-        "real_range": None if rr is None else [json_float(rr[0]), json_float(rr[1])],
+        "real_range": _range_list(t),
+        "quantized_in_graph": _in_graph_dict(sg, t) if t.index in io else None,
     }
 
 
 def _subgraph_dict(sg: Subgraph) -> dict[str, Any]:
+    io = frozenset(sg.inputs + sg.outputs)
     return {
         "index": sg.index,
         "name": sg.name,
         "inputs": list(sg.inputs),
         "outputs": list(sg.outputs),
-        "tensors": [_tensor_dict(t) for t in sg.tensors],
+        "tensors": [_tensor_dict(t, sg, io) for t in sg.tensors],
         "operators": [
             {
                 "index": op.index,
@@ -143,6 +165,93 @@ def human_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+ELLIPSIS = "\u2026"
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` if it fits ``width`` terminal cells, else its start, an ellipsis and its end.
+
+    Tensor names are paths whose ends tell them apart (``.../dense_1/BiasAdd``), so both ends
+    stay. Wide characters count two cells.
+
+    Args:
+        text: the name.
+        width: the most cells the result may take (at least 1 is useful).
+
+    Returns:
+        The text, or a shortened copy exactly ``width`` cells wide (narrower by one when a
+        wide character does not fit).
+
+    Example:
+        >>> shorten_middle("model_1/model/re_lu/Relu6;model_1/model/bn/FusedBatchNormV3", 24)
+        'model_1/mode\u2026BatchNormV3'
+    """
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[: max(width, 0)]
+    room = width - 1
+    head_room = (room + 1) // 2  # the start gets the odd cell: it says where the name lives
+    head, used = "", 0
+    for ch in text:
+        w = cell_len(ch)
+        if used + w > head_room:
+            break
+        head, used = head + ch, used + w
+    tail_room, tail, used = room - used, "", 0
+    for ch in reversed(text):
+        w = cell_len(ch)
+        if used + w > tail_room:
+            break
+        tail, used = ch + tail, used + w
+    return head + ELLIPSIS + tail
+
+
+class _Name:
+    """A name in a table cell: whole when its column has room, else shortened in the middle.
+
+    Rich asks a cell for its width range first, then renders it at the column's width;
+    the column shrinks like a wrapping one, and the name never folds one letter per line.
+    """
+
+    def __init__(self, text: str, *, min_width: int = 12) -> None:
+        self.text = text
+        self.min_width = min_width
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
+        n = cell_len(self.text)
+        return Measurement(min(n, self.min_width), n)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        yield Text(shorten_middle(self.text, options.max_width), no_wrap=True)
+
+
+class _Trimmed:
+    """A renderable without trailing whitespace on its lines (rich pads titles, grids, text)."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment
+
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.rstrip():
+                line.pop()
+            if line and not line[-1].control:
+                last = line[-1]
+                line[-1] = Segment(last.text.rstrip(), last.style)
+            yield from line
+            yield Segment.line()
+
+
 def _g(x: float) -> str:
     if not math.isfinite(x):
         return str(x)
@@ -174,25 +283,50 @@ def _range_text(t: Tensor) -> str:
     return f"[{_g(rr[0])}, {_g(rr[1])}]"
 
 
-def _io_table(model: Model, sg: Subgraph) -> RenderableType:
+# Marks I/O whose quantization is the in-graph QUANTIZE/DEQUANTIZE's, explained under the table.
+_IN_GRAPH_MARK = "*"
+_IN_GRAPH_NOTE = (
+    f"{_IN_GRAPH_MARK} quantized inside the graph (QUANTIZE after input, DEQUANTIZE before output)"
+)
+
+
+def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     from rich.table import Table
+    from rich.text import Text
 
     names = _signature_names(model, sg.index)
     table = Table(title=f"Inputs and outputs (subgraph {sg.index})", title_justify="left")
     table.add_column("", no_wrap=True)
-    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("name")
     table.add_column("dtype", no_wrap=True)
     table.add_column("shape", no_wrap=True)
     table.add_column("scale", overflow="fold")
     table.add_column("zp", no_wrap=True, justify="right")
     table.add_column("real range", no_wrap=True)
+    marked = False
     for kind, indices in (("in", sg.inputs), ("out", sg.outputs)):
         for n, i in enumerate(indices):
             t = sg.tensors[i]
-            scale, zp = _quant_text(t.quantization)
+            q, rng, mark = t, _range_text(t), ""
+            inner = sg.edge_quantization(i)
+            if inner is not None:
+                q, rng, mark = inner, _range_text(inner), _IN_GRAPH_MARK
+                marked = True
+            scale, zp = _quant_text(q.quantization)
             name = names.get(i) or t.name
-            table.add_row(f"{kind} {n}", name, t.dtype, _shape(t), scale, zp, _range_text(t))
-    return table
+            table.add_row(
+                f"{kind} {n}",
+                _Name(name),
+                t.dtype,
+                _shape(t),
+                scale + mark if scale else "",
+                zp,
+                rng + mark if rng else "",
+            )
+    out: list[RenderableType] = [table]
+    if marked:
+        out.append(Text(_IN_GRAPH_NOTE))
+    return out
 
 
 def _signature_names(model: Model, subgraph: int) -> dict[int, str]:
@@ -204,18 +338,24 @@ def _signature_names(model: Model, subgraph: int) -> dict[int, str]:
     return names
 
 
+# Op names are short (the longest builtin has 30 characters) and shown whole; a custom op's
+# code is the user's and can be any length.
+_OP_WIDTH = 40
+
+
 def _ops_table(model: Model, subgraphs: tuple[Subgraph, ...]) -> RenderableType:
     from rich.table import Table
 
     table = Table(title="Operators", title_justify="left")
-    table.add_column("subgraph", no_wrap=True)
-    table.add_column("op", overflow="fold", ratio=1)
+    # The subgraph's name gives way (shortened in the middle), never the op names.
+    table.add_column("subgraph")
+    table.add_column("op", no_wrap=True)
     table.add_column("count", justify="right", no_wrap=True)
     for sg in subgraphs:
-        label = f"{sg.index} {sg.name}".strip()
+        label = _Name(f"{sg.index} {sg.name}".strip())
         first = True
         for op, count in sg.op_counts().items():
-            table.add_row(label if first else "", op, str(count))
+            table.add_row(label if first else "", shorten_middle(op, _OP_WIDTH), str(count))
             first = False
         if first:
             table.add_row(label, "(no operators)", "0")
@@ -227,7 +367,7 @@ def _tensor_table(sg: Subgraph) -> RenderableType:
 
     table = Table(title=f"Tensors (subgraph {sg.index})", title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("name")
     table.add_column("dtype", no_wrap=True)
     table.add_column("shape", overflow="fold")
     table.add_column("scale", overflow="fold")
@@ -238,17 +378,27 @@ def _tensor_table(sg: Subgraph) -> RenderableType:
         data = "var" if t.is_variable else ""
         if t.is_constant:
             data = ("sparse " if t.is_sparse else "") + human_size(t.buffer_size)
-        table.add_row(str(t.index), t.name, t.dtype, _shape(t), scale, zp, data)
+        table.add_row(str(t.index), _Name(t.name), t.dtype, _shape(t), scale, zp, data)
     return table
+
+
+# Names in the header's lists are shortened to this many cells (full names in --json).
+_HEADER_NAME_WIDTH = 40
 
 
 def inspect_renderables(
     model: Model, *, subgraph: int | None = None, tensors: bool = False
 ) -> list[RenderableType]:
-    """What ``tflkit inspect`` shows: header, I/O table, operator counts, tensors on request."""
+    """What ``tflkit inspect`` shows: header, I/O table, operator counts, tensors on request.
+
+    Long names are shortened in the middle to fit the terminal; ``--json`` has them whole.
+    """
     from rich.table import Table
 
     from tflkit.checks import quantization_kind
+
+    def short(name: str) -> str:
+        return shorten_middle(name, _HEADER_NAME_WIDTH)
 
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold", no_wrap=True)
@@ -262,12 +412,12 @@ def inspect_renderables(
     if model.description:
         header.add_row("description", model.description)
     header.add_row(
-        "subgraphs", ", ".join(f"{sg.index} {sg.name}".strip() for sg in model.subgraphs)
+        "subgraphs", ", ".join(f"{sg.index} {short(sg.name)}".strip() for sg in model.subgraphs)
     )
-    sigs = ", ".join(f"{s.key} (subgraph {s.subgraph_index})" for s in model.signatures)
+    sigs = ", ".join(f"{short(s.key)} (subgraph {s.subgraph_index})" for s in model.signatures)
     header.add_row("signatures", sigs or "none")
     if model.metadata:
-        header.add_row("metadata", ", ".join(m.name for m in model.metadata))
+        header.add_row("metadata", ", ".join(short(m.name) for m in model.metadata))
 
     shown = model.subgraphs if subgraph is None else (model.subgraphs[subgraph],)
     out: list[RenderableType] = [header]
@@ -280,11 +430,11 @@ def inspect_renderables(
             if i != 0
         ]
     for sg in io_subgraphs:
-        out.append(_io_table(model, sg))
+        out.extend(_io_table(model, sg))
     out.append(_ops_table(model, shown))
     if tensors:
         out.extend(_tensor_table(sg) for sg in shown)
-    return out
+    return [_Trimmed(r) for r in out]
 
 
 # ---------------------------------------------------------------- check reports
@@ -301,12 +451,14 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """One ``tflkit check --json`` entry (``schemas/check.schema.json``)."""
+    """One ``tflkit check --json`` entry (``schemas/check.schema.json``); every finding."""
     return {
         "model": report.model,
         "profile": report.profile,
         "passed": report.passed,
         "options": dict(report.options),
+        "quantization_kind": report.quantization_kind,
+        "summary": report.summary,
         "violations": [_finding_dict(f) for f in report.violations],
         "warnings": [_finding_dict(f) for f in report.warnings],
     }
@@ -319,30 +471,103 @@ def _grouped(findings: tuple[Finding, ...]) -> dict[str, list[Finding]]:
     return groups
 
 
+# Rules that fire once per tensor when a model is another kind than the profile wants. When
+# the report's summary says so in one line, they are counted, not listed.
+_PER_TENSOR_RULES = frozenset(
+    {"no-float-tensors", "int16-activations", "int8-weights", "float16-weights", "no-int8-weights"}
+)
+# A quoted name in a finding (``repr()`` quotes with " when the name holds a ').
+_QUOTED = re.compile(r"'[^'\n]+'|\"[^\"\n]+\"")
+# Shortened names keep at least this many cells, even if the message then takes two lines.
+_MIN_NAME = 32
+
+
+class _Message:
+    """A finding's message, indented; quoted names shortened in the middle to fit one line."""
+
+    def __init__(self, text: str, indent: int = 4) -> None:
+        self.text = text
+        self.indent = indent
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.padding import Padding
+        from rich.text import Text
+
+        text = self.text
+        width = options.max_width - self.indent
+        names = _QUOTED.findall(text)
+        if names and cell_len(text) > width:
+            others = cell_len(text) - sum(cell_len(n) - 2 for n in names)
+            room = max(_MIN_NAME, (width - others) // len(names))
+            text = _QUOTED.sub(lambda m: m[0][0] + shorten_middle(m[0][1:-1], room) + m[0][0], text)
+        # Padding indents the wrapped lines of a long message too.
+        yield Padding(Text(text), (0, 0, 0, self.indent))
+
+
+def rules_renderables(rules: Sequence[Rule]) -> list[RenderableType]:
+    """What ``tflkit check --list-rules`` shows: one row per rule, its kind and source."""
+    from rich.table import Table
+
+    table = Table(title="Rules", title_justify="left")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("checks (source)", overflow="fold", ratio=1)
+    for rule in rules:
+        kind = f"{rule.profile} profile" if rule.profile else "warning"
+        table.add_row(rule.id, kind, rule.doc)
+    return [_Trimmed(table)]
+
+
+class _Verdict:
+    """``PASS  path  profile int8: ...`` on one line: a long path is shortened in the middle."""
+
+    def __init__(self, passed: bool, model: str, counts: str) -> None:
+        self.passed, self.model, self.counts = passed, model, counts
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        word, style = ("PASS", "bold green") if self.passed else ("FAIL", "bold red")
+        room = max(20, options.max_width - cell_len(word) - 2 - cell_len(self.counts))
+        yield Text.assemble(
+            (word, style), "  ", (shorten_middle(self.model, room), "bold"), self.counts
+        )
+
+
 def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableType]:
-    """A pass/fail line, then the findings grouped by rule (at most ``limit`` per rule)."""
-    from rich.padding import Padding
+    """A pass/fail line, then the findings grouped by rule (at most ``limit`` per rule).
+
+    When the model is another kind than the profile wants (``report.summary``), that line
+    comes second and the per-tensor rules are counted instead of listed. Long names are
+    shortened in the middle; ``report_to_dict`` has every finding whole.
+    """
     from rich.text import Text
 
-    verdict = Text("PASS", style="bold green") if report.passed else Text("FAIL", style="bold red")
-    line = Text.assemble(verdict, "  ", (report.model, "bold"), f"  profile {report.profile}")
-    counts = f": {len(report.violations)} violations, {len(report.warnings)} warnings"
+    counts = f"  profile {report.profile}"
     if report.violations or report.warnings:
-        line.append(counts)
-    out: list[RenderableType] = [line]
+        counts += f": {len(report.violations)} violations, {len(report.warnings)} warnings"
+    out: list[RenderableType] = [_Verdict(report.passed, report.model, counts)]
+    if report.summary:
+        out.append(_Message(report.summary, indent=2))
     for kind, findings, style in (
         ("violation", report.violations, "red"),
         ("warning", report.warnings, "yellow"),
     ):
         for rule, group in _grouped(findings).items():
-            out.append(Text.assemble("  ", (rule, style), f" ({kind}, {len(group)})"))
-            # Padding indents the wrapped lines of a long message too.
+            head = Text.assemble("  ", (rule, style), f" ({kind}, {len(group)})")
+            if report.summary and rule in _PER_TENSOR_RULES:
+                head.append(": not listed (--json lists all)")
+                out.append(head)
+                continue
+            out.append(head)
             for f in group[:limit]:
-                out.append(Padding(Text(f.message), (0, 0, 0, 4)))
+                out.append(_Message(f.message))
             if len(group) > limit:
                 more = f"... and {len(group) - limit} more (--json lists all)"
-                out.append(Padding(Text(more), (0, 0, 0, 4)))
-    return out
+                out.append(_Message(more))
+    return [_Trimmed(r) for r in out]
 
 
 # ---------------------------------------------------------------- compare and bench
