@@ -27,8 +27,8 @@ from tflkit.errors import (
     TflkitError,
     UnsupportedModelError,
 )
-from tflkit.model import Model, ModelSource, Tensor, load
-from tflkit.quant import PerTensor, QuantizeStats, dequantize, quantize_with_stats
+from tflkit.model import Model, ModelSource, Subgraph, Tensor, load
+from tflkit.quant import PerTensor, QuantizeStats, _max, _min, dequantize, quantize_with_stats
 
 __all__ = ["Runner"]
 
@@ -80,6 +80,10 @@ def _caller_stacklevel() -> int:
     while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
         frame, level = frame.f_back, level + 1  # type: ignore[assignment]
     return level
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _shape_text(dims: Sequence[int]) -> str:
@@ -193,14 +197,18 @@ class Runner:
         self._in_quant = [_per_tensor(t) for t in self.inputs]
         self._in_dtypes = [dtypes.numpy_dtype(t.dtype) for t in self.inputs]
         self._fixed = next(
-            (t.shape_signature[0] for t in self.inputs if t.shape_signature[:1] not in ((), (-1,))),
+            (t.shape_signature[0] for t in self.inputs if t.shape_signature[:1] > (0,)),
             None,
         )
         self._out_quant = [_per_tensor(t) for t in self.outputs]
+        # Float inputs quantized by a QUANTIZE op inside the graph clip there as an integer input
+        # would: the real values beyond which that op saturates, to warn the same way.
+        self._edges = [self._edge(sg, t) for t in self.inputs]
+        # (-1 marks a dynamic dimension; any other negative one is read the same way.)
         # Inputs with a dynamic dimension are allocated at the shape of the first predict: the
         # stored shape is a placeholder ([1, 1] for [-1, -1]) at which some models cannot be
         # prepared at all (a VALID convolution over 1 sample of audio).
-        self._dynamic = any(-1 in t.shape_signature for t in self.inputs)
+        self._dynamic = any(d < 0 for t in self.inputs for d in t.shape_signature)
         #: ``"xnnpack"`` (the runtime's default delegate) or None (builtin kernels only, after
         #: XNNPACK failed to prepare the model; a DelegateWarning says why).
         self.delegate: str | None = "xnnpack"
@@ -298,27 +306,34 @@ class Runner:
             self._interp.allocate_tensors()
             return
         except RuntimeError as exc:
-            if self.delegate is None or "XNNPack" not in str(exc):
-                raise
             first = exc
-        # XNNPACK could not prepare the model at these shapes: a new interpreter without the
-        # default delegates, at the same shapes. If that fails too, XNNPACK was not the cause.
-        interp = self._open_interpreter(delegate=False)
-        for k, shape in enumerate(self._in_shapes):
-            if shape is not None:
-                interp.resize_tensor_input(self._in_index[k], list(shape), strict=False)
-        try:
-            interp.allocate_tensors()
-        except RuntimeError:
-            raise first from None
-        self._interp, self.delegate = interp, None
-        reason = " ".join(str(first).split())
-        warnings.warn(
-            f"{self.model.name}: the XNNPACK delegate could not prepare the model ({reason}); "
-            "running it on the builtin kernels instead",
-            DelegateWarning,
-            stacklevel=_caller_stacklevel(),
-        )
+        builtin = None
+        if self.delegate is not None and "XNNPack" in str(first):
+            # XNNPACK could not prepare the model at these shapes: a new interpreter without
+            # the default delegates, at the same shapes. If that fails too, XNNPACK was not
+            # the cause and the builtin kernels' reason is the more precise one.
+            interp = self._open_interpreter(delegate=False)
+            for k, shape in enumerate(self._in_shapes):
+                if shape is not None:
+                    interp.resize_tensor_input(self._in_index[k], list(shape), strict=False)
+            try:
+                interp.allocate_tensors()
+            except RuntimeError as exc:
+                builtin = exc
+            else:
+                self._interp, self.delegate = interp, None
+                warnings.warn(
+                    f"{self.model.name}: the XNNPACK delegate could not prepare the model "
+                    f"({_one_line(first)}); running it on the builtin kernels instead",
+                    DelegateWarning,
+                    stacklevel=_caller_stacklevel(),
+                )
+                return
+        shapes = ", ".join(_shape_text(s) for s in self._in_shapes if s is not None)
+        raise UnsupportedModelError(
+            f"{self.model.name}: the runtime cannot prepare the model for input shape "
+            f"{shapes}: {_one_line(builtin or first)}"
+        ) from (builtin or first)
 
     def reset(self) -> None:
         """Restore the model's initial state (resource variables) by re-opening the runtime."""
@@ -364,6 +379,33 @@ class Runner:
 
     # ------------------------------------------------------------------ inputs
 
+    @staticmethod
+    def _edge(sg: Subgraph, t: Tensor) -> tuple[Tensor, float, float] | None:
+        """(the in-graph quantized tensor, low, high): values <= low or >= high saturate."""
+        inner = sg.edge_quantization(t.index)
+        q = inner.quantization if inner is not None else None
+        if inner is None or q is None or len(q.scales) != 1 or not q.scales[0] > 0:
+            return None
+        qmin, qmax = dtypes.INTEGER_RANGES[inner.dtype]
+        s, zp = q.scales[0], q.zero_points[0]  # ties round away from zero, hence the 0.5
+        return inner, (qmin - zp - 0.5) * s, (qmax - zp + 0.5) * s
+
+    def _edge_saturation(self, i: int, a: Array) -> None:
+        edge = self._edges[i]
+        if edge is None or a.dtype.kind != "f":
+            return
+        inner, low, high = edge
+        if a.size and low < _min(a) and _max(a) < high:  # NaN fails both
+            stats = QuantizeStats(a.size, 0, 0, 0)
+        else:
+            stats = QuantizeStats(
+                a.size,
+                int(np.count_nonzero(a <= low)),
+                int(np.count_nonzero(a >= high)),
+                int(np.count_nonzero(np.isnan(a))),
+            )
+        self._saturation(i, inner, stats, inside=True)
+
     def _where(self, i: int) -> str:
         return f"input {self.input_names[i]!r} (index {i})"
 
@@ -398,7 +440,7 @@ class Runner:
     def _check_shape(self, i: int, a: Array) -> None:
         sig = self.inputs[i].shape_signature
         if a.ndim == len(sig) and all(
-            s == -1 or s == d for s, d in zip(sig[1:], a.shape[1:], strict=True)
+            s < 0 or s == d for s, d in zip(sig[1:], a.shape[1:], strict=True)
         ):
             return
         where = self._where(i)
@@ -413,7 +455,7 @@ class Runner:
                 f"got rank {a.ndim} (shape {_shape_text(a.shape)})"
             )
         for axis in range(1, len(sig)):
-            if sig[axis] != -1 and sig[axis] != a.shape[axis]:
+            if sig[axis] >= 0 and sig[axis] != a.shape[axis]:
                 raise InputError(
                     f"{where}: expected shape {_shape_text(sig)}, got {_shape_text(a.shape)}"
                 )
@@ -435,6 +477,8 @@ class Runner:
                 )
             self._saturation(i, t, stats)
             return out
+        if self._edges[i] is not None:
+            self._edge_saturation(i, a)
         if a.dtype == target:
             return a
         if target.kind in "iub":
@@ -467,7 +511,7 @@ class Runner:
                 )
         return a.astype(target)
 
-    def _saturation(self, i: int, t: Tensor, stats: QuantizeStats) -> None:
+    def _saturation(self, i: int, t: Tensor, stats: QuantizeStats, *, inside: bool = False) -> None:
         name = self.input_names[i]
         self.saturation[name] = stats
         if stats.fraction <= _SATURATION_WARN or name in self._warned:
@@ -476,9 +520,10 @@ class Runner:
         rr = t.real_range
         expects = f"real values in [{rr[0]:.4g}, {rr[1]:.4g}]" if rr else "smaller values"
         nan = f" ({stats.nan} NaN)" if stats.nan else ""
+        where = f"what the {t.dtype} QUANTIZE op inside the model" if inside else f"what {t.dtype}"
         warnings.warn(
             f"input {name!r}: {stats.fraction:.1%} of {stats.total} values{nan} fell outside "
-            f"what {t.dtype} can hold and were clipped; the model expects {expects}",
+            f"{where} can hold and were clipped; the model expects {expects}",
             SaturationWarning,
             stacklevel=_caller_stacklevel(),
         )
@@ -611,6 +656,8 @@ class Runner:
             feed = x.astype(target)
         else:
             return None
+        if quant is None and self._edges[0] is not None:
+            self._edge_saturation(0, x)
         with self._lock:
             try:
                 if self._in_shapes[0] != shape:  # another thread resized meanwhile
