@@ -20,7 +20,8 @@ import numpy.typing as npt
 
 from tflkit import dtypes
 from tflkit.errors import InputError, SaturationWarning, TflkitError, UnsupportedModelError
-from tflkit.model import Model, ModelSource, Tensor, load
+from tflkit.loader import load
+from tflkit.model import Model, ModelSource, Tensor
 from tflkit.quant import PerTensor, QuantizeStats, dequantize, quantize_with_stats
 
 __all__ = ["Runner"]
