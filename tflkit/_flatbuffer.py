@@ -93,8 +93,9 @@ class FlatBuffer:
             raise self.past_end(vt, 4)
         vsize = int(_U16(self.data, vt)[0])
         if vsize < 4 or vsize % 2:
+            # the vtable: the list of where each field of the table sits
             raise self.fail(
-                f"corrupt: the table at byte {pos:,} has a vtable of {vsize} bytes, "
+                f"corrupt: the table at byte {pos:,} lists its fields in {vsize} bytes, "
                 "expected an even number of at least 4"
             )
         if vt + vsize > self.size:

@@ -73,7 +73,9 @@ def _map_file(path: str) -> Any:
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
-            raise InvalidModelError(f"{os.path.basename(path)}: file is empty")
+            raise InvalidModelError(
+                f"{os.path.basename(path)}: file is empty, expected a TFLite model"
+            )
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
@@ -222,7 +224,10 @@ class _Builder:
     def model(self, path: str | None) -> Model:
         fb = self.fb
         if fb.size < 8:
-            raise fb.fail(f"file is {fb.size} bytes, too short for a TFLite model")
+            raise fb.fail(
+                f"file is {fb.size} bytes, too short for a TFLite model (at least 8: an offset "
+                "and the identifier)"
+            )
         ident = bytes(fb.data[4:8])
         if ident != _IDENTIFIER:
             raise fb.fail(f"file identifier is {ident!r}, expected {_IDENTIFIER!r}")
