@@ -40,6 +40,11 @@ class _FsPath:
         return self._path
 
 
+class _BytesPath:
+    def __fspath__(self) -> bytes:
+        return b"m.tflite"
+
+
 FORMS: dict[str, Callable[[Path], Any]] = {
     "str": str,
     "pathlib": lambda p: p,
@@ -77,11 +82,17 @@ def test_resolve_wrong_type(value: Any, got: str) -> None:
         resolve(value)
 
 
-def test_load_wrong_type_names_what_came() -> None:
-    with pytest.raises(
-        TypeError, match=r"expected a path \(str or os\.PathLike\) or bytes, got int"
-    ):
-        tflkit.load(42)  # type: ignore[arg-type]
+def test_load_takes_the_four_forms_too(form: Callable[[Path], Any]) -> None:
+    facts = MODELS["mlp_int8.tflite"]
+    model = tflkit.load(form(INT8))
+    assert [op.op for op in model.operators] == facts["ops"][0]
+    assert model.inputs[0].quantization is not None
+    assert model.inputs[0].quantization.scale == pytest.approx(facts["inputs"][0]["scale"])
+
+
+def test_a_bytes_path_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=EXPECTED + "a bytes path b'm.tflite'$"):
+        resolve(_BytesPath())
 
 
 @pytest.mark.parametrize("name", ["mlp_int8.tflite", "mlp_float32.tflite", "mlp_float16.tflite"])
@@ -134,6 +145,7 @@ def test_assert_agrees(form: Callable[[Path], Any]) -> None:
 
 
 PUBLIC: dict[str, Callable[[Any], Any]] = {
+    "load": tflkit.load,
     "check": tflkit.check,
     "quantization_kind": tflkit.quantization_kind,
     "assert_fully_int8": assert_fully_int8,

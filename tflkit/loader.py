@@ -87,13 +87,14 @@ def _type_name(value: object) -> str:
 _EXPECTED = "a path (str or os.PathLike), bytes or a tflkit.Model"
 
 
-def load(model: ModelSource) -> Model:
+def load(model: ModelLike) -> Model:
     """Read a .tflite model into a Model, without TensorFlow and without copying weights.
 
     Args:
-        model: a path to a .tflite file (``str`` or ``os.PathLike``), or the model's bytes
-            (``bytes``, ``bytearray``, ``memoryview``). Every other function that takes a
-            model also takes a loaded Model (see ``resolve``).
+        model: a path to a .tflite file (``str`` or ``os.PathLike``; the file is memory-mapped),
+            or the model's bytes (``bytes``, ``bytearray``, ``memoryview``). A ``tflkit.Model``
+            is returned as it is: ``load`` follows the rule of every function that takes a
+            model (see ``resolve``).
 
     Returns:
         The immutable description of every subgraph, tensor, operator, signature and metadata
@@ -103,48 +104,52 @@ def load(model: ModelSource) -> Model:
         InvalidModelError: the file is not a valid TFLite flatbuffer (wrong identifier,
             truncated, offsets or indices out of range).
         OSError: the file cannot be read.
-        TypeError: ``model`` is neither a path nor bytes.
+        TypeError: ``model`` is not a path, bytes or Model.
 
     Example:
         >>> m = tflkit.load("mlp_int8.tflite")
         >>> m.inputs[0].dtype, m.inputs[0].quantization.scale
         ('int8', 0.0039...)
     """
+    return resolve(model)
+
+
+def resolve(model: ModelLike) -> Model:
+    """The Model for anything a tflkit function accepts as a model: the one rule.
+
+    Every public function that takes a model calls this on it, so each takes the same four
+    forms.
+
+    Args:
+        model: a path (``str`` or ``os.PathLike``), the model's bytes (``bytes``,
+            ``bytearray``, ``memoryview``), or a ``tflkit.Model`` (returned as it is, not read
+            again).
+
+    Returns:
+        The Model.
+
+    Raises:
+        TypeError: ``model`` is none of these; the message names the type that came.
+        InvalidModelError: the file is not a valid TFLite flatbuffer.
+        OSError: the file cannot be read.
+
+    Example:
+        >>> model = resolve("mlp_int8.tflite")
+        >>> resolve(model) is model
+        True
+    """
+    if isinstance(model, Model):
+        return model
     if isinstance(model, (bytes, bytearray, memoryview)):
         data = bytes(model) if not isinstance(model, bytes) else model
         return _build(_Source(None, data), path=None, where="<bytes>")
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if not isinstance(path, str):  # os.PathLike[bytes]
-            raise TypeError(f"expected a path or bytes, got a bytes path {path!r}")
+            raise TypeError(f"expected {_EXPECTED}, got a bytes path {path!r}")
         if os.path.isdir(path):
             raise InvalidModelError(f"{path}: is a directory, expected a .tflite file")
         return _build(_Source(path, _map_file(path)), path=path, where=os.path.basename(path))
-    raise TypeError(f"expected a path (str or os.PathLike) or bytes, got {_type_name(model)}")
-
-
-def resolve(model: ModelLike) -> Model:
-    """The Model for anything a tflkit function accepts as a model: the one rule.
-
-    Args:
-        model: a path (``str`` or ``os.PathLike``), the model's bytes, or a ``tflkit.Model``
-            (returned as it is).
-
-    Returns:
-        The Model.
-
-    Raises:
-        TypeError: ``model`` is none of these; the message names what came.
-        InvalidModelError, OSError: as ``load()``.
-
-    Example:
-        >>> resolve("mlp_int8.tflite") == resolve(tflkit.load("mlp_int8.tflite"))
-        True
-    """
-    if isinstance(model, Model):
-        return model
-    if isinstance(model, (str, os.PathLike, bytes, bytearray, memoryview)):
-        return load(model)
     raise TypeError(f"expected {_EXPECTED}, got {_type_name(model)}")
 
 
