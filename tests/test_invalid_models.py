@@ -298,3 +298,52 @@ def test_no_message_leaks_python_internals() -> None:
         assert not [w for w in _LEAKS if w in message], message
         assert message == message.rstrip(".")  # no final period
         assert message.split(": ", 1)[1][:1].islower(), message  # lower case after "where: "
+
+
+def _shared_tensor_model(n: int) -> bytes:
+    """A model whose subgraph lists one tensor ``n`` times; that tensor's shape has ``n`` dims.
+
+    Legal flatbuffer (offsets may point at the same table), never written by a converter: read
+    naively it asks for n * n shape entries from a file of ~8 n bytes.
+    """
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(0)
+    tflite.TensorStartShapeVector(b, n)
+    for _ in range(n):
+        b.PrependInt32(1)
+    shape = b.EndVector()
+    tflite.TensorStart(b)
+    tflite.TensorAddShape(b, shape)
+    tensor = tflite.TensorEnd(b)
+    tflite.SubGraphStartTensorsVector(b, n)
+    for _ in range(n):
+        b.PrependUOffsetTRelative(tensor)
+    tensors = b.EndVector()
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tensors)
+    sg = tflite.SubGraphEnd(b)
+    tflite.ModelStartSubgraphsVector(b, 1)
+    b.PrependUOffsetTRelative(sg)
+    subgraphs = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, subgraphs)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_shared_tables_cannot_blow_up() -> None:
+    small = _shared_tensor_model(20)  # 400 entries from ~250 bytes: within the allowance
+    model = tflkit.load(small)
+    assert len(model.primary.tensors) == 20 and model.primary.tensors[19].shape == (1,) * 20
+    data = _shared_tensor_model(100_000)  # 10 billion entries from ~800 kB
+    start = time.monotonic()
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(data)
+    assert time.monotonic() - start < 2.0
+    assert str(info.value).startswith(
+        f"<bytes>: corrupt: its tables and vectors add up to more than {len(data) + 65536:,} "
+        f"entries, expected at most one per byte of the {len(data):,}-byte file"
+    )

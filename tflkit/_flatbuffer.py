@@ -40,12 +40,18 @@ class FlatBuffer:
         where: what to call it in messages (the file's base name, or ``<bytes>``).
     """
 
-    __slots__ = ("data", "size", "where")
+    __slots__ = ("data", "size", "where", "_budget")
 
     def __init__(self, data: Any, where: str) -> None:
         self.data = data
         self.size = len(data)
         self.where = where
+        # Entries read into Python objects, all vectors together. A file stores each entry in
+        # at least 4 bytes, but offsets may point many times at the same table or vector: a
+        # 1 MB file whose 250,000 tensors share one 250,000-entry shape asks for 62.5 billion
+        # entries. A converter writes each vector once, so the file's size (4x headroom)
+        # bounds what a real model needs.
+        self._budget = self.size + (1 << 16)
 
     def fail(self, what: str) -> InvalidModelError:
         """An InvalidModelError for this file: ``m.tflite: <what>``."""
@@ -147,16 +153,27 @@ class FlatBuffer:
             )
         return (start, n)
 
+    def _spend(self, n: int) -> None:
+        self._budget -= n
+        if self._budget < 0:
+            raise self.fail(
+                f"corrupt: its tables and vectors add up to more than {self.size + (1 << 16):,} "
+                f"entries, expected at most one per byte of the {self.size:,}-byte file "
+                "(the same data is referred to over and over)"
+            )
+
     def scalars(self, t: Table, slot: int, fmt: str, what: str) -> tuple[Any, ...]:
         """A vector of scalars (``fmt`` ``"i"``, ``"f"``, ``"q"``) as a tuple; () when absent."""
         start, n = self.vector(t, slot, struct.calcsize(fmt), what)
         if n == 0:
             return ()
+        self._spend(n)
         return struct.unpack_from(f"<{n}{fmt}", self.data, start)
 
     def tables(self, t: Table, slot: int, what: str) -> list[Table]:
         """A vector of tables."""
         start, n = self.vector(t, slot, 4, what)
+        self._spend(n)
         return [self.table(p + self.u32(p)) for p in range(start, start + 4 * n, 4)]
 
     def string(self, t: Table, slot: int) -> str | None:
