@@ -12,15 +12,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from tflkit import dtypes
 from tflkit.errors import InvalidModelError, TflkitError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
-
-    from tflkit.loader import _Source
 
 __all__ = [
     "Model",
@@ -34,6 +32,15 @@ __all__ = [
     "ModelLike",
     "ModelSource",
 ]
+
+
+class _Source(Protocol):
+    """The bytes a model was read from (``tflkit.loader`` makes them; not named here, so that
+    the data types need nothing from the code that builds them, not even for type hints)."""
+
+    @property
+    def data(self) -> Any: ...
+
 
 #: What ``tflkit.load()`` accepts: a path, or the model's bytes.
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
