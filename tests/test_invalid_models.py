@@ -300,22 +300,29 @@ def test_no_message_leaks_python_internals() -> None:
         assert message.split(": ", 1)[1][:1].islower(), message  # lower case after "where: "
 
 
-def _shared_tensor_model(n: int) -> bytes:
-    """A model whose subgraph lists one tensor ``n`` times; that tensor's shape has ``n`` dims.
+def _shared_tensor_model(n: int, shared: str = "shape") -> bytes:
+    """A model whose subgraph lists one tensor ``n`` times; that tensor's shape has ``n`` dims
+    (or its name ``4 n`` letters).
 
     Legal flatbuffer (offsets may point at the same table), never written by a converter: read
-    naively it asks for n * n shape entries from a file of ~8 n bytes.
+    naively it asks for n * n shape entries (4 n * n letters) from a file of ~8 n bytes.
     """
     import flatbuffers
     import tflite
 
     b = flatbuffers.Builder(0)
-    tflite.TensorStartShapeVector(b, n)
-    for _ in range(n):
-        b.PrependInt32(1)
-    shape = b.EndVector()
+    if shared == "shape":
+        tflite.TensorStartShapeVector(b, n)
+        for _ in range(n):
+            b.PrependInt32(1)
+        shape = b.EndVector()
+    else:
+        name = b.CreateString("x" * 4 * n)
     tflite.TensorStart(b)
-    tflite.TensorAddShape(b, shape)
+    if shared == "shape":
+        tflite.TensorAddShape(b, shape)
+    else:
+        tflite.TensorAddName(b, name)
     tensor = tflite.TensorEnd(b)
     tflite.SubGraphStartTensorsVector(b, n)
     for _ in range(n):
@@ -334,11 +341,14 @@ def _shared_tensor_model(n: int) -> bytes:
     return bytes(b.Output())
 
 
-def test_shared_tables_cannot_blow_up() -> None:
-    small = _shared_tensor_model(20)  # 400 entries from ~250 bytes: within the allowance
+@pytest.mark.parametrize("shared", ["shape", "name"])
+def test_shared_tables_cannot_blow_up(shared: str) -> None:
+    small = _shared_tensor_model(20, shared)  # 400 entries from ~250 bytes: within the allowance
     model = tflkit.load(small)
-    assert len(model.primary.tensors) == 20 and model.primary.tensors[19].shape == (1,) * 20
-    data = _shared_tensor_model(100_000)  # 10 billion entries from ~800 kB
+    last = model.primary.tensors[19]
+    assert len(model.primary.tensors) == 20
+    assert last.shape == (1,) * 20 if shared == "shape" else last.name == "x" * 80
+    data = _shared_tensor_model(100_000, shared)  # 10 billion entries from ~800 kB
     start = time.monotonic()
     with pytest.raises(tflkit.InvalidModelError) as info:
         tflkit.load(data)

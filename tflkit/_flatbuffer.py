@@ -184,4 +184,5 @@ class FlatBuffer:
         n = self.u32(p)
         if p + 4 + n > self.size:
             raise self.past_end(p + 4, n)
+        self._spend(n // 4)  # a name shared by every tensor is as costly as a shared vector
         return bytes(self.data[p + 4 : p + 4 + n]).decode("utf-8", "replace")
