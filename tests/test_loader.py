@@ -202,3 +202,14 @@ def test_source_is_not_part_of_the_value() -> None:
     assert from_file.subgraphs == from_bytes.subgraphs
     assert "_source" not in repr(from_file)
     assert os.fspath(interpreter_source(from_file)) != interpreter_source(from_bytes)
+
+
+def test_interpreter_source_of_a_model_built_by_hand() -> None:
+    loaded = tflkit.load(INT8)
+    fields = {f: getattr(loaded, f) for f in ("size_bytes", "schema_version", "description")}
+    parts = {"subgraphs": loaded.subgraphs, "signatures": (), "metadata": ()}
+    with_path = tflkit.Model(path=str(INT8), **fields, **parts)
+    assert interpreter_source(with_path) == str(INT8)
+    without = tflkit.Model(path=None, **fields, **parts)
+    with pytest.raises(tflkit.TflkitError, match="carries neither a path nor its bytes"):
+        interpreter_source(without)
