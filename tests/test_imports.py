@@ -41,9 +41,26 @@ def test_inspect_and_check_are_light(args: list[str]) -> None:
         "        assert e.code == 0, e.code\n"
     )
     loaded = _modules_after(code)
-    if "--help" not in args:
-        assert "tflite" in loaded
+    assert "tflkit" in loaded
     assert not loaded & set(HEAVY)
+    # tflkit reads the flatbuffer itself: the tflite package's ~190 modules, flatbuffers
+    # and numpy are most of what `inspect` would otherwise spend
+    assert not loaded & {"tflite", "flatbuffers"}
+
+
+@pytest.mark.parametrize("args", [["inspect", "--json"], ["inspect", "--tensors"]])
+def test_inspect_imports_no_numpy(args: list[str]) -> None:
+    code = (
+        "import io, contextlib\n"
+        "from tflkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main({[*args, str(FIXTURES / 'mlp_int8.tflite')]!r})\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+    )
+    loaded = _modules_after(code)
+    assert "tflkit" in loaded and "numpy" not in loaded
 
 
 def test_public_api_is_listed() -> None:

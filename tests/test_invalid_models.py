@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import random
+import re
 import struct
 import time
 from typing import Any
@@ -87,8 +89,13 @@ def test_truncated_everywhere_never_leaks_another_exception() -> None:
 def test_root_offset_out_of_range() -> None:
     data = bytearray(INT8.read_bytes())
     data[0:4] = struct.pack("<I", 0x7FFFFFF0)
-    with pytest.raises(tflkit.InvalidModelError, match="root table offset"):
+    size = len(data)
+    with pytest.raises(tflkit.InvalidModelError) as info:
         tflkit.load(bytes(data))
+    assert str(info.value) == (
+        f"<bytes>: truncated or corrupt: the root table is at byte {0x7FFFFFF0:,} "
+        f"but the file has {size:,} bytes"
+    )
 
 
 def _vector_length_position(data: bytes, path: str) -> int:
@@ -113,8 +120,15 @@ def test_absurd_vector_length(vector: str) -> None:
     pos = _vector_length_position(bytes(data), vector)
     data[pos : pos + 4] = struct.pack("<I", 0x7FFFFFFF)
     start = time.monotonic()
-    with pytest.raises(tflkit.InvalidModelError, match="claims 2147483647 entries"):
+    # the vector's elements start after its 4-byte length, 4 bytes each (an int or an offset)
+    end = pos + 4 + 4 * 0x7FFFFFFF - 1
+    with pytest.raises(tflkit.InvalidModelError) as info:
         tflkit.load(bytes(data))
+    message = str(info.value)
+    assert message.startswith("<bytes>: truncated or corrupt: the vector of ")
+    assert message.endswith(
+        f" claims 2,147,483,647 entries, up to byte {end:,}, but the file has {len(data):,} bytes"
+    )
     assert time.monotonic() - start < 1.0
 
 
@@ -189,5 +203,157 @@ def test_external_buffer_past_the_end_of_the_file() -> None:
         b = m.buffers[_first_weight_buffer(m)]
         b.data, b.offset, b.size = None, 1 << 40, 4096
 
-    with pytest.raises(tflkit.InvalidModelError, match="past the end"):
-        tflkit.load(edited("mlp_int8.tflite", edit))
+    data = edited("mlp_int8.tflite", edit)
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(data)
+    assert str(info.value).endswith(
+        f"refers to bytes {1 << 40:,} to {(1 << 40) + 4095:,} but the file has {len(data):,} bytes"
+    )
+
+
+# ---------------------------------------------------------------- messages in the user's words
+
+_TRUNCATED = re.compile(
+    r"^(?P<where>[^:]+): truncated or corrupt: .*\bbytes? (?P<byte>[\d,]+)"
+    r"(?: to [\d,]+)?,? but the file has (?P<size>[\d,]+) bytes$"
+)
+
+
+@pytest.mark.parametrize("name", ["mlp_int8.tflite", "cnn_uint8_io.tflite", "while_loop.tflite"])
+@pytest.mark.parametrize("fraction", [0.05, 0.3, 0.5, 0.8, 0.99])
+def test_truncated_file_says_which_byte_and_how_long(
+    tmp_path: Any, name: str, fraction: float
+) -> None:
+    data = FIXTURES.joinpath(name).read_bytes()
+    cut = int(len(data) * fraction)
+    path = tmp_path / "cut.tflite"
+    path.write_bytes(data[:cut])
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(path)
+    message = str(info.value)
+    found = _TRUNCATED.match(message)
+    assert found, message
+    assert found["where"] == "cut.tflite"
+    assert found["size"] == f"{cut:,}"  # the truncated file's size, with thousands separators
+    # the byte it wanted is past the cut: in the original file, or (a length field read from
+    # where the cut file has no bytes) further
+    assert int(found["byte"].replace(",", "")) >= cut
+
+
+def test_truncated_after_the_header_names_the_root_table() -> None:
+    data = INT8.read_bytes()
+    root = struct.unpack("<I", data[:4])[0]  # the root table's offset, the file's first 4 bytes
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(data[:8])
+    assert str(info.value) == (
+        f"<bytes>: truncated or corrupt: the root table is at byte {root:,} but the file has 8 bytes"
+    )
+
+
+def test_truncated_inside_a_table_names_the_end_of_the_file() -> None:
+    # cut one byte into the root table: its vtable offset needs bytes root..root+3
+    data = INT8.read_bytes()
+    root = struct.unpack("<I", data[:4])[0]
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(data[: root + 1])
+    assert str(info.value) == (
+        f"<bytes>: truncated or corrupt: the flatbuffer refers to byte {root + 1:,} "
+        f"but the file has {root + 1:,} bytes"
+    )
+
+
+_LEAKS = ["unpack_from", "struct", "Traceback", "flatbuffers", "buffer size"] + [
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+]
+
+
+def _messages() -> list[str]:
+    out = []
+    rng = random.Random(3)
+    for name in ("mlp_int8.tflite", "cnn_uint8_io.tflite", "two_signatures.tflite"):
+        base = FIXTURES.joinpath(name).read_bytes()
+        for cut in range(0, len(base), max(1, len(base) // 150)):
+            out.append(base[:cut])
+        for _ in range(150):
+            data = bytearray(base)
+            for _ in range(rng.randint(1, 6)):
+                pos = rng.randrange(len(data))
+                data[pos] ^= 1 << rng.randrange(8)
+            out.append(bytes(data))
+    messages = []
+    for data in out:
+        try:
+            tflkit.load(data)
+        except tflkit.InvalidModelError as exc:
+            messages.append(str(exc))
+    return messages
+
+
+def test_no_message_leaks_python_internals() -> None:
+    messages = _messages()
+    assert len(messages) > 300
+    for message in messages:
+        assert not [w for w in _LEAKS if w in message], message
+        assert message == message.rstrip(".")  # no final period
+        assert message.split(": ", 1)[1][:1].islower(), message  # lower case after "where: "
+
+
+def _shared_tensor_model(n: int, shared: str = "shape") -> bytes:
+    """A model whose subgraph lists one tensor ``n`` times; that tensor's shape has ``n`` dims
+    (or its name ``4 n`` letters).
+
+    Legal flatbuffer (offsets may point at the same table), never written by a converter: read
+    naively it asks for n * n shape entries (4 n * n letters) from a file of ~8 n bytes.
+    """
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(0)
+    if shared == "shape":
+        tflite.TensorStartShapeVector(b, n)
+        for _ in range(n):
+            b.PrependInt32(1)
+        shape = b.EndVector()
+    else:
+        name = b.CreateString("x" * 4 * n)
+    tflite.TensorStart(b)
+    if shared == "shape":
+        tflite.TensorAddShape(b, shape)
+    else:
+        tflite.TensorAddName(b, name)
+    tensor = tflite.TensorEnd(b)
+    tflite.SubGraphStartTensorsVector(b, n)
+    for _ in range(n):
+        b.PrependUOffsetTRelative(tensor)
+    tensors = b.EndVector()
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tensors)
+    sg = tflite.SubGraphEnd(b)
+    tflite.ModelStartSubgraphsVector(b, 1)
+    b.PrependUOffsetTRelative(sg)
+    subgraphs = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, subgraphs)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@pytest.mark.parametrize("shared", ["shape", "name"])
+def test_shared_tables_cannot_blow_up(shared: str) -> None:
+    small = _shared_tensor_model(20, shared)  # 400 entries from ~250 bytes: within the allowance
+    model = tflkit.load(small)
+    last = model.primary.tensors[19]
+    assert len(model.primary.tensors) == 20
+    assert last.shape == (1,) * 20 if shared == "shape" else last.name == "x" * 80
+    data = _shared_tensor_model(100_000, shared)  # 10 billion entries from ~800 kB
+    start = time.monotonic()
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(data)
+    assert time.monotonic() - start < 2.0
+    assert str(info.value).startswith(
+        f"<bytes>: corrupt: its tables and vectors add up to more than {len(data) + 65536:,} "
+        f"entries, expected at most one per byte of the {len(data):,}-byte file"
+    )

@@ -219,3 +219,168 @@ def test_buffers_stored_after_the_flatbuffer() -> None:
     assert sorted(got) == sorted(want) and len(got) >= 4
     for name in want:
         np.testing.assert_array_equal(got[name], want[name])
+
+
+# ---------------------------------------------------------------- the reader against `tflite`
+# tflkit reads the flatbuffer itself (struct, bounds-checked); the `tflite` package's generated
+# readers, run on the same file, are an independent reading of every field the interpreter does
+# not report (shape signatures, opcode versions, custom codes, min/max, buffers, metadata).
+
+
+def _tflite_reading(data: bytes) -> dict[str, object]:
+    import tflite
+
+    m = tflite.Model.GetRootAs(data, 0)
+
+    def ints(obj: object, name: str) -> list[int]:
+        n = getattr(obj, name + "Length")()
+        return getattr(obj, name + "AsNumpy")().tolist() if n else []
+
+    def floats(q: object, name: str) -> list[float]:
+        return ints(q, name)  # same accessors; AsNumpy gives float32, tolist() exact doubles
+
+    codes = []
+    for i in range(m.OperatorCodesLength()):
+        oc = m.OperatorCodes(i)
+        code = max(oc.DeprecatedBuiltinCode(), oc.BuiltinCode())
+        custom = oc.CustomCode().decode() if oc.CustomCode() is not None else None
+        codes.append((code, custom, oc.Version()))
+    subgraphs = []
+    for s in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(s)
+        tensors = []
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            q = t.Quantization()
+            quant = None
+            if q is not None and q.ScaleLength():
+                quant = (
+                    floats(q, "Scale"),
+                    ints(q, "ZeroPoint"),
+                    q.QuantizedDimension(),
+                    floats(q, "Min"),
+                    floats(q, "Max"),
+                )
+            tensors.append(
+                (
+                    t.Name().decode(),
+                    t.Type(),
+                    ints(t, "Shape"),
+                    ints(t, "ShapeSignature") or ints(t, "Shape"),
+                    t.Buffer(),
+                    bool(t.IsVariable()),
+                    t.Sparsity() is not None,
+                    quant,
+                )
+            )
+        ops = [
+            (
+                codes[sg.Operators(o).OpcodeIndex()],
+                ints(sg.Operators(o), "Inputs"),
+                ints(sg.Operators(o), "Outputs"),
+            )
+            for o in range(sg.OperatorsLength())
+        ]
+        name = sg.Name().decode() if sg.Name() is not None else ""
+        subgraphs.append((name, ints(sg, "Inputs"), ints(sg, "Outputs"), tensors, ops))
+    signatures = []
+    for k in range(m.SignatureDefsLength()):
+        sd = m.SignatureDefs(k)
+        signatures.append(
+            (
+                sd.SignatureKey().decode(),
+                sd.SubgraphIndex(),
+                [
+                    (sd.Inputs(j).Name().decode(), sd.Inputs(j).TensorIndex())
+                    for j in range(sd.InputsLength())
+                ],
+                [
+                    (sd.Outputs(j).Name().decode(), sd.Outputs(j).TensorIndex())
+                    for j in range(sd.OutputsLength())
+                ],
+            )
+        )
+    metadata = [
+        (m.Metadata(k).Name().decode(), m.Metadata(k).Buffer()) for k in range(m.MetadataLength())
+    ]
+    return {
+        "version": m.Version(),
+        "buffers": m.BuffersLength(),
+        "subgraphs": subgraphs,
+        "signatures": signatures,
+        "metadata": metadata,
+    }
+
+
+def _tflkit_reading(model: tflkit.Model) -> dict[str, object]:
+    from tflkit import dtypes
+
+    subgraphs = []
+    for sg in model.subgraphs:
+        tensors = [
+            (
+                t.name,
+                dtypes.by_name(t.dtype).code if not t.dtype.startswith("TYPE_") else -1,
+                list(t.shape),
+                list(t.shape_signature),
+                t.buffer,
+                t.is_variable,
+                t.is_sparse,
+                None
+                if t.quantization is None
+                else (
+                    list(t.quantization.scales),
+                    list(t.quantization.zero_points),
+                    t.quantization.quantized_dimension,
+                    list(t.quantization.min),
+                    list(t.quantization.max),
+                ),
+            )
+            for t in sg.tensors
+        ]
+        ops = [
+            (
+                (op.builtin_code, op.custom_code if op.is_custom else None, op.version),
+                list(op.inputs),
+                list(op.outputs),
+            )
+            for op in sg.operators
+        ]
+        subgraphs.append((sg.name, list(sg.inputs), list(sg.outputs), tensors, ops))
+    return {
+        "version": model.schema_version,
+        "buffers": model.num_buffers,
+        "subgraphs": subgraphs,
+        "signatures": [
+            (
+                s.key,
+                s.subgraph_index,
+                [(x.name, x.tensor_index) for x in s.inputs],
+                [(x.name, x.tensor_index) for x in s.outputs],
+            )
+            for s in model.signatures
+        ],
+        "metadata": [(e.name, e.buffer) for e in model.metadata],
+    }
+
+
+def test_reader_agrees_with_the_tflite_package(fixture_name: str) -> None:
+    path = fixture_path(fixture_name)
+    want = _tflite_reading(path.read_bytes())
+    # custom codes are only kept for CUSTOM ops by tflkit: drop them elsewhere in the truth too
+    for sg in want["subgraphs"]:  # type: ignore[attr-defined]
+        sg[4][:] = [((c, custom if c == 32 else None, v), i, o) for (c, custom, v), i, o in sg[4]]
+    assert _tflkit_reading(tflkit.load(path)) == want
+
+
+def test_op_name_table_matches_the_tflite_package() -> None:
+    import tflite
+
+    from tflkit._opcodes import NAMES, op_name
+
+    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if isinstance(v, int)}
+    for code, name in names.items():
+        assert op_name(code) == name
+    assert op_name(209) == "STABLEHLO_CASE"  # LiteRT's schema.fbs, after tflite 2.18
+    assert op_name(len(NAMES)) == f"BUILTIN_{len(NAMES)}"
+    assert op_name(-1) == "BUILTIN_-1"

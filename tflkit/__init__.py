@@ -1,7 +1,11 @@
 """tflkit: inspect, check and run TensorFlow Lite (LiteRT) models.
 
-``import tflkit`` is light: it reads models with the ``tflite`` flatbuffer bindings and never
-imports TensorFlow or the LiteRT runtime; ``tflkit.Runner`` imports the runtime on first use.
+``import tflkit`` is light: it reads models with its own bounds-checked flatbuffer reader
+(``struct``, no numpy) and never imports TensorFlow or the LiteRT runtime; ``tflkit.Runner``
+imports the runtime on first use.
+
+Every function that takes a model takes a ``ModelLike``: a path (``str`` or ``os.PathLike``),
+the model's bytes, or a ``tflkit.Model`` from ``tflkit.load()`` (see ``tflkit.loader``).
 """
 
 from __future__ import annotations
@@ -16,16 +20,17 @@ from tflkit.errors import (
     TflkitError,
     UnsupportedModelError,
 )
+from tflkit.loader import load
 from tflkit.model import (
     Metadata,
     Model,
+    ModelLike,
     Operator,
     Quantization,
     Signature,
     SignatureTensor,
     Subgraph,
     Tensor,
-    load,
 )
 
 __version__ = "0.1.0"
@@ -36,6 +41,7 @@ __all__ = [
     "InvalidModelError",
     "Metadata",
     "Model",
+    "ModelLike",
     "Operator",
     "Quantization",
     "Signature",

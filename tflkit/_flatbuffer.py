@@ -1,301 +1,188 @@
-"""Reading the TFLite flatbuffer: the only module that imports ``tflite`` / ``flatbuffers``.
+"""Bounds-checked reads of a flatbuffer: tables, scalars, strings and vectors.
 
-The ``tflite`` package's generated readers do no bounds checking: a bad offset surfaces as
-IndexError or struct.error deep inside ``flatbuffers``, and a crafted vector length can make a
-loop run for a very long time. This module checks the identifier, every vector length against
-the bytes of the file, every index against what it indexes, and turns whatever the readers
-raise on a corrupt file into ``InvalidModelError``.
+A flatbuffer is a tree of tables found through offsets (https://flatbuffers.dev/internals/): a
+table starts with a signed offset back to its vtable, the vtable lists where each field sits
+(0: absent, use the default), and a string or vector field holds an unsigned offset forward to
+its length and data. Every read here checks its bytes against the end of the file first, and
+every vector's length against the bytes left, so a truncated or crafted file gives an
+``InvalidModelError`` that says which byte it wanted and how long the file is, promptly (a
+crafted length can neither hang a loop nor ask for gigabytes). The ``tflite`` package's
+generated readers check nothing: a bad offset surfaces as IndexError or struct.error deep inside
+``flatbuffers``. Reading with ``struct`` also keeps ``tflite`` (~190 modules), ``flatbuffers``
+and numpy out of ``tflkit inspect``.
+
+This module knows the flatbuffer format, not the TFLite schema (``tflkit.loader`` does).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import tflite
-
-from tflkit import dtypes
 from tflkit.errors import InvalidModelError
 
-if TYPE_CHECKING:
-    from tflkit.model import Model, _Source
+__all__ = ["FlatBuffer", "Table"]
 
-_IDENTIFIER = b"TFL3"
+_I32 = struct.Struct("<i").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_U16 = struct.Struct("<H").unpack_from
+_SCALARS = {fmt: struct.Struct("<" + fmt).unpack_from for fmt in "bBhHiIqQfd?"}
 
-# BuiltinOperator code -> name, from the installed schema bindings, plus codes that LiteRT's
-# schema.fbs added after the tflite 2.18 package. Codes newer still are named BUILTIN_<n>.
-_OP_NAMES: dict[int, str] = {
-    v: k
-    for k, v in vars(tflite.BuiltinOperator).items()
-    if not k.startswith("_") and isinstance(v, int)
-}
-_OP_NAMES.setdefault(209, "STABLEHLO_CASE")
-_CUSTOM = 32  # BuiltinOperator.CUSTOM
-
-# Errors the generated readers raise on a corrupt file.
-_READER_ERRORS = (IndexError, struct.error, ValueError, TypeError, OverflowError, RecursionError)
+#: A table: (position of the table, position of its vtable, vtable size in bytes).
+Table = tuple[int, int, int]
 
 
-def op_name(code: int) -> str:
-    """BuiltinOperator name for a code; ``BUILTIN_<code>`` if the code is newer than we know."""
-    return _OP_NAMES.get(code, f"BUILTIN_{code}")
+class FlatBuffer:
+    """A flatbuffer in memory (bytes or a read-only mmap), read with bounds checks.
 
+    Args:
+        data: the buffer.
+        where: what to call it in messages (the file's base name, or ``<bytes>``).
+    """
 
-def _text(raw: bytes | None) -> str | None:
-    # Names are data, not structure: a stray byte should not make the model unreadable.
-    return None if raw is None else raw.decode("utf-8", "replace")
+    __slots__ = ("data", "size", "where", "_budget")
 
-
-class _Reader:
-    def __init__(self, source: _Source, where: str) -> None:
-        self.source = source
-        self.buf = memoryview(source.data)
-        self.size = len(self.buf)
+    def __init__(self, data: Any, where: str) -> None:
+        self.data = data
+        self.size = len(data)
         self.where = where
-        self._buffers: dict[int, tuple[int, int]] = {}
+        # Entries read into Python objects, all vectors together. A file stores each entry in
+        # at least 4 bytes, but offsets may point many times at the same table or vector: a
+        # 1 MB file whose 250,000 tensors share one 250,000-entry shape asks for 62.5 billion
+        # entries. A converter writes each vector once, so the file's size (4x headroom)
+        # bounds what a real model needs.
+        self._budget = self.size + (1 << 16)
 
     def fail(self, what: str) -> InvalidModelError:
+        """An InvalidModelError for this file: ``m.tflite: <what>``."""
         return InvalidModelError(f"{self.where}: {what}")
 
-    def count(self, n: int, elem_size: int, what: str) -> int:
-        # Check a vector's length against the file before looping over it, so that a crafted
-        # length can neither hang the reader nor ask for gigabytes.
-        if n < 0 or n * elem_size > self.size:
-            raise self.fail(f"{what} claims {n} entries, more than a {self.size}-byte file holds")
-        return n
+    def past_end(self, pos: int, nbytes: int) -> InvalidModelError:
+        """The error for a read of ``nbytes`` at ``pos`` that does not fit the file."""
+        if pos < 0:
+            return self.fail(
+                f"truncated or corrupt: the flatbuffer refers to byte {pos:,}, "
+                "before the start of the file"
+            )
+        # Name the first byte the read needs that the file lacks: the file has bytes
+        # 0..size-1, so that byte is never below size.
+        byte = max(pos, self.size)
+        return self.fail(
+            f"truncated or corrupt: the flatbuffer refers to byte {byte:,} "
+            f"but the file has {self.size:,} bytes"
+        )
 
-    def ints(self, obj: Any, field: str, what: str) -> tuple[int, ...]:
-        n = self.count(getattr(obj, field + "Length")(), 4, what)
+    def need(self, pos: int, nbytes: int) -> None:
+        """Check that bytes ``pos .. pos + nbytes - 1`` are in the file."""
+        if pos < 0 or pos + nbytes > self.size:
+            raise self.past_end(pos, nbytes)
+
+    def u32(self, pos: int) -> int:
+        if pos < 0 or pos + 4 > self.size:
+            raise self.past_end(pos, 4)
+        return int(_U32(self.data, pos)[0])
+
+    def scalar(self, pos: int, fmt: str) -> Any:
+        """One little-endian scalar of struct format ``fmt`` (``"i"``, ``"Q"``, ...) at ``pos``."""
+        unpack = _SCALARS[fmt]
+        n = struct.calcsize(fmt)
+        if pos < 0 or pos + n > self.size:
+            raise self.past_end(pos, n)
+        return unpack(self.data, pos)[0]
+
+    def table(self, pos: int) -> Table:
+        """The table at ``pos``, with its vtable located and checked."""
+        if pos < 0 or pos + 4 > self.size:
+            raise self.past_end(pos, 4)
+        vt = pos - int(_I32(self.data, pos)[0])
+        if vt < 0 or vt + 4 > self.size:
+            raise self.past_end(vt, 4)
+        vsize = int(_U16(self.data, vt)[0])
+        if vsize < 4 or vsize % 2:
+            # the vtable: the list of where each field of the table sits
+            raise self.fail(
+                f"corrupt: the table at byte {pos:,} lists its fields in {vsize} bytes, "
+                "expected an even number of at least 4"
+            )
+        if vt + vsize > self.size:
+            raise self.past_end(vt, vsize)
+        return (pos, vt, vsize)
+
+    def root(self) -> Table:
+        """The root table (its offset is the file's first four bytes)."""
+        return self.table(self.u32(0))
+
+    def field(self, t: Table, slot: int) -> int:
+        """Position of field number ``slot`` of table ``t``, or 0 when the field is absent."""
+        pos, vt, vsize = t
+        o = 4 + 2 * slot
+        if o >= vsize:
+            return 0
+        off = int(_U16(self.data, vt + o)[0])
+        return pos + off if off else 0
+
+    def get(self, t: Table, slot: int, fmt: str, default: Any) -> Any:
+        """A scalar field, or its schema default when absent."""
+        p = self.field(t, slot)
+        return default if p == 0 else self.scalar(p, fmt)
+
+    def ref(self, t: Table, slot: int) -> int:
+        """Where an offset field (table, string or vector) points, or 0 when absent."""
+        p = self.field(t, slot)
+        return 0 if p == 0 else p + self.u32(p)
+
+    def sub(self, t: Table, slot: int) -> Table | None:
+        """A table field, or None."""
+        p = self.ref(t, slot)
+        return None if p == 0 else self.table(p)
+
+    def vector(self, t: Table, slot: int, elem_size: int, what: str) -> tuple[int, int]:
+        """(position of the first element, length) of a vector field; (0, 0) when absent.
+
+        The length is checked against the bytes left in the file before anyone loops over it.
+        """
+        p = self.ref(t, slot)
+        if p == 0:
+            return (0, 0)
+        n = self.u32(p)
+        start = p + 4
+        if start + n * elem_size > self.size:
+            raise self.fail(
+                f"truncated or corrupt: the vector of {what} claims {n:,} entries, up to byte "
+                f"{start + n * elem_size - 1:,}, but the file has {self.size:,} bytes"
+            )
+        return (start, n)
+
+    def _spend(self, n: int) -> None:
+        self._budget -= n
+        if self._budget < 0:
+            raise self.fail(
+                f"corrupt: its tables and vectors add up to more than {self.size + (1 << 16):,} "
+                f"entries, expected at most one per byte of the {self.size:,}-byte file "
+                "(the same data is referred to over and over)"
+            )
+
+    def scalars(self, t: Table, slot: int, fmt: str, what: str) -> tuple[Any, ...]:
+        """A vector of scalars (``fmt`` ``"i"``, ``"f"``, ``"q"``) as a tuple; () when absent."""
+        start, n = self.vector(t, slot, struct.calcsize(fmt), what)
         if n == 0:
             return ()
-        return tuple(getattr(obj, field + "AsNumpy")().tolist())
+        self._spend(n)
+        return struct.unpack_from(f"<{n}{fmt}", self.data, start)
 
-    def buffer(self, m: Any, index: int, nbuffers: int, what: str) -> tuple[int, int]:
-        """(offset of the data in the file, size in bytes) of buffer ``index``; (-1, 0) if none."""
-        if index in self._buffers:
-            return self._buffers[index]
-        if index < 0 or index >= nbuffers:
-            if index == 0:  # buffer 0 is the conventional empty sentinel
-                return (-1, 0)
-            raise self.fail(f"{what} refers to buffer {index}, the model has {nbuffers}")
-        b = m.Buffers(index)
-        offset, size = int(b.Offset()), int(b.Size())
-        if offset > 1:
-            # Data stored after the flatbuffer (models over 2 GB); offset 1 is the converter's
-            # placeholder, meaning "no data".
-            if offset + size > self.size:
-                raise self.fail(
-                    f"buffer {index} spans bytes {offset}..{offset + size}, "
-                    f"past the end of the {self.size}-byte file"
-                )
-            info = (offset, size) if size > 0 else (-1, 0)
-        else:
-            length = b.DataLength()
-            if length > 0:
-                pos = b._tab.Vector(b._tab.Offset(4))
-                if pos < 0 or pos + length > self.size:
-                    raise self.fail(f"buffer {index} data runs past the end of the file")
-                info = (pos, length)
-            else:
-                info = (-1, 0)
-        self._buffers[index] = info
-        return info
+    def tables(self, t: Table, slot: int, what: str) -> list[Table]:
+        """A vector of tables."""
+        start, n = self.vector(t, slot, 4, what)
+        self._spend(n)
+        return [self.table(p + self.u32(p)) for p in range(start, start + 4 * n, 4)]
 
-    def model(self, path: str | None) -> Model:
-        from tflkit import model as M
-
-        if self.size < 8:
-            raise self.fail(f"file is {self.size} bytes, too short for a TFLite model")
-        ident = bytes(self.buf[4:8])
-        if ident != _IDENTIFIER:
-            raise self.fail(f"file identifier is {ident!r}, expected {_IDENTIFIER!r}")
-        root = struct.unpack_from("<I", self.buf, 0)[0]
-        if root + 4 > self.size:
-            raise self.fail(
-                f"root table offset {root} is past the end of the {self.size}-byte file"
-            )
-
-        m = tflite.Model.GetRootAs(self.buf, 0)
-        nbuffers = self.count(m.BuffersLength(), 4, "buffers vector")
-
-        opcodes: list[tuple[int, str | None, int]] = []
-        for i in range(self.count(m.OperatorCodesLength(), 4, "operator codes vector")):
-            oc = m.OperatorCodes(i)
-            # op code = max(deprecated_builtin_code, builtin_code): the old int8 field stops at
-            # 127 (PLACEHOLDER_FOR_GREATER_OP_CODES) and old files leave the new field at 0.
-            code = max(int(oc.DeprecatedBuiltinCode()), int(oc.BuiltinCode()))
-            opcodes.append((code, _text(oc.CustomCode()), int(oc.Version())))
-
-        subgraphs = []
-        nsub = self.count(m.SubgraphsLength(), 4, "subgraphs vector")
-        if nsub == 0:
-            raise self.fail("model has no subgraphs")
-        for s in range(nsub):
-            sg = m.Subgraphs(s)
-            where = f"subgraph {s}"
-            tensors = []
-            ntensors = self.count(sg.TensorsLength(), 4, f"{where} tensors vector")
-            for t_i in range(ntensors):
-                t = sg.Tensors(t_i)
-                twhere = f"{where} tensor {t_i}"
-                shape = self.ints(t, "Shape", f"{twhere} shape")
-                sig = self.ints(t, "ShapeSignature", f"{twhere} shape_signature")
-                buf_index = int(t.Buffer())
-                data_offset, data_size = self.buffer(m, buf_index, nbuffers, twhere)
-                tensors.append(
-                    M.Tensor(
-                        index=t_i,
-                        name=_text(t.Name()) or "",
-                        dtype=dtypes.by_code(int(t.Type())).name,
-                        shape=shape,
-                        shape_signature=sig if sig else shape,
-                        quantization=self.quantization(t.Quantization(), twhere),
-                        is_constant=data_size > 0,
-                        buffer=buf_index,
-                        buffer_size=data_size,
-                        is_variable=bool(t.IsVariable()),
-                        is_sparse=t.Sparsity() is not None,
-                        subgraph_index=s,
-                        _data_offset=data_offset,
-                        _source=self.source,
-                    )
-                )
-            operators = []
-            for o_i in range(self.count(sg.OperatorsLength(), 4, f"{where} operators vector")):
-                op = sg.Operators(o_i)
-                owhere = f"{where} operator {o_i}"
-                opcode_index = int(op.OpcodeIndex())
-                if not 0 <= opcode_index < len(opcodes):
-                    raise self.fail(
-                        f"{owhere} uses operator code {opcode_index}, the model has {len(opcodes)}"
-                    )
-                code, custom, version = opcodes[opcode_index]
-                ins = self.ints(op, "Inputs", f"{owhere} inputs")
-                outs = self.ints(op, "Outputs", f"{owhere} outputs")
-                for i in ins + outs:
-                    if not -1 <= i < ntensors:
-                        raise self.fail(f"{owhere} refers to tensor {i}, {where} has {ntensors}")
-                operators.append(
-                    M.Operator(
-                        index=o_i,
-                        op=op_name(code),
-                        builtin_code=code,
-                        custom_code=custom if code == _CUSTOM else None,
-                        version=version,
-                        inputs=ins,
-                        outputs=outs,
-                        opcode_index=opcode_index,
-                    )
-                )
-            ins = self.ints(sg, "Inputs", f"{where} inputs")
-            outs = self.ints(sg, "Outputs", f"{where} outputs")
-            for i in ins + outs:
-                if not 0 <= i < ntensors:
-                    raise self.fail(
-                        f"{where} input/output {i} is not one of its {ntensors} tensors"
-                    )
-            subgraphs.append(
-                M.Subgraph(
-                    index=s,
-                    name=_text(sg.Name()) or "",
-                    inputs=ins,
-                    outputs=outs,
-                    tensors=tuple(tensors),
-                    operators=tuple(operators),
-                )
-            )
-
-        signatures = []
-        for k in range(self.count(m.SignatureDefsLength(), 4, "signature defs vector")):
-            sd = m.SignatureDefs(k)
-            key = _text(sd.SignatureKey()) or ""
-            sub = int(sd.SubgraphIndex())
-            if not 0 <= sub < nsub:
-                raise self.fail(f"signature {key!r} refers to subgraph {sub}, the model has {nsub}")
-            ntensors = len(subgraphs[sub].tensors)
-            signatures.append(
-                M.Signature(
-                    key=key,
-                    subgraph_index=sub,
-                    inputs=self.tensor_maps(
-                        sd.Inputs, sd.InputsLength(), key, sub, ntensors, "input"
-                    ),
-                    outputs=self.tensor_maps(
-                        sd.Outputs, sd.OutputsLength(), key, sub, ntensors, "output"
-                    ),
-                )
-            )
-
-        metadata = []
-        for k in range(self.count(m.MetadataLength(), 4, "metadata vector")):
-            md = m.Metadata(k)
-            name = _text(md.Name()) or ""
-            buf_index = int(md.Buffer())
-            offset, size = self.buffer(m, buf_index, nbuffers, f"metadata {name!r}")
-            metadata.append(M.Metadata(name, buf_index, size, offset, self.source))
-
-        return M.Model(
-            path=path,
-            size_bytes=self.size,
-            schema_version=int(m.Version()),
-            description=_text(m.Description()),
-            subgraphs=tuple(subgraphs),
-            signatures=tuple(signatures),
-            metadata=tuple(metadata),
-            num_buffers=nbuffers,
-        )
-
-    def tensor_maps(
-        self, get: Any, length: int, key: str, sub: int, ntensors: int, kind: str
-    ) -> tuple[Any, ...]:
-        from tflkit.model import SignatureTensor
-
-        out = []
-        for j in range(self.count(length, 4, f"signature {key!r} {kind}s")):
-            tm = get(j)
-            idx = int(tm.TensorIndex())
-            if not 0 <= idx < ntensors:
-                raise self.fail(
-                    f"signature {key!r} {kind} refers to tensor {idx}, "
-                    f"subgraph {sub} has {ntensors}"
-                )
-            out.append(SignatureTensor(_text(tm.Name()) or "", idx))
-        return tuple(out)
-
-    def quantization(self, q: Any, where: str) -> Any:
-        from tflkit.model import Quantization
-
-        if q is None:
+    def string(self, t: Table, slot: int) -> str | None:
+        """A string field as text (stray bytes replaced: names are data, not structure)."""
+        p = self.ref(t, slot)
+        if p == 0:
             return None
-        n = self.count(q.ScaleLength(), 4, f"{where} scales")
-        if n == 0:
-            return None
-        scales = tuple(q.ScaleAsNumpy().tolist())
-        nz = self.count(q.ZeroPointLength(), 8, f"{where} zero points")
-        zero_points = tuple(q.ZeroPointAsNumpy().tolist()) if nz else ()
-        nmin = self.count(q.MinLength(), 4, f"{where} min")
-        nmax = self.count(q.MaxLength(), 4, f"{where} max")
-        return Quantization(
-            scales=scales,
-            zero_points=zero_points,
-            quantized_dimension=int(q.QuantizedDimension()),
-            min=tuple(q.MinAsNumpy().tolist()) if nmin else (),
-            max=tuple(q.MaxAsNumpy().tolist()) if nmax else (),
-        )
-
-
-def parse(source: _Source, *, path: str | None, where: str) -> Model:
-    """Read a whole model from ``source`` into tflkit.model dataclasses.
-
-    Raises:
-        InvalidModelError: for anything that is not a valid TFLite flatbuffer.
-    """
-    reader = _Reader(source, where)
-    try:
-        return reader.model(path)
-    except InvalidModelError:
-        raise
-    except MemoryError as exc:  # pragma: no cover - guarded by count(), kept as a last resort
-        raise reader.fail("corrupt flatbuffer (a size field is absurd)") from exc
-    except _READER_ERRORS as exc:
-        raise reader.fail(f"corrupt or truncated flatbuffer ({type(exc).__name__}: {exc})") from exc
+        n = self.u32(p)
+        if p + 4 + n > self.size:
+            raise self.past_end(p + 4, n)
+        self._spend(n // 4)  # a name shared by every tensor is as costly as a shared vector
+        return bytes(self.data[p + 4 : p + 4 + n]).decode("utf-8", "replace")

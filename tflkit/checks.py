@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tflkit import dtypes
-from tflkit.model import Model, Operator, Subgraph, Tensor
+from tflkit.loader import resolve
+from tflkit.model import Model, ModelLike, Operator, Subgraph, Tensor
 
 __all__ = [
     "PROFILES",
@@ -781,7 +782,7 @@ def _select(
 
 
 def check(
-    model: Model,
+    model: ModelLike,
     profile: str = "int8",
     *,
     allow_uint8_io: bool = False,
@@ -792,7 +793,7 @@ def check(
     """Check a model against a profile and the TFLite quantization specification.
 
     Args:
-        model: a model from ``tflkit.load()``.
+        model: a path (``str`` or ``os.PathLike``), the model's bytes, or a ``tflkit.Model``.
         profile: ``"int8"`` (fully integer: int8 I/O, builtin ops only, no float tensor),
             ``"int16x8"`` (int16 activations, int8 weights) or ``"float16"`` (float16
             weights, float32 I/O).
@@ -806,9 +807,11 @@ def check(
 
     Raises:
         ValueError: an unknown profile or rule id.
+        TypeError: ``model`` is not a path, bytes or Model.
+        InvalidModelError, OSError: the file cannot be read as a model.
 
     Example:
-        >>> report = tflkit.check(tflkit.load("mlp_int8.tflite"))
+        >>> report = tflkit.check("mlp_int8.tflite")
         >>> report.passed, [f.rule for f in report.violations]
         (True, [])
     """
@@ -819,6 +822,7 @@ def check(
     for rid in (selected or set()) | ignored:
         if rid not in RULES:
             raise ValueError(f"unknown rule {rid!r}; rules: {', '.join(sorted(RULES))}")
+    model = resolve(model)
     if profile == "int8":
         own = list(_int8_profile(model, allow_uint8_io))
     elif profile == "int16x8":
@@ -846,7 +850,7 @@ def check(
 _INT8ISH = frozenset({"int8", "uint8"})
 
 
-def quantization_kind(model: Model) -> str:
+def quantization_kind(model: ModelLike) -> str:
     """One word for how a model is quantized, from its tensors' dtypes and quantization.
 
     - ``float32``: no quantized tensor and no float16 constant.
@@ -859,10 +863,18 @@ def quantization_kind(model: Model) -> str:
     Activations are the non-constant tensors of every subgraph; bool, int32 and other
     non-quantized integer tensors (shapes, indices, loop counters) are not counted.
 
+    Args:
+        model: a path (``str`` or ``os.PathLike``), the model's bytes, or a ``tflkit.Model``.
+
+    Raises:
+        TypeError: ``model`` is not a path, bytes or Model.
+        InvalidModelError, OSError: the file cannot be read as a model.
+
     Example:
-        >>> tflkit.quantization_kind(tflkit.load("mlp_int8.tflite"))
+        >>> tflkit.quantization_kind("mlp_int8.tflite")
         'int8'
     """
+    model = resolve(model)
     float_acts = q8_acts = q16_acts = other_q_acts = 0
     f16_consts = q_consts = 0
     for sg in model.subgraphs:

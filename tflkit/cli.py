@@ -112,7 +112,7 @@ def inspect(
 ) -> None:
     """Show a model's tensors, quantization, operators and signatures (no TensorFlow needed)."""
     from tflkit import render
-    from tflkit.model import load
+    from tflkit.loader import load
 
     m = load(model)
     if subgraph is not None and subgraph >= len(m.subgraphs):
@@ -179,7 +179,7 @@ def check(
 ) -> None:
     """Check that models are fully integer (or int16x8, float16); exit 1 if one is not."""
     from tflkit import checks, render
-    from tflkit.model import load
+    from tflkit.loader import load
 
     if list_rules:
         _print_rules()

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from tflkit._inputs import batch_size_of, random_inputs, take
 from tflkit.errors import InputError
-from tflkit.model import ModelSource
+from tflkit.model import ModelLike
 from tflkit.speed import Latency, overhead_ms
 
 __all__ = ["Comparison", "ModelResult", "OutputError", "TensorError", "PerTensor", "compare"]
@@ -147,7 +147,7 @@ class Comparison:
 
 
 def compare(
-    models: Sequence[ModelSource | Any],
+    models: Sequence[ModelLike | Any],
     x: Any = None,
     y: Any = None,
     *,
@@ -165,7 +165,8 @@ def compare(
     """Run models on the same inputs and compare them with the reference.
 
     Args:
-        models: paths, bytes or ``Runner`` objects (two or more; one is allowed).
+        models: paths, bytes, ``tflkit.Model`` or ``Runner`` objects (two or more; one is
+            allowed).
         x: inputs as for ``Runner.predict`` (array, list or dict by the reference's input names);
             None draws ``samples`` (default 256) seeded random samples from each input's
             quantized range (a quantized model's range is used for the float models too).
@@ -216,7 +217,7 @@ def compare(
         description = data or f"random inputs, seed {seed}"
     else:
         # The reference's own argument handling (array, list or dict, with its messages).
-        x = dict(zip(ref.input_names, ref._arrays(x), strict=True))
+        x = dict(zip(ref.input_names, ref.input_arrays(x), strict=True))
         if samples is not None:
             x = take(x, 0, samples)
         lines = [f"{k}: {np.asarray(v).dtype} {list(np.shape(v))}" for k, v in x.items()]

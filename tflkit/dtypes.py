@@ -8,9 +8,10 @@ them is still described, and a code unknown to this table is named ``TYPE_<n>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DType", "by_code", "by_name", "FLOAT_NAMES", "INTEGER_RANGES"]
 
@@ -90,6 +91,8 @@ def by_name(name: str) -> DType:
 
 def numpy_dtype(name: str) -> np.dtype[Any] | None:
     """The numpy dtype of a type name, or None where numpy has none (string, int4, ...)."""
+    import numpy as np  # on request: reading a model (`tflkit inspect`) never needs numpy
+
     row = _BY_NAME.get(name)
     if row is None or row.numpy is None:
         return None

@@ -1,25 +1,24 @@
-"""The model description: frozen dataclasses read from a .tflite file, and ``load()``.
+"""The model description: frozen dataclasses, plain data.
 
-Nothing here holds flatbuffer objects: ``load()`` reads the file once through
-``tflkit._flatbuffer`` into plain tuples of ints, floats and strings, so a Model compares with
-``==``, hashes, pickles and goes to JSON unchanged. Weights are not copied: a constant tensor's
-data is a read-only numpy view of the memory-mapped file, made only when ``Tensor.numpy()`` is
-called.
+``tflkit.load()`` (in ``tflkit.loader``, which builds these) reads the file once into plain
+tuples of ints, floats and strings, so a Model compares with ``==``, hashes, pickles and goes to
+JSON unchanged. Weights are not copied: a constant tensor's data is a read-only numpy view of
+the memory-mapped file, made only when ``Tensor.numpy()`` is called. This module imports
+nothing that parses, and not numpy until ``Tensor.numpy()`` is called.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
 import os
 from dataclasses import dataclass, field
-from typing import Any, Union
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from tflkit import dtypes
 from tflkit.errors import InvalidModelError, TflkitError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = [
     "Model",
@@ -30,38 +29,21 @@ __all__ = [
     "Signature",
     "SignatureTensor",
     "Metadata",
+    "ModelLike",
     "ModelSource",
-    "load",
 ]
 
-#: What ``load()`` accepts: a path, or the model's bytes.
-ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
-
-class _Source:
-    """The model's bytes (a read-only mmap of the file, or the bytes given), shared by its tensors.
-
-    Pickles as the path it came from (re-mapped on first use) or as the bytes.
-    """
-
-    __slots__ = ("path", "_data")
-
-    def __init__(self, path: str | None, data: Any = None) -> None:
-        self.path = path
-        self._data = data
+class _Source(Protocol):
+    """The bytes a model was read from (``tflkit.loader`` makes them; not named here, so that
+    the data types need nothing from the code that builds them, not even for type hints)."""
 
     @property
-    def data(self) -> Any:
-        if self._data is None:
-            if self.path is None:  # pragma: no cover - only by misuse
-                raise TflkitError("the model's bytes are no longer available")
-            self._data = _map_file(self.path)
-        return self._data
+    def data(self) -> Any: ...
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        if self.path is not None:
-            return (_Source, (self.path,))
-        return (_Source, (None, bytes(self._data)))
+
+#: What ``tflkit.load()`` accepts: a path, or the model's bytes.
+ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +144,8 @@ class Tensor:
                 f"{where}: buffer holds {self.buffer_size} bytes, "
                 f"shape {list(self.shape)} of {self.dtype} needs {count * dt.itemsize}"
             )
+        import numpy as np  # on request: `tflkit inspect` never needs numpy
+
         arr = np.frombuffer(self._source.data, dtype=dt, count=count, offset=self._data_offset)
         arr = arr.reshape(self.shape)
         arr.flags.writeable = False
@@ -323,6 +307,9 @@ class Model:
     signatures: tuple[Signature, ...]
     metadata: tuple[Metadata, ...]
     num_buffers: int = 0
+    # The bytes the model was read from (a path to re-map, or the bytes): for
+    # ``tflkit.loader.interpreter_source``. Not part of the model's value.
+    _source: _Source | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -373,47 +360,5 @@ class Model:
         return None
 
 
-def _map_file(path: str) -> Any:
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            raise InvalidModelError(f"{os.path.basename(path)}: file is empty")
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-
-
-def load(model: ModelSource) -> Model:
-    """Read a .tflite model into a Model, without TensorFlow and without copying weights.
-
-    Args:
-        model: a path to a .tflite file, or the model's bytes.
-
-    Returns:
-        The immutable description of every subgraph, tensor, operator, signature and metadata
-        entry. Constant data is read on request with ``Tensor.numpy()``.
-
-    Raises:
-        InvalidModelError: the file is not a valid TFLite flatbuffer (wrong identifier,
-            truncated, offsets or indices out of range).
-        OSError: the file cannot be read.
-
-    Example:
-        >>> m = tflkit.load("mlp_int8.tflite")
-        >>> m.inputs[0].dtype, m.inputs[0].quantization.scale
-        ('int8', 0.0039...)
-    """
-    from tflkit import _flatbuffer
-
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        data = bytes(model) if not isinstance(model, bytes) else model
-        source = _Source(None, data)
-        where = "<bytes>"
-        path = None
-    elif isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if os.path.isdir(path):
-            raise InvalidModelError(f"{path}: is a directory, expected a .tflite file")
-        source = _Source(path, _map_file(path))
-        where = os.path.basename(path)
-    else:
-        raise TypeError(f"expected a path or bytes, got {type(model).__name__}")
-    return _flatbuffer.parse(source, path=path, where=where)
+#: What every public function that takes a model accepts (``tflkit.loader.resolve``).
+ModelLike = Union[ModelSource, Model]  # noqa: UP007 (ModelSource holds a string forward reference)

@@ -27,7 +27,8 @@ from tflkit.errors import (
     TflkitError,
     UnsupportedModelError,
 )
-from tflkit.model import Model, ModelSource, Subgraph, Tensor, load
+from tflkit.loader import interpreter_source, resolve
+from tflkit.model import Model, ModelLike, Subgraph, Tensor
 from tflkit.quant import PerTensor, QuantizeStats, _max, _min, dequantize, quantize_with_stats
 
 __all__ = ["Runner"]
@@ -53,12 +54,6 @@ def _interpreter_class() -> Any:
                 "running models needs the LiteRT runtime: pip install ai-edge-litert"
             ) from exc
         return tf.lite.Interpreter
-
-
-def _interpreter_source(model: Model) -> str | bytes:
-    if model.path is not None:
-        return model.path
-    raise TypeError("a Model loaded from bytes: pass the bytes")  # replaced by the loader's
 
 
 def _is_quantized_int(t: Tensor) -> bool:
@@ -123,7 +118,7 @@ class Runner:
     a batch is run as one resized invoke or sample by sample, whichever is faster for the model.
 
     Args:
-        model: a path to a .tflite file, or its bytes.
+        model: a path to a .tflite file (str or os.PathLike), its bytes, or a ``tflkit.Model``.
         num_threads: threads for the runtime's CPU kernels (runtime default when None).
         signature: run this signature (its subgraph, its names); default: subgraph 0, named by
             the signature on subgraph 0 if there is one.
@@ -143,7 +138,7 @@ class Runner:
 
     def __init__(
         self,
-        model: ModelSource,
+        model: ModelLike,
         *,
         num_threads: int | None = None,
         signature: str | None = None,
@@ -156,15 +151,8 @@ class Runner:
             )
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if isinstance(model, Model):
-            self.model: Model = model
-            self._source: str | bytes = _interpreter_source(model)
-        elif isinstance(model, (bytes, bytearray, memoryview)):
-            self._source = bytes(model)
-            self.model = load(self._source)
-        else:
-            self._source = os.fspath(model)
-            self.model = load(self._source)
+        self.model: Model = resolve(model)
+        self._source: str | bytes = interpreter_source(self.model)
         self.num_threads = num_threads
         self.batch_size = batch_size
         self._batching = batching
@@ -409,7 +397,13 @@ class Runner:
     def _where(self, i: int) -> str:
         return f"input {self.input_names[i]!r} (index {i})"
 
-    def _arrays(self, x: Inputs) -> list[Array]:
+    def input_arrays(self, x: Inputs) -> list[Array]:
+        """``x`` as ``predict`` takes it (one array, a list, or a dict by input or tensor name)
+        as one array per input, in ``runner.inputs`` order; not yet checked or converted.
+
+        Raises:
+            InputError: the wrong number of inputs, an unknown or a missing name.
+        """
         n = len(self.inputs)
         if isinstance(x, np.ndarray) and n == 1:  # the common case first
             return [x]
@@ -676,7 +670,7 @@ class Runner:
 
     def _prepare(self, x: Inputs, raw: bool) -> tuple[list[Array], int | None]:
         """Checked, converted feeds in input order, and the batch size (None: all inputs 0-d)."""
-        arrays = self._arrays(x)
+        arrays = self.input_arrays(x)
         for i, a in enumerate(arrays):
             self._check_shape(i, a)
         feeds = [self._convert(i, a, raw) for i, a in enumerate(arrays)]

@@ -22,7 +22,7 @@ import numpy as np
 
 from tflkit._inputs import random_inputs
 from tflkit.errors import InputError, UnsupportedModelError
-from tflkit.model import ModelSource
+from tflkit.model import ModelLike
 
 __all__ = ["Benchmark", "Latency", "benchmark", "peak_rss_bytes"]
 
@@ -157,7 +157,7 @@ def invoke_times(runner: Any, x: Any, n: int, calls: int) -> list[float] | None:
 
 
 def benchmark(
-    model: ModelSource | Any,
+    model: ModelLike | Any,
     *,
     batch_size: int = 1,
     num_threads: int | None = None,
@@ -169,7 +169,7 @@ def benchmark(
     """Time ``Runner.predict`` on random batches of ``batch_size`` samples.
 
     Args:
-        model: a path, the model's bytes, or a ``Runner``.
+        model: a path, the model's bytes, a ``tflkit.Model`` or a ``Runner``.
         batch_size: samples per ``predict`` call (1: the latency an app sees per request).
         num_threads: threads for the runtime (ignored when a Runner is given).
         seconds: how long to measure, after the warm-up (at least 10 calls are timed).

@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from tflkit.checks import check
-from tflkit.model import Model, ModelSource, Tensor, load
+from tflkit.loader import interpreter_source, resolve
+from tflkit.model import Model, ModelLike, Tensor
 
 __all__ = ["assert_agrees", "assert_fully_int8", "assert_io", "assert_ops", "assert_quantization"]
 
-ModelLike = Union[Model, ModelSource]  # noqa: UP007 (ModelSource holds a string forward reference)
 TensorSpec = Mapping[str, Any]  # any of: dtype, shape, scale, zero_point, name
-
-
-def _model(model: ModelLike) -> Model:
-    return model if isinstance(model, Model) else load(model)
 
 
 def _fail(model: Model, what: str, problems: list[str]) -> None:
@@ -122,7 +118,7 @@ def assert_fully_int8(model: ModelLike, *, allow_uint8_io: bool = False) -> None
     """Assert that the model passes ``tflkit check --profile int8``.
 
     Args:
-        model: a path, bytes, or a ``tflkit.Model``.
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         allow_uint8_io: accept uint8 inputs and outputs.
 
     Raises:
@@ -131,7 +127,7 @@ def assert_fully_int8(model: ModelLike, *, allow_uint8_io: bool = False) -> None
     Example:
         >>> assert_fully_int8("mlp_int8.tflite")
     """
-    m = _model(model)
+    m = resolve(model)
     report = check(m, "int8", allow_uint8_io=allow_uint8_io)
     _fail(m, "is not fully int8", [f"[{f.rule}] {f.message}" for f in report.violations])
 
@@ -147,7 +143,7 @@ def assert_io(
     """Assert dtype, shape, scale and zero point of the inputs and outputs of subgraph 0.
 
     Args:
-        model: a path, bytes, or a ``tflkit.Model``.
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         inputs: specs in input order (a list), or by name (a dict; signature or tensor names).
             A spec is a dict with any of ``dtype``, ``shape`` (compared with the shape
             signature: -1 for a dynamic dimension, None for "any"), ``scale``, ``zero_point``.
@@ -161,7 +157,7 @@ def assert_io(
     Example:
         >>> assert_io("m.tflite", dtype="int8", inputs={"keras_tensor": {"shape": (-1, 32)}})
     """
-    m = _model(model)
+    m = resolve(model)
     common = {"dtype": dtype} if dtype is not None else {}
     problems = _io_problems(m, "input", m.inputs, inputs, common, rtol)
     problems += _io_problems(m, "output", m.outputs, outputs, common, rtol)
@@ -183,7 +179,7 @@ def assert_quantization(
     """Assert the quantization of one tensor, by name or index.
 
     Args:
-        model: a path, bytes, or a ``tflkit.Model``.
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         tensor: the tensor's name (or a signature name of an input/output), or its index.
         dtype: expected dtype.
         scale: expected scale, or the list of per-channel scales.
@@ -200,7 +196,7 @@ def assert_quantization(
     Example:
         >>> assert_quantization("m.tflite", 0, dtype="int8", scale=1 / 255, zero_point=-128)
     """
-    m = _model(model)
+    m = resolve(model)
     sg = m.subgraphs[subgraph]
     t = _find_tensor(m, subgraph, tensor)
     where = f"subgraph {sg.index} tensor {t.index} {t.name!r}"
@@ -273,7 +269,7 @@ def assert_ops(
     code (``FlexCumprod``); ``FLEX`` matches every Flex op.
 
     Args:
-        model: a path, bytes, or a ``tflkit.Model``.
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         allowed: if given, every operator must match one of these.
         forbidden: no operator may match any of these.
 
@@ -283,7 +279,7 @@ def assert_ops(
     Example:
         >>> assert_ops("m.tflite", forbidden=["CUSTOM", "FLEX"])
     """
-    m = _model(model)
+    m = resolve(model)
     allow = None if allowed is None else set(allowed)
     deny = set(forbidden)
     problems = []
@@ -303,8 +299,8 @@ def assert_ops(
 
 
 def assert_agrees(
-    model: ModelSource,
-    reference: ModelSource,
+    model: ModelLike,
+    reference: ModelLike,
     x: Any = None,
     y: Any = None,
     *,
@@ -321,7 +317,8 @@ def assert_agrees(
     the quantized input range, and checks every output against the limits given (at least one):
     top-1 agreement (a fraction), signal-to-noise ratio in dB, largest absolute error of the
     dequantized outputs, and, with labels ``y``, the drop in top-1 accuracy (a fraction: 0.01 is
-    one percentage point).
+    one percentage point). ``model`` and ``reference`` are each a path (``str`` or
+    ``os.PathLike``), bytes, or a ``tflkit.Model``.
 
     Example::
 
@@ -338,7 +335,9 @@ def assert_agrees(
         )
     if max_accuracy_drop is not None and y is None:
         raise ValueError("max_accuracy_drop needs labels y")
-    c = compare([reference, model], x, y, speed=False, samples=samples, seed=seed)
+    # compare() runs files or bytes: a Model goes as the path or bytes it was loaded from
+    sources = [interpreter_source(resolve(m)) for m in (reference, model)]
+    c = compare(sources, x, y, speed=False, samples=samples, seed=seed)
     ref, got = c.models
     problems = []
     for e in got.outputs:
