@@ -37,7 +37,7 @@ Array = npt.NDArray[Any]
 Inputs = Any  # ndarray | Sequence[ArrayLike] | Mapping[str, ArrayLike]
 
 _SATURATION_WARN = 0.01  # warn when more than 1% of an input saturates
-_CALIBRATION_SAMPLES = 16  # auto batching: samples used to time batched vs per-sample
+_CALIBRATION_SAMPLES = 32  # auto batching: samples used to time batched vs per-sample
 _STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE", "CALL_ONCE"})
 
 
@@ -157,6 +157,9 @@ class Runner:
         self.batch_size = batch_size
         self._batching = batching
         self._decided: str | None = None if batching == "auto" else batching
+        # auto: the choice measured for each calibration size (min(n, 32, batch_size)): what
+        # wins at batch 4 need not win at batch 32
+        self._choices: dict[int, str] = {}
         self._lock = threading.RLock()
         self._warned: set[str] = set()
         self.saturation: dict[str, QuantizeStats] = {}
@@ -353,6 +356,7 @@ class Runner:
             "batch_size": self.batch_size,
             "batching": self._batching,
             "decided": self._decided,
+            "choices": self._choices,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -364,6 +368,7 @@ class Runner:
             batching=state["batching"],
         )
         self._decided = state["decided"]
+        self._choices = dict(state.get("choices", {}))
 
     # ------------------------------------------------------------------ inputs
 
@@ -699,9 +704,10 @@ class Runner:
             return self._chunks(feeds, n, fixed, pad=True)
         if self._stateful:
             return self._per_sample(feeds, 0, n)
-        if self._decided is None and n >= 2:
+        mode = self._decided if self._batching != "auto" else self._choices.get(self._probe(n))
+        if mode is None:
             return self._calibrate(feeds, n)
-        if self._decided == "per-sample":
+        if mode == "per-sample":
             return self._per_sample(feeds, 0, n)
         return self._chunks(feeds, n, self.batch_size or n, pad=False)
 
@@ -794,15 +800,21 @@ class Runner:
         outs = self._invoke(self._slice(feeds, 0, 1, 1))
         return [o[:0] if o.ndim else o for o in outs]
 
-    def _calibrate(self, feeds: list[Array], n: int) -> list[Array]:
-        """Time one resized batch against a per-sample loop on the first samples; keep the faster.
+    def _probe(self, n: int) -> int:
+        """How many samples the batched side of the calibration runs for a batch of n."""
+        return min(n, _CALIBRATION_SAMPLES, self.batch_size or n)
 
-        Costs up to 4 per-sample invokes and one warm-up batch invoke more than the run itself
-        (their outputs are dropped; the batch's are kept). Big conv nets can be slower batched
-        (cache pressure), small dense ones are much faster batched.
+    def _calibrate(self, feeds: list[Array], n: int) -> list[Array]:
+        """Time a resized batch against a per-sample loop on the first samples; keep the faster
+        for batches of this size.
+
+        Costs up to 6 per-sample invokes and one warm-up batch invoke more than the run itself
+        (their outputs are dropped; the timed batches' are kept). Both sides keep their best
+        time (noise only ever adds): big conv nets can be faster per sample (cache pressure),
+        small dense ones are much faster batched, and near ties go either way harmlessly.
         """
-        c = min(n, _CALIBRATION_SAMPLES, self.batch_size or n)
-        k = min(c, 4)
+        c = self._probe(n)
+        k = min(c, 6)
         times = []
         for s in range(k):
             t0 = time.perf_counter()
@@ -813,8 +825,12 @@ class Runner:
         self._invoke(chunk)  # warm-up: allocation and delegate set-up after the resize
         t0 = time.perf_counter()
         first = self._invoke(chunk)
-        per_batched = (time.perf_counter() - t0) / c
+        t1 = time.perf_counter()
+        self._invoke(chunk)  # the same samples again: a second measurement
+        t2 = time.perf_counter()
+        per_batched = min(t1 - t0, t2 - t1) / c
         self._decided = "per-sample" if per_sample < per_batched else "batched"
+        self._choices[c] = self._decided
         rest = [first]
         if c < n:
             tail = [f if f.ndim == 0 else f[c:] for f in feeds]
