@@ -144,6 +144,33 @@ def test_assert_agrees(form: Callable[[Path], Any]) -> None:
     assert_agrees(FORMS["model"](FLOAT32), form(FLOAT32), x, max_abs_error=0.0)
 
 
+def test_runner(form: Callable[[Path], Any]) -> None:
+    # the truth: LiteRT's interpreter on the file, one sample, raw int8 in and out
+    interp = litert_interpreter(INT8)
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0], interp.get_output_details()[0]
+    xq = np.arange(-16, 16, dtype=np.int8)[None]
+    interp.set_tensor(i["index"], xq)
+    interp.invoke()
+    runner = tflkit.Runner(form(INT8))
+    np.testing.assert_array_equal(runner.predict(xq, raw=True), interp.get_tensor(o["index"]))
+    assert runner.model.subgraphs == tflkit.load(INT8).subgraphs
+
+
+def test_compare(form: Callable[[Path], Any]) -> None:
+    x = np.load(FIXTURES / "mlp_eval_x.npy")[:32]
+    c = tflkit.compare([form(FLOAT32), form(INT8)], x, speed=False)
+    assert [r.size_bytes for r in c.models] == [FLOAT32.stat().st_size, INT8.stat().st_size]
+    assert [r.kind for r in c.models] == [
+        MODELS[p.name]["quantization_kind"] for p in (FLOAT32, INT8)
+    ]
+
+
+def test_benchmark(form: Callable[[Path], Any]) -> None:
+    b = tflkit.benchmark(form(INT8), seconds=0.05, warmup=1)
+    assert b.calls >= 1 and b.batch_size == 1
+
+
 PUBLIC: dict[str, Callable[[Any], Any]] = {
     "load": tflkit.load,
     "check": tflkit.check,
@@ -154,6 +181,10 @@ PUBLIC: dict[str, Callable[[Any], Any]] = {
     "assert_ops": assert_ops,
     "assert_agrees (model)": lambda m: assert_agrees(m, FLOAT32, max_abs_error=1.0),
     "assert_agrees (reference)": lambda m: assert_agrees(FLOAT32, m, max_abs_error=1.0),
+    "Runner": tflkit.Runner,
+    "compare": lambda m: tflkit.compare([m, FLOAT32], speed=False),
+    "compare (reference)": lambda m: tflkit.compare([FLOAT32, m], speed=False),
+    "benchmark": lambda m: tflkit.benchmark(m, seconds=0.05),
 }
 
 

@@ -808,27 +808,28 @@ class Runner:
         """Time a resized batch against a per-sample loop on the first samples; keep the faster
         for batches of this size.
 
-        Costs up to 6 per-sample invokes and one warm-up batch invoke more than the run itself
-        (their outputs are dropped; the timed batches' are kept). Both sides keep their best
-        time (noise only ever adds): big conv nets can be faster per sample (cache pressure),
-        small dense ones are much faster batched, and near ties go either way harmlessly.
+        Costs up to 17 per-sample invokes and two batch invokes more than the run itself (their
+        outputs are dropped). Both sides keep the best of two measurements of similar length
+        (noise only ever adds): big conv nets can be faster per sample (cache pressure), small
+        dense ones are much faster batched, and near ties go either way harmlessly.
         """
         c = self._probe(n)
-        k = min(c, 6)
-        times = []
-        for s in range(k):
-            t0 = time.perf_counter()
-            self._per_sample(feeds, s, s + 1)
-            times.append(time.perf_counter() - t0)
-        per_sample = min(times[1:]) if k > 1 else times[0]
+        k = min(c, 8)
+        clock = time.perf_counter
+        self._per_sample(feeds, 0, 1)  # warm-up: resize and allocate at one sample
+        blocks = []
+        for _ in range(2):  # blocks of k samples: each measurement lasts a while, as a batch does
+            t0 = clock()
+            self._per_sample(feeds, 0, k)
+            blocks.append((clock() - t0) / k)
+        per_sample = min(blocks)
         chunk = self._slice(feeds, 0, c, c)
         self._invoke(chunk)  # warm-up: allocation and delegate set-up after the resize
-        t0 = time.perf_counter()
+        t0 = clock()
         first = self._invoke(chunk)
-        t1 = time.perf_counter()
+        t1 = clock()
         self._invoke(chunk)  # the same samples again: a second measurement
-        t2 = time.perf_counter()
-        per_batched = min(t1 - t0, t2 - t1) / c
+        per_batched = min(t1 - t0, clock() - t1) / c
         self._decided = "per-sample" if per_sample < per_batched else "batched"
         self._choices[c] = self._decided
         rest = [first]
