@@ -4,6 +4,7 @@ points the runtime would crash on. Truth: LiteRT's own interpreter driven by han
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import warnings
@@ -253,3 +254,42 @@ def test_one_sample_inputs_of_every_kind_equal_the_hand_loop(name: str) -> None:
         got = runner.predict(x)
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+# ------------------------------------------------------------------ benchmarking dynamic inputs
+
+
+def test_benchmark_takes_a_sample_shape_for_dynamic_inputs() -> None:
+    runner = tflkit.Runner(AUDIO)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DelegateWarning)  # [1, 16000] needs no fallback
+        b = tflkit.benchmark(runner, seconds=0.05, warmup=1, shapes=[16000])
+    assert b.inputs == ("samples: uniform float32 in [-1, 1], shape [1, 16000]",)
+    assert runner.delegate == "xnnpack"
+    with pytest.raises(tflkit.InputError, match=r"a sample of shape \[-1\] .*got \[3, 4\]"):
+        tflkit.benchmark(runner, seconds=0.05, shapes={"samples": [3, 4]})
+    with pytest.raises(tflkit.InputError, match="unknown input 'x'"):
+        tflkit.benchmark(runner, seconds=0.05, shapes={"x": [3]})
+
+
+def test_bench_cli_shape_option() -> None:
+    from typer.testing import CliRunner
+
+    from tflkit.cli import app
+
+    cli = CliRunner()
+    ok = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05", "--shape", "samples=800", "--json"])
+    assert ok.exit_code == 0, ok.stderr
+    assert json.loads(ok.stdout)["inputs"] == [
+        "samples: uniform float32 in [-1, 1], shape [1, 800]"
+    ]
+    guessed = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05", "--json"])
+    assert "dynamic dimensions drawn as 1; --shape" in json.loads(guessed.stdout)["inputs"][0]
+    for bad in ("a", "x=3", "3,4"):  # as a user runs it: one line on stderr, exit 2
+        proc = subprocess.run(
+            [sys.executable, "-m", "tflkit", "bench", str(AUDIO), "-s", "0.05", "--shape", bad],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -76,21 +76,49 @@ def random_inputs(
     *,
     seed: int = 0,
     ranges: Mapping[str, tuple[float, float]] | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    hint: str = "give a shape",
 ) -> tuple[dict[str, Array], list[str]]:
     """``n`` samples for each input, and a line per input saying what was drawn.
 
     Quantized integer inputs: uniform real values over the range the tensor can represent.
     Float inputs: uniform over ``ranges[name]`` when given (e.g. the range a quantized sibling
     model expects), else over ``FLOAT_RANGE``. Other integer inputs: integers in ``INT_RANGE``
-    (clipped to the dtype); bool inputs: fair coin flips. Dimensions that are -1 besides the
-    batch become 1. Seeded: the same call gives the same arrays.
+    (clipped to the dtype); bool inputs: fair coin flips. ``shapes[name]`` gives a sample's
+    shape (the dimensions after the batch axis) for inputs with dynamic dimensions; without it,
+    dimensions that are -1 besides the batch become 1, and the line says so. Seeded: the same
+    call gives the same arrays.
+
+    Raises:
+        InputError: a shape for an unknown input, or one that does not fit the input's shape
+            signature.
     """
+    shapes = dict(shapes or {})
+    unknown = sorted(set(shapes) - set(names))
+    if unknown:
+        raise InputError(
+            f"a shape for unknown input {unknown[0]!r}; the inputs are "
+            + ", ".join(repr(n) for n in names)
+        )
     rng = np.random.default_rng(seed)
     arrays: dict[str, Array] = {}
     lines: list[str] = []
     for t, name in zip(tensors, names, strict=True):
-        dims = [1 if d < 0 else d for d in t.shape_signature]
+        sig = t.shape_signature
+        if name in shapes:
+            given = tuple(int(d) for d in shapes[name])
+            if len(given) != len(sig) - 1 or any(
+                s >= 0 and s != g or g < 0 for s, g in zip(sig[1:], given, strict=True)
+            ):
+                raise InputError(
+                    f"input {name!r}: a sample of shape {list(sig)[1:]} (after the batch "
+                    f"axis), got {list(given)}"
+                )
+            dims = [n, *given]
+        else:
+            dims = [1 if d < 0 else d for d in sig]
         shape = (n, *dims[1:]) if dims else ()
+        guessed = name not in shapes
         target = dtypes.numpy_dtype(t.dtype)
         rr = t.real_range
         if rr is None and ranges is not None:
@@ -112,6 +140,10 @@ def random_inputs(
             lo, hi = max(lo, INT_RANGE[0]), min(hi, INT_RANGE[1])
             arrays[name] = rng.integers(lo, hi, shape, endpoint=True).astype(target)
             lines.append(f"{name}: {t.dtype} integers in [{lo}, {hi}]")
+        if any(d < 0 for d in sig[1:]):  # the sample shape was given or guessed: say which
+            lines[-1] += f", shape {list(shape)}"
+            if guessed:
+                lines[-1] += f" (dynamic dimensions drawn as 1; {hint})"
     return arrays, lines
 
 

@@ -488,11 +488,20 @@ def bench(
         float, typer.Option("--seconds", "-s", help="How long to measure, after warm-up.", min=0)
     ] = 2.0,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed calls first.", min=1)] = 3,
+    shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shape",
+            help="A sample's shape after the batch axis, for dynamic inputs: 16000 or "
+            "NAME=16000 (repeat for several inputs).",
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Time a model: latency per call and of the runtime's invoke alone, throughput, memory."""
     from tflkit.speed import benchmark
 
+    shapes = _shapes(shape or [])
     with _quiet_runtime(), _progress_bar(seconds) as progress:
         result = benchmark(
             str(model),
@@ -501,6 +510,7 @@ def bench(
             seconds=seconds,
             warmup=warmup,
             progress=progress,
+            shapes=shapes,
         )
     if json_:
         _print_json(result.to_dict())
@@ -508,6 +518,25 @@ def bench(
     from tflkit.render import benchmark_renderables
 
     _print_trimmed(benchmark_renderables(result))
+
+
+def _shapes(values: list[str]) -> dict[str, list[int]] | list[int] | None:
+    """``--shape`` values: ``16000`` (the only input), ``40,49`` or ``NAME=40,49``."""
+    shapes: dict[str, list[int]] = {}
+    for value in values:
+        name, _, dims = value.rpartition("=")
+        try:
+            shapes[name] = [int(d) for d in dims.split(",") if d.strip()]
+        except ValueError:
+            raise typer.BadParameter(
+                f"expected dimensions such as 16000 or NAME=40,49, got {value!r}",
+                param_hint="'--shape'",
+            ) from None
+    if "" in shapes:
+        if len(shapes) > 1:
+            raise typer.BadParameter("name every input: NAME=DIMS", param_hint="'--shape'")
+        return shapes[""]
+    return shapes or None
 
 
 def _print_trimmed(renderables: list[Any]) -> None:

@@ -213,7 +213,9 @@ def compare(
                 if t.real_range is not None:
                     ranges.setdefault(ref_names[name], t.real_range)
         n = samples if samples is not None else DEFAULT_SAMPLES
-        x, lines = random_inputs(ref.inputs, ref.input_names, n, seed=seed, ranges=ranges)
+        x, lines = random_inputs(
+            ref.inputs, ref.input_names, n, seed=seed, ranges=ranges, hint="give --data"
+        )
         description = data or f"random inputs, seed {seed}"
     else:
         # The reference's own argument handling (array, list or dict, with its messages).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -165,6 +165,7 @@ def benchmark(
     warmup: int = 3,
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
+    shapes: Mapping[str, Sequence[int]] | Sequence[int] | None = None,
 ) -> Benchmark:
     """Time ``Runner.predict`` on random batches of ``batch_size`` samples.
 
@@ -176,6 +177,9 @@ def benchmark(
         warmup: calls made and not timed first.
         seed: seed of the random inputs (drawn as ``tflkit compare`` draws them).
         progress: called with the fraction of ``seconds`` done after each timed call.
+        shapes: a sample's shape (the dimensions after the batch axis) by input name, for
+            inputs with dynamic dimensions (an audio model's [-1, -1]: ``{"samples": [16000]}``,
+            or ``[16000]`` for a single-input model).
 
     Returns:
         A ``Benchmark``: latency per call (min, p50, p90, p99, mean, max), samples per second,
@@ -194,7 +198,15 @@ def benchmark(
     if seconds < 0:
         raise InputError(f"seconds must not be negative, got {seconds}")
     runner = model if isinstance(model, Runner) else Runner(model, num_threads=num_threads)
-    x, lines = random_inputs(runner.inputs, runner.input_names, batch_size, seed=seed)
+    if shapes is not None and not isinstance(shapes, Mapping):
+        if len(runner.inputs) != 1:
+            raise InputError(
+                f"the model has {len(runner.inputs)} inputs: give a shape by input name"
+            )
+        shapes = {runner.input_names[0]: shapes}
+    x, lines = random_inputs(
+        runner.inputs, runner.input_names, batch_size, seed=seed, shapes=shapes, hint="--shape"
+    )
     for _ in range(max(1, warmup)):
         runner.predict(x)
     times = timed_calls(lambda: runner.predict(x), seconds=seconds, progress=progress)
