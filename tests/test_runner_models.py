@@ -293,3 +293,17 @@ def test_bench_cli_shape_option() -> None:
             timeout=60,
         )
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_one_sample_dict_takes_the_same_names_as_the_general_path() -> None:
+    path = FIXTURES / "mlp_int8.tflite"
+    runner = tflkit.Runner(path)
+    x = np.random.default_rng(5).random((1, 32), dtype=np.float32)
+    by_signature = runner.predict({"keras_tensor": x})
+    by_tensor = runner.predict({runner.inputs[0].name: x})
+    np.testing.assert_array_equal(by_signature, by_tensor)
+    np.testing.assert_array_equal(by_signature, runner.predict(x[None][0]))
+    with pytest.raises(
+        tflkit.InputError, match="unknown input 'nope'; the model's inputs are 'keras_tensor'"
+    ):
+        runner.predict({"nope": x})

@@ -608,12 +608,18 @@ class Runner:
             UnsupportedModelError: the runtime failed to run the model.
         """
         one = self._one
-        if one is not None and not raw and type(x) is np.ndarray:
-            shape = x.shape
-            if shape[:1] == (1,) and shape == self._in_shapes[0]:
-                y = self._predict_one(x, shape, *one)
-                if y is not None:
-                    return y
+        if one is not None and not raw:
+            a = x
+            if type(x) is dict and len(x) == 1:  # {name: array}, as run, bench and compare pass
+                key, a = next(iter(x.items()))
+                if key != self.input_names[0] and key != self.inputs[0].name:
+                    a = None  # the general path names the unknown input
+            if type(a) is np.ndarray:
+                shape = a.shape
+                if shape[:1] == (1,) and shape == self._in_shapes[0]:
+                    y = self._predict_one(a, shape, *one)
+                    if y is not None:
+                        return y
         feeds, n = self._prepare(x, raw)
         with self._lock, self._guard:
             outs = self._run(feeds, n)
