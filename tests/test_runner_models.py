@@ -307,3 +307,22 @@ def test_one_sample_dict_takes_the_same_names_as_the_general_path() -> None:
         tflkit.InputError, match="unknown input 'nope'; the model's inputs are 'keras_tensor'"
     ):
         runner.predict({"nope": x})
+
+
+def test_run_cli_on_the_dynamic_model(tmp_path: Path) -> None:
+    from importlib import resources
+
+    import jsonschema
+    from typer.testing import CliRunner
+
+    from tflkit.cli import app
+
+    x = np.random.default_rng(8).standard_normal((3, 1280)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    result = CliRunner().invoke(app, ["run", str(AUDIO), "-i", str(tmp_path / "x.npy"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    schema = json.loads(resources.files("tflkit").joinpath("schemas/run.schema.json").read_text())
+    jsonschema.validate(summary, schema)
+    assert summary["delegate"] == "xnnpack"
+    assert summary["outputs"] == [{"name": "features", "dtype": "float32", "shape": [3, 39, 8]}]

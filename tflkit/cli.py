@@ -312,6 +312,7 @@ def run(
         "seconds": seconds,
         "samples_per_second": samples / seconds if seconds > 0 else None,
         "batching": runner.batching,
+        "delegate": runner.delegate,
         "raw": raw,
         "output_path": str(output) if output is not None else None,
         "outputs": [
@@ -616,13 +617,13 @@ def _stderr_console() -> Any:
 def _print_run_summary(summary: dict[str, Any], outputs: dict[str, Any]) -> None:
     from rich.table import Table
 
-    console = _stdout_console()
     rate = summary["samples_per_second"]
-    console.print(
+    lines: list[Any] = [
         f"{summary['samples']} samples in {summary['seconds']:.3f} s"
         + (f" ({rate:,.0f} samples/s)" if rate else "")
         + f", batching: {summary['batching']}"
-    )
+        + ("" if summary["delegate"] else ", builtin kernels (XNNPACK could not prepare it)")
+    ]
     table = Table(title="Outputs", title_justify="left")
     table.add_column("name", overflow="fold", ratio=1)
     table.add_column("dtype", no_wrap=True)
@@ -638,9 +639,10 @@ def _print_run_summary(summary: dict[str, Any], outputs: dict[str, Any]) -> None
             else ["", "", ""]
         )
         table.add_row(name, str(value.dtype), str(list(value.shape)), *stats)
-    console.print(table)
+    lines.append(table)
     if summary["output_path"]:
-        console.print(f"outputs written to {summary['output_path']}")
+        lines.append(f"outputs written to {summary['output_path']}")
+    _print_trimmed(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
