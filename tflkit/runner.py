@@ -541,11 +541,7 @@ class Runner:
             InputError: as ``predict``.
             UnsupportedModelError: a signature on another subgraph than 0, or the runtime failed.
         """
-        if self._signature_key is not None:
-            raise UnsupportedModelError(
-                f"{self.model.name}: intermediates() runs subgraph 0; signature "
-                f"{self.signature!r} is subgraph {self._subgraph}"
-            )
+        self._subgraph_0_only("intermediates()")
         feeds, n = self._prepare(x, raw=False)
         fixed = self._fixed
         valid = n
@@ -572,6 +568,13 @@ class Runner:
                 value = value[:valid]
             result[t.name] = self._real(t, value)
         return result
+
+    def _subgraph_0_only(self, what: str) -> None:
+        if self._signature_key is not None:
+            raise UnsupportedModelError(
+                f"{self.model.name}: {what} runs subgraph 0; signature "
+                f"{self.signature!r} is subgraph {self._subgraph}"
+            )
 
     @staticmethod
     def _real(t: Tensor, value: Array) -> Array:
@@ -885,11 +888,7 @@ class Runner:
             InputError: as ``predict``; a batch larger than a fixed-batch model's batch.
             UnsupportedModelError: a signature on another subgraph than 0, or the runtime failed.
         """
-        if self._signature_key is not None:
-            raise UnsupportedModelError(
-                f"{self.model.name}: time_invoke() runs subgraph 0; signature "
-                f"{self.signature!r} is subgraph {self._subgraph}"
-            )
+        self._subgraph_0_only("time_invoke()")
         feeds, n = self._prepare(x, raw=False)
         if self._fixed is not None and n is not None:
             if n > self._fixed:
