@@ -326,3 +326,21 @@ def test_run_cli_on_the_dynamic_model(tmp_path: Path) -> None:
     jsonschema.validate(summary, schema)
     assert summary["delegate"] == "xnnpack"
     assert summary["outputs"] == [{"name": "features", "dtype": "float32", "shape": [3, 39, 8]}]
+
+
+def _softmax_to_custom(m: Any) -> None:
+    code = m.operatorCodes[m.subgraphs[0].operators[2].opcodeIndex]
+    code.builtinCode = code.deprecatedBuiltinCode = 32  # CUSTOM
+    code.customCode = b"MySoftmax"
+
+
+def test_an_unregistered_custom_op_is_named_as_the_runtime_names_it() -> None:
+    data = edited("mlp_float32.tflite", _softmax_to_custom)
+    interp = _interp(data)
+    with pytest.raises(RuntimeError, match=r"unresolved custom op: MySoftmax.*Node number 2"):
+        interp.allocate_tensors()  # the truth: the runtime's own words, op 2
+    with pytest.raises(
+        UnsupportedModelError,
+        match=r"subgraph 0 operator 2 \(CUSTOM 'MySoftmax'\): custom op not registered",
+    ):
+        tflkit.Runner(data)

@@ -8,6 +8,7 @@ the interpreter is asked only what the file cannot tell (runtime indices, resize
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -225,19 +226,22 @@ class Runner:
         return None
 
     def _unsupported(self, exc: BaseException) -> UnsupportedModelError:
+        """The runtime's failure in the user's terms: the Flex or unresolved custom op it names,
+        else its own first line."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        missing = re.search(r"unresolved custom op: ([^\s.]+)", str(exc))
         for sg in self.model.subgraphs:
             for op in sg.operators:
+                where = f"{self.model.name}: subgraph {sg.index} operator {op.index} "
                 if op.is_flex:
                     return UnsupportedModelError(
-                        f"{self.model.name}: subgraph {sg.index} operator {op.index} "
-                        f"({op.display_name}): Flex ops need the TensorFlow runtime "
+                        f"{where}({op.display_name}): Flex ops need the TensorFlow runtime "
                         "(SELECT_TF_OPS), which the LiteRT interpreter does not include"
                     )
-                if op.is_custom:
+                if missing and op.is_custom and op.custom_code == missing.group(1):
                     return UnsupportedModelError(
-                        f"{self.model.name}: subgraph {sg.index} operator {op.index} "
-                        f"({op.display_name}): custom op not registered with the runtime"
+                        f"{where}({op.display_name}): custom op not registered with the "
+                        "runtime (the application that made the model provides its kernel)"
                     )
         return UnsupportedModelError(f"{self.model.name}: the runtime cannot run it: {text}")
 
@@ -320,6 +324,8 @@ class Runner:
                     stacklevel=_caller_stacklevel(),
                 )
                 return
+        if "custom op" in str(first):
+            raise self._unsupported(first) from first
         shapes = ", ".join(_shape_text(s) for s in self._in_shapes if s is not None)
         raise UnsupportedModelError(
             f"{self.model.name}: the runtime cannot prepare the model for input shape "
