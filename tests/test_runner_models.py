@@ -337,7 +337,7 @@ def _softmax_to_custom(m: Any) -> None:
 def test_an_unregistered_custom_op_is_named_as_the_runtime_names_it() -> None:
     data = edited("mlp_float32.tflite", _softmax_to_custom)
     interp = _interp(data)
-    with pytest.raises(RuntimeError, match=r"unresolved custom op: MySoftmax.*Node number 2"):
+    with pytest.raises(RuntimeError, match=r"(?s)unresolved custom op: MySoftmax.*Node number 2"):
         interp.allocate_tensors()  # the truth: the runtime's own words, op 2
     with pytest.raises(
         UnsupportedModelError,
