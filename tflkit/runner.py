@@ -197,10 +197,11 @@ class Runner:
         # would: the real values beyond which that op saturates, to warn the same way.
         self._edges = [self._edge(sg, t) for t in self.inputs]
         # (-1 marks a dynamic dimension; any other negative one is read the same way.)
-        # Inputs with a dynamic dimension are allocated at the shape of the first predict: the
-        # stored shape is a placeholder ([1, 1] for [-1, -1]) at which some models cannot be
-        # prepared at all (a VALID convolution over 1 sample of audio).
-        self._dynamic = any(d < 0 for t in self.inputs for d in t.shape_signature)
+        # Inputs with a dynamic dimension besides the batch are allocated at the shape of the
+        # first predict: the stored shape is a placeholder ([1, 1] for [-1, -1]) at which some
+        # models cannot be prepared at all (a VALID convolution over 1 sample of audio). A
+        # dynamic batch alone is allocated at 1, whatever the stored shape says.
+        self._dynamic = any(d < 0 for t in self.inputs for d in t.shape_signature[1:])
         #: ``"xnnpack"`` (the runtime's default delegate) or None (builtin kernels only, after
         #: XNNPACK failed to prepare the model; a DelegateWarning says why).
         self.delegate: str | None = "xnnpack"
@@ -291,9 +292,16 @@ class Runner:
             self._out_index = [int(d["index"]) for d in self._interp.get_output_details()]
         # None: not allocated yet (dynamic inputs wait for the first predict's shapes)
         self._in_shapes: list[tuple[int, ...] | None] = [None] * len(ins)
-        if not self._dynamic:
+        if not self._dynamic:  # allocated now, so that a model the runtime refuses fails here
             with self._guard:
-                self._resize([tuple(int(x) for x in d["shape"]) for d in ins])
+                self._resize(
+                    [
+                        tuple(1 if s < 0 else s for s in t.shape_signature)
+                        if any(s < 0 for s in t.shape_signature)
+                        else tuple(int(x) for x in d["shape"])  # stored shape, as the runtime
+                        for t, d in zip(self.inputs, ins, strict=True)
+                    ]
+                )
 
     def _allocate(self) -> None:
         """allocate_tensors(); if XNNPACK fails to prepare, once more on the builtin kernels."""
