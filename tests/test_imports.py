@@ -61,3 +61,19 @@ def test_public_api_is_listed() -> None:
     assert set(dir(tflkit)) == set(tflkit.__all__)
     for name in tflkit.__all__:
         assert getattr(tflkit, name) is not None
+
+
+def test_inspect_json_imports_neither_typer_nor_rich() -> None:
+    """`tflkit inspect --json MODEL` (the command scripts run per file) skips the typer app."""
+    code = (
+        "import io, contextlib\n"
+        "from tflkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main(['inspect', '--json', {str(FIXTURES / 'mlp_int8.tflite')!r}])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+    )
+    loaded = _modules_after(code)
+    assert "tflkit" in loaded and "tflite" in loaded
+    assert not loaded & {"typer", "click", "rich", *HEAVY}
