@@ -361,7 +361,7 @@ class _Builder:
             buffer=buf_index,
             buffer_size=data_size,
             is_variable=bool(t.IsVariable()),
-            is_sparse=t._tab.Offset(16) != 0,  # a sparsity table, whatever it holds
+            is_sparse=fb.sub(t, 16, t.Sparsity) is not None,
             subgraph_index=s,
             _data_offset=data_offset,
             _source=self.source,
