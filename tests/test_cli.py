@@ -555,3 +555,79 @@ def test_native_stderr_filter_drops_runtime_info_but_not_python_output() -> None
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines() == ["progress from Python", "ERROR: from C++"]
+
+
+# ---------------------------------------------------------------- `inspect --json` without typer
+# tflkit.cli.main runs `inspect --json MODEL` without the typer app; every other spelling goes
+# to the app. The two must print the same bytes and exit with the same code.
+
+
+def _main_output(main: Any, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def _cut_model(tmp_path: Path) -> Path:
+    path = tmp_path / "cut.tflite"
+    path.write_bytes(FIXTURES.joinpath("mlp_int8.tflite").read_bytes()[:3000])
+    return path
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda tmp: str(FIXTURES / "mlp_int8.tflite"),
+        lambda tmp: str(FIXTURES / "while_loop.tflite"),
+        lambda tmp: (
+            "./" + str((FIXTURES / "mlp_int8.tflite").relative_to(Path.cwd()))
+            if FIXTURES.is_relative_to(Path.cwd())
+            else str(FIXTURES / "mlp_int8.tflite")
+        ),
+        lambda tmp: str(tmp / "missing.tflite"),
+        lambda tmp: str(tmp),  # a directory
+        lambda tmp: str(_cut_model(tmp)),
+    ],
+    ids=["int8", "while", "dot-slash", "missing", "directory", "truncated"],
+)
+@pytest.mark.parametrize("order", ["json-first", "json-last"])
+def test_inspect_json_without_typer_prints_what_the_app_prints(
+    model: Any, order: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tflkit.cli
+    from tflkit.cli import _app
+
+    path = model(tmp_path)
+    args = ["inspect", "--json", path] if order == "json-first" else ["inspect", path, "--json"]
+    assert tflkit.cli._inspect_json_model(args) == path  # the path without typer is taken
+    fast = _main_output(tflkit.cli.main, args, capsys)
+    full = _main_output(_app.main, args, capsys)
+    assert fast == full
+    code, out, err = fast
+    if code == 0:
+        jsonschema.Draft202012Validator(inspect_schema()).validate(json.loads(out))
+        assert err == ""
+    else:
+        assert code == 2 and out == "" and err.startswith("tflkit: error: ")
+        assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect", "--json"],
+        ["inspect", "--json", "--help"],
+        ["inspect", "--json", "-"],
+        ["inspect", "--json", "m.tflite", "--tensors"],
+        ["inspect", "--json", "--json"],
+        ["inspect", "-t", "m.tflite"],
+        ["check", "--json", "m.tflite"],
+        ["--version"],
+        [],
+    ],
+)
+def test_every_other_command_line_goes_to_the_app(args: list[str]) -> None:
+    import tflkit.cli
+
+    assert tflkit.cli._inspect_json_model(args) is None

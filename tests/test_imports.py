@@ -1,4 +1,6 @@
-"""`import tflkit` and `tflkit inspect` never import TensorFlow or the LiteRT runtime."""
+"""`import tflkit`, `tflkit inspect` and `tflkit check` never import TensorFlow or the LiteRT
+runtime; `import tflkit` does not even import the `tflite` bindings (they come with the first
+load)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,14 @@ def _modules_after(code: str) -> set[str]:
 def test_import_tflkit_is_light() -> None:
     loaded = _modules_after("import tflkit")
     assert not loaded & set(HEAVY)
+    # the reader (tflite's ~190 modules, flatbuffers, numpy) is imported by the first load
+    assert not loaded & {"tflite", "flatbuffers", "numpy"}
+
+
+def test_load_imports_the_tflite_bindings_but_not_the_runtime() -> None:
+    loaded = _modules_after(f"import tflkit; tflkit.load({str(FIXTURES / 'mlp_int8.tflite')!r})")
+    assert {"tflite", "flatbuffers"} <= loaded  # the founding decision: the bindings read
+    assert not loaded & set(HEAVY)
 
 
 @pytest.mark.parametrize(
@@ -43,24 +53,6 @@ def test_inspect_and_check_are_light(args: list[str]) -> None:
     loaded = _modules_after(code)
     assert "tflkit" in loaded
     assert not loaded & set(HEAVY)
-    # tflkit reads the flatbuffer itself: the tflite package's ~190 modules, flatbuffers
-    # and numpy are most of what `inspect` would otherwise spend
-    assert not loaded & {"tflite", "flatbuffers"}
-
-
-@pytest.mark.parametrize("args", [["inspect", "--json"], ["inspect", "--tensors"]])
-def test_inspect_imports_no_numpy(args: list[str]) -> None:
-    code = (
-        "import io, contextlib\n"
-        "from tflkit.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    try:\n"
-        f"        main({[*args, str(FIXTURES / 'mlp_int8.tflite')]!r})\n"
-        "    except SystemExit as e:\n"
-        "        assert e.code == 0, e.code\n"
-    )
-    loaded = _modules_after(code)
-    assert "tflkit" in loaded and "numpy" not in loaded
 
 
 def test_public_api_is_listed() -> None:
@@ -69,3 +61,19 @@ def test_public_api_is_listed() -> None:
     assert set(dir(tflkit)) == set(tflkit.__all__)
     for name in tflkit.__all__:
         assert getattr(tflkit, name) is not None
+
+
+def test_inspect_json_imports_neither_typer_nor_rich() -> None:
+    """`tflkit inspect --json MODEL` (the command scripts run per file) skips the typer app."""
+    code = (
+        "import io, contextlib\n"
+        "from tflkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main(['inspect', '--json', {str(FIXTURES / 'mlp_int8.tflite')!r}])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+    )
+    loaded = _modules_after(code)
+    assert "tflkit" in loaded and "tflite" in loaded
+    assert not loaded & {"typer", "click", "rich", *HEAVY}

@@ -357,3 +357,22 @@ def test_shared_tables_cannot_blow_up(shared: str) -> None:
         f"<bytes>: corrupt: its tables and vectors add up to more than {len(data) + 65536:,} "
         f"entries, expected at most one per byte of the {len(data):,}-byte file"
     )
+
+
+def test_a_field_placed_past_the_end_by_its_vtable() -> None:
+    """A crafted vtable puts a scalar field (the model's version) 65,000 bytes into a small
+    table: the table and its vtable are in the file, the field is not. What the generated
+    reader raises becomes an InvalidModelError in the user's words."""
+    data = bytearray(_shared_tensor_model(2))
+    root = struct.unpack_from("<I", data, 0)[0]
+    vtable = root - struct.unpack_from("<i", data, root)[0]
+    assert struct.unpack_from("<H", data, vtable + 4)[0] != 0  # Model.version is stored
+    data[vtable + 4 : vtable + 6] = struct.pack("<H", 65_000)
+    assert root + 65_000 > len(data)
+    with pytest.raises(tflkit.InvalidModelError) as info:
+        tflkit.load(bytes(data))
+    assert str(info.value) == (
+        "<bytes>: corrupt: the model could not be read (a field points outside its data)"
+    )
+    assert info.value.__cause__ is not None  # the reader's own exception, chained
+    assert not [w for w in _LEAKS if w in str(info.value)]

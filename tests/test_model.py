@@ -221,94 +221,80 @@ def test_buffers_stored_after_the_flatbuffer() -> None:
         np.testing.assert_array_equal(got[name], want[name])
 
 
-# ---------------------------------------------------------------- the reader against `tflite`
-# tflkit reads the flatbuffer itself (struct, bounds-checked); the `tflite` package's generated
-# readers, run on the same file, are an independent reading of every field the interpreter does
-# not report (shape signatures, opcode versions, custom codes, min/max, buffers, metadata).
+# ---------------------------------------------------------------- the reader against LiteRT
+# tflkit reads the flatbuffer with the `tflite` package's bindings, each read bounds-checked;
+# LiteRT's object API (`ai_edge_litert.tools.flatbuffer_utils`, its own generated schema, newer
+# than the `tflite` package's), run on the same file, is an independent reading of every field
+# the interpreter does not report (shape signatures, opcode versions, custom codes, min/max,
+# buffers, metadata).
 
 
-def _tflite_reading(data: bytes) -> dict[str, object]:
-    import tflite
+def _litert_reading(data: bytes) -> dict[str, object]:
+    from ai_edge_litert.tools import flatbuffer_utils
 
-    m = tflite.Model.GetRootAs(data, 0)
+    # the plain object API (read_model_from_bytearray also rewrites buffers)
+    m = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
 
-    def ints(obj: object, name: str) -> list[int]:
-        n = getattr(obj, name + "Length")()
-        return getattr(obj, name + "AsNumpy")().tolist() if n else []
+    def ints(values: object) -> list[int]:
+        return [] if values is None else [int(v) for v in values]  # type: ignore[attr-defined]
 
-    def floats(q: object, name: str) -> list[float]:
-        return ints(q, name)  # same accessors; AsNumpy gives float32, tolist() exact doubles
+    def floats(values: object) -> list[float]:
+        # float32 in the file; numpy's tolist() gives the same doubles tflkit holds
+        return [] if values is None else np.asarray(values, np.float32).tolist()
 
-    codes = []
-    for i in range(m.OperatorCodesLength()):
-        oc = m.OperatorCodes(i)
-        code = max(oc.DeprecatedBuiltinCode(), oc.BuiltinCode())
-        custom = oc.CustomCode().decode() if oc.CustomCode() is not None else None
-        codes.append((code, custom, oc.Version()))
+    def text(raw: bytes | None) -> str | None:
+        return None if raw is None else raw.decode()
+
+    codes = [
+        (max(oc.deprecatedBuiltinCode, oc.builtinCode), text(oc.customCode), oc.version)
+        for oc in m.operatorCodes or []
+    ]
     subgraphs = []
-    for s in range(m.SubgraphsLength()):
-        sg = m.Subgraphs(s)
+    for sg in m.subgraphs:
         tensors = []
-        for i in range(sg.TensorsLength()):
-            t = sg.Tensors(i)
-            q = t.Quantization()
+        for t in sg.tensors or []:
+            q = t.quantization
             quant = None
-            if q is not None and q.ScaleLength():
+            if q is not None and q.scale is not None and len(q.scale):
                 quant = (
-                    floats(q, "Scale"),
-                    ints(q, "ZeroPoint"),
-                    q.QuantizedDimension(),
-                    floats(q, "Min"),
-                    floats(q, "Max"),
+                    floats(q.scale),
+                    ints(q.zeroPoint),
+                    q.quantizedDimension,
+                    floats(q.min),
+                    floats(q.max),
                 )
             tensors.append(
                 (
-                    t.Name().decode(),
-                    t.Type(),
-                    ints(t, "Shape"),
-                    ints(t, "ShapeSignature") or ints(t, "Shape"),
-                    t.Buffer(),
-                    bool(t.IsVariable()),
-                    t.Sparsity() is not None,
+                    text(t.name) or "",
+                    t.type,
+                    ints(t.shape),
+                    ints(t.shapeSignature) or ints(t.shape),
+                    t.buffer,
+                    bool(t.isVariable),
+                    t.sparsity is not None,
                     quant,
                 )
             )
         ops = [
-            (
-                codes[sg.Operators(o).OpcodeIndex()],
-                ints(sg.Operators(o), "Inputs"),
-                ints(sg.Operators(o), "Outputs"),
-            )
-            for o in range(sg.OperatorsLength())
+            (codes[op.opcodeIndex], ints(op.inputs), ints(op.outputs)) for op in sg.operators or []
         ]
-        name = sg.Name().decode() if sg.Name() is not None else ""
-        subgraphs.append((name, ints(sg, "Inputs"), ints(sg, "Outputs"), tensors, ops))
-    signatures = []
-    for k in range(m.SignatureDefsLength()):
-        sd = m.SignatureDefs(k)
-        signatures.append(
-            (
-                sd.SignatureKey().decode(),
-                sd.SubgraphIndex(),
-                [
-                    (sd.Inputs(j).Name().decode(), sd.Inputs(j).TensorIndex())
-                    for j in range(sd.InputsLength())
-                ],
-                [
-                    (sd.Outputs(j).Name().decode(), sd.Outputs(j).TensorIndex())
-                    for j in range(sd.OutputsLength())
-                ],
-            )
+        subgraphs.append((text(sg.name) or "", ints(sg.inputs), ints(sg.outputs), tensors, ops))
+    signatures = [
+        (
+            text(sd.signatureKey),
+            sd.subgraphIndex,
+            [(text(x.name), x.tensorIndex) for x in sd.inputs or []],
+            [(text(x.name), x.tensorIndex) for x in sd.outputs or []],
         )
-    metadata = [
-        (m.Metadata(k).Name().decode(), m.Metadata(k).Buffer()) for k in range(m.MetadataLength())
+        for sd in m.signatureDefs or []
     ]
     return {
-        "version": m.Version(),
-        "buffers": m.BuffersLength(),
+        "version": m.version,
+        "description": text(m.description),
+        "buffers": len(m.buffers or []),
         "subgraphs": subgraphs,
         "signatures": signatures,
-        "metadata": metadata,
+        "metadata": [(text(e.name), e.buffer) for e in m.metadata or []],
     }
 
 
@@ -349,6 +335,7 @@ def _tflkit_reading(model: tflkit.Model) -> dict[str, object]:
         subgraphs.append((sg.name, list(sg.inputs), list(sg.outputs), tensors, ops))
     return {
         "version": model.schema_version,
+        "description": model.description,
         "buffers": model.num_buffers,
         "subgraphs": subgraphs,
         "signatures": [
@@ -364,23 +351,37 @@ def _tflkit_reading(model: tflkit.Model) -> dict[str, object]:
     }
 
 
-def test_reader_agrees_with_the_tflite_package(fixture_name: str) -> None:
+def test_reader_agrees_with_litert_object_api(fixture_name: str) -> None:
     path = fixture_path(fixture_name)
-    want = _tflite_reading(path.read_bytes())
+    want = _litert_reading(path.read_bytes())
     # custom codes are only kept for CUSTOM ops by tflkit: drop them elsewhere in the truth too
     for sg in want["subgraphs"]:  # type: ignore[attr-defined]
         sg[4][:] = [((c, custom if c == 32 else None, v), i, o) for (c, custom, v), i, o in sg[4]]
     assert _tflkit_reading(tflkit.load(path)) == want
 
 
-def test_op_name_table_matches_the_tflite_package() -> None:
-    import tflite
+def test_op_names_match_litert_schema() -> None:
+    """Every BuiltinOperator code of LiteRT's schema (newer than the tflite package) is named."""
+    from ai_edge_litert import schema_py_generated as litert_schema
 
-    from tflkit._opcodes import NAMES, op_name
+    from tflkit._flatbuffer import op_name
 
-    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if isinstance(v, int)}
+    names = {v: k for k, v in vars(litert_schema.BuiltinOperator).items() if isinstance(v, int)}
     for code, name in names.items():
         assert op_name(code) == name
     assert op_name(209) == "STABLEHLO_CASE"  # LiteRT's schema.fbs, after tflite 2.18
-    assert op_name(len(NAMES)) == f"BUILTIN_{len(NAMES)}"
+    newest = max(names)
+    assert op_name(newest + 1) == f"BUILTIN_{newest + 1}"
     assert op_name(-1) == "BUILTIN_-1"
+
+
+def test_tensor_type_names_match_litert_schema() -> None:
+    """dtypes' table names every TensorType of LiteRT's schema, the newer ones too."""
+    from ai_edge_litert import schema_py_generated as litert_schema
+
+    from tflkit import dtypes
+
+    types = {v: k for k, v in vars(litert_schema.TensorType).items() if isinstance(v, int)}
+    for code, name in types.items():
+        assert dtypes.by_code(code).name == name.lower()
+    assert dtypes.by_code(max(types) + 1).name == f"TYPE_{max(types) + 1}"

@@ -1,8 +1,8 @@
 """tflkit: inspect, check and run TensorFlow Lite (LiteRT) models.
 
-``import tflkit`` is light: it reads models with its own bounds-checked flatbuffer reader
-(``struct``, no numpy) and never imports TensorFlow or the LiteRT runtime; ``tflkit.Runner``
-imports the runtime on first use.
+``import tflkit`` is light: it never imports TensorFlow or the LiteRT runtime (``tflkit.Runner``
+imports the runtime on first use), and the ``tflite`` package's schema bindings, which read
+models (bounds-checked by ``tflkit._flatbuffer``), come with the first ``tflkit.load``.
 
 Every function that takes a model takes a ``ModelLike``: a path (``str`` or ``os.PathLike``),
 the model's bytes, or a ``tflkit.Model`` from ``tflkit.load()`` (see ``tflkit.loader``).

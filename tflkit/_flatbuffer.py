@@ -1,39 +1,70 @@
-"""Bounds-checked reads of a flatbuffer: tables, scalars, strings and vectors.
+"""Reading the TFLite flatbuffer: the only module that imports ``tflite`` / ``flatbuffers``.
 
-A flatbuffer is a tree of tables found through offsets (https://flatbuffers.dev/internals/): a
-table starts with a signed offset back to its vtable, the vtable lists where each field sits
-(0: absent, use the default), and a string or vector field holds an unsigned offset forward to
-its length and data. Every read here checks its bytes against the end of the file first, and
-every vector's length against the bytes left, so a truncated or crafted file gives an
-``InvalidModelError`` that says which byte it wanted and how long the file is, promptly (a
-crafted length can neither hang a loop nor ask for gigabytes). The ``tflite`` package's
-generated readers check nothing: a bad offset surfaces as IndexError or struct.error deep inside
-``flatbuffers``. Reading with ``struct`` also keeps ``tflite`` (~190 modules), ``flatbuffers``
-and numpy out of ``tflkit inspect``.
+Values are read by the ``tflite`` package's generated schema bindings (``tflite.Model``,
+``tflite.Tensor``, ``tflite.QuantizationParameters`` ...), which run on ``flatbuffers``. Those
+readers check nothing: a bad offset surfaces as IndexError, struct.error or TypeError deep inside
+``flatbuffers``, a string past the end of the file comes back short, and a crafted vector length
+can make a loop run for hours. So before a binding reads anything, this module checks where it
+will read (https://flatbuffers.dev/internals/): each table's start, its vtable and its inline
+fields against the end of the file, each string's and vector's length against the bytes left
+(before anyone loops over it), and the entries read against a budget. A truncated or crafted file
+gives an ``InvalidModelError`` that says which byte it wanted and how long the file is; whatever
+the readers still raise is turned into ``InvalidModelError(...) from exc``.
 
-This module knows the flatbuffer format, not the TFLite schema (``tflkit.loader`` does).
+This module knows the flatbuffer format and the bindings; ``tflkit.loader`` knows the schema
+(which field of which table holds what). Importing it imports ``tflite`` (~190 modules),
+``flatbuffers`` and numpy, so ``tflkit.loader`` imports it on first use.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
+
+import tflite
 
 from tflkit.errors import InvalidModelError
 
-__all__ = ["FlatBuffer", "Table"]
+__all__ = ["READER_ERRORS", "Reader", "op_name"]
 
 _I32 = struct.Struct("<i").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _U16 = struct.Struct("<H").unpack_from
-_SCALARS = {fmt: struct.Struct("<" + fmt).unpack_from for fmt in "bBhHiIqQfd?"}
+_VTABLE = struct.Struct("<HH").unpack_from  # a vtable starts: its own size, the table's size
 
-#: A table: (position of the table, position of its vtable, vtable size in bytes).
-Table = tuple[int, int, int]
+_IDENTIFIER = b"TFL3"
+
+#: What the generated readers raise on a file the checks here let through (a field placed by
+#: a crafted vtable past the end of the file, bytes that are not UTF-8 where text is decoded).
+READER_ERRORS = (
+    IndexError,
+    struct.error,
+    ValueError,
+    TypeError,
+    OverflowError,
+    UnicodeDecodeError,
+    RecursionError,
+)
+
+# BuiltinOperator code -> name: the bindings' own enum, plus the codes LiteRT's schema.fbs added
+# after the tflite 2.18 package (which stops at 208 STABLEHLO_CBRT). Newer codes: BUILTIN_<n>.
+_OP_NAMES: dict[int, str] = {
+    v: k
+    for k, v in vars(tflite.BuiltinOperator).items()
+    if not k.startswith("_") and isinstance(v, int)
+}
+for _code, _name in {209: "STABLEHLO_CASE"}.items():
+    _OP_NAMES.setdefault(_code, _name)
 
 
-class FlatBuffer:
-    """A flatbuffer in memory (bytes or a read-only mmap), read with bounds checks.
+def op_name(code: int) -> str:
+    """BuiltinOperator name for a code; ``BUILTIN_<code>`` if the code is newer than we know."""
+    return _OP_NAMES.get(code, f"BUILTIN_{code}")
+
+
+class Reader:
+    """A flatbuffer in memory (bytes or a read-only mmap), read through the bindings, checked.
 
     Args:
         data: the buffer.
@@ -53,12 +84,13 @@ class FlatBuffer:
         # bounds what a real model needs.
         self._budget = self.size + (1 << 16)
 
+    # ------------------------------------------------------------ messages
     def fail(self, what: str) -> InvalidModelError:
         """An InvalidModelError for this file: ``m.tflite: <what>``."""
         return InvalidModelError(f"{self.where}: {what}")
 
-    def past_end(self, pos: int, nbytes: int) -> InvalidModelError:
-        """The error for a read of ``nbytes`` at ``pos`` that does not fit the file."""
+    def past_end(self, pos: int) -> InvalidModelError:
+        """The error for a read at ``pos`` that does not fit the file."""
         if pos < 0:
             return self.fail(
                 f"truncated or corrupt: the flatbuffer refers to byte {pos:,}, "
@@ -66,92 +98,16 @@ class FlatBuffer:
             )
         # Name the first byte the read needs that the file lacks: the file has bytes
         # 0..size-1, so that byte is never below size.
-        byte = max(pos, self.size)
         return self.fail(
-            f"truncated or corrupt: the flatbuffer refers to byte {byte:,} "
+            f"truncated or corrupt: the flatbuffer refers to byte {max(pos, self.size):,} "
             f"but the file has {self.size:,} bytes"
         )
 
-    def need(self, pos: int, nbytes: int) -> None:
-        """Check that bytes ``pos .. pos + nbytes - 1`` are in the file."""
-        if pos < 0 or pos + nbytes > self.size:
-            raise self.past_end(pos, nbytes)
-
-    def u32(self, pos: int) -> int:
-        if pos < 0 or pos + 4 > self.size:
-            raise self.past_end(pos, 4)
-        return int(_U32(self.data, pos)[0])
-
-    def scalar(self, pos: int, fmt: str) -> Any:
-        """One little-endian scalar of struct format ``fmt`` (``"i"``, ``"Q"``, ...) at ``pos``."""
-        unpack = _SCALARS[fmt]
-        n = struct.calcsize(fmt)
-        if pos < 0 or pos + n > self.size:
-            raise self.past_end(pos, n)
-        return unpack(self.data, pos)[0]
-
-    def table(self, pos: int) -> Table:
-        """The table at ``pos``, with its vtable located and checked."""
-        if pos < 0 or pos + 4 > self.size:
-            raise self.past_end(pos, 4)
-        vt = pos - int(_I32(self.data, pos)[0])
-        if vt < 0 or vt + 4 > self.size:
-            raise self.past_end(vt, 4)
-        vsize = int(_U16(self.data, vt)[0])
-        if vsize < 4 or vsize % 2:
-            # the vtable: the list of where each field of the table sits
-            raise self.fail(
-                f"corrupt: the table at byte {pos:,} lists its fields in {vsize} bytes, "
-                "expected an even number of at least 4"
-            )
-        if vt + vsize > self.size:
-            raise self.past_end(vt, vsize)
-        return (pos, vt, vsize)
-
-    def root(self) -> Table:
-        """The root table (its offset is the file's first four bytes)."""
-        return self.table(self.u32(0))
-
-    def field(self, t: Table, slot: int) -> int:
-        """Position of field number ``slot`` of table ``t``, or 0 when the field is absent."""
-        pos, vt, vsize = t
-        o = 4 + 2 * slot
-        if o >= vsize:
-            return 0
-        off = int(_U16(self.data, vt + o)[0])
-        return pos + off if off else 0
-
-    def get(self, t: Table, slot: int, fmt: str, default: Any) -> Any:
-        """A scalar field, or its schema default when absent."""
-        p = self.field(t, slot)
-        return default if p == 0 else self.scalar(p, fmt)
-
-    def ref(self, t: Table, slot: int) -> int:
-        """Where an offset field (table, string or vector) points, or 0 when absent."""
-        p = self.field(t, slot)
-        return 0 if p == 0 else p + self.u32(p)
-
-    def sub(self, t: Table, slot: int) -> Table | None:
-        """A table field, or None."""
-        p = self.ref(t, slot)
-        return None if p == 0 else self.table(p)
-
-    def vector(self, t: Table, slot: int, elem_size: int, what: str) -> tuple[int, int]:
-        """(position of the first element, length) of a vector field; (0, 0) when absent.
-
-        The length is checked against the bytes left in the file before anyone loops over it.
-        """
-        p = self.ref(t, slot)
-        if p == 0:
-            return (0, 0)
-        n = self.u32(p)
-        start = p + 4
-        if start + n * elem_size > self.size:
-            raise self.fail(
-                f"truncated or corrupt: the vector of {what} claims {n:,} entries, up to byte "
-                f"{start + n * elem_size - 1:,}, but the file has {self.size:,} bytes"
-            )
-        return (start, n)
+    def unreadable(self, what: str, exc: BaseException) -> InvalidModelError:
+        """The error for whatever a generated reader raised while reading ``what``."""
+        if isinstance(exc, UnicodeDecodeError):
+            return self.fail(f"corrupt: {what} holds text that is not UTF-8")
+        return self.fail(f"corrupt: {what} could not be read (a field points outside its data)")
 
     def _spend(self, n: int) -> None:
         self._budget -= n
@@ -162,27 +118,121 @@ class FlatBuffer:
                 "(the same data is referred to over and over)"
             )
 
-    def scalars(self, t: Table, slot: int, fmt: str, what: str) -> tuple[Any, ...]:
-        """A vector of scalars (``fmt`` ``"i"``, ``"f"``, ``"q"``) as a tuple; () when absent."""
-        start, n = self.vector(t, slot, struct.calcsize(fmt), what)
-        if n == 0:
+    # ------------------------------------------------------------ structure checks
+    def _u32(self, pos: int) -> int:
+        if pos < 0 or pos + 4 > self.size:
+            raise self.past_end(pos)
+        return int(_U32(self.data, pos)[0])
+
+    def table(self, obj: Any) -> Any:
+        """Check the table a binding object points at (start, vtable, inline fields); return it."""
+        pos, size, data = obj._tab.Pos, self.size, self.data
+        if pos + 4 > size:
+            raise self.past_end(pos)
+        vt = pos - _I32(data, pos)[0]
+        if vt < 0 or vt + 4 > size:
+            raise self.past_end(vt)
+        vsize, tsize = _VTABLE(data, vt)
+        if vsize < 4 or vsize % 2:
+            # the vtable: the list of where each field of the table sits
+            raise self.fail(
+                f"corrupt: the table at byte {pos:,} lists its fields in {vsize} bytes, "
+                "expected an even number of at least 4"
+            )
+        if vt + vsize > size:
+            raise self.past_end(vt + vsize - 1)
+        if pos + tsize > size:  # the table's own bytes: every scalar field sits in them
+            raise self.past_end(pos + tsize - 1)
+        return obj
+
+    def root(self) -> Any:
+        """The root table as a ``tflite.Model``, after the identifier and root offset checks."""
+        if self.size < 8:
+            raise self.fail(
+                f"file is {self.size} bytes, too short for a TFLite model (at least 8: an offset "
+                "and the identifier)"
+            )
+        ident = bytes(self.data[4:8])
+        if ident != _IDENTIFIER:
+            raise self.fail(f"file identifier is {ident!r}, expected {_IDENTIFIER!r}")
+        root = self._u32(0)
+        if root >= self.size:
+            raise self.fail(
+                f"truncated or corrupt: the root table is at byte {root:,} "
+                f"but the file has {self.size:,} bytes"
+            )
+        return self.table(tflite.Model.GetRootAs(self.data, 0))
+
+    def _target(self, obj: Any, slot: int) -> int:
+        """Where the offset field at vtable ``slot`` points (its string/vector/table); 0: absent."""
+        # The vtable was checked by table(); read it here with struct rather than through
+        # the binding's Offset() (three flatbuffers Table.Get calls, ~1 us each).
+        data = self.data
+        pos: int = obj._tab.Pos
+        vt = pos - _I32(data, pos)[0]
+        if slot >= _U16(data, vt)[0]:
+            return 0
+        off = _U16(data, vt + slot)[0]
+        if not off:
+            return 0
+        p = pos + off
+        if p + 4 > self.size:
+            raise self.past_end(p)
+        target: int = p + _U32(data, p)[0]
+        return target
+
+    def length(self, obj: Any, slot: int, elem_size: int, what: str) -> int:
+        """Entries of the vector at vtable ``slot`` (0 when absent), checked against the file."""
+        p = self._target(obj, slot)
+        if not p:
+            return 0
+        size = self.size
+        if p + 4 > size:
+            raise self.past_end(p)
+        n: int = _U32(self.data, p)[0]
+        end = p + 4 + n * elem_size
+        if end > size:
+            raise self.fail(
+                f"truncated or corrupt: the vector of {what} claims {n:,} entries, up to byte "
+                f"{end - 1:,}, but the file has {size:,} bytes"
+            )
+        return n
+
+    def span(self, obj: Any, slot: int, what: str) -> tuple[int, int]:
+        """(position of the first byte, length) of a byte vector; (0, 0) when absent."""
+        n = self.length(obj, slot, 1, what)
+        return (self._target(obj, slot) + 4, n) if n else (0, 0)
+
+    def tables(self, obj: Any, slot: int, what: str) -> int:
+        """Entries of a vector of tables, checked and counted against the budget."""
+        n = self.length(obj, slot, 4, what)
+        self._spend(n)
+        return n
+
+    def numbers(
+        self, obj: Any, slot: int, elem_size: int, as_numpy: Callable[[], Any], what: str
+    ) -> tuple[Any, ...]:
+        """A vector of numbers, read by the binding's ``...AsNumpy`` in one call; () if absent."""
+        n = self.length(obj, slot, elem_size, what)
+        if not n:
             return ()
         self._spend(n)
-        return struct.unpack_from(f"<{n}{fmt}", self.data, start)
+        return tuple(as_numpy().tolist())
 
-    def tables(self, t: Table, slot: int, what: str) -> list[Table]:
-        """A vector of tables."""
-        start, n = self.vector(t, slot, 4, what)
-        self._spend(n)
-        return [self.table(p + self.u32(p)) for p in range(start, start + 4 * n, 4)]
-
-    def string(self, t: Table, slot: int) -> str | None:
+    def string(self, obj: Any, slot: int, get: Callable[[], bytes | None]) -> str | None:
         """A string field as text (stray bytes replaced: names are data, not structure)."""
-        p = self.ref(t, slot)
-        if p == 0:
+        p = self._target(obj, slot)
+        if not p:
             return None
-        n = self.u32(p)
+        n = self._u32(p)
         if p + 4 + n > self.size:
-            raise self.past_end(p + 4, n)
+            raise self.past_end(p + 4 + n - 1)
         self._spend(n // 4)  # a name shared by every tensor is as costly as a shared vector
-        return bytes(self.data[p + 4 : p + 4 + n]).decode("utf-8", "replace")
+        raw = get()
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+    def sub(self, obj: Any, slot: int, get: Callable[[], Any]) -> Any:
+        """A table field through its binding getter, checked; None when absent."""
+        if not self._target(obj, slot):
+            return None
+        return self.table(get())

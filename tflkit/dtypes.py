@@ -91,7 +91,7 @@ def by_name(name: str) -> DType:
 
 def numpy_dtype(name: str) -> np.dtype[Any] | None:
     """The numpy dtype of a type name, or None where numpy has none (string, int4, ...)."""
-    import numpy as np  # on request: reading a model (`tflkit inspect`) never needs numpy
+    import numpy as np  # on request: `import tflkit` stays without numpy
 
     row = _BY_NAME.get(name)
     if row is None or row.numpy is None:

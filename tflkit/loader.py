@@ -11,19 +11,20 @@ The one rule for every public function that takes a model (``tflkit.check``,
 and turns it into a Model with ``resolve()``. Anything else is a TypeError that names what was
 expected and what came.
 
-This module reads the TFLite schema (which field of which table holds what) through the
-bounds-checked reads of ``tflkit._flatbuffer`` and builds the plain data of ``tflkit.model``.
+This module reads the TFLite schema (which field of which table holds what) with the ``tflite``
+package's generated bindings, each read first checked by ``tflkit._flatbuffer``, and builds the
+plain data of ``tflkit.model``. ``tflkit._flatbuffer`` (and with it ``tflite``, ``flatbuffers``
+and numpy) is imported on the first load, so ``import tflkit`` stays light.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tflkit import dtypes
-from tflkit._flatbuffer import FlatBuffer, Table
-from tflkit._opcodes import CUSTOM, op_name
 from tflkit.errors import InvalidModelError, TflkitError
 from tflkit.model import (
     Metadata,
@@ -37,6 +38,9 @@ from tflkit.model import (
     Subgraph,
     Tensor,
 )
+
+if TYPE_CHECKING:
+    from tflkit._flatbuffer import Reader
 
 __all__ = ["ModelLike", "ModelSource", "interpreter_source", "load", "resolve"]
 
@@ -181,36 +185,41 @@ def interpreter_source(model: Model) -> str | bytes:
 
 
 # ---------------------------------------------------------------- the TFLite schema
-# Field numbers of the tables in LiteRT's schema.fbs (a field's vtable slot is 4 + 2 * number).
-# Model: version 0, operator_codes 1, subgraphs 2, description 3, buffers 4, metadata 6,
-# signature_defs 7. OperatorCode: deprecated_builtin_code 0 (int8), custom_code 1, version 2
-# (default 1), builtin_code 3. SubGraph: tensors 0, inputs 1, outputs 2, operators 3, name 4.
-# Tensor: shape 0, type 1 (int8), buffer 2, name 3, quantization 4, is_variable 5, sparsity 6,
-# shape_signature 7. QuantizationParameters: min 0, max 1, scale 2, zero_point 3 (int64),
-# quantized_dimension 6. Operator: opcode_index 0, inputs 1, outputs 2. Buffer: data 0,
-# offset 1 (uint64), size 2 (uint64). Metadata: name 0, buffer 1. SignatureDef: inputs 0,
-# outputs 1, signature_key 2, subgraph_index 4. TensorMap: name 0, tensor_index 1.
+# Values come from the tflite bindings' accessors; the checks in tflkit._flatbuffer need the
+# vtable slot of each offset field (string, vector, table), as the bindings spell it
+# (``self._tab.Offset(4)``; a field's slot is 4 + 2 * its number in LiteRT's schema.fbs):
+# Model: operator_codes 6, subgraphs 8, description 10, buffers 12, metadata 16,
+# signature_defs 18. OperatorCode: custom_code 6. SubGraph: tensors 4, inputs 6, outputs 8,
+# operators 10, name 12. Tensor: shape 4, name 10, quantization 12, sparsity 16,
+# shape_signature 18. QuantizationParameters: min 4, max 6, scale 8, zero_point 10.
+# Operator: inputs 6, outputs 8. Buffer: data 4. Metadata: name 4. SignatureDef: inputs 4,
+# outputs 6, signature_key 8. TensorMap: name 4.
+
+_CUSTOM = 32  # BuiltinOperator.CUSTOM
 
 
 class _Builder:
-    def __init__(self, fb: FlatBuffer, source: _Source) -> None:
+    def __init__(self, fb: Reader, source: _Source, op_name: Callable[[int], str]) -> None:
         self.fb = fb
+        self.op_name = op_name
         self.source = source
-        self.buffers: list[Table] = []
+        self.root: Any = None
+        self.nbuffers = 0
         self._buffer_info: dict[int, tuple[int, int]] = {}
+        self.at = "the model"  # what is being read, for a message if a reader fails
 
     def buffer(self, index: int, what: str) -> tuple[int, int]:
         """(offset of the data in the file, size in bytes) of buffer ``index``; (-1, 0) if none."""
         info = self._buffer_info.get(index)
         if info is not None:
             return info
-        fb, n = self.fb, len(self.buffers)
+        fb, n = self.fb, self.nbuffers
         if not 0 <= index < n:
             if index == 0:  # buffer 0 is the conventional empty sentinel
                 return (-1, 0)
             raise fb.fail(f"{what} refers to buffer {index}, the model has {n}")
-        b = self.buffers[index]
-        offset, size = fb.get(b, 1, "Q", 0), fb.get(b, 2, "Q", 0)
+        b = fb.table(self.root.Buffers(index))
+        offset, size = int(b.Offset()), int(b.Size())
         if offset > 1:
             # Data stored after the flatbuffer (models over 2 GB); offset 1 is the converter's
             # placeholder, meaning "no data".
@@ -221,46 +230,35 @@ class _Builder:
                 )
             info = (offset, size) if size > 0 else (-1, 0)
         else:
-            start, length = fb.vector(b, 0, 1, f"buffer {index} data")
+            start, length = fb.span(b, 4, f"buffer {index} data")
             info = (start, length) if length > 0 else (-1, 0)
         self._buffer_info[index] = info
         return info
 
     def model(self, path: str | None) -> Model:
         fb = self.fb
-        if fb.size < 8:
-            raise fb.fail(
-                f"file is {fb.size} bytes, too short for a TFLite model (at least 8: an offset "
-                "and the identifier)"
-            )
-        ident = bytes(fb.data[4:8])
-        if ident != _IDENTIFIER:
-            raise fb.fail(f"file identifier is {ident!r}, expected {_IDENTIFIER!r}")
-        root = fb.u32(0)
-        if root >= fb.size:
-            raise fb.fail(
-                f"truncated or corrupt: the root table is at byte {root:,} "
-                f"but the file has {fb.size:,} bytes"
-            )
-        m = fb.root()
-        self.buffers = fb.tables(m, 4, "buffers")
+        m = self.root = fb.root()
+        self.nbuffers = fb.tables(m, 12, "buffers")
         opcodes: list[tuple[int, str | None, int]] = []
-        for oc in fb.tables(m, 1, "operator codes"):
+        for i in range(fb.tables(m, 6, "operator codes")):
+            self.at = f"operator code {i}"
+            oc = fb.table(m.OperatorCodes(i))
             # op code = max(deprecated_builtin_code, builtin_code): the old int8 field stops at
             # 127 (PLACEHOLDER_FOR_GREATER_OP_CODES) and old files leave the new field at 0.
-            code = max(fb.get(oc, 0, "b", 0), fb.get(oc, 3, "i", 0))
-            opcodes.append((code, fb.string(oc, 1), fb.get(oc, 2, "i", 1)))
+            code = max(oc.DeprecatedBuiltinCode(), oc.BuiltinCode())
+            opcodes.append((code, fb.string(oc, 6, oc.CustomCode), oc.Version()))
 
-        subgraph_tables = fb.tables(m, 2, "subgraphs")
-        if not subgraph_tables:
+        nsub = fb.tables(m, 8, "subgraphs")
+        if not nsub:
             raise fb.fail("model has no subgraphs, expected at least one")
-        subgraphs = [self.subgraph(s, sg, opcodes) for s, sg in enumerate(subgraph_tables)]
-        nsub = len(subgraphs)
+        subgraphs = [self.subgraph(s, fb.table(m.Subgraphs(s)), opcodes) for s in range(nsub)]
 
         signatures = []
-        for sd in fb.tables(m, 7, "signature defs"):
-            key = fb.string(sd, 2) or ""
-            sub = fb.get(sd, 4, "I", 0)
+        for k in range(fb.tables(m, 18, "signature defs")):
+            self.at = f"signature def {k}"
+            sd = fb.table(m.SignatureDefs(k))
+            key = fb.string(sd, 8, sd.SignatureKey) or ""
+            sub = sd.SubgraphIndex()
             if not 0 <= sub < nsub:
                 raise fb.fail(f"signature {key!r} refers to subgraph {sub}, the model has {nsub}")
             ntensors = len(subgraphs[sub].tensors)
@@ -268,129 +266,147 @@ class _Builder:
                 Signature(
                     key=key,
                     subgraph_index=sub,
-                    inputs=self.tensor_maps(sd, 0, key, sub, ntensors, "input"),
-                    outputs=self.tensor_maps(sd, 1, key, sub, ntensors, "output"),
+                    inputs=self.tensor_maps(sd, 4, sd.Inputs, key, sub, ntensors, "input"),
+                    outputs=self.tensor_maps(sd, 6, sd.Outputs, key, sub, ntensors, "output"),
                 )
             )
 
         metadata = []
-        for md in fb.tables(m, 6, "metadata entries"):
-            name = fb.string(md, 0) or ""
-            buf_index = fb.get(md, 1, "I", 0)
+        for k in range(fb.tables(m, 16, "metadata entries")):
+            self.at = f"metadata entry {k}"
+            md = fb.table(m.Metadata(k))
+            name = fb.string(md, 4, md.Name) or ""
+            buf_index = md.Buffer()
             offset, size = self.buffer(buf_index, f"metadata {name!r}")
             metadata.append(Metadata(name, buf_index, size, offset, self.source))
 
+        self.at = "the model"
         return Model(
             path=path,
             size_bytes=fb.size,
-            schema_version=fb.get(m, 0, "I", 0),
-            description=fb.string(m, 3),
+            schema_version=m.Version(),
+            description=fb.string(m, 10, m.Description),
             subgraphs=tuple(subgraphs),
             signatures=tuple(signatures),
             metadata=tuple(metadata),
-            num_buffers=len(self.buffers),
+            num_buffers=self.nbuffers,
             _source=self.source,
         )
 
-    def subgraph(self, s: int, sg: Table, opcodes: list[tuple[int, str | None, int]]) -> Subgraph:
+    def subgraph(self, s: int, sg: Any, opcodes: list[tuple[int, str | None, int]]) -> Subgraph:
         fb = self.fb
         where = f"subgraph {s}"
-        tensors = [self.tensor(s, i, t) for i, t in enumerate(fb.tables(sg, 0, f"{where} tensors"))]
+        tensors = [
+            self.tensor(s, i, fb.table(sg.Tensors(i)))
+            for i in range(fb.tables(sg, 4, f"{where} tensors"))
+        ]
         ntensors = len(tensors)
         operators = []
-        for o_i, op in enumerate(fb.tables(sg, 3, f"{where} operators")):
-            owhere = f"{where} operator {o_i}"
-            opcode_index = fb.get(op, 0, "I", 0)
+        for o_i in range(fb.tables(sg, 10, f"{where} operators")):
+            owhere = self.at = f"{where} operator {o_i}"
+            op = fb.table(sg.Operators(o_i))
+            opcode_index = op.OpcodeIndex()
             if not 0 <= opcode_index < len(opcodes):
                 raise fb.fail(
                     f"{owhere} uses operator code {opcode_index}, the model has {len(opcodes)}"
                 )
             code, custom, version = opcodes[opcode_index]
-            ins = fb.scalars(op, 1, "i", f"{owhere} inputs")
-            outs = fb.scalars(op, 2, "i", f"{owhere} outputs")
+            ins = fb.numbers(op, 6, 4, op.InputsAsNumpy, f"{owhere} inputs")
+            outs = fb.numbers(op, 8, 4, op.OutputsAsNumpy, f"{owhere} outputs")
             for i in ins + outs:
                 if not -1 <= i < ntensors:
                     raise fb.fail(f"{owhere} refers to tensor {i}, {where} has {ntensors}")
             operators.append(
                 Operator(
                     index=o_i,
-                    op=op_name(code),
+                    op=self.op_name(code),
                     builtin_code=code,
-                    custom_code=custom if code == CUSTOM else None,
+                    custom_code=custom if code == _CUSTOM else None,
                     version=version,
                     inputs=ins,
                     outputs=outs,
                     opcode_index=opcode_index,
                 )
             )
-        ins = fb.scalars(sg, 1, "i", f"{where} inputs")
-        outs = fb.scalars(sg, 2, "i", f"{where} outputs")
+        self.at = where
+        ins = fb.numbers(sg, 6, 4, sg.InputsAsNumpy, f"{where} inputs")
+        outs = fb.numbers(sg, 8, 4, sg.OutputsAsNumpy, f"{where} outputs")
         for i in ins + outs:
             if not 0 <= i < ntensors:
                 raise fb.fail(f"{where} input/output {i} is not one of its {ntensors} tensors")
         return Subgraph(
             index=s,
-            name=fb.string(sg, 4) or "",
+            name=fb.string(sg, 12, sg.Name) or "",
             inputs=ins,
             outputs=outs,
             tensors=tuple(tensors),
             operators=tuple(operators),
         )
 
-    def tensor(self, s: int, index: int, t: Table) -> Tensor:
+    def tensor(self, s: int, index: int, t: Any) -> Tensor:
         fb = self.fb
-        where = f"subgraph {s} tensor {index}"
-        shape = fb.scalars(t, 0, "i", f"{where} shape")
-        sig = fb.scalars(t, 7, "i", f"{where} shape_signature")
-        buf_index = fb.get(t, 2, "I", 0)
+        where = self.at = f"subgraph {s} tensor {index}"
+        shape = fb.numbers(t, 4, 4, t.ShapeAsNumpy, f"{where} shape")
+        sig = fb.numbers(t, 18, 4, t.ShapeSignatureAsNumpy, f"{where} shape_signature")
+        buf_index = t.Buffer()
         data_offset, data_size = self.buffer(buf_index, where)
         return Tensor(
             index=index,
-            name=fb.string(t, 3) or "",
-            dtype=dtypes.by_code(fb.get(t, 1, "b", 0)).name,
+            name=fb.string(t, 10, t.Name) or "",
+            dtype=dtypes.by_code(t.Type()).name,
             shape=shape,
             shape_signature=sig if sig else shape,
-            quantization=self.quantization(fb.sub(t, 4), where),
+            quantization=self.quantization(fb.sub(t, 12, t.Quantization), where),
             is_constant=data_size > 0,
             buffer=buf_index,
             buffer_size=data_size,
-            is_variable=bool(fb.get(t, 5, "?", False)),
-            is_sparse=fb.field(t, 6) != 0,
+            is_variable=bool(t.IsVariable()),
+            is_sparse=fb.sub(t, 16, t.Sparsity) is not None,
             subgraph_index=s,
             _data_offset=data_offset,
             _source=self.source,
         )
 
-    def quantization(self, q: Table | None, where: str) -> Quantization | None:
+    def quantization(self, q: Any, where: str) -> Quantization | None:
         if q is None:
             return None
         fb = self.fb
-        scales = fb.scalars(q, 2, "f", f"{where} scales")
+        scales = fb.numbers(q, 8, 4, q.ScaleAsNumpy, f"{where} scales")
         if not scales:
             return None
         return Quantization(
             scales=scales,
-            zero_points=fb.scalars(q, 3, "q", f"{where} zero points"),
-            quantized_dimension=fb.get(q, 6, "i", 0),
-            min=fb.scalars(q, 0, "f", f"{where} min"),
-            max=fb.scalars(q, 1, "f", f"{where} max"),
+            zero_points=fb.numbers(q, 10, 8, q.ZeroPointAsNumpy, f"{where} zero points"),
+            quantized_dimension=q.QuantizedDimension(),
+            min=fb.numbers(q, 4, 4, q.MinAsNumpy, f"{where} min"),
+            max=fb.numbers(q, 6, 4, q.MaxAsNumpy, f"{where} max"),
         )
 
     def tensor_maps(
-        self, sd: Table, slot: int, key: str, sub: int, ntensors: int, kind: str
+        self, sd: Any, slot: int, get: Any, key: str, sub: int, ntensors: int, kind: str
     ) -> tuple[SignatureTensor, ...]:
         fb = self.fb
         out = []
-        for tm in fb.tables(sd, slot, f"signature {key!r} {kind}s"):
-            idx = fb.get(tm, 1, "I", 0)
+        for j in range(fb.tables(sd, slot, f"signature {key!r} {kind}s")):
+            tm = fb.table(get(j))
+            idx = tm.TensorIndex()
             if not 0 <= idx < ntensors:
                 raise fb.fail(
                     f"signature {key!r} {kind} refers to tensor {idx}, "
                     f"subgraph {sub} has {ntensors}"
                 )
-            out.append(SignatureTensor(fb.string(tm, 0) or "", idx))
+            out.append(SignatureTensor(fb.string(tm, 4, tm.Name) or "", idx))
         return tuple(out)
 
 
 def _build(source: _Source, *, path: str | None, where: str) -> Model:
-    return _Builder(FlatBuffer(source.data, where), source).model(path)
+    # imported here: tflite (~190 modules), flatbuffers and numpy, on the first load only
+    from tflkit._flatbuffer import READER_ERRORS, Reader, op_name
+
+    builder = _Builder(Reader(source.data, where), source, op_name)
+    try:
+        return builder.model(path)
+    except InvalidModelError:
+        raise
+    except READER_ERRORS as exc:
+        raise builder.fb.unreadable(builder.at, exc) from exc

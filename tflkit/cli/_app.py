@@ -1,4 +1,4 @@
-"""The ``tflkit`` command line: the only importer of typer.
+"""The ``tflkit`` typer app: the only importer of typer (``tflkit.cli.main`` runs it).
 
 Commands are short: parse, call the library, render, choose the exit code. Data goes to stdout
 (``--json`` writes one ``json.dumps`` document, never through rich, which wraps long lines);
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,14 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from tflkit.cli._common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    error_text,
+    print_json,
+    report_bug,
+)
 from tflkit.errors import TflkitError
 
 app = typer.Typer(
@@ -31,19 +38,10 @@ app = typer.Typer(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-
 
 def _error(message: str) -> NoReturn:
     typer.echo(f"tflkit: error: {message}", err=True)
     raise typer.Exit(EXIT_ERROR)
-
-
-def _error_text(exc: TflkitError | OSError) -> str:
-    """One line for a user error: ``photo.jpg: no such file or directory``."""
-    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-        return f"{exc.filename}: {exc.strerror.lower()}"
-    return str(exc)
 
 
 def _user_errors(command: F) -> F:
@@ -54,16 +52,9 @@ def _user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except (TflkitError, OSError) as exc:
-            _error(_error_text(exc))
+            _error(error_text(exc))
 
     return wrapper  # type: ignore[return-value]
-
-
-def _print_json(obj: Any) -> None:
-    # Compact: json's C encoder only runs without indent (pretty-printing a MobileNet's
-    # per-channel scales in Python takes longer than reading the model). Pipe to `jq` to indent.
-    sys.stdout.write(json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
 
 
 def _stdout_console() -> Any:
@@ -121,7 +112,7 @@ def inspect(
             f"(0..{len(m.subgraphs) - 1})"
         )
     if json_:
-        _print_json(render.model_to_dict(m, subgraph=subgraph))
+        print_json(render.model_to_dict(m, subgraph=subgraph))
         return
     console = _stdout_console()
     for renderable in render.inspect_renderables(m, subgraph=subgraph, tensors=tensors):
@@ -197,7 +188,7 @@ def check(
         try:
             model = load(path)
         except (TflkitError, OSError) as exc:
-            typer.echo(f"tflkit: error: {_error_text(exc)}", err=True)
+            typer.echo(f"tflkit: error: {error_text(exc)}", err=True)
             unreadable += 1
             continue
         reports.append(
@@ -212,7 +203,7 @@ def check(
         )
     if json_:
         docs = [render.report_to_dict(r) for r in reports]
-        _print_json(docs[0] if len(models) == 1 and docs else docs)
+        print_json(docs[0] if len(models) == 1 and docs else docs)
     else:
         console = _stdout_console()
         for report in reports:
@@ -321,7 +312,7 @@ def run(
         "saturation": {k: s.fraction for k, s in runner.saturation.items()},
     }
     if json_:
-        _print_json(summary)
+        print_json(summary)
         return
     _print_run_summary(summary, outputs)
 
@@ -463,7 +454,7 @@ def compare(
     if plot is not None:
         result.plot(plot)
     if json_:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
     elif markdown:
         sys.stdout.write(result.to_markdown())
         sys.stdout.flush()
@@ -514,7 +505,7 @@ def bench(
             shapes=shapes,
         )
     if json_:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     from tflkit.render import benchmark_renderables
 
@@ -662,16 +653,5 @@ def main(argv: list[str] | None = None) -> None:
             where = ctx.command_path if ctx is not None else "tflkit"
             typer.echo(f"{where}: error: {fmt()} (see '{where} --help')", err=True)
             sys.exit(EXIT_ERROR)
-        raise SystemExit(EXIT_ERROR) from _report_bug(exc)
+        raise SystemExit(EXIT_ERROR) from report_bug(exc)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
-
-
-def _report_bug(exc: BaseException) -> BaseException:
-    import traceback
-
-    traceback.print_exception(exc)
-    typer.echo(
-        "tflkit: internal error (a bug in tflkit: please report it with the traceback above)",
-        err=True,
-    )
-    return exc
