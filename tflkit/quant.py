@@ -200,24 +200,18 @@ def _int_range(dtype: str | np.dtype[Any] | type) -> tuple[str, int, int]:
     return (name, *dtypes.INTEGER_RANGES[name])
 
 
-# The small-array fast path of PerTensor.quantize, in float64 with no error-state changes:
-# - ``x / scale`` is computed in float64 and rounded to float32: for +, -, *, / a float64 result
-#   rounded to float32 equals the float32 operation (53 >= 2 * 24 + 2 bits: double rounding is
-#   innocuous), so this is the kernel's float32 quotient, and float64 cannot overflow here;
+# The small-array fast path of PerTensor.quantize (a sample or two), exact, in few numpy calls:
+# - in range first, on x itself: |x - c| < h with c, h the real values a quarter step inside
+#   the saturation points. The quarter step covers every float rounding on the way (at most
+#   2**-8 of a step for 16-bit types), so the quotient below cannot overflow or saturate; NaN
+#   and anything else fall back to the exact general path;
+# - v = x / scale in float32: the kernel's own division;
 # - round half away from zero is ``rint(v * (1 + 2**-30))`` for |v| < 2**29: a tie k + 0.5 moves
-#   off the tie, away from zero, while a float32 value that is not a tie lies at least one float32
-#   ulp (|v| * 2**-24) from the nearest tie, far more than the nudge (|v| * 2**-30);
-# - rint of a value that is never a tie is floor(w + 0.5): with the shift 0.5 - qmin, every value
-#   in range is positive, so a truncating cast to the unsigned type of the same width floors it.
-# Anything near or past the range, and NaN, falls back to the exact general path.
+#   off the tie, away from zero, while a float32 value that is not a tie lies at least one
+#   float32 ulp (|v| * 2**-24) from the nearest tie, far more than the nudge (|v| * 2**-30);
+# - rint of a value that is never a tie is floor(w + 0.5); + zero point folds into that shift.
 _NUDGE = 1.0 + 2.0**-30
-_MARGIN = 2.0**-7  # > the float32 rounding of any in-range 16-bit quotient (2**-9)
-_UNSIGNED: dict[str, np.dtype[Any]] = {
-    "int8": np.dtype(np.uint8),
-    "uint8": np.dtype(np.uint8),
-    "int16": np.dtype(np.uint16),
-    "uint16": np.dtype(np.uint16),
-}
+_FAST = frozenset({"int8", "uint8", "int16", "uint16"})
 
 
 class PerTensor:
@@ -236,13 +230,13 @@ class PerTensor:
         "qmax",
         "_zp32",
         "_fast_dq",
-        "_s64",
+        "_fast_q",
         "_center",
         "_half",
         "_shift",
-        "_unsigned",
-        "_flip",
         "_dtype",
+        "_table",
+        "_clean",
     )
 
     def __init__(self, scale: float, zero_point: int, dtype: str | np.dtype[Any] | type) -> None:
@@ -250,50 +244,58 @@ class PerTensor:
         self.scale = np.float32(scale)
         self.zero_point = zero_point
         self._zp32 = np.float32(zero_point)
-        self._fast_dq = np.dtype(self.name).itemsize <= 2 and abs(zero_point) < 2**16
         self._dtype = np.dtype(self.name)
-        # fast quantize: |x / scale + zero_point - mid| < half - margin keeps the result in range
-        fast = (
-            self.name in _UNSIGNED
-            and math.isfinite(float(self.scale))
-            and float(self.scale) > 0
+        self._fast_dq = self._dtype.itemsize <= 2 and abs(zero_point) < 2**16
+        s = float(self.scale)
+        self._fast_q = (
+            self.name in _FAST
+            and math.isfinite(s)
+            and s > 0
             and self.qmin <= zero_point <= self.qmax
         )
-        self._unsigned = _UNSIGNED.get(self.name) if fast else None
-        self._s64 = float(self.scale)
-        mid = (self.qmin + self.qmax) / 2
-        self._center = zero_point - mid
-        self._half = (self.qmax - self.qmin + 1) / 2 - _MARGIN
-        self._shift = float(zero_point) + 0.5 - self.qmin
-        self._flip = -self.qmin  # 0 for unsigned types; 128 / 32768 flips the sign bit
+        lo = (self.qmin - zero_point - 0.25) * s  # a quarter step inside the saturation points
+        hi = (self.qmax - zero_point + 0.25) * s
+        self._center = np.float32(-(lo + hi) / 2)
+        self._half = np.float32((hi - lo) / 2)
+        if not (float(self._half) > 0 and abs(float(self._center)) + float(self._half) < 1e30):
+            self._fast_q = False  # scales so small or so large that float32 sums could overflow
+        self._shift = float(zero_point) + 0.5
+        self._clean: dict[int, QuantizeStats] = {}  # nothing clipped, by size
+        # 8-bit dequantize: the 256 exact results, indexed by the byte
+        self._table: npt.NDArray[np.float32] | None = None
+        if self._fast_dq and self._dtype.itemsize == 1:
+            codes = np.arange(256, dtype=np.uint8).view(self._dtype)
+            self._table = self.dequantize(codes)  # computed once by the exact path below
 
     def quantize(self, x: ArrayLike) -> tuple[npt.NDArray[Any], QuantizeStats]:
         xf = np.asarray(x, dtype=np.float32)
-        if self._unsigned is not None and 0 < xf.size <= _SMALL:
-            # same-dtype ufuncs: a float32 -> float64 ufunc call costs twice an astype + op
-            u = xf.astype(np.float64)
-            u /= self._s64
-            c = u + self._center
+        n = xf.size
+        if self._fast_q and 0 < n <= _SMALL:
+            c = xf + self._center
             np.abs(c, out=c)
-            if _max(c) < self._half:  # NaN fails this too
-                w = u.astype(np.float32).astype(np.float64)  # the kernel's float32 quotient
+            if np.count_nonzero(c < self._half) == n:  # NaN is not < anything
+                w = np.divide(xf, self.scale).astype(np.float64)  # the kernel's float32 quotient
                 w *= _NUDGE
                 w += self._shift
-                q = w.astype(self._unsigned)
-                if self._flip:
-                    q ^= self._flip
-                    q = q.view(self._dtype)
-                return q, QuantizeStats(xf.size, 0, 0, 0)
+                np.floor(w, out=w)
+                stats = self._clean.get(n)
+                if stats is None:
+                    stats = self._clean[n] = QuantizeStats(n, 0, 0, 0)
+                return w.astype(self._dtype), stats
         return _quantize_per_tensor(
             xf, self.scale, float(self.zero_point), self.name, self.qmin, self.qmax
         )
 
     def dequantize(self, q: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        table = self._table
+        if table is not None and q.dtype == self._dtype:
+            out: npt.NDArray[np.float32] = table.take(q.view(np.uint8))
+            return out
         if not self._fast_dq or q.dtype.itemsize > 2:
             return dequantize(q, self.scale, self.zero_point)
         # exact: (q - zp) fits float32 for 8/16-bit values, and one float32 product is the
         # float32 rounding of the double product dequantize() computes
-        out: npt.NDArray[np.float32] = np.subtract(q, self._zp32, dtype=np.float32)
+        out = np.subtract(q, self._zp32, dtype=np.float32)
         out *= self.scale
         return out
 

@@ -37,6 +37,7 @@ __all__ = ["Runner"]
 Array = npt.NDArray[Any]
 Inputs = Any  # ndarray | Sequence[ArrayLike] | Mapping[str, ArrayLike]
 
+_FLOAT32 = np.dtype(np.float32)
 _SATURATION_WARN = 0.01  # warn when more than 1% of an input saturates
 _CALIBRATION_SAMPLES = 32  # auto batching: samples used to time batched vs per-sample
 _STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE", "CALL_ONCE"})
@@ -672,7 +673,7 @@ class Runner:
                 return None
             feed, stats = quant.quantize(x)
             self._saturation(0, self.inputs[0], stats)
-        elif x.dtype == target:
+        elif x.dtype is target or x.dtype == target:
             feed = x if x.flags.c_contiguous else np.ascontiguousarray(x)
         elif target.kind == "f" and x.dtype.kind == "f":
             feed = x.astype(target)
@@ -694,7 +695,9 @@ class Runner:
                     raise
                 raise error from exc
         fast = self._out_quant[0]
-        return fast.dequantize(out) if fast is not None else self._real(self.outputs[0], out)
+        if fast is not None:
+            return fast.dequantize(out)
+        return out if out.dtype is _FLOAT32 else self._real(self.outputs[0], out)
 
     def _prepare(self, x: Inputs, raw: bool) -> tuple[list[Array], int | None]:
         """Checked, converted feeds in input order, and the batch size (None: all inputs 0-d)."""
