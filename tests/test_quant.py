@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, MODELS, edited
 
-from tflkit.quant import dequantize, quantize, quantize_with_stats, round_half_away
+from tflkit.quant import (
+    PerTensor,
+    dequantize,
+    quantize,
+    quantize_with_stats,
+    round_half_away,
+)
 
 RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
@@ -112,6 +118,47 @@ def test_quantize_is_bit_exact_with_the_reference_kernel(
         quantize(np.tile(x, (reps, 1)), scale, zp, dtype), np.tile(want, (reps, 1))
     )
     assert np.array_equal(quantize(x[:1], scale, zp, dtype), want[:1])
+
+
+@pytest.mark.parametrize(("dtype", "scale", "zp"), CASES)
+def test_the_runners_per_tensor_path_is_bit_exact_too(
+    dtype: str, scale: float | None, zp: int | None
+) -> None:
+    # PerTensor (what Runner.predict uses) has its own path for a sample or two: row by row
+    # (64 values), every row against the reference kernel, in range or not
+    if scale is None:
+        facts = MODELS[f"quantize_{dtype}.tflite"]["quantize"]
+        scale, zp = facts["scale"], facts["zero_point"]
+        model: bytes | str = str(FIXTURES / f"quantize_{dtype}.tflite")
+    else:
+        model = _with_scale(dtype, scale, zp)  # type: ignore[arg-type]
+    assert zp is not None
+    x = _edge_values(float(np.float32(scale)), zp, dtype)
+    want = _run(model, x)
+    fast = PerTensor(scale, zp, dtype)
+    qmin, qmax = RANGES[dtype]
+    for row, expected in zip(x, want, strict=True):
+        got, stats = fast.quantize(row[None])
+        assert got.dtype == np.dtype(dtype) and got.shape == (1, row.size)
+        np.testing.assert_array_equal(got[0], expected, err_msg=str(row[got[0] != expected]))
+        r = row / np.float32(scale) + zp  # by hand; a value exactly on qmin - 0.5 may go
+        low = (np.count_nonzero(r < qmin - 0.5), np.count_nonzero(r <= qmin - 0.5))  # either way
+        high = (np.count_nonzero(r > qmax + 0.5), np.count_nonzero(r >= qmax + 0.5))
+        assert (
+            low[0] <= stats.saturated_low <= low[1] and high[0] <= stats.saturated_high <= high[1]
+        )
+    nan = x[:1].copy()
+    nan[0, 3] = np.nan
+    got, stats = fast.quantize(nan)
+    assert stats.nan == 1 and got[0, 3] == np.clip(zp, qmin, qmax)
+
+
+def test_the_runners_dequantize_table_is_bit_exact() -> None:
+    facts = MODELS["dequantize_int8.tflite"]["quantize"]
+    q = np.tile(np.arange(-128, 128, dtype=np.int8), 2).reshape(-1, 64)
+    want = _run(str(FIXTURES / "dequantize_int8.tflite"), q)
+    got = PerTensor(facts["scale"], facts["zero_point"], "int8").dequantize(q)
+    assert got.dtype == np.float32 and np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
