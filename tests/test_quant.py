@@ -76,6 +76,14 @@ def _with_scale(dtype: str, scale: float, zp: int) -> bytes:
     return edited(f"quantize_{dtype}.tflite", edit)
 
 
+def _case(dtype: str, scale: float | None, zp: int | None) -> tuple[bytes | str, float, int]:
+    """The QUANTIZE model for a case, with its scale and zero point (None: the fixture's own)."""
+    if scale is None or zp is None:
+        facts = MODELS[f"quantize_{dtype}.tflite"]["quantize"]
+        return str(FIXTURES / f"quantize_{dtype}.tflite"), facts["scale"], facts["zero_point"]
+    return _with_scale(dtype, scale, zp), scale, zp
+
+
 CASES = [
     ("int8", None, None),  # the fixture's own (0.5, -3)
     ("uint8", None, None),  # (0.25, 128)
@@ -93,13 +101,7 @@ CASES = [
 def test_quantize_is_bit_exact_with_the_reference_kernel(
     dtype: str, scale: float | None, zp: int | None
 ) -> None:
-    if scale is None:
-        facts = MODELS[f"quantize_{dtype}.tflite"]["quantize"]
-        scale, zp = facts["scale"], facts["zero_point"]
-        model: bytes | str = str(FIXTURES / f"quantize_{dtype}.tflite")
-    else:
-        model = _with_scale(dtype, scale, zp)  # type: ignore[arg-type]
-    assert zp is not None
+    model, scale, zp = _case(dtype, scale, zp)
     x = _edge_values(float(np.float32(scale)), zp, dtype)
     want = _run(model, x)
     got = quantize(x, scale, zp, dtype)
@@ -126,13 +128,7 @@ def test_the_runners_per_tensor_path_is_bit_exact_too(
 ) -> None:
     # PerTensor (what Runner.predict uses) has its own path for a sample or two: row by row
     # (64 values), every row against the reference kernel, in range or not
-    if scale is None:
-        facts = MODELS[f"quantize_{dtype}.tflite"]["quantize"]
-        scale, zp = facts["scale"], facts["zero_point"]
-        model: bytes | str = str(FIXTURES / f"quantize_{dtype}.tflite")
-    else:
-        model = _with_scale(dtype, scale, zp)  # type: ignore[arg-type]
-    assert zp is not None
+    model, scale, zp = _case(dtype, scale, zp)
     x = _edge_values(float(np.float32(scale)), zp, dtype)
     want = _run(model, x)
     fast = PerTensor(scale, zp, dtype)
