@@ -19,6 +19,7 @@ RUNNABLE = sorted(
     n
     for n, m in MODELS.items()
     if m["runs_in_litert"]
+    and m["family"] != "no_batch"  # tests/test_batch_axis.py
     and not m["stateful"]
     and not m["signatures"].keys() - {"serving_default"}
 )

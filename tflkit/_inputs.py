@@ -78,6 +78,7 @@ def random_inputs(
     ranges: Mapping[str, tuple[float, float]] | None = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
     hint: str = "give a shape",
+    batch_axis: int | None = 0,
 ) -> tuple[dict[str, Array], list[str]]:
     """``n`` samples for each input, and a line per input saying what was drawn.
 
@@ -86,8 +87,9 @@ def random_inputs(
     model expects), else over ``FLOAT_RANGE``. Other integer inputs: integers in ``INT_RANGE``
     (clipped to the dtype); bool inputs: fair coin flips. ``shapes[name]`` gives a sample's
     shape (the dimensions after the batch axis) for inputs with dynamic dimensions; without it,
-    dimensions that are -1 besides the batch become 1, and the line says so. Seeded: the same
-    call gives the same arrays.
+    dimensions that are -1 besides the batch become 1, and the line says so. A model without a
+    batch axis (``batch_axis=None``) gets each input once, at its own shape (``n`` is not used;
+    ``shapes`` are then whole shapes). Seeded: the same call gives the same arrays.
 
     Raises:
         InputError: a shape for an unknown input, or one that does not fit the input's shape
@@ -105,19 +107,21 @@ def random_inputs(
     lines: list[str] = []
     for t, name in zip(tensors, names, strict=True):
         sig = t.shape_signature
+        skip = 0 if batch_axis is None else 1  # the dimensions a sample shape leaves out
         if name in shapes:
             given = tuple(int(d) for d in shapes[name])
-            if len(given) != len(sig) - 1 or any(
-                s >= 0 and s != g or g < 0 for s, g in zip(sig[1:], given, strict=True)
+            if len(given) != len(sig) - skip or any(
+                s >= 0 and s != g or g < 0 for s, g in zip(sig[skip:], given, strict=True)
             ):
+                what = "shape" if batch_axis is None else "sample of shape"
+                after = "" if batch_axis is None else " (after the batch axis)"
                 raise InputError(
-                    f"input {name!r}: a sample of shape {list(sig)[1:]} (after the batch "
-                    f"axis), got {list(given)}"
+                    f"input {name!r}: a {what} {list(sig)[skip:]}{after}, got {list(given)}"
                 )
-            dims = [n, *given]
+            dims = [n, *given] if skip else list(given)
         else:
             dims = [1 if d < 0 else d for d in sig]
-        shape = (n, *dims[1:]) if dims else ()
+        shape = tuple(dims) if batch_axis is None else ((n, *dims[1:]) if dims else ())
         guessed = name not in shapes
         target = dtypes.numpy_dtype(t.dtype)
         rr = t.real_range
@@ -140,7 +144,7 @@ def random_inputs(
             lo, hi = max(lo, INT_RANGE[0]), min(hi, INT_RANGE[1])
             arrays[name] = rng.integers(lo, hi, shape, endpoint=True).astype(target)
             lines.append(f"{name}: {t.dtype} integers in [{lo}, {hi}]")
-        if any(d < 0 for d in sig[1:]):  # the sample shape was given or guessed: say which
+        if any(d < 0 for d in sig[skip:]):  # the sample shape was given or guessed: say which
             lines[-1] += f", shape {list(shape)}"
             if guessed:
                 lines[-1] += f" (dynamic dimensions drawn as 1; {hint})"

@@ -214,17 +214,25 @@ def compare(
                     ranges.setdefault(ref_names[name], t.real_range)
         n = samples if samples is not None else DEFAULT_SAMPLES
         x, lines = random_inputs(
-            ref.inputs, ref.input_names, n, seed=seed, ranges=ranges, hint="give --data"
+            ref.inputs,
+            ref.input_names,
+            n,
+            seed=seed,
+            ranges=ranges,
+            hint="give --data",
+            batch_axis=ref.batch_axis,
         )
         description = data or f"random inputs, seed {seed}"
     else:
         # The reference's own argument handling (array, list or dict, with its messages).
         x = dict(zip(ref.input_names, ref.input_arrays(x), strict=True))
-        if samples is not None:
+        if samples is not None and ref.batch_axis is not None:
             x = take(x, 0, samples)
         lines = [f"{k}: {np.asarray(v).dtype} {list(np.shape(v))}" for k, v in x.items()]
         description = data or "given arrays"
-    n = batch_size_of(x)
+    # A model without a batch axis runs its inputs in one call: one "sample"
+    whole = ref.batch_axis is None
+    n = 1 if whole else batch_size_of(x)
 
     feeds = [{m[k]: v for k, v in x.items()} for m in in_maps]
     outputs: list[dict[str, Array]] = []
@@ -247,7 +255,7 @@ def compare(
     throughputs: list[float | None] = [None] * len(runners)
     if speed and n > 0:
         latencies, invokes, throughputs = _measure_speed(
-            runners, feeds, n, latency_repeat, throughput_repeat
+            runners, feeds, n, latency_repeat, throughput_repeat, whole=whole
         )
 
     ref_size = ref.model.size_bytes
@@ -288,7 +296,10 @@ def compare(
     per = None
     if per_tensor:
         count = min(n, PER_TENSOR_SAMPLES)
-        traced = [r.intermediates(take(f, 0, count)) for r, f in zip(runners, feeds, strict=True)]
+        traced = [
+            r.intermediates(f if whole else take(f, 0, count))
+            for r, f in zip(runners, feeds, strict=True)
+        ]
         per = tuple(
             _per_tensor(names[i], traced[i], traced[reference], count, names[reference])
             for i in range(len(runners))
@@ -432,13 +443,16 @@ def _measure_speed(
     n: int,
     latency_repeat: int,
     throughput_repeat: int,
+    *,
+    whole: bool = False,
 ) -> tuple[list[Latency | None], list[Latency | None], list[float | None]]:
     """Per-sample latency (whole call, and invoke alone) and batched throughput, interleaved
     in rotating order; each timed call is followed by the invoke of the same sample."""
     from tflkit.errors import UnsupportedModelError
 
     count = len(runners)
-    singles = [[take(f, i, i + 1) for i in range(min(n, 16))] for f in feeds]
+    # one sample each; a model without a batch axis: its inputs as they are
+    singles = [[f] if whole else [take(f, i, i + 1) for i in range(min(n, 16))] for f in feeds]
 
     def rotate(r: int) -> list[int]:
         return [(r + j) % count for j in range(count)]

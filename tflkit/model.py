@@ -204,6 +204,26 @@ class Subgraph:
         """The output tensors, in order."""
         return tuple(self.tensors[i] for i in self.outputs)
 
+    @property
+    def batch_axis(self) -> int | None:
+        """0 when the inputs have a batch axis, None when they must be fed at their own shapes.
+
+        The rule: every input with a leading dimension has it dynamic (-1 in its shape
+        signature) or 1 in its stored shape; then axis 0 counts samples and data may bring N of
+        them (inputs of rank 0 apply to every sample). Any other leading dimension (PAD's (2, 4),
+        an update and its indices (8,) and (4,), a state tensor beside a frame) is part of
+        what the model computes on, not a count of samples. A subgraph without inputs, or with
+        rank-0 inputs only, has no batch axis.
+        """
+        leading = [
+            (t.shape_signature[0], t.shape[0] if t.shape else None)
+            for t in self.input_tensors
+            if t.shape_signature
+        ]
+        if leading and all(sig < 0 or stored == 1 for sig, stored in leading):
+            return 0
+        return None
+
     def op_counts(self) -> dict[str, int]:
         """Number of operators of each kind (custom ops by custom code), most frequent first."""
         counts: dict[str, int] = {}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tflkit.speed import Benchmark, Latency
 
 __all__ = [
+    "batch_axis_text",
     "benchmark_renderables",
     "comparison_markdown",
     "comparison_renderables",
@@ -103,6 +104,7 @@ def _subgraph_dict(sg: Subgraph) -> dict[str, Any]:
         "name": sg.name,
         "inputs": list(sg.inputs),
         "outputs": list(sg.outputs),
+        "batch_axis": sg.batch_axis,
         "tensors": [_tensor_dict(t, sg, io) for t in sg.tensors],
         "operators": [
             {
@@ -153,6 +155,15 @@ def model_to_dict(model: Model, *, subgraph: int | None = None) -> dict[str, Any
 
 
 # ---------------------------------------------------------------- human output
+
+
+def batch_axis_text(sg: Subgraph) -> str:
+    """How a subgraph's inputs take data, in words (``Subgraph.batch_axis``)."""
+    if sg.batch_axis is None:
+        return "none: each input is fed at its own shape, one invoke per call"
+    if any(t.shape_signature and t.shape_signature[0] >= 0 for t in sg.input_tensors):
+        return "0, batch 1 in the model (the Runner runs N samples one by one)"
+    return "0, dynamic (any number of samples per invoke)"
 
 
 def human_size(n: int) -> str:
@@ -416,6 +427,7 @@ def inspect_renderables(
     )
     sigs = ", ".join(f"{short(s.key)} (subgraph {s.subgraph_index})" for s in model.signatures)
     header.add_row("signatures", sigs or "none")
+    header.add_row("batch axis", batch_axis_text(model.primary))
     if model.metadata:
         header.add_row("metadata", ", ".join(short(m.name) for m in model.metadata))
 

@@ -189,9 +189,15 @@ class Runner:
         ) or any(t.is_variable for t in sg.tensors)
         self._in_quant = [_per_tensor(t) for t in self.inputs]
         self._in_dtypes = [dtypes.numpy_dtype(t.dtype) for t in self.inputs]
-        self._fixed = next(
-            (t.shape_signature[0] for t in self.inputs if t.shape_signature[:1] > (0,)),
-            None,
+        #: 0 when axis 0 of the inputs counts samples, None when the model has no batch axis and
+        #: each input is fed at the model's own shape, one invoke per call (Subgraph.batch_axis).
+        self.batch_axis: int | None = sg.batch_axis
+        # A batch axis whose size is fixed at 1 for some input: run sample by sample.
+        self._fixed = (
+            1
+            if self.batch_axis == 0
+            and any(t.shape_signature and t.shape_signature[0] >= 0 for t in self.inputs)
+            else None
         )
         self._out_quant = [_per_tensor(t) for t in self.outputs]
         # Float inputs quantized by a QUANTIZE op inside the graph clip there as an integer input
@@ -348,7 +354,10 @@ class Runner:
 
     @property
     def batching(self) -> str:
-        """How batches run: ``batched``, ``per-sample``, ``fixed-batch`` or ``auto`` (undecided)."""
+        """How batches run: ``batched``, ``per-sample``, ``fixed-batch`` (batch 1 in the model:
+        sample by sample), ``auto`` (undecided) or ``none`` (no batch axis: one invoke a call)."""
+        if self.batch_axis is None:
+            return "none"
         if self._fixed is not None:
             return "fixed-batch"
         if self._stateful:
@@ -453,6 +462,9 @@ class Runner:
 
     def _check_shape(self, i: int, a: Array) -> None:
         sig = self.inputs[i].shape_signature
+        if self.batch_axis is None:
+            self._check_whole_shape(i, a, sig)
+            return
         if a.ndim == len(sig) and all(
             s < 0 or s == d for s, d in zip(sig[1:], a.shape[1:], strict=True)
         ):
@@ -473,6 +485,21 @@ class Runner:
                 raise InputError(
                     f"{where}: expected shape {_shape_text(sig)}, got {_shape_text(a.shape)}"
                 )
+
+    def _check_whole_shape(self, i: int, a: Array, sig: tuple[int, ...]) -> None:
+        """No batch axis: the array is the input itself, at the model's shape."""
+        if a.ndim == len(sig) and all(s < 0 or s == d for s, d in zip(sig, a.shape, strict=True)):
+            return
+        shapes = ", ".join(_shape_text(t.shape_signature) for t in self.inputs)
+        hint = (
+            "; it takes one array of that shape per call, not a batch of them"
+            if a.ndim == len(sig) + 1
+            else ""
+        )
+        raise InputError(
+            f"{self._where(i)}: expected shape {_shape_text(sig)}, got {_shape_text(a.shape)} "
+            f"(the model has no batch axis: its inputs are {shapes}){hint}"
+        )
 
     def _convert(self, i: int, a: Array, raw: bool) -> Array:
         t = self.inputs[i]
@@ -627,14 +654,14 @@ class Runner:
         """
         one = self._one
         if one is not None and not raw:
-            a = x
+            a = x  # a sample at the allocated shape, or the input of a model without batch axis
             if type(x) is dict and len(x) == 1:  # {name: array}, as run, bench and compare pass
                 key, a = next(iter(x.items()))
                 if key != self.input_names[0] and key != self.inputs[0].name:
                     a = None  # the general path names the unknown input
             if type(a) is np.ndarray:
                 shape = a.shape
-                if shape[:1] == (1,) and shape == self._in_shapes[0]:
+                if shape == self._in_shapes[0] and (shape[:1] == (1,) or self.batch_axis is None):
                     y = self._predict_one(a, shape, *one)
                     if y is not None:
                         return y
@@ -700,11 +727,14 @@ class Runner:
         return out if out.dtype is _FLOAT32 else self._real(self.outputs[0], out)
 
     def _prepare(self, x: Inputs, raw: bool) -> tuple[list[Array], int | None]:
-        """Checked, converted feeds in input order, and the batch size (None: all inputs 0-d)."""
+        """Checked, converted feeds in input order, and the batch size (None: one invoke at the
+        feeds' own shapes: no batch axis, or all inputs 0-d)."""
         arrays = self.input_arrays(x)
         for i, a in enumerate(arrays):
             self._check_shape(i, a)
         feeds = [self._convert(i, a, raw) for i, a in enumerate(arrays)]
+        if self.batch_axis is None:
+            return feeds, None  # one invoke at these shapes
         batched = [i for i, f in enumerate(feeds) if f.ndim >= 1]
         sizes = {int(feeds[i].shape[0]) for i in batched}
         if len(sizes) > 1:
@@ -869,7 +899,7 @@ class Runner:
 
     def _run_signature(self, feeds: list[Array], n: int | None) -> list[Array]:
         names = self.input_names
-        fixed = self._fixed
+        fixed = self._fixed  # 1 or None
         size = fixed or self.batch_size or (n or 1)
         if n is None:
             chunks = [(feeds, 1)]

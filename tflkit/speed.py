@@ -126,17 +126,15 @@ def overhead_ms(whole: Latency | None, invoke: Latency | None) -> float | None:
 def invoke_plan(runner: Any, x: Any, n: int) -> tuple[Any, int]:
     """What one ``predict`` of ``n`` samples invokes: the feed of one invoke, and how many.
 
-    A resized batch is one invoke (or one per ``batch_size`` chunk); a per-sample Runner invokes
-    once per sample; a fixed-batch model once per (padded) batch.
+    A resized batch is one invoke (or one per ``batch_size`` chunk); a per-sample Runner, or a
+    model whose batch is fixed at 1, invokes once per sample; a model without a batch axis once.
     """
     from tflkit._inputs import take
 
-    fixed = next(
-        (t.shape_signature[0] for t in runner.inputs if t.shape_signature[:1] not in ((), (-1,))),
-        None,
-    )
-    if fixed is not None:
-        return take(x, 0, min(n, fixed)), -(-n // fixed)
+    if runner.batch_axis is None:
+        return x, 1
+    if runner.batching == "fixed-batch":
+        return take(x, 0, 1), max(n, 1)
     if n <= 1:
         return x, 1
     if runner.batching == "per-sample":
@@ -204,8 +202,19 @@ def benchmark(
                 f"the model has {len(runner.inputs)} inputs: give a shape by input name"
             )
         shapes = {runner.input_names[0]: shapes}
+    if runner.batch_axis is None and batch_size != 1:
+        raise InputError(
+            f"{runner.model.name} has no batch axis: each call feeds its inputs at their own "
+            f"shapes, batch_size must be 1, got {batch_size}"
+        )
     x, lines = random_inputs(
-        runner.inputs, runner.input_names, batch_size, seed=seed, shapes=shapes, hint="--shape"
+        runner.inputs,
+        runner.input_names,
+        batch_size,
+        seed=seed,
+        shapes=shapes,
+        hint="--shape",
+        batch_axis=runner.batch_axis,
     )
     for _ in range(max(1, warmup)):
         runner.predict(x)
@@ -218,7 +227,13 @@ def benchmark(
         model=runner.model.path or runner.model.name,
         batch_size=batch_size,
         num_threads=runner.num_threads,
-        batching="single sample" if batch_size == 1 else runner.batching,
+        batching=(
+            "none"
+            if runner.batch_axis is None
+            else "single sample"
+            if batch_size == 1
+            else runner.batching
+        ),
         warmup_calls=max(1, warmup),
         calls=len(times),
         seconds=total,

@@ -294,7 +294,7 @@ def run(
         result = _predict_with_progress(runner, x, raw)
         seconds = time.perf_counter() - start
     outputs = result if isinstance(result, dict) else {runner.output_names[0]: result}
-    samples = batch_size_of(x)
+    samples = 1 if runner.batch_axis is None else batch_size_of(x)  # no batch axis: one call
     if output is not None:
         _save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
     summary = {
@@ -303,6 +303,7 @@ def run(
         "seconds": seconds,
         "samples_per_second": samples / seconds if seconds > 0 else None,
         "batching": runner.batching,
+        "batch_axis": runner.batch_axis,
         "delegate": runner.delegate,
         "raw": raw,
         "output_path": str(output) if output is not None else None,
@@ -326,7 +327,7 @@ def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
     from tflkit._inputs import batch_size_of, take
 
     n = batch_size_of(x)
-    if not sys.stderr.isatty() or n < 2:
+    if not sys.stderr.isatty() or n < 2 or runner.batch_axis is None:
         return runner.predict(x, raw=raw)
     from rich.progress import Progress
 
@@ -610,9 +611,14 @@ def _print_run_summary(summary: dict[str, Any], outputs: dict[str, Any]) -> None
 
     rate = summary["samples_per_second"]
     lines: list[Any] = [
-        f"{summary['samples']} samples in {summary['seconds']:.3f} s"
-        + (f" ({rate:,.0f} samples/s)" if rate else "")
-        + f", batching: {summary['batching']}"
+        (
+            f"{summary['samples']} samples in {summary['seconds']:.3f} s"
+            + (f" ({rate:,.0f} samples/s)" if rate else "")
+            + f", batching: {summary['batching']}"
+            if summary["batch_axis"] is not None
+            else f"one call in {summary['seconds']:.3f} s (the model has no batch axis: "
+            "inputs fed at their own shapes)"
+        )
         + ("" if summary["delegate"] else ", builtin kernels (XNNPACK could not prepare it)")
     ]
     table = Table(title="Outputs", title_justify="left")
