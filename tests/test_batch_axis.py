@@ -250,3 +250,45 @@ def test_compare_and_benchmark_run_a_model_without_batch_axis_in_one_call() -> N
     assert b.batching == "none" and b.calls >= 1
     with pytest.raises(InputError, match="no batch axis"):
         tflkit.benchmark(path, batch_size=4, seconds=0.02)
+
+
+@pytest.mark.parametrize("mode", ["batched", "per-sample", "auto"])
+def test_an_output_that_is_an_input_comes_back_as_the_runtime_gives_it(mode: str) -> None:
+    path = FIXTURES / "passthrough_output.tflite"
+    sg = tflkit.load(path).primary
+    assert set(sg.inputs) & set(sg.outputs)  # the fixture has one: checked on the file
+    runner = tflkit.Runner(path, batching=mode)
+    rng = np.random.default_rng(9)
+    feeds = {"x": rng.random((5, 4), np.float32), "side": rng.random((5, 3), np.float32)}
+    got = runner.predict(feeds)
+    assert isinstance(got, dict)
+    want = dict(
+        zip(
+            runner.output_names,
+            _by_hand(path, [feeds[n] for n in runner.input_names]),
+            strict=True,
+        )
+    )
+    for k in runner.output_names:
+        np.testing.assert_array_equal(got[k], want[k])
+    np.testing.assert_array_equal(got["side_out"], feeds["side"])
+
+
+def test_a_passthrough_tensor_keeps_its_input_and_output_names() -> None:
+    from typer.testing import CliRunner
+
+    from tflkit.cli._app import app
+    from tflkit.testing import assert_io
+
+    path = FIXTURES / "passthrough_output.tflite"
+    sigs = MODELS["passthrough_output.tflite"]["signatures"]["serving_default"]
+    assert "side" in sigs["inputs"] and "side_out" in sigs["outputs"]  # from the object API
+    runner = tflkit.Runner(path)
+    assert "side" in runner.input_names and "side_out" in runner.output_names
+    text = CliRunner().invoke(app, ["inspect", str(path)]).stdout
+    assert "│ in 1  │ side " in text and "│ out 1 │ side_out " in text
+    assert_io(
+        path, inputs={"side": {"dtype": "float32"}}, outputs={"side_out": {"dtype": "float32"}}
+    )
+    with pytest.raises(AssertionError, match="no output named 'side'"):
+        assert_io(path, outputs={"side": {"dtype": "float32"}})

@@ -305,7 +305,7 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     from rich.table import Table
     from rich.text import Text
 
-    names = _signature_names(model, sg.index)
+    names = {kind: _signature_names(model, sg.index, kind) for kind in ("in", "out")}
     table = Table(title=f"Inputs and outputs (subgraph {sg.index})", title_justify="left")
     table.add_column("", no_wrap=True)
     table.add_column("name")
@@ -324,7 +324,7 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
                 q, rng, mark = inner, _range_text(inner), _IN_GRAPH_MARK
                 marked = True
             scale, zp = _quant_text(q.quantization)
-            name = names.get(i) or t.name
+            name = names[kind].get(i) or t.name
             table.add_row(
                 f"{kind} {n}",
                 _Name(name),
@@ -340,11 +340,13 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     return out
 
 
-def _signature_names(model: Model, subgraph: int) -> dict[int, str]:
+def _signature_names(model: Model, subgraph: int, kind: str) -> dict[int, str]:
+    """Signature names of the subgraph's inputs (kind "in") or outputs ("out") by tensor index:
+    apart, since one tensor can be both (an input passed through to an output)."""
     names: dict[int, str] = {}
     for sig in model.signatures:
         if sig.subgraph_index == subgraph:
-            for x in sig.inputs + sig.outputs:
+            for x in sig.inputs if kind == "in" else sig.outputs:
                 names.setdefault(x.tensor_index, x.name)
     return names
 

@@ -177,12 +177,18 @@ class Runner:
         self.signature = signature
         self._subgraph = sig.subgraph_index if sig is not None else 0
         sg = self.model.subgraphs[self._subgraph]
-        names = {x.tensor_index: x.name for x in (sig.inputs + sig.outputs)} if sig else {}
+        # by tensor index, inputs and outputs apart: one tensor can be both (a passthrough)
+        in_names = {x.tensor_index: x.name for x in sig.inputs} if sig else {}
+        out_names = {x.tensor_index: x.name for x in sig.outputs} if sig else {}
         # Order: that of get_input_details() / get_output_details(), i.e. the subgraph's.
         self.inputs: tuple[Tensor, ...] = sg.input_tensors
         self.outputs: tuple[Tensor, ...] = sg.output_tensors
-        self.input_names: tuple[str, ...] = tuple(names.get(t.index, t.name) for t in self.inputs)
-        self.output_names: tuple[str, ...] = tuple(names.get(t.index, t.name) for t in self.outputs)
+        self.input_names: tuple[str, ...] = tuple(
+            in_names.get(t.index, t.name) for t in self.inputs
+        )
+        self.output_names: tuple[str, ...] = tuple(
+            out_names.get(t.index, t.name) for t in self.outputs
+        )
         self._signature_key = sig.key if (sig is not None and self._subgraph != 0) else None
         self._stateful = any(
             op.op in _STATEFUL_OPS for s in self.model.subgraphs for op in s.operators
