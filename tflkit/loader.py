@@ -203,16 +203,9 @@ def interpreter_source(model: Model) -> str | bytes:
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
 # QuantizationDetails union members whose scales live in a tensor: code -> Quantization.details
 _BLOCKWISE = {2: "blockwise", 3: "multi_axis"}
-# dtype of a scales or zero points tensor -> how to read its values
-_VALUE_TYPES = {
-    "float32": "float32",
-    "float16": "float16",
-    "bfloat16": "bfloat16",
-    "int32": "int32",
-    "int16": "int16",
-    "int8": "int8",
-    "int64": "int64",
-}
+# dtype of a scales / zero points tensor -> how to read its values
+_SCALE_TYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
+_ZERO_POINT_TYPES = {"int32": "int32", "int16": "int16", "int8": "int8", "int64": "int64"}
 
 
 class _Builder:
@@ -425,15 +418,19 @@ class _Builder:
                 continue
             where = self.at = f"subgraph {s} tensor {t.index}"
             kind = q.details.replace("_", "-")
-            scales = self.tensor_values(tensors, q.scales_tensor, f"{where}: {kind} scales")
+            scales = self.tensor_values(
+                tensors, q.scales_tensor, _SCALE_TYPES, f"{where}: {kind} scales"
+            )
             zero_points: tuple[int, ...] = ()
             if q.zero_points_tensor != -1:
                 zero_points = self.tensor_values(
-                    tensors, q.zero_points_tensor, f"{where}: {kind} zero points"
+                    tensors, q.zero_points_tensor, _ZERO_POINT_TYPES, f"{where}: {kind} zero points"
                 )
             tensors[k] = replace(t, quantization=replace(q, scales=scales, zero_points=zero_points))
 
-    def tensor_values(self, tensors: list[Tensor], index: int, what: str) -> tuple[Any, ...]:
+    def tensor_values(
+        self, tensors: list[Tensor], index: int, types: dict[str, str], what: str
+    ) -> tuple[Any, ...]:
         """The values of constant tensor ``index``, flattened: floats widened to float32."""
         fb = self.fb
         if not 0 <= index < len(tensors):
@@ -441,11 +438,11 @@ class _Builder:
                 f"{what} are said to be in tensor {index}, the subgraph has {len(tensors)}"
             )
         t = tensors[index]
-        dt = dtypes.by_name(t.dtype) if t.dtype in _VALUE_TYPES else None
+        dt = dtypes.by_name(t.dtype) if t.dtype in types else None
         if dt is None:
             raise fb.fail(
                 f"{what} are said to be in tensor {index} {t.name!r}, which is {t.dtype}; "
-                f"expected one of {', '.join(sorted(_VALUE_TYPES))}"
+                f"expected one of {', '.join(sorted(types))}"
             )
         if not t.is_constant:
             raise fb.fail(f"{what} are said to be in tensor {index} {t.name!r}, which has no data")
@@ -457,7 +454,7 @@ class _Builder:
                 f"{what}: tensor {index} {t.name!r} holds {t.buffer_size} bytes, its shape "
                 f"{list(t.shape)} of {t.dtype} needs {max(count, 0) * dt.bits // 8}"
             )
-        return fb.values(t._data_offset, count, _VALUE_TYPES[t.dtype], what)
+        return fb.values(t._data_offset, count, types[t.dtype], what)
 
     def tensor_maps(
         self, sd: Any, slot: int, get: Any, key: str, sub: int, ntensors: int, kind: str
