@@ -11,6 +11,10 @@ fields against the end of the file, each string's and vector's length against th
 gives an ``InvalidModelError`` that says which byte it wanted and how long the file is; whatever
 the readers still raise is turned into ``InvalidModelError(...) from exc``.
 
+Union members newer than the bindings (LiteRT's ``BlockwiseQuantization``) are read with the
+``flatbuffers`` table API the same way: ``union`` checks the table, ``int32`` / ``int32s`` its
+fields, ``values`` the numbers a tensor's buffer holds.
+
 This module knows the flatbuffer format and the bindings; ``tflkit.loader`` knows the schema
 (which field of which table holds what). Importing it imports ``tflite`` (~190 modules),
 ``flatbuffers`` and numpy, so ``tflkit.loader`` imports it on first use.
