@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,13 @@ from conftest import (
 import tflkit
 
 # Types whose numpy dtype the interpreter reports differently from the TFLite name.
-_INTERPRETER_DTYPE = {"string": "bytes8", "resource": "object", "variant": "object"}
+# int4 has no numpy type: the interpreter reports its tensors as int8.
+_INTERPRETER_DTYPE = {
+    "string": "bytes8",
+    "resource": "object",
+    "variant": "object",
+    "int4": "int8",
+}
 
 
 def test_every_tensor_matches_the_interpreter(fixture_name: str) -> None:
@@ -59,6 +66,8 @@ def test_constant_data_matches_the_interpreter(fixture_name: str) -> None:
     checked = 0
     for t in model.primary.tensors:
         if not t.is_constant or t.is_sparse or t.dtype in ("string", "resource", "variant"):
+            continue
+        if t.dtype == "int4":  # no numpy type: test_blockwise.py unpacks it by hand
             continue
         got = t.numpy()
         assert got.flags.writeable is False
@@ -229,6 +238,49 @@ def test_buffers_stored_after_the_flatbuffer() -> None:
 # buffers, metadata).
 
 
+def _litert_blockwise(
+    m: Any, sg: Any, q: Any
+) -> tuple[list[float], list[int], tuple[Any, ...]] | None:
+    """(scales, zero points, raw facts) of a BlockwiseQuantization / MultiAxisQuantization from
+    the object API: the scales are the scales tensor's buffer as numpy reads its type."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    if q is None or q.details is None:
+        return None
+    kinds = {
+        schema.QuantizationDetails.BlockwiseQuantization: "blockwise",
+        schema.QuantizationDetails.MultiAxisQuantization: "multi_axis",
+    }
+    if q.detailsType not in kinds:
+        return None
+    d = q.details
+
+    def values(index: int, dtype: Any) -> list[Any]:
+        data = m.buffers[sg.tensors[index].buffer].data
+        return (
+            np.asarray(data, np.uint8)
+            .view(dtype)
+            .astype(np.float32 if dtype == np.float16 else dtype)
+            .tolist()
+        )
+
+    stype = sg.tensors[d.scales].type
+    scales = values(d.scales, np.float16 if stype == schema.TensorType.FLOAT16 else np.float32)
+    zero_points = [] if d.zeroPoints == -1 else values(d.zeroPoints, np.int32)
+    kind = kinds[q.detailsType]
+    extra = getattr(d, "blockShape" if kind == "blockwise" else "quantizedDimensions", None)
+    extra_list = [] if extra is None else [int(v) for v in extra]
+    raw = (
+        kind,
+        d.blockSize,
+        d.scales,
+        d.zeroPoints,
+        extra_list if kind == "blockwise" else [],
+        extra_list if kind == "multi_axis" else [],
+    )
+    return scales, zero_points, raw
+
+
 def _litert_reading(data: bytes) -> dict[str, object]:
     from ai_edge_litert.tools import flatbuffer_utils
 
@@ -255,13 +307,19 @@ def _litert_reading(data: bytes) -> dict[str, object]:
         for t in sg.tensors or []:
             q = t.quantization
             quant = None
-            if q is not None and q.scale is not None and len(q.scale):
+            blockwise = _litert_blockwise(m, sg, q)
+            if blockwise is not None:
+                scales, zero_points, raw = blockwise
+                quant = (scales, zero_points, q.quantizedDimension, floats(q.min), floats(q.max))
+                quant += raw
+            elif q is not None and q.scale is not None and len(q.scale):
                 quant = (
                     floats(q.scale),
                     ints(q.zeroPoint),
                     q.quantizedDimension,
                     floats(q.min),
                     floats(q.max),
+                    *("", 0, -1, -1, [], []),
                 )
             tensors.append(
                 (
@@ -320,6 +378,12 @@ def _tflkit_reading(model: tflkit.Model) -> dict[str, object]:
                     t.quantization.quantized_dimension,
                     list(t.quantization.min),
                     list(t.quantization.max),
+                    t.quantization.details,
+                    t.quantization.block_size,
+                    t.quantization.scales_tensor,
+                    t.quantization.zero_points_tensor,
+                    list(t.quantization.block_shape),
+                    list(t.quantization.quantized_dimensions),
                 ),
             )
             for t in sg.tensors

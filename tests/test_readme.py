@@ -65,6 +65,24 @@ def test_documented_inspect_output_matches_the_fixture() -> None:
     assert documented == actual
 
 
+def test_documented_check_output_matches_the_fixture() -> None:
+    console = re.search(
+        r"```console\n\$ tflkit check fixtures/add_blockwise_int8.tflite\n(.*?)```", README, re.S
+    )
+    assert console is not None
+    proc = subprocess.run(
+        [sys.executable, "cli.py", "check", "fixtures/add_blockwise_int8.tflite"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    documented = [line.rstrip() for line in console.group(1).splitlines()]
+    assert documented == [line.rstrip() for line in proc.stdout.splitlines()]
+
+
 def test_documented_compare_output_matches_the_fixtures() -> None:
     """The size and accuracy tables of the README's example (speed varies, so it is left out)."""
     console = re.search(r"```console\n(reference  mlp_float32\n.*?)```", README, re.S)

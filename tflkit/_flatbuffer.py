@@ -11,6 +11,10 @@ fields against the end of the file, each string's and vector's length against th
 gives an ``InvalidModelError`` that says which byte it wanted and how long the file is; whatever
 the readers still raise is turned into ``InvalidModelError(...) from exc``.
 
+Union members newer than the bindings (LiteRT's ``BlockwiseQuantization``) are read with the
+``flatbuffers`` table API the same way: ``union`` checks the table, ``int32`` / ``int32s`` its
+fields, ``values`` the numbers a tensor's buffer holds.
+
 This module knows the flatbuffer format and the bindings; ``tflkit.loader`` knows the schema
 (which field of which table holds what). Importing it imports ``tflite`` (~190 modules),
 ``flatbuffers`` and numpy, so ``tflkit.loader`` imports it on first use.
@@ -22,7 +26,9 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tflite
+from flatbuffers.table import Table
 
 from tflkit.errors import InvalidModelError
 
@@ -61,6 +67,15 @@ for _code, _name in {209: "STABLEHLO_CASE"}.items():
 def op_name(code: int) -> str:
     """BuiltinOperator name for a code; ``BUILTIN_<code>`` if the code is newer than we know."""
     return _OP_NAMES.get(code, f"BUILTIN_{code}")
+
+
+class _TableView:
+    """A table reached through a union the bindings have no class for (``_tab`` only)."""
+
+    __slots__ = ("_tab",)
+
+    def __init__(self, tab: Any) -> None:
+        self._tab = tab
 
 
 class Reader:
@@ -236,3 +251,55 @@ class Reader:
         if not self._target(obj, slot):
             return None
         return self.table(get())
+
+    def union(self, obj: Any, slot: int) -> Any:
+        """The table a union field at vtable ``slot`` points at, checked; None when absent.
+
+        For union members newer than the bindings (LiteRT's ``BlockwiseQuantization``): the
+        result has only ``_tab``; read its fields with ``int32`` and ``int32s``.
+        """
+        target = self._target(obj, slot)
+        if not target:
+            return None
+        return self.table(_TableView(Table(self.data, target)))
+
+    def int32(self, obj: Any, slot: int, default: int) -> int:
+        """The int32 scalar field at vtable ``slot`` of a checked table; ``default`` if absent."""
+        data = self.data
+        pos: int = obj._tab.Pos
+        vt = pos - _I32(data, pos)[0]
+        if slot >= _U16(data, vt)[0]:
+            return default
+        off = _U16(data, vt + slot)[0]
+        if not off:
+            return default
+        if pos + off + 4 > self.size:
+            raise self.past_end(pos + off)
+        return int(_I32(data, pos + off)[0])
+
+    def int32s(self, obj: Any, slot: int, what: str) -> tuple[int, ...]:
+        """The vector of int32 at vtable ``slot`` of a checked table; () when absent."""
+        n = self.length(obj, slot, 4, what)
+        if not n:
+            return ()
+        self._spend(n)
+        return tuple(struct.unpack_from(f"<{n}i", self.data, self._target(obj, slot) + 4))
+
+    def values(self, start: int, count: int, dtype: str, what: str) -> tuple[Any, ...]:
+        """``count`` little-endian numbers of numpy ``dtype`` from byte ``start``, as Python
+        numbers; float16 and bfloat16 come back as the float32 values they widen to."""
+        item = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+        end = start + count * item
+        if start < 0 or end > self.size:
+            raise self.fail(
+                f"truncated or corrupt: {what} needs bytes {start:,} to {end - 1:,} "
+                f"but the file has {self.size:,} bytes"
+            )
+        self._spend(count)
+        if dtype == "bfloat16":  # the upper half of a float32
+            raw = np.frombuffer(self.data, "<u2", count, start).astype(np.uint32) << 16
+            return tuple(raw.view(np.float32).tolist())
+        arr = np.frombuffer(self.data, np.dtype(dtype).newbyteorder("<"), count, start)
+        if arr.dtype.kind == "f":
+            arr = arr.astype(np.float32)
+        return tuple(arr.tolist())

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from tflkit import dtypes
 from tflkit.loader import resolve
-from tflkit.model import Model, ModelLike, Operator, Subgraph, Tensor
+from tflkit.model import (
+    Model,
+    ModelLike,
+    Operator,
+    Subgraph,
+    Tensor,
+    blockwise_text,
+    unsupported_blockwise,
+)
 
 __all__ = [
     "PROFILES",
@@ -32,8 +40,20 @@ __all__ = [
     "quantization_kind",
 ]
 
-#: The words ``quantization_kind()`` returns.
-QUANTIZATION_KINDS = ("float32", "float16", "dynamic-range", "int8", "int16x8", "mixed")
+#: The words ``quantization_kind()`` returns. ``weight-only`` comes with the blockwise
+#: weights' type and block size when they all share them: ``weight-only-int4-block32``.
+QUANTIZATION_KINDS = (
+    "float32",
+    "float16",
+    "dynamic-range",
+    "weight-only",
+    "int8",
+    "int16x8",
+    "mixed",
+)
+
+#: Rule.profile of the rules every profile applies.
+EVERY_PROFILE = "every"
 
 #: The profiles ``check()`` knows.
 PROFILES = ("int8", "int16x8", "float16")
@@ -99,6 +119,13 @@ RULES: dict[str, Rule] = {
             "float16",
             "no int8 quantized weights: that is dynamic range quantization, not float16 "
             "[TFLite post-training quantization guide]",
+        ),
+        Rule(
+            "blockwise-ops",
+            EVERY_PROFILE,
+            "blockwise-quantized tensors feed only the weights of FULLY_CONNECTED and "
+            "EMBEDDING_LOOKUP, the kernels that read them; no multi-axis quantization "
+            "[LiteRT tflite/kernels: the int8 ADD of a blockwise constant aborts the runtime]",
         ),
         # -- conformance warnings (--strict makes them violations)
         Rule("scale-positive-finite", None, "every scale is positive and finite [S, K]"),
@@ -357,6 +384,30 @@ def _int8_profile(model: Model, allow_uint8_io: bool) -> Iterator[Finding]:
             )
     yield from _builtin_ops(model)
     yield from _no_float(model, "no-float-tensors")
+    yield from _blockwise_ops(model)
+
+
+def _block_scale_tensors(sg: Subgraph) -> frozenset[int]:
+    """Tensors that hold the scales or zero points of a blockwise quantization (not weights)."""
+    out: set[int] = set()
+    for t in sg.tensors:
+        q = t.quantization
+        if q is not None and q.is_blockwise:
+            out.update((q.scales_tensor, q.zero_points_tensor))
+    return frozenset(out)
+
+
+def _blockwise_ops(model: Model) -> Iterator[Finding]:
+    for sg in model.subgraphs:
+        for op, t, why in unsupported_blockwise(sg):
+            yield Finding(
+                "blockwise-ops",
+                f"subgraph {sg.index} {_op(op)}: input {_t(t)} is quantized "
+                f"{blockwise_text(t)}; {why}",
+                sg.index,
+                t.index,
+                op.index,
+            )
 
 
 def _builtin_ops(model: Model) -> Iterator[Finding]:
@@ -421,6 +472,7 @@ def _int16x8_profile(model: Model) -> Iterator[Finding]:
                     t.index,
                 )
     yield from _builtin_ops(model)
+    yield from _blockwise_ops(model)
 
 
 def _int8_weights_are(model: Model) -> str:
@@ -428,6 +480,8 @@ def _int8_weights_are(model: Model) -> str:
     kind = quantization_kind(model)
     if kind == "dynamic-range":
         return "dynamic range quantized weights"
+    if kind.startswith("weight-only"):
+        return "weight-only quantized weights"
     if kind in ("int8", "int16x8"):
         return f"weights of a fully integer ({kind}) model"
     if _has_quantized_activations(model):
@@ -453,11 +507,20 @@ def _float16_profile(model: Model) -> Iterator[Finding]:
             )
     f16 = 0
     for sg in model.subgraphs:
+        block_scales = _block_scale_tensors(sg)
         for t in sg.tensors:
-            if not t.is_constant:
+            if not t.is_constant or t.index in block_scales:
                 continue
             where = f"subgraph {sg.index} {_t(t)}"
-            if t.dtype == "float16":
+            if t.quantization is not None and t.quantization.is_blockwise:
+                yield Finding(
+                    "no-int8-weights",
+                    f"{where}: {t.dtype} weights quantized blockwise (block "
+                    f"{t.quantization.block_size}), expected float16 weights",
+                    sg.index,
+                    t.index,
+                )
+            elif t.dtype == "float16":
                 f16 += 1
             elif t.dtype == "float32" and t.buffer_size >= 1024:
                 yield Finding(
@@ -475,6 +538,7 @@ def _float16_profile(model: Model) -> Iterator[Finding]:
                 )
     if f16 == 0:
         yield Finding("float16-weights", "the model has no float16 constant at all", None)
+    yield from _blockwise_ops(model)
 
 
 # ---------------------------------------------------------------- conformance rules
@@ -513,7 +577,7 @@ def _tensor_rules(sg: Subgraph) -> Iterator[Finding]:
                     sg.index,
                     t.index,
                 )
-        if q.per_channel or len(q.zero_points) > 1:
+        if not q.is_blockwise and (q.per_channel or len(q.zero_points) > 1):
             n = (
                 t.shape[q.quantized_dimension]
                 if 0 <= q.quantized_dimension < len(t.shape)
@@ -769,7 +833,22 @@ def _summary(model: Model, profile: str, kind: str) -> str | None:
     ):
         return None  # integer arithmetic only (shapes, counters): nothing to convert
     source = "convert with" if kind == "float32" else "convert the float model with"
-    return f"{_KIND_TEXT[kind]}; {source} {_CONVERSION[profile]}"
+    return f"{_kind_text(model, kind)}; {source} {_CONVERSION[profile]}"
+
+
+def _kind_text(model: Model, kind: str) -> str:
+    """``_KIND_TEXT`` for a kind; weight-only models say which blockwise weights they have."""
+    if not kind.startswith("weight-only"):
+        return _KIND_TEXT[kind]
+    weights = sorted(
+        {
+            f"{t.dtype} weights in blocks of {t.quantization.block_size}"
+            for sg in model.subgraphs
+            for t in sg.tensors
+            if t.quantization is not None and t.quantization.is_blockwise
+        }
+    )
+    return f"{kind} model: {' and '.join(weights)}, float32 activations"
 
 
 # ---------------------------------------------------------------- entry points
@@ -856,6 +935,11 @@ def quantization_kind(model: ModelLike) -> str:
     - ``float32``: no quantized tensor and no float16 constant.
     - ``float16``: float16 constants (weights), float activations, nothing quantized.
     - ``dynamic-range``: quantized int8 constants, float activations (weights-only).
+    - ``weight-only-<dtype>-block<n>``: blockwise-quantized weights (LiteRT's
+      BlockwiseQuantization: int4 weights of on-device language models), float activations;
+      ``weight-only-int4-block32`` names the weights' type and block size, plain
+      ``weight-only`` when the blockwise weights differ in them. The float16 tensors that hold
+      block scales are not float16 weights.
     - ``int8``: every activation quantized int8 or uint8, no float activation.
     - ``int16x8``: quantized int16 activations with int8 weights, no float activation.
     - ``mixed``: anything else, such as an int8 model with float inputs and outputs.
@@ -877,11 +961,17 @@ def quantization_kind(model: ModelLike) -> str:
     model = resolve(model)
     float_acts = q8_acts = q16_acts = other_q_acts = 0
     f16_consts = q_consts = 0
+    blockwise: set[tuple[str, int]] = set()  # (dtype, block size) of blockwise constants
     for sg in model.subgraphs:
+        block_scales = _block_scale_tensors(sg)
         for t in sg.tensors:
             quantized = t.quantization is not None and t.dtype not in dtypes.FLOAT_NAMES
             if t.is_constant:
-                if t.dtype == "float16":
+                if t.index in block_scales:
+                    continue  # the scales of blockwise weights, not weights
+                if t.quantization is not None and t.quantization.is_blockwise:
+                    blockwise.add((t.dtype, t.quantization.block_size))
+                elif t.dtype == "float16":
                     f16_consts += 1
                 elif quantized and t.dtype in ("int8", "uint8", "int4", "int16"):
                     q_consts += 1
@@ -895,6 +985,15 @@ def quantization_kind(model: ModelLike) -> str:
             elif quantized:
                 other_q_acts += 1
     if not (q8_acts or q16_acts or other_q_acts):
+        if blockwise:
+            # Weight-only quantization: blockwise weights (per-channel int8 ones may sit beside
+            # them, as embeddings of language models do), float activations.
+            if f16_consts:
+                return "mixed"
+            if len(blockwise) == 1:
+                ((dtype, block),) = blockwise
+                return f"weight-only-{dtype}-block{block}"
+            return "weight-only"
         if q_consts == 0 and f16_consts == 0:
             return "float32"
         if q_consts == 0:
@@ -902,7 +1001,7 @@ def quantization_kind(model: ModelLike) -> str:
         if f16_consts == 0:
             return "dynamic-range"
         return "mixed"
-    if float_acts or other_q_acts or f16_consts:
+    if float_acts or other_q_acts or f16_consts or blockwise:
         return "mixed"
     if q16_acts:
         return "mixed" if q8_acts else "int16x8"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tflkit import dtypes
@@ -191,11 +192,20 @@ def interpreter_source(model: Model) -> str | bytes:
 # Model: operator_codes 6, subgraphs 8, description 10, buffers 12, metadata 16,
 # signature_defs 18. OperatorCode: custom_code 6. SubGraph: tensors 4, inputs 6, outputs 8,
 # operators 10, name 12. Tensor: shape 4, name 10, quantization 12, sparsity 16,
-# shape_signature 18. QuantizationParameters: min 4, max 6, scale 8, zero_point 10.
+# shape_signature 18. QuantizationParameters: min 4, max 6, scale 8, zero_point 10,
+# details_type 12, details 14 (a union). Its members BlockwiseQuantization and
+# MultiAxisQuantization are newer than the tflite 2.18 bindings (LiteRT schema.fbs, read with
+# Reader.int32/int32s): scales 4, zero_points 6, block_size 8 (int32 each), then block_shape 10
+# (Blockwise) or quantized_dimensions 10 (MultiAxis), vectors of int32.
 # Operator: inputs 6, outputs 8. Buffer: data 4. Metadata: name 4. SignatureDef: inputs 4,
 # outputs 6, signature_key 8. TensorMap: name 4.
 
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
+# QuantizationDetails union members whose scales live in a tensor: code -> Quantization.details
+_BLOCKWISE = {2: "blockwise", 3: "multi_axis"}
+# dtype of a scales / zero points tensor -> how to read its values
+_SCALE_TYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
+_ZERO_POINT_TYPES = {"int32": "int32", "int16": "int16", "int8": "int8", "int64": "int64"}
 
 
 class _Builder:
@@ -300,6 +310,7 @@ class _Builder:
             self.tensor(s, i, fb.table(sg.Tensors(i)))
             for i in range(fb.tables(sg, 4, f"{where} tensors"))
         ]
+        self.blockwise_values(s, tensors)
         ntensors = len(tensors)
         operators = []
         for o_i in range(fb.tables(sg, 10, f"{where} operators")):
@@ -371,16 +382,79 @@ class _Builder:
         if q is None:
             return None
         fb = self.fb
-        scales = fb.numbers(q, 8, 4, q.ScaleAsNumpy, f"{where} scales")
-        if not scales:
+        details = _BLOCKWISE.get(q.DetailsType())
+        table = fb.union(q, 14) if details else None
+        scales = () if table is not None else fb.numbers(q, 8, 4, q.ScaleAsNumpy, f"{where} scales")
+        if not scales and table is None:
             return None
-        return Quantization(
+        quantization = Quantization(
             scales=scales,
             zero_points=fb.numbers(q, 10, 8, q.ZeroPointAsNumpy, f"{where} zero points"),
             quantized_dimension=q.QuantizedDimension(),
             min=fb.numbers(q, 4, 4, q.MinAsNumpy, f"{where} min"),
             max=fb.numbers(q, 6, 4, q.MaxAsNumpy, f"{where} max"),
         )
+        if table is None or details is None:
+            return quantization
+        # The scales and zero points are tensors of the subgraph, read once all are known
+        # (blockwise_values); zero_points is -1 when there are none.
+        extra = fb.int32s(table, 10, f"{where} {details.replace('_', '-')} quantization")
+        return replace(
+            quantization,
+            zero_points=(),
+            details=details,
+            scales_tensor=fb.int32(table, 4, 0),
+            zero_points_tensor=fb.int32(table, 6, 0),
+            block_size=fb.int32(table, 8, 0),
+            block_shape=extra if details == "blockwise" else (),
+            quantized_dimensions=extra if details == "multi_axis" else (),
+        )
+
+    def blockwise_values(self, s: int, tensors: list[Tensor]) -> None:
+        """Fill in the scales (and zero points) of blockwise quantizations from their tensors."""
+        for k, t in enumerate(tensors):
+            q = t.quantization
+            if q is None or not q.is_blockwise:
+                continue
+            where = self.at = f"subgraph {s} tensor {t.index}"
+            kind = q.details.replace("_", "-")
+            scales = self.tensor_values(
+                tensors, q.scales_tensor, _SCALE_TYPES, f"{where}: {kind} scales"
+            )
+            zero_points: tuple[int, ...] = ()
+            if q.zero_points_tensor != -1:
+                zero_points = self.tensor_values(
+                    tensors, q.zero_points_tensor, _ZERO_POINT_TYPES, f"{where}: {kind} zero points"
+                )
+            tensors[k] = replace(t, quantization=replace(q, scales=scales, zero_points=zero_points))
+
+    def tensor_values(
+        self, tensors: list[Tensor], index: int, types: dict[str, str], what: str
+    ) -> tuple[Any, ...]:
+        """The values of constant tensor ``index``, flattened: floats widened to float32."""
+        fb = self.fb
+        if not 0 <= index < len(tensors):
+            raise fb.fail(
+                f"{what} are said to be in tensor {index}, the subgraph has {len(tensors)}"
+            )
+        t = tensors[index]
+        dt = dtypes.by_name(t.dtype) if t.dtype in types else None
+        if dt is None:
+            raise fb.fail(
+                f"{what} are said to be in tensor {index} {t.name!r}, which is {t.dtype}; "
+                f"expected one of {', '.join(sorted(types))}"
+            )
+        if not t.is_constant:
+            raise fb.fail(f"{what} are said to be in tensor {index} {t.name!r}, which has no data")
+        count = 1
+        for d in t.shape:
+            count *= d
+        if t.is_sparse or count * dt.bits // 8 != t.buffer_size:
+            raise fb.fail(
+                f"{what}: tensor {index} {t.name!r} holds {t.buffer_size} bytes, its shape "
+                f"{list(t.shape)} of {t.dtype} needs {max(count, 0) * dt.bits // 8}"
+            )
+        return fb.values(t._data_offset, count, types[t.dtype], what)
 
     def tensor_maps(
         self, sd: Any, slot: int, get: Any, key: str, sub: int, ntensors: int, kind: str

@@ -31,6 +31,8 @@ __all__ = [
     "Metadata",
     "ModelLike",
     "ModelSource",
+    "BLOCKWISE_OPS",
+    "unsupported_blockwise",
 ]
 
 
@@ -42,6 +44,16 @@ class _Source(Protocol):
     def data(self) -> Any: ...
 
 
+#: ``Quantization.details`` of the quantizations whose scales sit in a tensor, per block.
+BLOCKWISE_DETAILS = frozenset({"blockwise", "multi_axis"})
+
+#: The operators whose LiteRT kernels read a blockwise-quantized input, and which input:
+#: the filter of FULLY_CONNECTED and the value table of EMBEDDING_LOOKUP
+#: (``tflite/kernels/fully_connected.cc``, ``embedding_lookup.cc``; the XNNPACK delegate for
+#: FULLY_CONNECTED). Other kernels take the tensor as affine-quantized: the int8 ADD of
+#: fixtures/add_blockwise_int8.tflite aborts the process at ``allocate_tensors()``.
+BLOCKWISE_OPS: dict[str, int] = {"FULLY_CONNECTED": 1, "EMBEDDING_LOOKUP": 1}
+
 #: What ``tflkit.load()`` accepts: a path, or the model's bytes.
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -52,6 +64,14 @@ class Quantization:
 
     ``scales`` and ``zero_points`` hold one entry per channel along ``quantized_dimension``
     (per-channel quantization) or a single entry (per-tensor).
+
+    Blockwise quantization (LiteRT's ``BlockwiseQuantization`` and the experimental
+    ``MultiAxisQuantization``, in ``QuantizationParameters.details``; int4 weights of on-device
+    language models) keeps one scale per block of ``block_size`` values in a separate constant
+    tensor of the subgraph, ``scales_tensor`` (often float16). ``scales`` then holds that
+    tensor's values flattened in row-major order and widened to float32, as the runtime's
+    ``get_tensor_details()`` reports them; ``zero_points`` holds the values of
+    ``zero_points_tensor`` (-1: none, all zero).
     """
 
     scales: tuple[float, ...]
@@ -59,17 +79,30 @@ class Quantization:
     quantized_dimension: int = 0
     min: tuple[float, ...] = ()
     max: tuple[float, ...] = ()
+    # "blockwise" or "multi_axis": the member of QuantizationParameters.details; "" otherwise
+    details: str = ""
+    block_size: int = 0  # values per block (blockwise); 0 otherwise
+    scales_tensor: int = -1  # index in the subgraph of the tensor holding the block scales
+    zero_points_tensor: int = -1  # index of the tensor holding block zero points; -1: none
+    block_shape: tuple[int, ...] = ()  # BlockwiseQuantization.block_shape, when stored
+    quantized_dimensions: tuple[int, ...] = ()  # MultiAxisQuantization.quantized_dimensions
+
+    @property
+    def is_blockwise(self) -> bool:
+        """True when the scales come from a tensor, one per block (blockwise or multi-axis)."""
+        return self.details in BLOCKWISE_DETAILS
 
     @property
     def per_channel(self) -> bool:
-        """True when there is more than one scale."""
-        return len(self.scales) > 1
+        """True when there is more than one scale, one per channel (not per block)."""
+        return len(self.scales) > 1 and not self.is_blockwise
 
     @property
     def scale(self) -> float:
         """The scale of a per-tensor quantization (ValueError when per-channel)."""
         if len(self.scales) != 1:
-            raise ValueError(f"per-channel quantization has {len(self.scales)} scales, not one")
+            kind = "blockwise" if self.is_blockwise else "per-channel"
+            raise ValueError(f"{kind} quantization has {len(self.scales)} scales, not one")
         return self.scales[0]
 
     @property
@@ -114,6 +147,8 @@ class Tensor:
         q = self.quantization
         qrange = dtypes.INTEGER_RANGES.get(self.dtype)
         if q is None or qrange is None or len(q.scales) != 1 or len(q.zero_points) != 1:
+            return None
+        if q.is_blockwise:
             return None
         scale, zp = q.scales[0], q.zero_points[0]
         if not math.isfinite(scale):
@@ -277,6 +312,51 @@ class Subgraph:
                         found = quantized(op.inputs[0])
                     break
         return found
+
+
+def unsupported_blockwise(sg: Subgraph) -> tuple[tuple[Operator, Tensor, str], ...]:
+    """Blockwise-quantized tensors fed to an operator that the runtime cannot give them to.
+
+    One definition for ``tflkit.check``'s ``blockwise-ops`` rule and for ``tflkit.Runner``,
+    which refuses such a model before the runtime sees it (the runtime may abort the process).
+
+    Returns:
+        (operator, input tensor, why) for each blockwise input outside ``BLOCKWISE_OPS`` (or in
+        another input position), and for each multi-axis input of any operator: the runtime
+        (ai-edge-litert 2.3) does not read MultiAxisQuantization, reports no scales for it and
+        fails FULLY_CONNECTED at invoke.
+
+    Example:
+        >>> [(op.op, t.index) for op, t, _ in unsupported_blockwise(model.primary)]
+        [('ADD', 1)]
+    """
+    found = []
+    for op in sg.operators:
+        for pos, i in enumerate(op.inputs):
+            t = sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+            q = t.quantization if t is not None else None
+            if t is None or q is None or not q.is_blockwise:
+                continue
+            if q.details == "multi_axis":
+                why = "the runtime does not read multi-axis quantization (experimental)"
+            elif BLOCKWISE_OPS.get(op.op) != pos:
+                why = (
+                    "the runtime reads blockwise quantization only in the weights of "
+                    f"{' and '.join(BLOCKWISE_OPS)} (it can abort the process on other ops)"
+                )
+            else:
+                continue
+            found.append((op, t, why))
+    return tuple(found)
+
+
+def blockwise_text(t: Tensor) -> str:
+    """``int4 blockwise, block 32``: what a blockwise quantization is, in a few words."""
+    q = t.quantization
+    if q is None or not q.is_blockwise:
+        return ""
+    kind = "blockwise" if q.details == "blockwise" else "multi-axis"
+    return f"{t.dtype} {kind}, block {q.block_size}"
 
 
 @dataclass(frozen=True, slots=True)

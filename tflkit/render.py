@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tflkit.model import Model, Quantization, Subgraph, Tensor
+from tflkit.model import Model, Quantization, Subgraph, Tensor, blockwise_text
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -49,7 +49,7 @@ def json_float(x: float) -> float | str:
     return x
 
 
-def _quant_dict(q: Quantization | None) -> dict[str, Any] | None:
+def _quant_dict(q: Quantization | None, sg: Subgraph | None = None) -> dict[str, Any] | None:
     if q is None:
         return None
     finite = all(map(math.isfinite, q.scales))  # the usual case, checked in C
@@ -58,7 +58,25 @@ def _quant_dict(q: Quantization | None) -> dict[str, Any] | None:
         "zero_points": list(q.zero_points),
         "quantized_dimension": q.quantized_dimension,
         "per_channel": q.per_channel,
+        "blockwise": _blockwise_dict(q, sg),
     }
+
+
+def _blockwise_dict(q: Quantization, sg: Subgraph | None) -> dict[str, Any] | None:
+    if not q.is_blockwise:
+        return None
+    out: dict[str, Any] = {
+        "details": q.details,
+        "block_size": q.block_size,
+        "scales_tensor": q.scales_tensor,
+        "zero_points_tensor": q.zero_points_tensor,
+        "block_shape": list(q.block_shape),
+        "quantized_dimensions": list(q.quantized_dimensions),
+    }
+    if sg is not None and 0 <= q.scales_tensor < len(sg.tensors):
+        scales = sg.tensors[q.scales_tensor]
+        out["scales_dtype"], out["scales_shape"] = scales.dtype, list(scales.shape)
+    return out
 
 
 def _range_list(t: Tensor) -> list[float | str] | None:
@@ -91,7 +109,7 @@ def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
         "is_sparse": t.is_sparse,
         "buffer": t.buffer,
         "buffer_size": t.buffer_size,
-        "quantization": _quant_dict(t.quantization),
+        "quantization": _quant_dict(t.quantization, sg),
         "real_range": _range_list(t),
         "quantized_in_graph": _in_graph_dict(sg, t) if t.index in io else None,
     }
@@ -283,8 +301,22 @@ def _quant_text(q: Quantization | None) -> tuple[str, str]:
         return (_g(q.scales[0]), zp)
     lo, hi = min(q.scales), max(q.scales)
     zps = set(q.zero_points)
-    zp = str(next(iter(zps))) if len(zps) == 1 else f"{min(zps)}..{max(zps)}"
+    zp = str(next(iter(zps))) if len(zps) == 1 else f"{min(zps)}..{max(zps)}" if zps else ""
     return (f"{len(q.scales)}\u00d7ax{q.quantized_dimension} {lo:.2g}..{hi:.2g}", zp)
+
+
+def _blockwise_cells(t: Tensor, sg: Subgraph) -> tuple[str, str]:
+    """(scale, zero point) cells of a blockwise tensor:
+    ``int4 blockwise, block 32, scales: tensor 3 float16 [1024, 32]`` and the zero points'
+    tensor, if any."""
+    q = t.quantization
+    assert q is not None
+    where = ""
+    if 0 <= q.scales_tensor < len(sg.tensors):
+        st = sg.tensors[q.scales_tensor]
+        where = f"{st.dtype} [{', '.join(map(str, st.shape))}]"
+    scale = f"{blockwise_text(t)}, scales: tensor {q.scales_tensor} {where}".rstrip()
+    return (scale, "" if q.zero_points_tensor == -1 else f"t{q.zero_points_tensor}")
 
 
 def _range_text(t: Tensor) -> str:
@@ -387,7 +419,10 @@ def _tensor_table(sg: Subgraph) -> RenderableType:
     table.add_column("zp", no_wrap=True, justify="right")
     table.add_column("data", no_wrap=True, justify="right")
     for t in sg.tensors:
-        scale, zp = _quant_text(t.quantization)
+        if t.quantization is not None and t.quantization.is_blockwise:
+            scale, zp = _blockwise_cells(t, sg)
+        else:
+            scale, zp = _quant_text(t.quantization)
         data = "var" if t.is_variable else ""
         if t.is_constant:
             data = ("sparse " if t.is_sparse else "") + human_size(t.buffer_size)
@@ -528,7 +563,7 @@ def rules_renderables(rules: Sequence[Rule]) -> list[RenderableType]:
     table.add_column("kind", no_wrap=True)
     table.add_column("checks (source)", overflow="fold", ratio=1)
     for rule in rules:
-        kind = f"{rule.profile} profile" if rule.profile else "warning"
+        kind = f"{rule.profile} profile" if rule.profile else "warning"  # "every profile"
         table.add_row(rule.id, kind, rule.doc)
     return [_Trimmed(table)]
 

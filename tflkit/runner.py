@@ -29,7 +29,14 @@ from tflkit.errors import (
     UnsupportedModelError,
 )
 from tflkit.loader import interpreter_source, resolve
-from tflkit.model import Model, ModelLike, Subgraph, Tensor
+from tflkit.model import (
+    Model,
+    ModelLike,
+    Subgraph,
+    Tensor,
+    blockwise_text,
+    unsupported_blockwise,
+)
 from tflkit.quant import PerTensor, QuantizeStats, _max, _min, dequantize, quantize_with_stats
 
 __all__ = ["Runner"]
@@ -276,6 +283,15 @@ class Runner:
                         f"zero point {bad} is outside {t.dtype}'s range {qrange[0]}..{qrange[1]}; "
                         "the runtime would crash on it"
                     )
+        # Blockwise quantization outside the kernels that read it: the runtime can abort the
+        # whole process at allocate_tensors() (an int8 ADD does), so refuse it from the file.
+        for sg in self.model.subgraphs:
+            for op, t, why in unsupported_blockwise(sg):
+                raise UnsupportedModelError(
+                    f"{self.model.name}: subgraph {sg.index} operator {op.index} "
+                    f"({op.display_name}): input tensor {t.index} {t.name!r} is quantized "
+                    f"{blockwise_text(t)}; {why}"
+                )
 
     def _open_interpreter(self, *, preserve: bool = False, delegate: bool = True) -> Any:
         """A new interpreter for the model: the runtime's default delegate (XNNPACK) unless
