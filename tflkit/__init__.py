@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tflkit.errors import (
+    ConversionError,
     DelegateWarning,
     InputError,
     InvalidModelError,
@@ -36,6 +37,7 @@ from tflkit.model import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConversionError",
     "DelegateWarning",
     "InputError",
     "InvalidModelError",

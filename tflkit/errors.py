@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConversionError",
     "DelegateWarning",
     "InputError",
     "InvalidModelError",
@@ -26,6 +27,10 @@ class InputError(TflkitError, ValueError):
 
 class UnsupportedModelError(TflkitError):
     """A valid model the runtime cannot run (custom or Flex ops, for example)."""
+
+
+class ConversionError(TflkitError):
+    """A model could not be converted or quantized (the converter's reason, in one line)."""
 
 
 class SaturationWarning(UserWarning):
