@@ -10,7 +10,16 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT
 
-HEAVY = ("tensorflow", "ai_edge_litert", "keras", "jax", "torch", "matplotlib")
+HEAVY = (
+    "tensorflow",
+    "ai_edge_litert",
+    "keras",
+    "tf_keras",
+    "litert_quantizer",
+    "jax",
+    "torch",
+    "matplotlib",
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -36,7 +45,15 @@ def test_load_imports_the_tflite_bindings_but_not_the_runtime() -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["inspect", "--tensors"], ["check", "--strict"], ["compare", "--help"], ["--help"]]
+    "args",
+    [
+        ["inspect", "--tensors"],
+        ["check", "--strict"],
+        ["compare", "--help"],
+        ["convert", "--help"],
+        ["run", "--help"],
+        ["--help"],
+    ],
 )
 def test_inspect_and_check_are_light(args: list[str]) -> None:
     model = FIXTURES / "mlp_int8.tflite"

@@ -54,6 +54,7 @@ __all__ = [
     "UnsupportedModelError",
     "Benchmark",
     "Comparison",
+    "Conversion",
     "Finding",
     "RULES",
     "Report",
@@ -63,6 +64,7 @@ __all__ = [
     "benchmark",
     "check",
     "compare",
+    "convert",
     "dequantize",
     "load",
     "quantization_kind",
@@ -77,6 +79,8 @@ _LAZY = {
     "RULES": "tflkit.checks",
     "Runner": "tflkit.runner",  # imports the LiteRT runtime on first use
     "compare": "tflkit.comparison",
+    "convert": "tflkit.conversion",  # imports TensorFlow on first use
+    "Conversion": "tflkit.conversion",
     "Comparison": "tflkit.comparison",
     "benchmark": "tflkit.speed",
     "Benchmark": "tflkit.speed",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tflkit.model import Model, Quantization, Subgraph, Tensor, blockwise_text
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from tflkit.checks import Finding, Report, Rule
     from tflkit.comparison import Comparison, OutputError, TensorError
+    from tflkit.conversion import Conversion
     from tflkit.speed import Benchmark, Latency
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "comparison_markdown",
     "comparison_renderables",
     "comparison_to_dict",
+    "conversion_renderables",
+    "conversion_to_dict",
     "human_size",
     "inspect_renderables",
     "json_float",
@@ -617,6 +620,84 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
                 more = f"... and {len(group) - limit} more (--json lists all)"
                 out.append(_Message(more))
     return [_Trimmed(r) for r in out]
+
+
+# ---------------------------------------------------------------- convert
+
+
+def _settings_lines(settings: dict[str, Any]) -> list[str]:
+    """The converter settings as lines a user can copy into TFLiteConverter code."""
+    skip = {"from", "source", "to", "seconds", "tensorflow_version", "version"}
+    lines = []
+    for key, value in settings.items():
+        if key in skip or value in (None, False, [], {}):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(
+                f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in value.items()
+                if v not in (None, False)
+            )
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        lines.append(f"{key}: {value}")
+    return lines
+
+
+def conversion_renderables(c: Conversion, *, source: str, output: str) -> list[RenderableType]:
+    """What ``tflkit convert`` prints: what was made and how, the check, the comparison."""
+    from rich.table import Table
+
+    from tflkit.checks import quantization_kind
+
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")
+    made_by = c.settings.get("from", "")
+    seconds = c.settings.get("seconds")
+    head.add_row("source", shorten_middle(source, 60))
+    head.add_row(
+        "wrote",
+        f"{shorten_middle(output, 40)} ({human_size(len(c.data))}), "
+        f"{quantization_kind(c.model)}" + (f", {seconds:.2f} s" if seconds is not None else ""),
+    )
+    head.add_row("made by", str(made_by))
+    for i, line in enumerate(_settings_lines(c.settings)):
+        head.add_row("settings" if i == 0 else "", line)
+    out: list[RenderableType] = [head]
+    if c.report is not None:
+        out += report_renderables(replace(c.report, model=output))
+    else:
+        verdict = "PASS" if c.kind_ok else "FAIL"
+        out.append(_Message(f"{verdict}  the result is {quantization_kind(c.model)}", indent=0))
+    for note in c.notes:
+        out.append(_Message(f"note: {note}", indent=0))
+    if c.comparison is not None:
+        out.append(_Message("Against the float32 conversion of the same source:", indent=0))
+        out += comparison_renderables(c.comparison)
+    return [_Trimmed(r) for r in out]
+
+
+def conversion_to_dict(c: Conversion, *, source: str, output: str | None) -> dict[str, Any]:
+    """The ``tflkit convert --json`` document (``schemas/convert.schema.json``)."""
+    from tflkit.checks import quantization_kind
+
+    return {
+        "source": source,
+        "output": output,
+        "to": c.to,
+        "made_by": c.settings.get("from"),
+        "size_bytes": len(c.data),
+        "quantization_kind": quantization_kind(c.model),
+        "kind_ok": c.kind_ok,
+        "passed": c.passed,
+        "settings": c.settings,
+        "check": report_to_dict(replace(c.report, model=output or source))
+        if c.report is not None
+        else None,
+        "comparison": comparison_to_dict(c.comparison) if c.comparison is not None else None,
+        "notes": list(c.notes),
+    }
 
 
 # ---------------------------------------------------------------- compare and bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -569,6 +570,16 @@ def _progress_bar(seconds: float) -> Iterator[Callable[[float], None] | None]:
         yield lambda done: progress.update(task, completed=done)
 
 
+# What the runtime and TensorFlow log from C++ on their own: LiteRT's "INFO: Created ..." lines,
+# absl's "W0000 00:00:... file.cc:12] ..." lines and its "WARNING: All log messages before
+# absl::InitializeLog()" preamble, TensorFlow's oneDNN and CUDA notices, the converter's
+# "fully_quantize: 0, inference_type: 6 ..." summary.
+_NATIVE_NOISE = re.compile(
+    r"INFO: |[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|fully_quantize: "
+    r"|.*(oneDNN custom operations|cuda|TF-TRT|rebuild TensorFlow with|CPU instructions)"
+)
+
+
 @contextlib.contextmanager
 def _native_stderr_filtered() -> Iterator[None]:
     """Drop the runtime's C++ "INFO:" lines (XNNPACK delegate created) from stderr.
@@ -596,7 +607,7 @@ def _native_stderr_filtered() -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             for line in tmp.read().decode("utf-8", "replace").splitlines():
-                if line.strip() and not line.startswith("INFO: "):
+                if line.strip() and not _NATIVE_NOISE.match(line):
                     typer.echo(line, err=True)
 
 
@@ -640,6 +651,134 @@ def _print_run_summary(summary: dict[str, Any], outputs: dict[str, Any]) -> None
     if summary["output_path"]:
         lines.append(f"outputs written to {summary['output_path']}")
     _print_trimmed(lines)
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow() -> Iterator[None]:
+    """While TensorFlow converts: its stdout prints (Keras's "Saved artifact at ...") and C++
+    lines dropped, its Python warnings dropped; tflkit's own warnings still shown."""
+    import io
+    import os
+    import tempfile
+    import warnings
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    python_stdout = sys.stdout
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        _native_stderr_filtered(),
+        tempfile.TemporaryFile() as tmp,
+    ):
+        warnings.simplefilter("always")
+        os.dup2(tmp.fileno(), 1)
+        sys.stdout = io.StringIO()
+        try:
+            yield
+        finally:
+            sys.stdout = python_stdout
+            os.dup2(saved, 1)
+            os.close(saved)
+    for w in caught:
+        if w.filename.startswith(os.path.dirname(os.path.dirname(__file__))):
+            typer.echo(f"tflkit: warning: {w.message}", err=True)
+
+
+@app.command()
+@_user_errors
+def convert(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A Keras model (.keras, .h5), a SavedModel directory, or a float .tflite.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The .tflite to write.", show_default=False)
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="float32, float16, dynamic-range, int8 or int16x8 (from a .tflite also "
+            "weight-only-int8, weight-only-int4).",
+        ),
+    ] = "int8",
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibration", "-c", help="Representative samples (.npy, or .npz by input name)."
+        ),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option("--samples", "-n", help="Calibrate on at most N samples.", min=1)
+    ] = None,
+    io: Annotated[
+        str | None,
+        typer.Option(
+            "--io", help="int8 (default), uint8 or float32; for int16x8 int16 or float32."
+        ),
+    ] = None,
+    eval_x: Annotated[
+        Path | None,
+        typer.Option("--eval", help="Evaluation inputs: compare with the float32 conversion."),
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", "-l", help="Labels of --eval (accuracy).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
+    import os
+
+    from tflkit.conversion import convert as run_convert
+
+    if output.exists() and not force:
+        _error(f"{output} exists; add --force to replace it")
+    if labels is not None and eval_x is None:
+        _error("--labels needs --eval")
+    x = y = None
+    if eval_x is not None:
+        from tflkit._inputs import read_arrays
+
+        x = read_arrays(eval_x)
+        y = read_arrays(labels) if labels is not None else None
+        if isinstance(y, dict):
+            y = next(iter(y.values()))
+    source_path = source if os.path.exists(source) else None
+    if source_path is None:
+        _error(f"{source}: no such file or directory")
+    total: list[int] = [0]
+    with _quiet_tensorflow(), _progress_bar(2.0) as bar:
+
+        def tick(done: int, of: int) -> None:
+            total[0] = of
+            if bar is not None and of:
+                bar(done / of)
+
+        result = run_convert(
+            source,
+            to,
+            calibration=calibration,
+            samples=samples,
+            io=io,
+            eval_x=x,
+            eval_y=y,
+            progress=tick,
+        )
+    result.save(output, force=force)
+    if json_:
+        from tflkit.render import conversion_to_dict
+
+        print_json(conversion_to_dict(result, source=source, output=str(output)))
+    else:
+        from tflkit.render import conversion_renderables
+
+        _print_trimmed(conversion_renderables(result, source=source, output=str(output)))
+    if not result.passed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,627 @@
+"""``tflkit.convert``: a Keras model, a SavedModel or a float .tflite to a verified .tflite.
+
+The only module of tflkit that imports TensorFlow and Keras (lazily, inside functions): a float
+.tflite goes through ``litert-quantizer`` instead (``tflkit._quantizer``), without TensorFlow.
+Each conversion is checked in the same step (``tflkit.check`` with the profile ``to`` implies)
+and, with evaluation data, compared with the float32 conversion of the same source.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tflkit.errors import ConversionError, InputError
+
+if TYPE_CHECKING:
+    from tflkit.checks import Report
+    from tflkit.comparison import Comparison
+    from tflkit.model import Model
+
+__all__ = ["TARGETS", "Conversion", "convert"]
+
+Array = npt.NDArray[Any]
+
+#: What ``to`` can be, and the ``quantization_kind`` each gives.
+TARGETS: dict[str, str] = {
+    "float32": "float32",
+    "float16": "float16",
+    "dynamic-range": "dynamic-range",
+    "int8": "int8",
+    "int16x8": "int16x8",
+}
+#: Only from a float .tflite (litert-quantizer): weight-only quantization.
+TFLITE_ONLY = ("weight-only-int8", "weight-only-int4")
+_PROFILES = {"int8": "int8", "int16x8": "int16x8", "float16": "float16"}
+_IO = {"int8": ("int8", "uint8", "float32"), "int16x8": ("int16", "float32")}
+_MANY_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A converted model and its proof.
+
+    Attributes:
+        data: the .tflite bytes.
+        model: ``tflkit.load(data)``.
+        to: what was asked for (``int8``, ``float16``, ...).
+        report: ``tflkit.check`` with the profile ``to`` implies (None for float32 and
+            dynamic-range, which have no profile; ``kind_ok`` is their verdict).
+        kind_ok: ``quantization_kind`` of the result is what ``to`` asked for.
+        settings: how the model was made, JSON-ready: the converter, its options and the
+            calibration used, so the conversion can be reproduced by hand.
+        comparison: the result against the float32 conversion of the same source, when
+            evaluation data was given.
+        notes: things worth saying (many calibration samples, ops left float, ...).
+    """
+
+    data: bytes
+    model: Model
+    to: str
+    report: Report | None
+    kind_ok: bool
+    settings: dict[str, Any]
+    comparison: Comparison | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        """The kind is the one asked for and the profile's check passed."""
+        return self.kind_ok and (self.report is None or self.report.passed)
+
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        """Write the model atomically; refuse to replace a file unless ``force``."""
+        from tflkit._files import atomic_write
+
+        if os.path.exists(path) and not force:
+            raise InputError(f"{os.fspath(path)} exists; pass force=True (--force) to replace it")
+        data = self.data
+
+        def write(f: IO[bytes]) -> None:
+            f.write(data)
+
+        atomic_write(path, write)
+
+
+# ---------------------------------------------------------------- TensorFlow, lazily
+
+
+def _tf() -> Any:
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise ConversionError(
+            "converting Keras models and SavedModels needs TensorFlow: "
+            "pip install 'tflkit[convert]'"
+        ) from exc
+    return tf
+
+
+def _is_keras_model(obj: Any) -> bool:
+    return any(
+        c.__module__.split(".")[0] in ("keras", "tf_keras")
+        and c.__name__ in ("Model", "Functional")
+        for c in type(obj).__mro__
+    )
+
+
+@dataclass
+class _Source:
+    """What the converter is made from, and the inputs it expects (name, shape, dtype)."""
+
+    description: str
+    make: Callable[[], Any]  # a new TFLiteConverter
+    inputs: list[tuple[str, tuple[int | None, ...], str]]
+    settings: dict[str, Any]
+    qat: bool = False
+
+
+def _keras3_quantized(model: Any) -> list[str]:
+    """Layers quantized by Keras 3 ``model.quantize`` with quantized activations."""
+    names = []
+    for layer in getattr(model, "_flatten_layers", lambda: [])():
+        if getattr(layer, "quantization_mode", None) and getattr(layer, "inputs_quantizer", None):
+            names.append(f"{layer.name} ({layer.quantization_mode})")
+    return names
+
+
+def _is_qat(model: Any) -> bool:
+    layers = getattr(model, "_flatten_layers", None)
+    found = layers() if layers else getattr(model, "layers", [])
+    return any(
+        type(layer).__name__ in ("QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer")
+        for layer in found
+    )
+
+
+def _keras_inputs(model: Any) -> list[tuple[str, tuple[int | None, ...], str]]:
+    out = []
+    for t in model.inputs:
+        name = getattr(t, "name", "input").split(":")[0]
+        shape = tuple(None if d is None else int(d) for d in t.shape)
+        out.append((name, shape, np.dtype(getattr(t.dtype, "name", t.dtype)).name))
+    return out
+
+
+def _from_keras(model: Any, description: str) -> _Source:
+    quantized = _keras3_quantized(model)
+    if quantized:
+        raise ConversionError(
+            f"{description} was quantized with Keras 3 model.quantize() (layers "
+            f"{', '.join(quantized[:3])}{', ...' if len(quantized) > 3 else ''}): TFLiteConverter "
+            "cannot lower its int8 ops ('tfl.fully_connected' operand must be float32 or QI8, got "
+            "i8). Convert the float model with to='int8' (--to int8): the same per-channel "
+            "symmetric int8 weights, plus int8 activations"
+        )
+    tf = _tf()
+    return _Source(
+        description=description,
+        make=lambda: tf.lite.TFLiteConverter.from_keras_model(model),
+        inputs=_keras_inputs(model),
+        settings={"from": "TFLiteConverter.from_keras_model", "source": description},
+        qat=_is_qat(model),
+    )
+
+
+def _load_source(source: Any) -> _Source:
+    if _is_keras_model(source):
+        return _from_keras(source, f"Keras model {getattr(source, 'name', '')!r}".strip())
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            "expected a Keras model, a .keras / .h5 file, a SavedModel directory or a float "
+            f".tflite, got {type(source).__name__}"
+        )
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file or directory")
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise InputError(f"{path}: a directory without saved_model.pb, expected a SavedModel")
+        tf = _tf()
+        loaded = tf.saved_model.load(path)
+        fn = loaded.signatures.get("serving_default")
+        if fn is None:
+            keys = ", ".join(loaded.signatures) or "none"
+            raise InputError(f"{path}: no 'serving_default' signature (signatures: {keys})")
+        specs = fn.structured_input_signature[1]
+        inputs = [
+            (k, tuple(None if d is None else int(d) for d in s.shape), s.dtype.name)
+            for k, s in sorted(specs.items())
+        ]
+        return _Source(
+            description=path,
+            make=lambda: tf.lite.TFLiteConverter.from_saved_model(path),
+            inputs=inputs,
+            settings={"from": "TFLiteConverter.from_saved_model", "source": path},
+        )
+    if path.endswith((".keras", ".h5", ".hdf5")):
+        _tf()
+        import keras
+
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises ValueError, OSError, TypeError...
+            raise InputError(f"{path}: cannot load the Keras model: {_first_line(exc)}") from exc
+        return _from_keras(model, path)
+    raise InputError(
+        f"{path}: expected a .keras / .h5 file, a SavedModel directory or a float .tflite"
+    )
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def _calibration_arrays(
+    calibration: Any, inputs: Sequence[tuple[str, tuple[int | None, ...], str]]
+) -> Iterator[dict[str, Array]]:
+    """Batches of calibration data as dicts by input name (not yet split into samples)."""
+    names = [n for n, _, _ in inputs]
+    if isinstance(calibration, (str, os.PathLike)):
+        from tflkit._inputs import read_arrays
+
+        calibration = read_arrays(calibration)
+        if isinstance(calibration, Mapping) and len(inputs) == 1 and len(calibration) == 1:
+            calibration = next(iter(calibration.values()))
+    if isinstance(calibration, np.ndarray):
+        if len(inputs) != 1:
+            raise InputError(
+                f"the model has {len(inputs)} inputs ({', '.join(map(repr, names))}): give the "
+                "calibration data as a dict (or .npz) by input name"
+            )
+        yield {names[0]: calibration}
+        return
+    if isinstance(calibration, Mapping):
+        yield _by_name(calibration, names)
+        return
+    for batch in calibration:  # an iterable of batches
+        if isinstance(batch, Mapping):
+            yield _by_name(batch, names)
+        elif isinstance(batch, (list, tuple)) and len(inputs) > 1:
+            if len(batch) != len(inputs):
+                raise InputError(
+                    f"a calibration batch has {len(batch)} arrays, expected {len(inputs)}"
+                )
+            yield dict(zip(names, (np.asarray(b) for b in batch), strict=True))
+        else:
+            yield _by_name({names[0]: batch}, names)
+
+
+def _by_name(arrays: Mapping[str, Any], names: Sequence[str]) -> dict[str, Array]:
+    unknown = [k for k in arrays if k not in names]
+    missing = [n for n in names if n not in arrays]
+    if unknown or missing:
+        what = f"unknown input {unknown[0]!r}" if unknown else f"no data for input {missing[0]!r}"
+        raise InputError(
+            f"calibration: {what}; the model's inputs are {', '.join(map(repr, names))}"
+        )
+    return {n: np.asarray(arrays[n]) for n in names}
+
+
+def _check_batch(
+    batch: Mapping[str, Array], inputs: Sequence[tuple[str, tuple[int | None, ...], str]]
+) -> int:
+    """Shape and dtype of each input against the model's signature; the batch size."""
+    sizes = set()
+    for name, shape, dtype in inputs:
+        a = batch[name]
+        fits = a.ndim == len(shape) and all(
+            s is None or s == d for s, d in zip(shape[1:], a.shape[1:], strict=True)
+        )
+        if not fits:
+            want = "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
+            raise InputError(
+                f"calibration for input {name!r}: expected shape {want} with samples on axis 0, "
+                f"got {tuple(a.shape)}"
+            )
+        if np.dtype(dtype).kind == "f" and a.dtype.kind not in "fiu":
+            raise InputError(
+                f"calibration for input {name!r}: expected {dtype} values, got {a.dtype}"
+            )
+        if np.dtype(dtype).kind in "iu" and a.dtype.kind == "f":
+            raise InputError(
+                f"calibration for input {name!r}: the model takes {dtype}, got {a.dtype} values"
+            )
+        sizes.add(int(a.shape[0]) if a.ndim else 1)
+    if len(sizes) > 1:
+        raise InputError(f"calibration inputs have different numbers of samples: {sorted(sizes)}")
+    return sizes.pop()
+
+
+class _Calibration:
+    """The converter's representative_dataset: one sample at a time, ``samples`` at most,
+    checked against the model's inputs first, counted, with an optional progress callback."""
+
+    def __init__(
+        self,
+        calibration: Any,
+        inputs: Sequence[tuple[str, tuple[int | None, ...], str]],
+        samples: int | None,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.inputs = list(inputs)
+        self.samples = samples
+        self.progress = progress
+        # materialized once: the converter may iterate more than once, and errors should come
+        # before it starts
+        self.batches: list[dict[str, Array]] = []
+        total = 0
+        for batch in _calibration_arrays(calibration, inputs):
+            total += _check_batch(batch, inputs)
+            self.batches.append(batch)
+            if samples is not None and total >= samples:
+                break
+        self.available = total
+        self.used = min(total, samples) if samples is not None else total
+        self.fed = 0
+
+    def __call__(self) -> Iterator[dict[str, Array]]:
+        names = [n for n, _, _ in self.inputs]
+        dtypes = {n: np.dtype(d) for n, _, d in self.inputs}
+        count = 0
+        for batch in self.batches:
+            n = next(iter(batch.values())).shape[0]
+            for s in range(n):
+                if count >= self.used:
+                    return
+                yield {k: batch[k][s : s + 1].astype(dtypes[k], copy=False) for k in names}
+                count += 1
+                self.fed = count
+                if self.progress is not None:
+                    self.progress(count)
+
+
+# ---------------------------------------------------------------- converter errors
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _converter_error(exc: BaseException) -> ConversionError:
+    """The converter's multi-line MLIR error as one line naming the op and where it was."""
+    text = str(exc)
+    ops = re.findall(r"'((?:tf|tfl)\.[A-Za-z0-9_]+)' op", text)
+    where = re.search(r"error: ([^\n]*)", text)
+    loc = re.search(r'loc\(fused\["([^"]+)"', text) or re.search(r'loc\("([^"]+)"', text)
+    if "ops are not supported" in text or "neither a custom op nor a flex op" in text:
+        listed = re.findall(r"\n\s*(tf\.[A-Za-z0-9_]+)\(", text)
+        op = (listed or ops or ["an op"])[0]
+        return ConversionError(
+            f"the int8 ops set cannot express {op}"
+            + (f" (at {loc.group(1)})" if loc else "")
+            + ": no TFLite builtin kernel for it; convert with to='float32' / 'dynamic-range', or "
+            "change the model"
+        )
+    detail = where.group(1).strip() if where else _first_line(exc)
+    detail = re.sub(r"^[^:]*\.py:\d+:\d+: error: ", "", detail)
+    return ConversionError(
+        f"the converter failed: {detail}" + (f" (at {loc.group(1)})" if loc else "")
+    )
+
+
+# ---------------------------------------------------------------- convert
+
+
+def convert(
+    source: Any,
+    to: str,
+    *,
+    calibration: Any = None,
+    samples: int | None = None,
+    io: str | None = None,
+    eval_x: Any = None,
+    eval_y: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Conversion:
+    """Convert a model to ``to`` and prove it in the same step.
+
+    Args:
+        source: a Keras model (Keras 3 or tf_keras), a ``.keras`` / ``.h5`` file, a SavedModel
+            directory, or a float ``.tflite`` (quantized without TensorFlow by litert-quantizer).
+        to: ``float32``, ``float16``, ``dynamic-range``, ``int8`` or ``int16x8``; from a
+            ``.tflite`` also ``weight-only-int8`` and ``weight-only-int4``.
+        calibration: representative samples, required for ``int8`` and ``int16x8`` (unless the
+            model was trained with quantization-aware training): an array (single input), a
+            dict by input name, a ``.npy`` / ``.npz`` path, or an iterable of batches. Fed to
+            the converter one sample at a time.
+        samples: use at most this many calibration samples (default: all).
+        io: the inputs' and outputs' dtype: for ``int8`` ``"int8"`` (default), ``"uint8"`` or
+            ``"float32"`` (float I/O, QUANTIZE / DEQUANTIZE inside); for ``int16x8``
+            ``"int16"`` (default) or ``"float32"``.
+        eval_x: evaluation inputs: the result is compared with the float32 conversion of the
+            same source (agreement, SNR, max error).
+        eval_y: labels for ``eval_x`` (accuracy of both).
+        progress: called with (calibration samples fed, samples to feed).
+
+    Returns:
+        A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
+        comparison when ``eval_x`` was given. A conversion that fails its check is returned
+        all the same (``conversion.passed`` is False).
+
+    Raises:
+        ConversionError: TensorFlow (or litert-quantizer) missing, the converter failed (one
+            line naming the op), or the source cannot be converted (Keras 3 quantized model).
+        InputError: no calibration for int8, calibration that does not fit the inputs, a
+            missing source, an unknown ``to`` or ``io``.
+
+    Example:
+        >>> c = tflkit.convert("model.keras", "int8", calibration="calib.npy")
+        >>> c.passed, c.report.profile
+        (True, 'int8')
+        >>> c.save("model_int8.tflite")
+    """
+    targets = {**TARGETS, **{k: k for k in TFLITE_ONLY}}
+    if to not in targets:
+        raise InputError(f"unknown target {to!r}, expected one of {', '.join(targets)}")
+    if io is not None and io not in _IO.get(to, ()):
+        allowed = ", ".join(_IO.get(to, ())) or "none (the I/O stays float32)"
+        raise InputError(f"io {io!r} does not apply to {to!r}; it takes: {allowed}")
+    if samples is not None and samples < 1:
+        raise InputError(f"samples must be at least 1, got {samples}")
+    is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
+    if is_tflite:
+        data, settings, notes = _convert_tflite(os.fspath(source), to, calibration, samples, io)
+    else:
+        if to in TFLITE_ONLY:
+            raise InputError(f"{to!r} is made from a float .tflite (litert-quantizer)")
+        src = _load_source(source)
+        data, settings, notes = _convert_tf(src, to, calibration, samples, io, progress)
+    return _verify(data, to, io, settings, notes, source, eval_x, eval_y, is_tflite)
+
+
+def _convert_tf(
+    src: _Source,
+    to: str,
+    calibration: Any,
+    samples: int | None,
+    io: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[bytes, dict[str, Any], list[str]]:
+    tf = _tf()
+    notes: list[str] = []
+    needs_data = to in ("int8", "int16x8") and not src.qat
+    calib: _Calibration | None = None
+    if calibration is not None and to in ("int8", "int16x8", "dynamic-range", "float16"):
+        if to in ("dynamic-range", "float16"):
+            notes.append(f"calibration data is not used for {to}")
+        else:
+            tick = None
+            if progress is not None:
+                tick = lambda k: progress(k, calib.used if calib else k)  # noqa: E731
+            calib = _Calibration(calibration, src.inputs, samples, tick)
+            if calib.used == 0:
+                raise InputError("calibration: no samples")
+            if calib.used > _MANY_SAMPLES and samples is None:
+                notes.append(
+                    f"calibrating on all {calib.used} samples; a few hundred usually suffice "
+                    "(--samples)"
+                )
+    elif needs_data:
+        raise InputError(
+            f"{to} needs calibration data: the converter measures each activation's range on "
+            "real samples (a few hundred of what the model will see). Give calibration= "
+            "(--calibration X.npy); tflkit never calibrates on random data, which gives wrong "
+            "ranges for real inputs"
+        )
+    conv = src.make()
+    settings: dict[str, Any] = {**src.settings, "to": to}
+    if to != "float32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        settings["optimizations"] = ["DEFAULT"]
+    if to == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+        settings["target_spec.supported_types"] = ["float16"]
+    if to in ("int8", "int16x8"):
+        ops = (
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+            if to == "int8"
+            else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        )
+        if not (src.qat and calib is None):
+            # (a QAT model carries its ranges: TFLITE_BUILTINS_INT8 would demand a
+            # representative dataset all the same)
+            conv.target_spec.supported_ops = [ops]
+            settings["target_spec.supported_ops"] = [ops.name]
+        io = io or ("int8" if to == "int8" else "int16")
+        if io != "float32":
+            conv.inference_input_type = conv.inference_output_type = getattr(tf, io)
+            settings["inference_input_type"] = settings["inference_output_type"] = io
+        if calib is not None:
+            conv.representative_dataset = calib
+            settings["representative_dataset"] = {
+                "samples": calib.used,
+                "one_sample_at_a_time": True,
+                "inputs": [n for n, _, _ in src.inputs],
+            }
+        elif src.qat:
+            settings["representative_dataset"] = None
+            notes.append("quantization-aware trained model: ranges come from its fake-quant layers")
+    settings["quantization_aware_training"] = src.qat
+    started = time.perf_counter()
+    try:
+        data = bytes(conv.convert())
+    except Exception as exc:  # ConverterError, ValueError, RuntimeError... from TF
+        raise _converter_error(exc) from exc
+    settings["seconds"] = round(time.perf_counter() - started, 3)
+    settings["tensorflow_version"] = tf.__version__
+    return data, settings, notes
+
+
+def _convert_tflite(
+    path: str, to: str, calibration: Any, samples: int | None, io: str | None
+) -> tuple[bytes, dict[str, Any], list[str]]:
+    from tflkit import _quantizer
+    from tflkit.checks import quantization_kind
+    from tflkit.loader import load
+
+    model = load(path)
+    if quantization_kind(model) != "float32":
+        raise InputError(
+            f"{path}: is {quantization_kind(model)}, expected a float32 .tflite to quantize"
+        )
+    if to in ("float32", "int16x8"):
+        raise InputError(
+            f"from a .tflite, to is one of int8, dynamic-range, float16, "
+            f"{', '.join(TFLITE_ONLY)}; got {to!r}"
+        )
+    per_sample: list[dict[str, Array]] | None = None
+    if calibration is not None:
+        sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
+        by_index = {x.tensor_index: x.name for x in sig.inputs} if sig else {}
+        inputs = [
+            (
+                by_index.get(t.index, t.name),
+                tuple(None if d < 0 else d for d in t.shape_signature),
+                t.dtype,
+            )
+            for t in model.inputs
+        ]
+        calib = _Calibration(calibration, inputs, samples, None)
+        per_sample = list(calib())
+    elif to == "int8":
+        raise InputError(
+            "int8 needs calibration data (--calibration X.npy): tflkit never calibrates on "
+            "random data"
+        )
+    data, settings = _quantizer.quantize_tflite(_read(path), to, calibration=per_sample, io=io)
+    return data, {"from": "litert-quantizer", "source": path, "to": to, **settings}, []
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _verify(
+    data: bytes,
+    to: str,
+    io: str | None,
+    settings: dict[str, Any],
+    notes: list[str],
+    source: Any,
+    eval_x: Any,
+    eval_y: Any,
+    is_tflite: bool,
+) -> Conversion:
+    from tflkit.checks import check, quantization_kind
+    from tflkit.loader import load
+
+    model = load(data)
+    kind = quantization_kind(model)
+    expected = TARGETS.get(to)
+    if to in TFLITE_ONLY:
+        kind_ok = kind.startswith("weight-only")
+    elif io == "float32":  # integer inside, float at the edges: QUANTIZE / DEQUANTIZE
+        sg = model.primary
+        edges = set(sg.inputs) | set(sg.outputs)
+        float_inside = [
+            t.name
+            for t in sg.tensors
+            if not t.is_constant and t.dtype.startswith("float") and t.index not in edges
+        ]
+        kind_ok = not float_inside and all(
+            sg.edge_quantization(i) is not None
+            for i in edges
+            if sg.tensors[i].dtype.startswith("float")
+        )
+        if float_inside:
+            notes.append(f"float tensors inside the graph: {', '.join(float_inside[:3])}")
+    else:
+        kind_ok = kind == expected
+    report = None
+    profile = _PROFILES.get(to)
+    if profile is not None:
+        # float I/O was asked for: the edges are float on purpose (checked above instead)
+        ignore = (
+            ("int8-io-dtype", "no-float-tensors", "int16-activations") if io == "float32" else ()
+        )
+        report = check(model, profile, allow_uint8_io=(io == "uint8"), ignore=ignore)
+    if not kind_ok:
+        notes.append(f"the result is {kind}, not {to}")
+    comparison = None
+    if eval_x is not None:
+        from tflkit.comparison import compare
+
+        if is_tflite:
+            reference: Any = _read(os.fspath(source))
+        else:
+            reference = _convert_tf(_load_source(source), "float32", None, None, None, None)[0]
+        comparison = compare([reference, data], eval_x, eval_y, speed=False)
+    return Conversion(
+        data=data,
+        model=model,
+        to=to,
+        report=report,
+        kind_ok=kind_ok,
+        settings=settings,
+        comparison=comparison,
+        notes=tuple(notes),
+    )
