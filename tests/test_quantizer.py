@@ -230,12 +230,6 @@ def test_ops_it_cannot_quantize_stay_float_between_dequantize_and_quantize() -> 
     assert {int(tile["inputs"][0]), int(tile["outputs"][0])} <= flagged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader reads builtin_code through tflite's OperatorCode.BuiltinCode, which returns "
-    "deprecated_builtin_code when builtin_code < 127; litert-quantizer writes only builtin_code "
-    "(deprecated 0 = ADD) for the DEQUANTIZE and QUANTIZE it adds",
-)
 def test_load_names_the_ops_the_quantizer_adds() -> None:
     model = need_fixture("nb_tile.tflite").read_bytes()
     data = [{"multiples": np.array([2, 1], np.int32), "x": np.ones((2, 3), np.float32)}]

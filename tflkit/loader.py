@@ -255,7 +255,10 @@ class _Builder:
             oc = fb.table(m.OperatorCodes(i))
             # op code = max(deprecated_builtin_code, builtin_code): the old int8 field stops at
             # 127 (PLACEHOLDER_FOR_GREATER_OP_CODES) and old files leave the new field at 0.
-            code = max(oc.DeprecatedBuiltinCode(), oc.BuiltinCode())
+            # The new field is read raw: the tflite package's BuiltinCode() returns the
+            # deprecated field whenever the new one is below 127, so an op written with only
+            # the new field (litert-quantizer's DEQUANTIZE, 6) would read as ADD (0).
+            code = max(oc.DeprecatedBuiltinCode(), fb.int32(oc, 10, 0))
             opcodes.append((code, fb.string(oc, 6, oc.CustomCode), oc.Version()))
 
         nsub = fb.tables(m, 8, "subgraphs")
