@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tflkit.model import Model, Quantization, Subgraph, Tensor, blockwise_text
+from tflkit.model import (
+    CastDequantization,
+    Model,
+    Quantization,
+    Subgraph,
+    Tensor,
+    blockwise_text,
+    cast_dequantized,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -97,7 +105,22 @@ def _in_graph_dict(sg: Subgraph, t: Tensor) -> dict[str, Any] | None:
     }
 
 
-def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
+def _cast_dict(c: CastDequantization | None) -> dict[str, int] | None:
+    if c is None:
+        return None
+    return {
+        "cast_operator": c.cast_operator,
+        "mul_operator": c.mul_operator,
+        "scale_tensor": c.scale_tensor,
+    }
+
+
+def _tensor_dict(
+    t: Tensor,
+    sg: Subgraph,
+    io: frozenset[int],
+    cast: dict[int, CastDequantization],
+) -> dict[str, Any]:
     return {
         "index": t.index,
         "name": t.name,
@@ -112,18 +135,20 @@ def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
         "quantization": _quant_dict(t.quantization, sg),
         "real_range": _range_list(t),
         "quantized_in_graph": _in_graph_dict(sg, t) if t.index in io else None,
+        "dequantized_in_graph": _cast_dict(cast.get(t.index)),
     }
 
 
 def _subgraph_dict(sg: Subgraph) -> dict[str, Any]:
     io = frozenset(sg.inputs + sg.outputs)
+    cast = cast_dequantized(sg)
     return {
         "index": sg.index,
         "name": sg.name,
         "inputs": list(sg.inputs),
         "outputs": list(sg.outputs),
         "batch_axis": sg.batch_axis,
-        "tensors": [_tensor_dict(t, sg, io) for t in sg.tensors],
+        "tensors": [_tensor_dict(t, sg, io, cast) for t in sg.tensors],
         "operators": [
             {
                 "index": op.index,
@@ -418,9 +443,14 @@ def _tensor_table(sg: Subgraph) -> RenderableType:
     table.add_column("scale", overflow="fold")
     table.add_column("zp", no_wrap=True, justify="right")
     table.add_column("data", no_wrap=True, justify="right")
+    cast = cast_dequantized(sg)
     for t in sg.tensors:
         if t.quantization is not None and t.quantization.is_blockwise:
             scale, zp = _blockwise_cells(t, sg)
+        elif t.index in cast:
+            c = cast[t.index]
+            # No scales in the file: the graph applies them (weight-only quantization).
+            scale, zp = f"weight-only, MUL by tensor {c.scale_tensor}", ""
         else:
             scale, zp = _quant_text(t.quantization)
         data = "var" if t.is_variable else ""
