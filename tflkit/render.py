@@ -691,6 +691,15 @@ def _fmt(v: float | None, spec: str, suffix: str = "") -> str:
     return "" if v is None else f"{v:{spec}}{suffix}"
 
 
+def _against(c: Comparison) -> str:
+    """What the errors are measured against: the reference model, or given outputs."""
+    if c.reference_outputs == "given arrays":  # comparison.GIVEN_ARRAYS: not a file name
+        return "reference outputs (given arrays)"
+    if c.reference_outputs is not None:
+        return f"reference outputs {c.reference_outputs}"
+    return c.models[c.reference].name
+
+
 def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
     """The tables of a comparison; at most ``tensors`` rows per per-tensor table (None: all)."""
     ref = c.models[c.reference]
@@ -726,7 +735,7 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
             cells += [_fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.mse:.3g}"]
             rows.append([*cells, f"{e.rmse:.3g}", _db(e.snr_db)])
         headers += ("agree", "max err", "MSE", "RMSE", "SNR")
-        grids.append(_Grid(f"Output {o.name!r} against {ref.name}", headers, rows))
+        grids.append(_Grid(f"Output {o.name!r} against {_against(c)}", headers, rows))
     for p in c.per_tensor or ():
         shown = p.tensors if tensors is None else p.tensors[:tensors]
         footer = []
@@ -797,6 +806,8 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
         Text.assemble(("data       ", "bold"), f"{c.data}, {c.samples} samples"),
     ]
     out += [Text("           " + line) for line in c.inputs]
+    if c.reference_outputs is not None:
+        out.append(Text.assemble(("against    ", "bold"), _against(c)))
     for g in _comparison_grids(c, tensors=tensors):
         out.append(Text(""))
         # A long title goes above the table: rich would wrap it to the table's width.
@@ -826,6 +837,8 @@ def comparison_markdown(c: Comparison) -> str:
 
     ref = c.models[c.reference]
     lines = [f"Reference: {ref.name}; {c.samples} samples; data: {c.data}"]
+    if c.reference_outputs is not None:
+        lines[0] += f"; errors against {_against(c)}"
     for g in _comparison_grids(c, tensors=None):
         lines += ["", f"{g.title}:", ""]
         if g.rows:
@@ -904,6 +917,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "notes": list(c.notes),
         "models": models,
         "per_tensor": per,
+        "reference_outputs": c.reference_outputs,
     }
 
 
