@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -399,3 +401,147 @@ def test_assert_agrees_passes_and_fails_with_measured_values(
     assert "(3 problems)" in text
     with pytest.raises(ValueError, match="at least one limit"):
         assert_agrees(i8, f32)
+
+
+# ------------------------------------------------------------------ reference outputs as arrays
+
+# The output name the arrays are keyed by: the signature's, as build.py read it from the file.
+OUT = MANIFEST["models"]["mlp_float32.tflite"]["signatures"]["serving_default"]["outputs"][0]
+
+
+@pytest.fixture(scope="module")
+def hand_refs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """64 seeded inputs, and the float32 and int8 MLPs' outputs on them by hand-written loops."""
+    x = np.random.default_rng(5).random((64, 32), dtype=np.float32)
+    return x, _hand_outputs(_path("mlp_float32"), x), _hand_outputs(_path("mlp_int8"), x)
+
+
+def test_against_reference_outputs_equals_numpy_on_hand_loop_outputs(
+    hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    x, f32, i8 = hand_refs
+    c = tflkit.compare(
+        [_path("mlp_float32"), _path("mlp_int8")], x, reference_outputs=f32, speed=False
+    )
+    assert c.reference_outputs == "given arrays"
+    (own,), (q,) = c.models[0].outputs, c.models[1].outputs
+    # the float32 model against its own outputs, computed one sample at a time
+    assert (own.name, own.top1_agreement, own.snr_db) == (OUT, 1.0, math.inf)
+    d = i8 - f32
+    assert q.top1_agreement == pytest.approx(np.mean(i8.argmax(1) == f32.argmax(1)))
+    assert q.mse == pytest.approx((d**2).mean(), rel=1e-3, abs=1e-12)
+    assert q.max_abs == pytest.approx(np.abs(d).max(), abs=1e-6)
+    assert q.snr_db == pytest.approx(10 * np.log10((f32**2).sum() / (d**2).sum()), abs=0.05)
+
+
+def test_the_reference_model_itself_is_measured_against_the_given_outputs(
+    hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Given the int8 model's outputs, the float32 reference model gets the errors, not zeros;
+    size and accuracy stay relative to the reference model."""
+    x, f32, i8 = hand_refs
+    y = f32.argmax(1)
+    c = tflkit.compare(
+        [_path("mlp_float32"), _path("mlp_int8")], x, y, reference_outputs={OUT: i8}, speed=False
+    )
+    (e,) = c.models[0].outputs
+    assert e.mse == pytest.approx(((f32 - i8) ** 2).mean(), rel=1e-3, abs=1e-12)
+    assert e.snr_db == pytest.approx(
+        10 * np.log10((i8**2).sum() / ((f32 - i8) ** 2).sum()), abs=0.05
+    )
+    assert c.models[1].outputs[0].snr_db == math.inf  # the int8 model against its own outputs
+    assert c.models[0].accuracy == 1.0  # labels are the float32 model's argmax
+    assert c.models[1].size_ratio == pytest.approx(
+        os.path.getsize(_path("mlp_int8")) / os.path.getsize(_path("mlp_float32"))
+    )
+
+
+def test_reference_outputs_from_files_and_cut_with_samples(
+    tmp_path: Path, hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    x, f32, i8 = hand_refs
+    npz, npy = tmp_path / "ref.npz", tmp_path / "ref.npy"
+    np.savez(npz, **{OUT: f32})
+    np.save(npy, f32)
+    models = [_path("mlp_int8")]
+    for source in (npz, str(npy)):
+        c = tflkit.compare(models, x, reference_outputs=source, speed=False, samples=16)
+        assert c.reference_outputs == os.fspath(source) and c.samples == 16
+        d = (i8 - f32)[:16]  # the first 16 rows of the arrays, as of the data
+        assert c.models[0].outputs[0].mse == pytest.approx((d**2).mean(), rel=1e-3, abs=1e-12)
+    assert (
+        f"Output '{OUT}' against reference outputs {npz}"
+        in tflkit.compare(models, x, reference_outputs=npz, speed=False).to_markdown()
+    )
+
+
+@pytest.mark.parametrize(
+    ("refs", "message"),
+    [
+        (lambda f: f[:, :9], r"output 'output_0': expected shape \(64, 10\) .*got \(64, 9\)"),
+        (lambda f: f[:50], "output 'output_0' has 50 samples, the data has 64"),
+        (lambda f: f[0, 0], "output 'output_0' has no sample axis, the data has 64"),
+        (lambda f: {"logits": f, OUT: f}, "no output named 'logits'; the outputs are 'output_0'"),
+        (lambda f: f.astype(str), "output 'output_0': expected numbers, got <U"),
+    ],
+)
+def test_reference_outputs_that_do_not_fit_are_refused(
+    hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    refs: Callable[[np.ndarray], Any],
+    message: str,
+) -> None:
+    x, f32, _ = hand_refs
+    with pytest.raises(InputError, match=message):
+        tflkit.compare([_path("mlp_int8")], x, reference_outputs=refs(f32), speed=False)
+
+
+def test_one_array_for_a_model_of_several_outputs_is_refused() -> None:
+    r = tflkit.Runner(str(FIXTURES / "multi_io.tflite"))
+    assert len(r.output_names) > 1
+    inputs = zip(r.input_names, r.inputs, strict=True)
+    x = {n: np.zeros((2, *t.shape[1:]), np.float32) for n, t in inputs}
+    many = f"one array given, the models have {len(r.output_names)} outputs"
+    with pytest.raises(InputError, match=many):
+        tflkit.compare([r], x, reference_outputs=np.zeros((2, 3)), speed=False)
+    with pytest.raises(InputError, match=f"no array for output {r.output_names[1]!r}"):
+        tflkit.compare([r], x, reference_outputs={r.output_names[0]: np.zeros((2, 3))}, speed=False)
+
+
+def test_cli_reference_outputs(
+    tmp_path: Path, hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    import json
+    from importlib import resources
+
+    import jsonschema
+    from typer.testing import CliRunner
+
+    from tflkit.cli import app
+
+    x, f32, i8 = hand_refs
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "ref.npz", **{OUT: f32})
+    args = ["compare", _path("mlp_float32"), _path("mlp_int8"), "-d", str(tmp_path / "x.npy")]
+    args += ["--reference-outputs", str(tmp_path / "ref.npz"), "--no-speed"]
+    env = {"COLUMNS": "80", "NO_COLOR": "1"}
+    runner = CliRunner()
+    result = runner.invoke(app, [*args, "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    schema = resources.files("tflkit").joinpath("schemas/compare.schema.json").read_text()
+    jsonschema.Draft202012Validator(json.loads(schema)).validate(doc)
+    assert doc["reference_outputs"] == str(tmp_path / "ref.npz")
+    assert doc["models"][0]["outputs"][0]["snr_db"] == "Infinity"
+    mse = doc["models"][1]["outputs"][0]["mse"]
+    assert mse == pytest.approx(((i8 - f32) ** 2).mean(), rel=1e-3, abs=1e-12)
+
+    human = runner.invoke(app, args, env=env)
+    assert human.exit_code == 0 and max(map(len, human.stdout.splitlines())) <= 80
+    flat = " ".join(human.stdout.split())  # a long title may wrap
+    assert f"Output '{OUT}' against reference outputs {tmp_path / 'ref.npz'}" in flat
+
+    np.savez(tmp_path / "bad.npz", **{OUT: f32[:, :3]})
+    bad = runner.invoke(app, [*args, "--reference-outputs", str(tmp_path / "bad.npz")])
+    assert bad.exit_code == 2 and bad.stdout == ""
+    (line,) = bad.stderr.splitlines()
+    assert line.startswith("tflkit: error: reference outputs: output 'output_0': expected shape")

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from tflkit import dtypes
 from tflkit.loader import resolve
 from tflkit.model import (
+    CastDequantization,
     Model,
     ModelLike,
     Operator,
     Subgraph,
     Tensor,
     blockwise_text,
+    cast_dequantized,
     unsupported_blockwise,
 )
 
@@ -42,11 +44,15 @@ __all__ = [
 
 #: The words ``quantization_kind()`` returns. ``weight-only`` comes with the blockwise
 #: weights' type and block size when they all share them: ``weight-only-int4-block32``.
+#: ``weight-only-int8`` (and ``-int4``): constants without scales that the graph itself
+#: dequantizes with CAST and MUL (Keras 3 weight-only quantization).
 QUANTIZATION_KINDS = (
     "float32",
     "float16",
     "dynamic-range",
     "weight-only",
+    "weight-only-int8",
+    "weight-only-int4",
     "int8",
     "int16x8",
     "mixed",
@@ -489,6 +495,13 @@ def _int8_weights_are(model: Model) -> str:
     return "quantized weights"
 
 
+def _cast_text(sg: Subgraph, c: CastDequantization) -> str:
+    """``CAST operator 1, MUL operator 3 by tensor 2``: how the graph dequantizes a constant."""
+    return (
+        f"CAST operator {c.cast_operator}, MUL operator {c.mul_operator} by tensor {c.scale_tensor}"
+    )
+
+
 def _has_quantized_activations(model: Model) -> bool:
     return any(
         not t.is_constant and _is_quantized_int(t) for sg in model.subgraphs for t in sg.tensors
@@ -508,11 +521,20 @@ def _float16_profile(model: Model) -> Iterator[Finding]:
     f16 = 0
     for sg in model.subgraphs:
         block_scales = _block_scale_tensors(sg)
+        cast = cast_dequantized(sg)
         for t in sg.tensors:
             if not t.is_constant or t.index in block_scales:
                 continue
             where = f"subgraph {sg.index} {_t(t)}"
-            if t.quantization is not None and t.quantization.is_blockwise:
+            if t.index in cast:
+                yield Finding(
+                    "no-int8-weights",
+                    f"{where}: {t.dtype} weight-only quantized weights, dequantized in the graph "
+                    f"({_cast_text(sg, cast[t.index])}), expected float16 weights",
+                    sg.index,
+                    t.index,
+                )
+            elif t.quantization is not None and t.quantization.is_blockwise:
                 yield Finding(
                     "no-int8-weights",
                     f"{where}: {t.dtype} weights quantized blockwise (block "
@@ -840,15 +862,18 @@ def _kind_text(model: Model, kind: str) -> str:
     """``_KIND_TEXT`` for a kind; weight-only models say which blockwise weights they have."""
     if not kind.startswith("weight-only"):
         return _KIND_TEXT[kind]
-    weights = sorted(
-        {
-            f"{t.dtype} weights in blocks of {t.quantization.block_size}"
-            for sg in model.subgraphs
-            for t in sg.tensors
-            if t.quantization is not None and t.quantization.is_blockwise
-        }
-    )
-    return f"{kind} model: {' and '.join(weights)}, float32 activations"
+    weights = {
+        f"{t.dtype} weights in blocks of {t.quantization.block_size}"
+        for sg in model.subgraphs
+        for t in sg.tensors
+        if t.quantization is not None and t.quantization.is_blockwise
+    }
+    for sg in model.subgraphs:
+        weights.update(
+            f"{sg.tensors[i].dtype} weights dequantized in the graph (CAST, MUL)"
+            for i in cast_dequantized(sg)
+        )
+    return f"{kind} model: {' and '.join(sorted(weights))}, float32 activations"
 
 
 # ---------------------------------------------------------------- entry points
@@ -940,6 +965,11 @@ def quantization_kind(model: ModelLike) -> str:
       ``weight-only-int4-block32`` names the weights' type and block size, plain
       ``weight-only`` when the blockwise weights differ in them. The float16 tensors that hold
       block scales are not float16 weights.
+    - ``weight-only-int8`` (``weight-only-int4``): int8 (int4) constants without scales that
+      the graph dequantizes itself, a CAST to float then a MUL by a float constant, directly
+      or after BATCH_MATMUL / FULLY_CONNECTED (Keras 3 ``model.quantize("int8")`` with
+      ``activation_quantizer=None``); float activations. ``weight-only`` when they come with
+      blockwise weights or in both types.
     - ``int8``: every activation quantized int8 or uint8, no float activation.
     - ``int16x8``: quantized int16 activations with int8 weights, no float activation.
     - ``mixed``: anything else, such as an int8 model with float inputs and outputs.
@@ -962,13 +992,18 @@ def quantization_kind(model: ModelLike) -> str:
     float_acts = q8_acts = q16_acts = other_q_acts = 0
     f16_consts = q_consts = 0
     blockwise: set[tuple[str, int]] = set()  # (dtype, block size) of blockwise constants
+    cast: set[str] = set()  # dtypes of constants dequantized by CAST and MUL in the graph
     for sg in model.subgraphs:
         block_scales = _block_scale_tensors(sg)
+        cast_weights = cast_dequantized(sg)
         for t in sg.tensors:
             quantized = t.quantization is not None and t.dtype not in dtypes.FLOAT_NAMES
             if t.is_constant:
                 if t.index in block_scales:
                     continue  # the scales of blockwise weights, not weights
+                if t.index in cast_weights:
+                    cast.add(t.dtype)
+                    continue
                 if t.quantization is not None and t.quantization.is_blockwise:
                     blockwise.add((t.dtype, t.quantization.block_size))
                 elif t.dtype == "float16":
@@ -985,6 +1020,14 @@ def quantization_kind(model: ModelLike) -> str:
             elif quantized:
                 other_q_acts += 1
     if not (q8_acts or q16_acts or other_q_acts):
+        if cast:
+            # Weight-only quantization the graph undoes itself (CAST, MUL): its constants
+            # have no scales, so a dynamic-range or float16 weight beside them is a mix.
+            if f16_consts or q_consts:
+                return "mixed"
+            if blockwise or len(cast) > 1:
+                return "weight-only"
+            return f"weight-only-{next(iter(cast))}"
         if blockwise:
             # Weight-only quantization: blockwise weights (per-channel int8 ones may sit beside
             # them, as embeddings of language models do), float activations.
@@ -1001,7 +1044,7 @@ def quantization_kind(model: ModelLike) -> str:
         if f16_consts == 0:
             return "dynamic-range"
         return "mixed"
-    if float_acts or other_q_acts or f16_consts or blockwise:
+    if float_acts or other_q_acts or f16_consts or blockwise or cast:
         return "mixed"
     if q16_acts:
         return "mixed" if q8_acts else "int16x8"

@@ -2,7 +2,8 @@
 
 The first model (or ``reference=``) is the yardstick, usually the float32 conversion; the others
 are its quantized conversions. Every model runs the same inputs through ``tflkit.Runner``, its
-outputs dequantized to float32; errors are computed in float64 against the reference's outputs.
+outputs dequantized to float32; errors are computed in float64 against the reference's outputs,
+or against ``reference_outputs`` given as arrays (a framework's own outputs on the same data).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._inputs import batch_size_of, random_inputs, take
+from tflkit._inputs import batch_size_of, random_inputs, read_arrays, take
 from tflkit.errors import InputError
 from tflkit.model import ModelLike
 from tflkit.speed import Latency, overhead_ms
@@ -28,6 +29,8 @@ Array = npt.NDArray[Any]
 
 DEFAULT_SAMPLES = 256  # drawn when no data is given
 PER_TENSOR_SAMPLES = 64  # samples run with every intermediate tensor kept
+#: Comparison.reference_outputs when they were given as arrays, not read from a file.
+GIVEN_ARRAYS = "given arrays"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,9 @@ class Comparison:
     label_output: str | None
     per_tensor: tuple[PerTensor, ...] | None
     notes: tuple[str, ...]
+    #: Where the outputs every model's errors are measured against came from (a file name, or
+    #: "given arrays") when ``reference_outputs`` was given; None: the reference model's.
+    reference_outputs: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``schemas/compare.schema.json``); infinities as the string "Infinity"."""
@@ -161,6 +167,7 @@ def compare(
     throughput_repeat: int = 5,
     per_tensor: bool = False,
     data: str | None = None,
+    reference_outputs: Any = None,
 ) -> Comparison:
     """Run models on the same inputs and compare them with the reference.
 
@@ -183,10 +190,25 @@ def compare(
         throughput_repeat: whole-batch calls timed per model (median taken).
         per_tensor: also compare every intermediate tensor present in both models by name.
         data: what to call the data in reports (e.g. its file name).
+        reference_outputs: the outputs to measure every model's errors against, instead of
+            the reference model's: an array (a single-output model), a dict by output name
+            (the reference model's output names), or the path of a .npy / .npz file holding
+            them. One row per sample of the data, each output's shape as the models give it
+            (the first ``samples`` rows are taken when the arrays cover all of ``x``). Size,
+            speed and accuracy stay relative to the reference model; per-tensor errors too.
+
+    Returns:
+        A Comparison; ``models[i].outputs`` holds model i's errors per output.
 
     Raises:
         InputError: models whose inputs or outputs do not match the reference's (names,
-            shapes), bad labels, an out-of-range reference.
+            shapes), bad labels, an out-of-range reference, reference outputs that miss an
+            output or do not have its shape or the data's number of samples.
+
+    Example:
+        >>> c = tflkit.compare(["m_int8.tflite"], x, reference_outputs=keras_model.predict(x))
+        >>> c.models[0].outputs[0].snr_db
+        41.2
     """
     from tflkit.checks import quantization_kind
     from tflkit.runner import Runner
@@ -195,6 +217,11 @@ def compare(
         raise InputError("compare needs at least one model")
     if not 0 <= reference < len(models):
         raise InputError(f"reference must be in 0..{len(models) - 1}, got {reference}")
+    read_refs: dict[str, Array] | Array | None = None
+    given_refs: dict[str, Array] | None = None
+    refs_source: str | None = None
+    if reference_outputs is not None:
+        refs_source, read_refs = _read_reference_outputs(reference_outputs)
     runners = [m if isinstance(m, Runner) else Runner(m, num_threads=num_threads) for m in models]
     names = _display_names(runners)
     ref = runners[reference]
@@ -205,6 +232,7 @@ def compare(
         _check_input_shapes(ref, r, in_maps[-1], name)
         out_maps.append(_match("output", ref.output_names, r.output_names, name, notes))
 
+    n_data: int | None = None  # samples in the data given, before ``samples`` cuts them
     if x is None:
         ranges: dict[str, tuple[float, float]] = {}
         for r, m in zip(runners, in_maps, strict=True):
@@ -226,6 +254,7 @@ def compare(
     else:
         # The reference's own argument handling (array, list or dict, with its messages).
         x = dict(zip(ref.input_names, ref.input_arrays(x), strict=True))
+        n_data = batch_size_of(x) if ref.batch_axis is not None else 1
         if samples is not None and ref.batch_axis is not None:
             x = take(x, 0, samples)
         lines = [f"{k}: {np.asarray(v).dtype} {list(np.shape(v))}" for k, v in x.items()]
@@ -233,6 +262,10 @@ def compare(
     # A model without a batch axis runs its inputs in one call: one "sample"
     whole = ref.batch_axis is None
     n = 1 if whole else batch_size_of(x)
+    if read_refs is not None:
+        given_refs = _reference_samples(
+            read_refs, ref.output_names, n, n if n_data is None else n_data, whole, notes
+        )
 
     feeds = [{m[k]: v for k, v in x.items()} for m in in_maps]
     outputs: list[dict[str, Array]] = []
@@ -247,6 +280,21 @@ def compare(
                     f"{name}: output {k!r} has shape {out[k].shape}, the reference "
                     f"{names[reference]} gives {outputs[reference][k].shape}"
                 )
+    against = outputs[reference]
+    if given_refs is not None:
+        for k in ref.output_names:
+            want, shape = outputs[reference][k].shape, given_refs[k].shape
+            if shape != want:
+                raise InputError(
+                    f"reference outputs: output {k!r}: expected shape {want} (what "
+                    f"{names[reference]} gives), got {shape}"
+                )
+        against = given_refs
+        if per_tensor:
+            notes.append(
+                f"per-tensor errors are against {names[reference]}'s tensors: reference "
+                "outputs hold the outputs only"
+            )
 
     label_key, accuracies = _accuracies(ref, outputs, y, n, label_output)
 
@@ -275,9 +323,7 @@ def compare(
                 accuracy_delta=(acc - accuracies[reference])
                 if accuracies and acc is not None
                 else None,
-                outputs=tuple(
-                    _output_error(k, out[k], outputs[reference][k]) for k in ref.output_names
-                ),
+                outputs=tuple(_output_error(k, out[k], against[k]) for k in ref.output_names),
                 latency=lat,
                 latency_speedup=(
                     ref_lat.p50_ms / lat.p50_ms if lat and ref_lat and lat.p50_ms > 0 else None
@@ -314,7 +360,69 @@ def compare(
         label_output=label_key,
         per_tensor=per,
         notes=tuple(notes),
+        reference_outputs=refs_source,
     )
+
+
+def _read_reference_outputs(given: Any) -> tuple[str, dict[str, Array] | Array]:
+    """(where they came from, an array or arrays by name) from an array, a dict or a file."""
+    if isinstance(given, (str, os.PathLike)):
+        return os.fspath(given), read_arrays(given)
+    if isinstance(given, dict):
+        return GIVEN_ARRAYS, {str(k): np.asarray(v) for k, v in given.items()}
+    return GIVEN_ARRAYS, np.asarray(given)
+
+
+def _reference_samples(
+    given: dict[str, Array] | Array,
+    names: Sequence[str],
+    n: int,
+    n_data: int,
+    whole: bool,
+    notes: list[str],
+) -> dict[str, Array]:
+    """Reference outputs by output name, cut to the ``n`` samples compared; refuse arrays for
+    no output, outputs without an array, non-numeric arrays and another number of samples."""
+    listed = ", ".join(map(repr, names))
+    if not isinstance(given, dict):
+        if len(names) != 1:
+            raise InputError(
+                f"reference outputs: one array given, the models have {len(names)} outputs "
+                f"({listed}): give them by output name (a dict, or a .npz)"
+            )
+        by_name = {names[0]: given}
+    elif set(given) == set(names):
+        by_name = dict(given)
+    elif len(given) == 1 and len(names) == 1:
+        key = next(iter(given))
+        notes.append(f"reference outputs: array {key!r} taken as output {names[0]!r} (one each)")
+        by_name = {names[0]: given[key]}
+    else:
+        missing = [k for k in names if k not in given]
+        unknown = [k for k in given if k not in names]
+        parts = []
+        if missing:
+            parts.append(f"no array for output {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"no output named {', '.join(map(repr, unknown))}")
+        raise InputError(f"reference outputs: {'; '.join(parts)}; the outputs are {listed}")
+    out = {}
+    for k in names:
+        a = np.asarray(by_name[k])
+        if a.dtype.kind not in "iufb":
+            raise InputError(f"reference outputs: output {k!r}: expected numbers, got {a.dtype}")
+        if not whole:
+            rows = a.shape[0] if a.ndim else None
+            if rows == n_data and n < n_data:
+                a = a[:n]  # the first `samples` rows, as the data was cut
+            elif rows != n:
+                raise InputError(
+                    f"reference outputs: output {k!r} has "
+                    f"{'no sample axis' if rows is None else f'{rows} samples'}, "
+                    f"the data has {n_data}{'' if n == n_data else f' ({n} compared)'}"
+                )
+        out[k] = a
+    return out
 
 
 def _display_names(runners: Sequence[Any]) -> list[str]:

@@ -33,6 +33,8 @@ __all__ = [
     "ModelSource",
     "BLOCKWISE_OPS",
     "unsupported_blockwise",
+    "CastDequantization",
+    "cast_dequantized",
 ]
 
 
@@ -357,6 +359,104 @@ def blockwise_text(t: Tensor) -> str:
         return ""
     kind = "blockwise" if q.details == "blockwise" else "multi-axis"
     return f"{t.dtype} {kind}, block {q.block_size}"
+
+
+@dataclass(frozen=True, slots=True)
+class CastDequantization:
+    """An integer constant without scales that the graph dequantizes itself (weight-only).
+
+    Keras 3 weight-only quantization (``activation_quantizer=None``) converts to an int8
+    kernel with no quantization parameters: a CAST widens it to float and a MUL by a float
+    constant (the per-channel scale, stored as its reciprocal) applies the scale, after the
+    BATCH_MATMUL or before it (Keras int4: CAST, SUB of a zero point, MUL).
+    """
+
+    tensor: int  # the int8 or int4 constant
+    cast_operator: int  # the CAST that widens it
+    mul_operator: int  # the MUL that applies the scale
+    scale_tensor: int  # the float constant that MUL multiplies by
+
+
+# Ops between a CAST of the weights and the MUL by their scale: linear in the weights, so the
+# scale may come after them (CAST -> BATCH_MATMUL -> MUL) [measured: Keras 3.15, TF 2.21].
+_LINEAR_IN_WEIGHTS = frozenset(
+    [
+        "BATCH_MATMUL",
+        "FULLY_CONNECTED",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "SUB",
+        "RESHAPE",
+        "TRANSPOSE",
+        "GATHER",
+        "EMBEDDING_LOOKUP",
+    ]
+)
+_CAST_HOPS = 3  # CAST, at most two linear ops, then the MUL
+
+
+def cast_dequantized(sg: Subgraph) -> dict[int, CastDequantization]:
+    """Weight-only quantized constants that the graph dequantizes with CAST and MUL.
+
+    A constant int8 or int4 tensor without scales, read by a CAST to a float type whose
+    result reaches, through at most two ops linear in it (BATCH_MATMUL, FULLY_CONNECTED,
+    SUB, ...), a MUL by a float constant. A CAST of integers that no scale follows (a table
+    of small integers) is not quantization and is left out.
+
+    Returns:
+        The constant's tensor index -> how it is dequantized.
+
+    Example:
+        >>> sg = tflkit.load("keras_weight_only_int8.tflite").primary
+        >>> sorted(cast_dequantized(sg))
+        [3, 6]
+    """
+
+    def tensor(i: int) -> Tensor | None:
+        return sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+
+    consumers: dict[int, list[Operator]] = {}
+    for op in sg.operators:
+        for i in set(op.inputs):
+            consumers.setdefault(i, []).append(op)
+    found: dict[int, CastDequantization] = {}
+    for op in sg.operators:
+        if op.op != "CAST" or not op.inputs or not op.outputs:
+            continue
+        w, out = tensor(op.inputs[0]), tensor(op.outputs[0])
+        if (
+            w is None
+            or out is None
+            or not w.is_constant
+            or w.dtype not in ("int8", "int4")
+            or w.quantization is not None
+            or out.dtype not in dtypes.FLOAT_NAMES
+        ):
+            continue
+        frontier = {out.index}
+        for _ in range(_CAST_HOPS):
+            step: set[int] = set()
+            for i in sorted(frontier):
+                for user in consumers.get(i, []):
+                    others = [tensor(k) for k in user.inputs if k != i]
+                    scale = next(
+                        (
+                            t
+                            for t in others
+                            if t is not None and t.is_constant and t.dtype in dtypes.FLOAT_NAMES
+                        ),
+                        None,
+                    )
+                    if user.op == "MUL" and scale is not None and w.index not in found:
+                        found[w.index] = CastDequantization(
+                            w.index, op.index, user.index, scale.index
+                        )
+                    elif user.op in _LINEAR_IN_WEIGHTS:
+                        step.update(user.outputs)
+            if w.index in found:
+                break
+            frontier = step
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from tflkit.model import Model, Quantization, Subgraph, Tensor, blockwise_text
+from tflkit.model import (
+    CastDequantization,
+    Model,
+    Quantization,
+    Subgraph,
+    Tensor,
+    blockwise_text,
+    cast_dequantized,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -100,7 +108,22 @@ def _in_graph_dict(sg: Subgraph, t: Tensor) -> dict[str, Any] | None:
     }
 
 
-def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
+def _cast_dict(c: CastDequantization | None) -> dict[str, int] | None:
+    if c is None:
+        return None
+    return {
+        "cast_operator": c.cast_operator,
+        "mul_operator": c.mul_operator,
+        "scale_tensor": c.scale_tensor,
+    }
+
+
+def _tensor_dict(
+    t: Tensor,
+    sg: Subgraph,
+    io: frozenset[int],
+    cast: dict[int, CastDequantization],
+) -> dict[str, Any]:
     return {
         "index": t.index,
         "name": t.name,
@@ -115,18 +138,20 @@ def _tensor_dict(t: Tensor, sg: Subgraph, io: frozenset[int]) -> dict[str, Any]:
         "quantization": _quant_dict(t.quantization, sg),
         "real_range": _range_list(t),
         "quantized_in_graph": _in_graph_dict(sg, t) if t.index in io else None,
+        "dequantized_in_graph": _cast_dict(cast.get(t.index)),
     }
 
 
 def _subgraph_dict(sg: Subgraph) -> dict[str, Any]:
     io = frozenset(sg.inputs + sg.outputs)
+    cast = cast_dequantized(sg)
     return {
         "index": sg.index,
         "name": sg.name,
         "inputs": list(sg.inputs),
         "outputs": list(sg.outputs),
         "batch_axis": sg.batch_axis,
-        "tensors": [_tensor_dict(t, sg, io) for t in sg.tensors],
+        "tensors": [_tensor_dict(t, sg, io, cast) for t in sg.tensors],
         "operators": [
             {
                 "index": op.index,
@@ -421,9 +446,14 @@ def _tensor_table(sg: Subgraph) -> RenderableType:
     table.add_column("scale", overflow="fold")
     table.add_column("zp", no_wrap=True, justify="right")
     table.add_column("data", no_wrap=True, justify="right")
+    cast = cast_dequantized(sg)
     for t in sg.tensors:
         if t.quantization is not None and t.quantization.is_blockwise:
             scale, zp = _blockwise_cells(t, sg)
+        elif t.index in cast:
+            c = cast[t.index]
+            # No scales in the file: the graph applies them (weight-only quantization).
+            scale, zp = f"weight-only, MUL by tensor {c.scale_tensor}", ""
         else:
             scale, zp = _quant_text(t.quantization)
         data = "var" if t.is_variable else ""
@@ -742,6 +772,15 @@ def _fmt(v: float | None, spec: str, suffix: str = "") -> str:
     return "" if v is None else f"{v:{spec}}{suffix}"
 
 
+def _against(c: Comparison) -> str:
+    """What the errors are measured against: the reference model, or given outputs."""
+    if c.reference_outputs == "given arrays":  # comparison.GIVEN_ARRAYS: not a file name
+        return "reference outputs (given arrays)"
+    if c.reference_outputs is not None:
+        return f"reference outputs {c.reference_outputs}"
+    return c.models[c.reference].name
+
+
 def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
     """The tables of a comparison; at most ``tensors`` rows per per-tensor table (None: all)."""
     ref = c.models[c.reference]
@@ -777,7 +816,7 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[_Grid]:
             cells += [_fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.mse:.3g}"]
             rows.append([*cells, f"{e.rmse:.3g}", _db(e.snr_db)])
         headers += ("agree", "max err", "MSE", "RMSE", "SNR")
-        grids.append(_Grid(f"Output {o.name!r} against {ref.name}", headers, rows))
+        grids.append(_Grid(f"Output {o.name!r} against {_against(c)}", headers, rows))
     for p in c.per_tensor or ():
         shown = p.tensors if tensors is None else p.tensors[:tensors]
         footer = []
@@ -848,6 +887,8 @@ def comparison_renderables(c: Comparison, *, tensors: int = 10) -> list[Renderab
         Text.assemble(("data       ", "bold"), f"{c.data}, {c.samples} samples"),
     ]
     out += [Text("           " + line) for line in c.inputs]
+    if c.reference_outputs is not None:
+        out.append(Text.assemble(("against    ", "bold"), _against(c)))
     for g in _comparison_grids(c, tensors=tensors):
         out.append(Text(""))
         # A long title goes above the table: rich would wrap it to the table's width.
@@ -877,6 +918,8 @@ def comparison_markdown(c: Comparison) -> str:
 
     ref = c.models[c.reference]
     lines = [f"Reference: {ref.name}; {c.samples} samples; data: {c.data}"]
+    if c.reference_outputs is not None:
+        lines[0] += f"; errors against {_against(c)}"
     for g in _comparison_grids(c, tensors=None):
         lines += ["", f"{g.title}:", ""]
         if g.rows:
@@ -955,6 +998,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "notes": list(c.notes),
         "models": models,
         "per_tensor": per,
+        "reference_outputs": c.reference_outputs,
     }
 
 

@@ -398,6 +398,14 @@ def compare(
         str | None,
         typer.Option("--label-output", help="The output the labels are for (default: the first)."),
     ] = None,
+    reference_outputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference-outputs",
+            help="Measure errors against these outputs (.npz by output name, .npy for one "
+            "output) instead of the first model's.",
+        ),
+    ] = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Write a PNG with size, latency and accuracy bars."),
@@ -452,6 +460,7 @@ def compare(
             per_tensor=per_tensor,
             label_output=label_output,
             data=str(data) if data is not None else None,
+            reference_outputs=reference_outputs,
         )
     if plot is not None:
         result.plot(plot)
