@@ -546,8 +546,8 @@ def test_native_stderr_filter_drops_runtime_info_but_not_python_output() -> None
     """Native INFO lines on fd 2 are dropped; progress bars written to sys.stderr still show."""
     code = (
         "import os, sys\n"
-        "from tflkit.cli import _native_stderr_filtered\n"
-        "with _native_stderr_filtered():\n"
+        "from tflkit.cli._shared import native_stderr_filtered\n"
+        "with native_stderr_filtered():\n"
         "    os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
         "    os.write(2, b'ERROR: from C++\\n')\n"
         "    sys.stderr.write('progress from Python\\n')\n"

@@ -1,0 +1,122 @@
+"""``tflkit check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tflkit.cli._common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    error_text,
+    print_json,
+)
+from tflkit.cli._shared import (
+    JsonOpt,
+    error,
+    stdout_console,
+)
+from tflkit.errors import TflkitError
+
+
+def _rule_ids(values: list[str] | None) -> list[str] | None:
+    """Rule ids from repeated and/or comma-separated options; None when not given."""
+    if not values:
+        return None
+    return [r.strip() for v in values for r in v.split(",") if r.strip()]
+
+
+def _print_rules() -> None:
+    from tflkit import render
+    from tflkit.checks import RULES
+
+    console = stdout_console()
+    for renderable in render.rules_renderables(list(RULES.values())):
+        console.print(renderable)
+
+
+def check(
+    models: Annotated[
+        list[Path] | None,
+        typer.Argument(help="One or more .tflite models.", show_default=False, metavar="MODEL..."),
+    ] = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="What the model must be: int8 (fully integer), int16x8, float16.",
+        ),
+    ] = "int8",
+    allow_uint8_io: Annotated[
+        bool, typer.Option("--allow-uint8-io", help="Accept uint8 inputs and outputs as integer.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat quantization-spec warnings as violations.")
+    ] = False,
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", help="Check only these rule ids (comma-separated or repeated)."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Skip these rule ids (comma-separated or repeated)."),
+    ] = None,
+    json_: JsonOpt = False,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="List the rules with their sources and exit.")
+    ] = False,
+) -> None:
+    """Check that models are fully integer (or int16x8, float16); exit 1 if one is not."""
+    from tflkit import checks, render
+    from tflkit.loader import load
+
+    if list_rules:
+        _print_rules()
+        return
+    if not models:
+        error("no MODEL given (see 'tflkit check --help')")
+    if profile not in checks.PROFILES:
+        error(f"unknown profile {profile!r}, expected one of: {', '.join(checks.PROFILES)}")
+    selected, ignored = _rule_ids(select), _rule_ids(ignore) or []
+    for rid in (selected or []) + ignored:
+        if rid not in checks.RULES:
+            error(f"unknown rule {rid!r} (see 'tflkit check --list-rules')")
+    reports, unreadable = [], 0
+    for path in models:
+        try:
+            model = load(path)
+        except (TflkitError, OSError) as exc:
+            typer.echo(f"tflkit: error: {error_text(exc)}", err=True)
+            unreadable += 1
+            continue
+        reports.append(
+            checks.check(
+                model,
+                profile,
+                allow_uint8_io=allow_uint8_io,
+                strict=strict,
+                select=selected,
+                ignore=ignored,
+            )
+        )
+    if json_:
+        docs = [render.report_to_dict(r) for r in reports]
+        print_json(docs[0] if len(models) == 1 and docs else docs)
+    else:
+        console = stdout_console()
+        for report in reports:
+            for renderable in render.report_renderables(report):
+                console.print(renderable)
+        failed = sum(not r.passed for r in reports)
+        summary = f"{len(reports)} checked: {len(reports) - failed} passed, {failed} failed"
+        if unreadable:
+            summary += f", {unreadable} unreadable"
+        if len(models) > 1 or failed:
+            console.print(summary)
+    if unreadable:
+        raise typer.Exit(EXIT_ERROR)
+    if any(not r.passed for r in reports):
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,129 @@
+"""``tflkit compare``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tflkit.cli._common import (
+    print_json,
+)
+from tflkit.cli._shared import (
+    JsonOpt,
+    error,
+    print_trimmed,
+    quiet_runtime,
+    read_inputs,
+    status,
+)
+
+
+def compare(
+    models: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The reference model (usually float32), then the models to compare with it.",
+            show_default=False,
+            metavar="BASE OTHER...",
+        ),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", "-d", help="Inputs: a .npy, or a .npz keyed by input name (default: random)."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", "-l", help="Class labels (.npy): indices or one-hot."),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples", "-n", help="Use the first N samples (or draw N; default 256).", min=1
+        ),
+    ] = None,
+    label_output: Annotated[
+        str | None,
+        typer.Option("--label-output", help="The output the labels are for (default: the first)."),
+    ] = None,
+    reference_outputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference-outputs",
+            help="Measure errors against these outputs (.npz by output name, .npy for one "
+            "output) instead of the first model's.",
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write a PNG with size, latency and accuracy bars."),
+    ] = None,
+    per_tensor: Annotated[
+        bool,
+        typer.Option("--per-tensor", help="Also compare intermediate tensors with the same name."),
+    ] = False,
+    speed: Annotated[
+        bool, typer.Option("--speed/--no-speed", help="Measure latency and throughput.")
+    ] = True,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    json_: JsonOpt = False,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the tables as Markdown (for a pull request)."),
+    ] = False,
+) -> None:
+    """Compare models with the first: size, accuracy, agreement, error and speed."""
+    from tflkit._inputs import read_arrays
+    from tflkit.comparison import compare as run_compare
+    from tflkit.runner import Runner
+
+    if json_ and markdown:
+        error("--json and --markdown exclude each other (see 'tflkit compare --help')")
+    if plot is not None:
+        from tflkit._plot import require_matplotlib
+
+        require_matplotlib()
+    with quiet_runtime():
+        runners = [Runner(m, num_threads=threads) for m in models]
+    x = read_inputs(data, runners[0]) if data is not None else None
+    y = None
+    if labels is not None:
+        y = read_arrays(labels)
+        if isinstance(y, dict):
+            if len(y) != 1:
+                error(f"{labels}: expected one array of labels, found {len(y)}")
+            y = next(iter(y.values()))
+    with quiet_runtime(), status("comparing models"):
+        result = run_compare(
+            runners,
+            x,
+            y,
+            samples=samples,
+            seed=seed,
+            num_threads=threads,
+            speed=speed,
+            per_tensor=per_tensor,
+            label_output=label_output,
+            data=str(data) if data is not None else None,
+            reference_outputs=reference_outputs,
+        )
+    if plot is not None:
+        result.plot(plot)
+    if json_:
+        print_json(result.to_dict())
+    elif markdown:
+        sys.stdout.write(result.to_markdown())
+        sys.stdout.flush()
+    else:
+        from tflkit.render import comparison_renderables
+
+        print_trimmed(comparison_renderables(result))
+    if plot is not None:
+        typer.echo(f"plot written to {plot}", err=True)

@@ -1,0 +1,115 @@
+"""``tflkit convert``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tflkit.cli._common import (
+    EXIT_FAILED,
+    print_json,
+)
+from tflkit.cli._shared import (
+    JsonOpt,
+    error,
+    print_trimmed,
+    progress_bar,
+    quiet_tensorflow,
+)
+
+
+def convert(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A Keras model (.keras, .h5), a SavedModel directory, or a float .tflite.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The .tflite to write.", show_default=False)
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="float32, float16, dynamic-range, int8 or int16x8 (from a .tflite also "
+            "weight-only-int8, weight-only-int4).",
+        ),
+    ] = "int8",
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibration", "-c", help="Representative samples (.npy, or .npz by input name)."
+        ),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option("--samples", "-n", help="Calibrate on at most N samples.", min=1)
+    ] = None,
+    io: Annotated[
+        str | None,
+        typer.Option(
+            "--io", help="int8 (default), uint8 or float32; for int16x8 int16 or float32."
+        ),
+    ] = None,
+    eval_x: Annotated[
+        Path | None,
+        typer.Option("--eval", help="Evaluation inputs: compare with the float32 conversion."),
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", "-l", help="Labels of --eval (accuracy).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
+    import os
+
+    from tflkit.conversion import convert as run_convert
+
+    if output.exists() and not force:
+        error(f"{output} exists; add --force to replace it")
+    if labels is not None and eval_x is None:
+        error("--labels needs --eval")
+    x = y = None
+    if eval_x is not None:
+        from tflkit._inputs import read_arrays
+
+        x = read_arrays(eval_x)
+        y = read_arrays(labels) if labels is not None else None
+        if isinstance(y, dict):
+            y = next(iter(y.values()))
+    source_path = source if os.path.exists(source) else None
+    if source_path is None:
+        error(f"{source}: no such file or directory")
+    total: list[int] = [0]
+    with quiet_tensorflow(), progress_bar(2.0) as bar:
+
+        def tick(done: int, of: int) -> None:
+            total[0] = of
+            if bar is not None and of:
+                bar(done / of)
+
+        result = run_convert(
+            source,
+            to,
+            calibration=calibration,
+            samples=samples,
+            io=io,
+            eval_x=x,
+            eval_y=y,
+            progress=tick,
+        )
+    result.save(output, force=force)
+    if json_:
+        from tflkit.render import conversion_to_dict
+
+        print_json(conversion_to_dict(result, source=source, output=str(output)))
+    else:
+        from tflkit.render import conversion_renderables
+
+        print_trimmed(conversion_renderables(result, source=source, output=str(output)))
+    if not result.passed:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,171 @@
+"""``tflkit run``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tflkit.cli._common import (
+    print_json,
+)
+from tflkit.cli._shared import (
+    JsonOpt,
+    ModelArg,
+    error,
+    print_trimmed,
+    quiet_runtime,
+    read_inputs,
+    stderr_console,
+)
+
+
+def run(
+    model: ModelArg,
+    input: Annotated[
+        Path,
+        typer.Option("--input", "-i", help="Inputs: a .npy array, or a .npz keyed by input name."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the outputs to this .npz file.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", "-b", min=1, help="Samples per invoke at most.")
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Feed and return stored dtypes (no (de)quantization).")
+    ] = False,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="Threads for the runtime's kernels.")
+    ] = None,
+    signature: Annotated[
+        str | None, typer.Option("--signature", help="Run this signature.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run a model on inputs from a .npy/.npz file and save the outputs."""
+    import time
+
+    import numpy as np
+
+    from tflkit._inputs import batch_size_of
+    from tflkit.runner import Runner
+
+    with quiet_runtime():
+        runner = Runner(model, num_threads=threads, signature=signature, batch_size=batch_size)
+    x = read_inputs(input, runner)
+    if not isinstance(x, (list, dict)) and len(runner.inputs) > 1:
+        names = ", ".join(repr(n) for n in runner.input_names)
+        error(
+            f"{model.name} has {len(runner.inputs)} inputs ({names}): give them in a .npz "
+            "keyed by input name"
+        )
+    with quiet_runtime():
+        start = time.perf_counter()
+        result = _predict_with_progress(runner, x, raw)
+        seconds = time.perf_counter() - start
+    outputs = result if isinstance(result, dict) else {runner.output_names[0]: result}
+    samples = 1 if runner.batch_axis is None else batch_size_of(x)  # no batch axis: one call
+    if output is not None:
+        _save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
+    summary = {
+        "model": str(model),
+        "samples": samples,
+        "seconds": seconds,
+        "samples_per_second": samples / seconds if seconds > 0 else None,
+        "batching": runner.batching,
+        "batch_axis": runner.batch_axis,
+        "delegate": runner.delegate,
+        "raw": raw,
+        "output_path": str(output) if output is not None else None,
+        "outputs": [
+            {"name": k, "dtype": str(v.dtype), "shape": list(v.shape)} for k, v in outputs.items()
+        ],
+        "saturation": {k: s.fraction for k, s in runner.saturation.items()},
+    }
+    if json_:
+        print_json(summary)
+        return
+    _print_run_summary(summary, outputs)
+
+
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """Write to a temporary name, then rename: never a half-written file."""
+    import numpy as np
+
+    from tflkit._files import atomic_write
+
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:
+    """Predict in slices with a progress bar on stderr once the run passes one second."""
+    import time
+
+    import numpy as np
+
+    from tflkit._inputs import batch_size_of, take
+
+    n = batch_size_of(x)
+    if not sys.stderr.isatty() or n < 2 or runner.batch_axis is None:
+        return runner.predict(x, raw=raw)
+    from rich.progress import Progress
+
+    step = max(1, -(-n // 50))
+    pieces = []
+    start = time.perf_counter()
+    progress = Progress(transient=True, console=stderr_console())
+    task = progress.add_task("running", total=n)
+    started = False
+    try:
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            pieces.append(runner.predict(take(x, s, e), raw=raw))
+            if not started and time.perf_counter() - start > 1.0:
+                progress.start()
+                started = True
+            progress.update(task, completed=e)
+    finally:
+        if started:
+            progress.stop()
+    if isinstance(pieces[0], dict):
+        return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    return np.concatenate(pieces)
+
+
+def _print_run_summary(summary: dict[str, Any], outputs: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    rate = summary["samples_per_second"]
+    lines: list[Any] = [
+        (
+            f"{summary['samples']} samples in {summary['seconds']:.3f} s"
+            + (f" ({rate:,.0f} samples/s)" if rate else "")
+            + f", batching: {summary['batching']}"
+            if summary["batch_axis"] is not None
+            else f"one call in {summary['seconds']:.3f} s (the model has no batch axis: "
+            "inputs fed at their own shapes)"
+        )
+        + ("" if summary["delegate"] else ", builtin kernels (XNNPACK could not prepare it)")
+    ]
+    table = Table(title="Outputs", title_justify="left")
+    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("min", justify="right", no_wrap=True)
+    table.add_column("max", justify="right", no_wrap=True)
+    table.add_column("mean", justify="right", no_wrap=True)
+    for name, value in outputs.items():
+        numeric = value.size and value.dtype.kind in "iufb"
+        stats = (
+            [f"{value.min():.4g}", f"{value.max():.4g}", f"{value.astype('float64').mean():.4g}"]
+            if numeric
+            else ["", "", ""]
+        )
+        table.add_row(name, str(value.dtype), str(list(value.shape)), *stats)
+    lines.append(table)
+    if summary["output_path"]:
+        lines.append(f"outputs written to {summary['output_path']}")
+    print_trimmed(lines)

@@ -1,0 +1,199 @@
+"""What the commands share: error handling, consoles, the filters that keep the runtime's
+and TensorFlow's output off stdout and stderr, progress and spinners. Imports typer."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from tflkit.cli._common import (
+    EXIT_ERROR,
+    error_text,
+)
+from tflkit.errors import TflkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def error(message: str) -> NoReturn:
+    typer.echo(f"tflkit: error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def user_errors(command: F) -> F:
+    """Turn tflkit and OS errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (TflkitError, OSError) as exc:
+            error(error_text(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stdout_console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+ModelArg = Annotated[
+    Path, typer.Argument(help="Path to a .tflite model.", show_default=False, metavar="MODEL")
+]
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@contextlib.contextmanager
+def quiet_runtime() -> Iterator[None]:
+    """While the runtime runs: its C++ INFO lines dropped, Python warnings (saturation) printed
+    afterwards as ``tflkit: warning: ...`` lines on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught, native_stderr_filtered():
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        typer.echo(f"tflkit: warning: {w.message}", err=True)
+
+
+def print_trimmed(renderables: list[Any]) -> None:
+    """Print rich renderables on stdout without the spaces rich pads table lines with."""
+    import re
+
+    console = stdout_console()
+    with console.capture() as captured:
+        for r in renderables:
+            console.print(r)
+    # Trailing spaces, and those before a closing colour code (terminals only).
+    trailing = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.M)
+    sys.stdout.write(trailing.sub(r"\1", captured.get()))
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner on stderr while something runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with stderr_console().status(message):
+        yield
+
+
+@contextlib.contextmanager
+def progress_bar(seconds: float) -> Iterator[Callable[[float], None] | None]:
+    """A progress callback (fraction done) drawing a bar on stderr, for runs over a second."""
+    if not sys.stderr.isatty() or seconds <= 1:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=stderr_console()) as progress:
+        task = progress.add_task("measuring", total=1.0)
+        yield lambda done: progress.update(task, completed=done)
+
+
+# What the runtime and TensorFlow log from C++ on their own: LiteRT's "INFO: Created ..." lines,
+# absl's "W0000 00:00:... file.cc:12] ..." lines and its "WARNING: All log messages before
+# absl::InitializeLog()" preamble, TensorFlow's oneDNN and CUDA notices, the converter's
+# "fully_quantize: 0, inference_type: 6 ..." summary.
+NATIVE_NOISE = re.compile(
+    r"INFO: |[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|fully_quantize: "
+    r"|.*(oneDNN custom operations|cuda|TF-TRT|rebuild TensorFlow with|CPU instructions)"
+)
+
+
+@contextlib.contextmanager
+def native_stderr_filtered() -> Iterator[None]:
+    """Drop the runtime's C++ "INFO:" lines (XNNPACK delegate created) from stderr.
+
+    The LiteRT runtime logs from C++ straight to file descriptor 2, with no setting to quiet it;
+    stderr should carry only our messages. Fd 2 goes to a temporary file while Python's
+    ``sys.stderr`` (progress bars, spinners) keeps writing to the real stderr; native lines other
+    than INFO are passed on afterwards.
+    """
+    import os
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as tmp, os.fdopen(saved, "w", closefd=False) as real:
+        os.dup2(tmp.fileno(), 2)
+        sys.stderr = real
+        try:
+            yield
+        finally:
+            real.flush()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not NATIVE_NOISE.match(line):
+                    typer.echo(line, err=True)
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def quiet_tensorflow() -> Iterator[None]:
+    """While TensorFlow converts: its stdout prints (Keras's "Saved artifact at ...") and C++
+    lines dropped, its Python warnings dropped; tflkit's own warnings still shown."""
+    import io
+    import os
+    import tempfile
+    import warnings
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    python_stdout = sys.stdout
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        native_stderr_filtered(),
+        tempfile.TemporaryFile() as tmp,
+    ):
+        warnings.simplefilter("always")
+        os.dup2(tmp.fileno(), 1)
+        sys.stdout = io.StringIO()
+        try:
+            yield
+        finally:
+            sys.stdout = python_stdout
+            os.dup2(saved, 1)
+            os.close(saved)
+    for w in caught:
+        if w.filename.startswith(os.path.dirname(os.path.dirname(__file__))):
+            typer.echo(f"tflkit: warning: {w.message}", err=True)
+
+
+def read_inputs(path: Path, runner: Any) -> Any:
+    """Arrays from a .npy (single-input models) or .npz (keys = input names, or one array)."""
+    from tflkit._inputs import inputs_for, read_arrays
+
+    notes: list[str] = []
+    x = inputs_for(
+        read_arrays(path),
+        runner.input_names,
+        [t.name for t in runner.inputs],
+        source=path.name,
+        notes=notes,
+    )
+    for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
+        typer.echo(f"tflkit: note: {note}", err=True)
+    return x
