@@ -215,6 +215,11 @@ def compare(
 
     if not models:
         raise InputError("compare needs at least one model")
+    source = None  # a Keras model or SavedModel as the reference: its outputs, through TF
+    if reference == 0 and len(models) > 1 and _is_source(models[0]):
+        if reference_outputs is not None:
+            raise InputError("a source model and reference_outputs: give one reference")
+        source, models = models[0], list(models[1:])
     if not 0 <= reference < len(models):
         raise InputError(f"reference must be in 0..{len(models) - 1}, got {reference}")
     read_refs: dict[str, Array] | Array | None = None
@@ -262,6 +267,11 @@ def compare(
     # A model without a batch axis runs its inputs in one call: one "sample"
     whole = ref.batch_axis is None
     n = 1 if whole else batch_size_of(x)
+    if source is not None:
+        from tflkit._source import source_outputs
+
+        read_refs = source_outputs(source, x, ref.output_names)
+        refs_source = f"{_source_name(source)} (run through TensorFlow)"
     if read_refs is not None:
         given_refs = _reference_samples(
             read_refs, ref.output_names, n, n if n_data is None else n_data, whole, notes
@@ -362,6 +372,18 @@ def compare(
         notes=tuple(notes),
         reference_outputs=refs_source,
     )
+
+
+def _is_source(model: Any) -> bool:
+    from tflkit._source import is_source_model
+
+    return is_source_model(model)
+
+
+def _source_name(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.basename(os.path.normpath(os.fspath(source)))
+    return f"Keras model {getattr(source, 'name', '')!r}"
 
 
 def _read_reference_outputs(given: Any) -> tuple[str, dict[str, Array] | Array]:

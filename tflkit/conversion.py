@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._source import Source, first_line, load_source, tensorflow
 from tflkit.errors import ConversionError, InputError
 
 if TYPE_CHECKING:
@@ -88,131 +89,6 @@ class Conversion:
             f.write(data)
 
         atomic_write(path, write)
-
-
-# ---------------------------------------------------------------- TensorFlow, lazily
-
-
-def _tf() -> Any:
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise ConversionError(
-            "converting Keras models and SavedModels needs TensorFlow: "
-            "pip install 'tflkit[convert]'"
-        ) from exc
-    return tf
-
-
-def _is_keras_model(obj: Any) -> bool:
-    return any(
-        c.__module__.split(".")[0] in ("keras", "tf_keras")
-        and c.__name__ in ("Model", "Functional")
-        for c in type(obj).__mro__
-    )
-
-
-@dataclass
-class _Source:
-    """What the converter is made from, and the inputs it expects (name, shape, dtype)."""
-
-    description: str
-    make: Callable[[], Any]  # a new TFLiteConverter
-    inputs: list[tuple[str, tuple[int | None, ...], str]]
-    settings: dict[str, Any]
-    qat: bool = False
-
-
-def _keras3_quantized(model: Any) -> list[str]:
-    """Layers quantized by Keras 3 ``model.quantize`` with quantized activations."""
-    names = []
-    for layer in getattr(model, "_flatten_layers", lambda: [])():
-        if getattr(layer, "quantization_mode", None) and getattr(layer, "inputs_quantizer", None):
-            names.append(f"{layer.name} ({layer.quantization_mode})")
-    return names
-
-
-def _is_qat(model: Any) -> bool:
-    layers = getattr(model, "_flatten_layers", None)
-    found = layers() if layers else getattr(model, "layers", [])
-    return any(
-        type(layer).__name__ in ("QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer")
-        for layer in found
-    )
-
-
-def _keras_inputs(model: Any) -> list[tuple[str, tuple[int | None, ...], str]]:
-    out = []
-    for t in model.inputs:
-        name = getattr(t, "name", "input").split(":")[0]
-        shape = tuple(None if d is None else int(d) for d in t.shape)
-        out.append((name, shape, np.dtype(getattr(t.dtype, "name", t.dtype)).name))
-    return out
-
-
-def _from_keras(model: Any, description: str) -> _Source:
-    quantized = _keras3_quantized(model)
-    if quantized:
-        raise ConversionError(
-            f"{description} was quantized with Keras 3 model.quantize() (layers "
-            f"{', '.join(quantized[:3])}{', ...' if len(quantized) > 3 else ''}): TFLiteConverter "
-            "cannot lower its int8 ops ('tfl.fully_connected' operand must be float32 or QI8, got "
-            "i8). Convert the float model with to='int8' (--to int8): the same per-channel "
-            "symmetric int8 weights, plus int8 activations"
-        )
-    tf = _tf()
-    return _Source(
-        description=description,
-        make=lambda: tf.lite.TFLiteConverter.from_keras_model(model),
-        inputs=_keras_inputs(model),
-        settings={"from": "TFLiteConverter.from_keras_model", "source": description},
-        qat=_is_qat(model),
-    )
-
-
-def _load_source(source: Any) -> _Source:
-    if _is_keras_model(source):
-        return _from_keras(source, f"Keras model {getattr(source, 'name', '')!r}".strip())
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(
-            "expected a Keras model, a .keras / .h5 file, a SavedModel directory or a float "
-            f".tflite, got {type(source).__name__}"
-        )
-    path = os.fspath(source)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file or directory")
-    if os.path.isdir(path):
-        if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise InputError(f"{path}: a directory without saved_model.pb, expected a SavedModel")
-        tf = _tf()
-        loaded = tf.saved_model.load(path)
-        fn = loaded.signatures.get("serving_default")
-        if fn is None:
-            keys = ", ".join(loaded.signatures) or "none"
-            raise InputError(f"{path}: no 'serving_default' signature (signatures: {keys})")
-        specs = fn.structured_input_signature[1]
-        inputs = [
-            (k, tuple(None if d is None else int(d) for d in s.shape), s.dtype.name)
-            for k, s in sorted(specs.items())
-        ]
-        return _Source(
-            description=path,
-            make=lambda: tf.lite.TFLiteConverter.from_saved_model(path),
-            inputs=inputs,
-            settings={"from": "TFLiteConverter.from_saved_model", "source": path},
-        )
-    if path.endswith((".keras", ".h5", ".hdf5")):
-        _tf()
-        import keras
-
-        try:
-            model = keras.models.load_model(path, compile=False)
-        except Exception as exc:  # Keras raises ValueError, OSError, TypeError...
-            raise InputError(f"{path}: cannot load the Keras model: {_first_line(exc)}") from exc
-        return _from_keras(model, path)
-    raise InputError(
-        f"{path}: expected a .keras / .h5 file, a SavedModel directory or a float .tflite"
-    )
 
 
 # ---------------------------------------------------------------- calibration
@@ -340,11 +216,6 @@ class _Calibration:
 # ---------------------------------------------------------------- converter errors
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _converter_error(exc: BaseException) -> ConversionError:
     """The converter's multi-line MLIR error as one line naming the op and where it was."""
     text = str(exc)
@@ -360,7 +231,7 @@ def _converter_error(exc: BaseException) -> ConversionError:
             + ": no TFLite builtin kernel for it; convert with to='float32' / 'dynamic-range', or "
             "change the model"
         )
-    detail = where.group(1).strip() if where else _first_line(exc)
+    detail = where.group(1).strip() if where else first_line(exc)
     detail = re.sub(r"^[^:]*\.py:\d+:\d+: error: ", "", detail)
     return ConversionError(
         f"the converter failed: {detail}" + (f" (at {loc.group(1)})" if loc else "")
@@ -432,20 +303,20 @@ def convert(
     else:
         if to in TFLITE_ONLY:
             raise InputError(f"{to!r} is made from a float .tflite (litert-quantizer)")
-        src = _load_source(source)
+        src = load_source(source)
         data, settings, notes = _convert_tf(src, to, calibration, samples, io, progress)
     return _verify(data, to, io, settings, notes, source, eval_x, eval_y, is_tflite)
 
 
 def _convert_tf(
-    src: _Source,
+    src: Source,
     to: str,
     calibration: Any,
     samples: int | None,
     io: str | None,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[bytes, dict[str, Any], list[str]]:
-    tf = _tf()
+    tf = tensorflow()
     notes: list[str] = []
     needs_data = to in ("int8", "int16x8") and not src.qat
     calib: _Calibration | None = None
@@ -613,7 +484,7 @@ def _verify(
         if is_tflite:
             reference: Any = _read(os.fspath(source))
         else:
-            reference = _convert_tf(_load_source(source), "float32", None, None, None, None)[0]
+            reference = _convert_tf(load_source(source), "float32", None, None, None, None)[0]
         comparison = compare([reference, data], eval_x, eval_y, speed=False)
     return Conversion(
         data=data,

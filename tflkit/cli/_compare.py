@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ from tflkit.cli._shared import (
     error,
     print_trimmed,
     quiet_runtime,
+    quiet_tensorflow,
     read_inputs,
     status,
 )
@@ -25,7 +27,8 @@ def compare(
     models: Annotated[
         list[Path],
         typer.Argument(
-            help="The reference model (usually float32), then the models to compare with it.",
+            help="The reference model (usually float32, or the Keras / SavedModel source), then "
+            "the models to compare with it.",
             show_default=False,
             metavar="BASE OTHER...",
         ),
@@ -90,8 +93,12 @@ def compare(
         from tflkit._plot import require_matplotlib
 
         require_matplotlib()
+    from tflkit._source import is_source_model
+
+    # A Keras file or SavedModel first: the reference, run through TensorFlow by compare()
+    source = [models[0]] if len(models) > 1 and is_source_model(models[0]) else []
     with quiet_runtime():
-        runners = [Runner(m, num_threads=threads) for m in models]
+        runners = [Runner(m, num_threads=threads) for m in models[len(source) :]]
     x = read_inputs(data, runners[0]) if data is not None else None
     y = None
     if labels is not None:
@@ -100,9 +107,10 @@ def compare(
             if len(y) != 1:
                 error(f"{labels}: expected one array of labels, found {len(y)}")
             y = next(iter(y.values()))
-    with quiet_runtime(), status("comparing models"):
+    quiet = quiet_tensorflow() if source else contextlib.nullcontext()
+    with quiet_runtime(), quiet, status("comparing models"):
         result = run_compare(
-            runners,
+            [*source, *runners],
             x,
             y,
             samples=samples,
