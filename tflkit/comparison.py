@@ -168,6 +168,7 @@ def compare(
     per_tensor: bool = False,
     data: str | None = None,
     reference_outputs: Any = None,
+    names: Sequence[str] | None = None,
 ) -> Comparison:
     """Run models on the same inputs and compare them with the reference.
 
@@ -190,6 +191,7 @@ def compare(
         throughput_repeat: whole-batch calls timed per model (median taken).
         per_tensor: also compare every intermediate tensor present in both models by name.
         data: what to call the data in reports (e.g. its file name).
+        names: what to call the models in reports (default: their file names).
         reference_outputs: the outputs to measure every model's errors against, instead of
             the reference model's: an array (a single-output model), a dict by output name
             (the reference model's output names), or the path of a .npy / .npz file holding
@@ -228,7 +230,9 @@ def compare(
     if reference_outputs is not None:
         refs_source, read_refs = _read_reference_outputs(reference_outputs)
     runners = [m if isinstance(m, Runner) else Runner(m, num_threads=num_threads) for m in models]
-    names = _display_names(runners)
+    if names is not None and len(names) != len(runners):
+        raise InputError(f"{len(names)} names for {len(runners)} models")
+    names = list(names) if names is not None else _display_names(runners)
     ref = runners[reference]
     notes: list[str] = []
     in_maps, out_maps = [], []

@@ -485,7 +485,7 @@ def _verify(
             reference: Any = _read(os.fspath(source))
         else:
             reference = _convert_tf(load_source(source), "float32", None, None, None, None)[0]
-        comparison = compare([reference, data], eval_x, eval_y, speed=False)
+        comparison = compare([reference, data], eval_x, eval_y, speed=False, names=["float32", to])
     return Conversion(
         data=data,
         model=model,
