@@ -30,6 +30,7 @@ from tflkit.model import (
     cast_dequantized,
     unsupported_blockwise,
 )
+from tflkit.targets import TargetResult
 
 __all__ = [
     "PROFILES",
@@ -301,7 +302,7 @@ class Report:
     """The result of ``check()``: ``passed`` is True when there is no violation."""
 
     model: str
-    profile: str
+    profile: str | None  # None: a target only (``check(model, target=...)``)
     passed: bool
     violations: tuple[Finding, ...]
     warnings: tuple[Finding, ...]
@@ -311,6 +312,9 @@ class Report:
     #: One line when the model as a whole is another kind than the profile wants (a float32
     #: model under ``int8``): what it is and which conversion gives the profile; else None.
     summary: str | None = None
+    #: With ``target=``: where every operator runs on it (``tflkit.targets.TargetResult``:
+    #: placement, segments, memory, summary); the operators off the target are also findings.
+    target: TargetResult | None = None
 
     def __bool__(self) -> bool:
         return self.passed
@@ -887,8 +891,10 @@ def _select(
 
 def check(
     model: ModelLike,
-    profile: str = "int8",
+    profile: str | None = None,
     *,
+    target: str | None = None,
+    allow_cpu_fallback: bool = False,
     allow_uint8_io: bool = False,
     strict: bool = False,
     select: Iterable[str] | None = None,
@@ -919,14 +925,58 @@ def check(
         >>> report.passed, [f.rule for f in report.violations]
         (True, [])
     """
-    if profile not in PROFILES:
+    if profile is None and target is None:
+        profile = "int8"
+    if profile is not None and profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}, expected one of {', '.join(PROFILES)}")
+    target_mod = None
+    if target is not None:
+        from tflkit.targets import module_for
+
+        target_mod = module_for(target)
+    known = set(RULES) | set(getattr(target_mod, "RULES", {}))
     selected = None if select is None else set(select)
     ignored = set(ignore)
     for rid in (selected or set()) | ignored:
-        if rid not in RULES:
-            raise ValueError(f"unknown rule {rid!r}; rules: {', '.join(sorted(RULES))}")
+        if rid not in known:
+            raise ValueError(f"unknown rule {rid!r}; rules: {', '.join(sorted(known))}")
     model = resolve(model)
+    placed = None
+    off_target: list[Finding] = []
+    fallback: list[Finding] = []
+    if target is not None:
+        from tflkit.targets import place
+
+        placed = place(model, target, allow_cpu_fallback=allow_cpu_fallback)
+        for p in placed.placement:
+            if p.on == "target":
+                continue
+            where = f" output {p.output!r}" if p.output else ""
+            finding = Finding(
+                p.rule or "target",
+                f"operator {p.operator} ({p.op}){where}: {p.reason}",
+                subgraph=p.subgraph,
+                operator=p.operator,
+            )
+            (fallback if p.on == "cpu" and allow_cpu_fallback else off_target).append(finding)
+    if profile is None:
+        kind = quantization_kind(model)
+        violations = _select(off_target, selected, ignored)
+        warnings = _select(fallback, selected, ignored)
+        if strict:
+            violations, warnings = violations + warnings, []
+        return Report(
+            model=model.path or "<bytes>",
+            profile=None,
+            # with a CPU fallback allowed, at least one operator must reach the target
+            passed=not violations
+            and not (placed is not None and fallback and not placed.on_target),
+            violations=tuple(violations),
+            warnings=tuple(warnings),
+            options={"allow_cpu_fallback": allow_cpu_fallback, "strict": strict},
+            quantization_kind=kind,
+            target=placed,
+        )
     if profile == "int8":
         own = list(_int8_profile(model, allow_uint8_io))
     elif profile == "int16x8":
@@ -935,8 +985,8 @@ def check(
         own = list(_float16_profile(model))
     conformance = list(_conformance(model))
     kind = quantization_kind(model)
-    violations = _select(own, selected, ignored)
-    warnings = _select(conformance, selected, ignored)
+    violations = _select(own + off_target, selected, ignored)
+    warnings = _select(conformance + fallback, selected, ignored)
     if strict:
         violations, warnings = violations + warnings, []
     return Report(
@@ -945,9 +995,11 @@ def check(
         passed=not violations,
         violations=tuple(violations),
         warnings=tuple(warnings),
-        options={"allow_uint8_io": allow_uint8_io, "strict": strict},
+        options={"allow_uint8_io": allow_uint8_io, "strict": strict}
+        | ({"allow_cpu_fallback": allow_cpu_fallback} if target else {}),
         quantization_kind=kind,
         summary=_summary(model, profile, kind),
+        target=placed,
     )
 
 

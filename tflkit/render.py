@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tflkit.comparison import Comparison, OutputError, TensorError
     from tflkit.conversion import Conversion
     from tflkit.speed import Benchmark, Latency
+    from tflkit.targets import TargetResult
 
 __all__ = [
     "batch_axis_text",
@@ -532,6 +533,33 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
+def _target_dict(t: TargetResult) -> dict[str, Any]:
+    return {
+        "target": t.target,
+        "target_source": t.source,
+        "target_summary": t.summary,
+        "target_passed": t.passed,
+        "segments": t.segments,
+        "placement": [
+            {
+                "subgraph": p.subgraph,
+                "operator": p.operator,
+                "op": p.op,
+                "output": p.output,
+                "on": p.on,
+                "reason": p.reason,
+                "rule": p.rule,
+            }
+            for p in t.placement
+        ],
+        "memory": (
+            {"arena_bytes": t.memory.arena_bytes, "flash_bytes": t.memory.flash_bytes}
+            if t.memory is not None
+            else None
+        ),
+    }
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     """One ``tflkit check --json`` entry (``schemas/check.schema.json``); every finding."""
     return {
@@ -541,6 +569,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "options": dict(report.options),
         "quantization_kind": report.quantization_kind,
         "summary": report.summary,
+        **(_target_dict(report.target) if report.target is not None else {}),
         "violations": [_finding_dict(f) for f in report.violations],
         "warnings": [_finding_dict(f) for f in report.warnings],
     }
@@ -627,12 +656,21 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
     """
     from rich.text import Text
 
-    counts = f"  profile {report.profile}"
+    counts = "  " + "  ".join(
+        part
+        for part in (
+            f"profile {report.profile}" if report.profile else "",
+            f"target {report.target.target}" if report.target is not None else "",
+        )
+        if part
+    )
     if report.violations or report.warnings:
         counts += f": {len(report.violations)} violations, {len(report.warnings)} warnings"
     out: list[RenderableType] = [_Verdict(report.passed, report.model, counts)]
     if report.summary:
         out.append(_Message(report.summary, indent=2))
+    if report.target is not None:
+        out.append(_Message(report.target.summary, indent=2))
     for kind, findings, style in (
         ("violation", report.violations, "red"),
         ("warning", report.warnings, "yellow"),

@@ -134,6 +134,48 @@ def assert_fully_int8(model: ModelLike, *, allow_uint8_io: bool = False) -> None
     _fail(m, "is not fully int8", [f"[{f.rule}] {f.message}" for f in report.violations])
 
 
+def assert_runs_on(
+    model: ModelLike,
+    target: str,
+    *,
+    allow_cpu_fallback: bool = False,
+    max_arena_bytes: int | None = None,
+) -> None:
+    """Assert that the model runs on a device: ``tflkit check --target TARGET``, for CI.
+
+    Args:
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
+        target: ``tflm``, ``ethos-u55``, ``ethos-u65``, ``ethos-u85``, ``edgetpu``, ``gpu`` or
+            ``xnnpack``.
+        allow_cpu_fallback: with a delegate target, pass when some operators stay on the CPU
+            (at least one must reach the target).
+        max_arena_bytes: with ``tflm``, the tensor arena the device can give the model.
+
+    Raises:
+        AssertionError: listing every operator that does not run on the target, with the
+            target's reason, and the arena when it is over ``max_arena_bytes``.
+
+    Example:
+        >>> assert_runs_on("kws_int8.tflite", "tflm", max_arena_bytes=64 * 1024)
+    """
+    m = resolve(model)
+    report = check(m, target=target, allow_cpu_fallback=allow_cpu_fallback)
+    problems = [f"[{f.rule}] {f.message}" for f in report.violations]
+    placed = report.target
+    if placed is not None and not report.passed and not problems:
+        problems.append(placed.summary)
+    if max_arena_bytes is not None:
+        memory = placed.memory if placed is not None else None
+        if memory is None:
+            problems.append(f"{target} has no arena estimate; max_arena_bytes needs tflm")
+        elif memory.arena_bytes > max_arena_bytes:
+            problems.append(
+                f"needs a tensor arena of {memory.arena_bytes:,} bytes, "
+                f"more than max_arena_bytes={max_arena_bytes:,}"
+            )
+    _fail(m, f"does not run on {target}", problems)
+
+
 def assert_io(
     model: ModelLike,
     *,

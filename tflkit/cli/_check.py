@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -43,13 +44,35 @@ def check(
         typer.Argument(help="One or more .tflite models.", show_default=False, metavar="MODEL..."),
     ] = None,
     profile: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--profile",
             "-p",
-            help="What the model must be: int8 (fully integer), int16x8, float16.",
+            help="What the model must be: int8 (fully integer; the default without --target), "
+            "int16x8, float16.",
         ),
-    ] = "int8",
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="Where it must run: tflm, ethos-u55, ethos-u65, ethos-u85, edgetpu, gpu, xnnpack.",
+        ),
+    ] = None,
+    allow_cpu_fallback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-cpu-fallback", help="With a delegate target: pass if any op runs on it."
+        ),
+    ] = False,
+    resolver: Annotated[
+        bool,
+        typer.Option(
+            "--resolver",
+            help="With --target tflm: print the MicroMutableOpResolver C++ for the models.",
+        ),
+    ] = False,
     allow_uint8_io: Annotated[
         bool, typer.Option("--allow-uint8-io", help="Accept uint8 inputs and outputs as integer.")
     ] = False,
@@ -78,13 +101,22 @@ def check(
         return
     if not models:
         error("no MODEL given (see 'tflkit check --help')")
-    if profile not in checks.PROFILES:
+    from tflkit import targets
+
+    if profile is not None and profile not in checks.PROFILES:
         error(f"unknown profile {profile!r}, expected one of: {', '.join(checks.PROFILES)}")
+    if target is not None and target not in targets.TARGETS:
+        error(f"unknown target {target!r}, expected one of: {', '.join(targets.TARGETS)}")
+    if resolver and target != "tflm":
+        error("--resolver needs --target tflm")
+    known = set(checks.RULES) | set(
+        getattr(targets.module_for(target), "RULES", {}) if target else {}
+    )
     selected, ignored = _rule_ids(select), _rule_ids(ignore) or []
     for rid in (selected or []) + ignored:
-        if rid not in checks.RULES:
+        if rid not in known:
             error(f"unknown rule {rid!r} (see 'tflkit check --list-rules')")
-    reports, unreadable = [], 0
+    reports, unreadable, loaded = [], 0, []
     for path in models:
         try:
             model = load(path)
@@ -92,17 +124,25 @@ def check(
             typer.echo(f"tflkit: error: {error_text(exc)}", err=True)
             unreadable += 1
             continue
+        loaded.append(model)
         reports.append(
             checks.check(
                 model,
                 profile,
+                target=target,
+                allow_cpu_fallback=allow_cpu_fallback,
                 allow_uint8_io=allow_uint8_io,
                 strict=strict,
                 select=selected,
                 ignore=ignored,
             )
         )
-    if json_:
+    if resolver:
+        from tflkit.targets.tflm import resolver_cpp
+
+        sys.stdout.write(resolver_cpp(loaded))
+        sys.stdout.flush()
+    elif json_:
         docs = [render.report_to_dict(r) for r in reports]
         print_json(docs[0] if len(models) == 1 and docs else docs)
     else:
