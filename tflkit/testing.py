@@ -23,7 +23,14 @@ from tflkit.checks import check
 from tflkit.loader import interpreter_source, resolve
 from tflkit.model import Model, ModelLike, Tensor
 
-__all__ = ["assert_agrees", "assert_fully_int8", "assert_io", "assert_ops", "assert_quantization"]
+__all__ = [
+    "assert_agrees",
+    "assert_fully_int8",
+    "assert_io",
+    "assert_ops",
+    "assert_quantization",
+    "assert_runs_on",
+]
 
 TensorSpec = Mapping[str, Any]  # any of: dtype, shape, scale, zero_point, name
 
