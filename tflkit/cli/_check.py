@@ -105,7 +105,7 @@ def check(
 
     if profile is not None and profile not in checks.PROFILES:
         error(f"unknown profile {profile!r}, expected one of: {', '.join(checks.PROFILES)}")
-    if target is not None and target not in targets.TARGETS:
+    if target is not None and target not in targets.MODULES:
         error(f"unknown target {target!r}, expected one of: {', '.join(targets.TARGETS)}")
     if resolver and target != "tflm":
         error("--resolver needs --target tflm")
