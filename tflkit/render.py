@@ -695,12 +695,15 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
 
 def _settings_lines(settings: dict[str, Any]) -> list[str]:
     """The converter settings as lines a user can copy into TFLiteConverter code."""
-    skip = {"from", "source", "to", "seconds", "tensorflow_version", "version"}
+    skip = {"from", "path", "source", "to", "seconds", "tensorflow_version", "version"}
     lines = []
     for key, value in settings.items():
         if key in skip or value in (None, False, [], {}):
             continue
-        if isinstance(value, dict):
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            keys = sorted({str(v.get("algorithm_key", "")) for v in value} - {""})
+            value = f"{len(value)} rule(s) {', '.join(keys)} (--json has them whole)"
+        elif isinstance(value, dict):
             value = ", ".join(
                 f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in value.items()
