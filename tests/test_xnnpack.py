@@ -1,0 +1,152 @@
+"""tflkit.targets.xnnpack against what the XNNPACK delegate does on every fixture.
+
+The truth is the interpreter (ai-edge-litert): after ``allocate_tensors()`` with the default
+resolver, ``_get_ops_details()`` lists the model's nodes and then one DELEGATE node per
+partition XNNPACK took, with that partition's input and output tensors. The nodes inside a
+partition are those reached from its outputs without crossing its inputs (and, for nodes
+without outputs such as ASSIGN_VARIABLE, from the tensors inside it). The builtin-only resolver
+(``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) gives the same nodes without DELEGATE ones: the check
+that the node list is the model's operator list. The interpreter only reports subgraph 0.
+
+The interpreter runs in one subprocess: fixtures the manifest marks ``aborts_at_allocate``
+would take the test process down, so they are not given to it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from conftest import ALL_FIXTURES, MODELS, fixture_path
+
+import tflkit
+from tflkit.targets import xnnpack
+from tflkit.targets._partition import partitions
+
+_OBSERVE = r"""
+import json, sys
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+def nodes(path, resolver):
+    it = Interpreter(model_path=path, experimental_op_resolver_type=resolver)
+    it.allocate_tensors()
+    return [(d["op_name"], [int(i) for i in d["inputs"]], [int(o) for o in d["outputs"]])
+            for d in it._get_ops_details()]
+
+def inside(ops, ins, outs):
+    producer = {t: i for i, (_, _, o) in enumerate(ops) for t in o}
+    consumers = {}
+    for i, (_, nin, _) in enumerate(ops):
+        for t in nin:
+            consumers.setdefault(t, []).append(i)
+    seen, todo = set(), [producer[t] for t in outs if t in producer]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        _, nin, nout = ops[n]
+        todo += [producer[t] for t in nin if t not in ins and t in producer]
+        todo += [c for t in nout if t not in outs for c in consumers.get(t, [])]
+    return sorted(seen)
+
+found = {}
+for path in sys.argv[1:]:
+    try:
+        plain = nodes(path, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        default = nodes(path, OpResolverType.AUTO)
+    except (RuntimeError, ValueError) as exc:
+        found[path] = {"error": str(exc)[:200]}
+        continue
+    n = len(plain)
+    delegates = [d for d in default[n:] if d[0] == "DELEGATE"]
+    found[path] = {
+        "ops": [d[0] for d in plain],
+        "default_ops": [d[0] for d in default[:n]],
+        "extra": [d[0] for d in default[n:]],
+        "partitions": [inside(default[:n], set(i), set(o)) for _, i, o in delegates],
+    }
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def observed() -> dict[str, dict[str, Any]]:
+    names = [n for n in ALL_FIXTURES if not MODELS[n].get("aborts_at_allocate")]
+    paths = [str(fixture_path(n)) for n in names]
+    done = subprocess.run(
+        [sys.executable, "-c", _OBSERVE, *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    by_path = json.loads(done.stdout)
+    return {n: by_path[p] for n, p in zip(names, paths, strict=True)}
+
+
+def _seen(observed: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    if name not in observed:
+        pytest.skip(f"{name}: the interpreter aborts at allocate_tensors() (MANIFEST.json)")
+    seen = observed[name]
+    if "error" in seen:
+        pytest.skip(f"{name}: the interpreter does not open it: {seen['error'][:80]}")
+    return seen
+
+
+def _sg0(model: tflkit.Model) -> tuple[Any, ...]:
+    return tuple(p for p in xnnpack.place(model, "xnnpack") if p.subgraph == 0)
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_operators_on_xnnpack_are_those_the_delegate_took(
+    observed: dict[str, dict[str, Any]], name: str
+) -> None:
+    seen = _seen(observed, name)
+    model = tflkit.load(fixture_path(name))
+    assert seen["ops"] == seen["default_ops"] == [op.op for op in model.primary.operators]
+    assert set(seen["extra"]) <= {"DELEGATE"}
+    took = {i for part in seen["partitions"] for i in part}
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == took, [(p.operator, p.op, p.rule, p.reason) for p in _sg0(model)]
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_segments_are_the_delegate_nodes(observed: dict[str, dict[str, Any]], name: str) -> None:
+    seen = _seen(observed, name)
+    model = tflkit.load(fixture_path(name))
+    assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_partitioning_matches_the_runtime_on_the_observed_ops(
+    observed: dict[str, dict[str, Any]], name: str
+) -> None:
+    # The partition algorithm alone: fed the ops XNNPACK took, it finds the same partitions.
+    seen = _seen(observed, name)
+    sg = tflkit.load(fixture_path(name)).primary
+    took = {i for part in seen["partitions"] for i in part}
+    mine = partitions(sg, [i in took for i in range(len(sg.operators))])
+    assert sorted(mine) == sorted(seen["partitions"])
+
+
+def test_int8_softmax_is_what_cuts_the_graph() -> None:
+    # The question the module answers: QUANTIZE, FC, FC together; SOFTMAX outside; 2 partitions.
+    model = tflkit.load(fixture_path("mlp_int8_float_io.tflite"))
+    placement = tuple(xnnpack.place(model, "xnnpack"))
+    off = [(p.op, p.rule) for p in placement if p.on == "cpu"]
+    assert off == [("SOFTMAX", "xnnpack-dtype")]
+    assert xnnpack.segments(model, placement) == 2
+
+
+def test_the_module_follows_the_interface() -> None:
+    assert xnnpack.TARGETS == ("xnnpack",) and xnnpack.FALLBACK == "cpu"
+    assert "2.3" in xnnpack.SOURCE
+    model = tflkit.load(fixture_path("while_loop.tflite"))
+    placement = xnnpack.place(model, "xnnpack")
+    assert len(placement) == sum(len(sg.operators) for sg in model.subgraphs)
+    for p in placement:
+        assert (p.on == "target") == (p.rule == "") and (p.rule in xnnpack.RULES or not p.rule)
