@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ALL_FIXTURES, MODELS, fixture_path
+from conftest import ALL_FIXTURES, MODELS, edited, fixture_path
 
 import tflkit
 from tflkit.targets import xnnpack
@@ -77,6 +78,11 @@ print(json.dumps(found))
 def observed() -> dict[str, dict[str, Any]]:
     names = [n for n in ALL_FIXTURES if not MODELS[n].get("aborts_at_allocate")]
     paths = [str(fixture_path(n)) for n in names]
+    by_path = _observe(paths)
+    return {n: by_path[p] for n, p in zip(names, paths, strict=True)}
+
+
+def _observe(paths: list[str]) -> dict[str, dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-c", _OBSERVE, *paths],
         capture_output=True,
@@ -84,8 +90,8 @@ def observed() -> dict[str, dict[str, Any]]:
         timeout=300,
         check=True,
     )
-    by_path = json.loads(done.stdout)
-    return {n: by_path[p] for n, p in zip(names, paths, strict=True)}
+    found: dict[str, dict[str, Any]] = json.loads(done.stdout)
+    return found
 
 
 def _seen(observed: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
@@ -150,3 +156,66 @@ def test_the_module_follows_the_interface() -> None:
     assert len(placement) == sum(len(sg.operators) for sg in model.subgraphs)
     for p in placement:
         assert (p.on == "target") == (p.rule == "") and (p.rule in xnnpack.RULES or not p.rule)
+
+
+# ------------------------------------------------- one operator swapped, against the runtime
+
+# The last operator of mlp_float32 / mlp_int8 (SOFTMAX, one input, one output of the same
+# shape and type) replaced by another operator without builtin options (options stripped:
+# an operator that has them, such as LEAKY_RELU, would be read with none), or by a binary
+# operator on that input twice. Each edited file is observed like a fixture. Int8 SQUARE,
+# LOG_SOFTMAX and L2_NORMALIZATION are left out: the reference kernels refuse them.
+_UNARY = ["TANH", "LOGISTIC", "EXP", "ABS", "NEG", "RELU", "RELU6", "RELU_N1_TO_1", "ELU"]
+_UNARY += ["HARD_SWISH", "SQRT", "RSQRT", "GELU", "RELU_0_TO_1", "SIGN", "CAST"]
+_FLOAT_ONLY = ["SQUARE", "FLOOR", "CEIL", "ROUND", "LOG", "SIN", "COS", "L2_NORMALIZATION"]
+_BINARY = ["ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW"]
+_SWAPS = (
+    [("mlp_float32.tflite", op, False) for op in _UNARY + _FLOAT_ONLY]
+    + [("mlp_int8.tflite", op, False) for op in _UNARY]
+    + [("mlp_float32.tflite", op, True) for op in _BINARY]
+    + [("mlp_int8.tflite", op, True) for op in _BINARY]
+)
+
+
+def _swap(name: str, new: str, binary: bool) -> bytes:
+    from ai_edge_litert import schema_py_generated as schema
+
+    def edit(model: Any) -> None:
+        op = model.subgraphs[0].operators[-1]
+        code = schema.OperatorCodeT()
+        code.builtinCode = getattr(schema.BuiltinOperator, new)
+        code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+        code.version = 1
+        model.operatorCodes.append(code)
+        op.opcodeIndex = len(model.operatorCodes) - 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+        if binary:
+            op.inputs = [op.inputs[0], op.inputs[0]]
+
+    return edited(name, edit)
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("xnnpack_swaps")
+    files = {}
+    for name, new, binary in _SWAPS:
+        path = folder / f"{new}_{'binary_' if binary else ''}{name}"
+        path.write_bytes(_swap(name, new, binary))
+        files[f"{name}:{new}:{binary}"] = str(path)
+    seen = _observe(list(files.values()))
+    return {key: (Path(p).read_bytes(), seen[p]) for key, p in files.items()}
+
+
+@pytest.mark.parametrize(("name", "new", "binary"), _SWAPS)
+def test_swapped_operator_placed_as_the_delegate_takes_it(
+    swapped: dict[str, tuple[bytes, dict[str, Any]]], name: str, new: str, binary: bool
+) -> None:
+    data, seen = swapped[f"{name}:{new}:{binary}"]
+    if "error" in seen:
+        pytest.skip(f"the interpreter does not open it: {seen['error'][:80]}")
+    model = tflkit.load(data)
+    took = {i for part in seen["partitions"] for i in part}
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == took
+    assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
