@@ -219,3 +219,90 @@ def test_swapped_operator_placed_as_the_delegate_takes_it(
     placed = {p.operator for p in _sg0(model) if p.on == "target"}
     assert placed == took
     assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
+
+
+# ------------------------------------------------ float fixtures turned int8, against the runtime
+
+# Every float32 tensor of subgraph 0 made int8 (activations scale 0.05; constants quantized
+# per-tensor, the bias of CONV_2D / FULLY_CONNECTED int32): the int8 side of MEAN,
+# CONCATENATION, STRIDED_SLICE, RESHAPE, TANH, BATCH_MATMUL, ... Files the reference kernels
+# refuse (scale constraints of LOGISTIC, FULLY_CONNECTED) are skipped.
+_INT8_OF = [
+    "nb_add_reshape.tflite",
+    "nb_broadcast.tflite",
+    "nb_conformer_like.tflite",
+    "nb_conv_fc.tflite",
+    "nb_streaming_state.tflite",
+    "nb_pad.tflite",
+    "nb_unpack_2x10.tflite",
+    "nb_gather_nd.tflite",
+    "nb_scatter.tflite",
+    "nb_tile.tflite",
+    "keras_weight_only_int8.tflite",
+]
+
+
+def _int8(name: str) -> bytes:
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+
+    weighted = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED}
+
+    def edit(model: Any) -> None:
+        sg = model.subgraphs[0]
+        bias = {
+            op.inputs[2]
+            for op in sg.operators
+            if model.operatorCodes[op.opcodeIndex].builtinCode in weighted
+            and len(op.inputs) > 2
+            and op.inputs[2] >= 0
+        }
+        for i, t in enumerate(sg.tensors):
+            if t.type != schema.TensorType.FLOAT32:
+                continue
+            buf = model.buffers[t.buffer]
+            q = schema.QuantizationParametersT()
+            q.zeroPoint, q.scale = [0], [0.05]
+            if buf.data is not None and len(buf.data):
+                x = np.frombuffer(bytes(buf.data), dtype=np.float32)
+                if i in bias:
+                    q.scale = [0.0025]
+                    buf.data = np.round(x / 0.0025).astype(np.int32).tobytes()
+                    t.type = schema.TensorType.INT32
+                    t.quantization = q
+                    continue
+                q.scale = [float(max(np.abs(x).max(), 1e-3) / 127)]
+                buf.data = np.clip(np.round(x / q.scale[0]), -127, 127).astype(np.int8).tobytes()
+            t.type = schema.TensorType.INT8
+            t.quantization = q
+
+    return edited(name, edit)
+
+
+@pytest.fixture(scope="module")
+def int8_versions(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("xnnpack_int8")
+    files = {}
+    for name in _INT8_OF:
+        path = folder / name
+        path.write_bytes(_int8(name))
+        files[name] = str(path)
+    seen = _observe(list(files.values()))
+    return {name: (Path(p).read_bytes(), seen[p]) for name, p in files.items()}
+
+
+@pytest.mark.parametrize("name", _INT8_OF)
+def test_int8_version_placed_as_the_delegate_takes_it(
+    int8_versions: dict[str, tuple[bytes, dict[str, Any]]], name: str
+) -> None:
+    data, seen = int8_versions[name]
+    if "error" in seen:
+        pytest.skip(f"the interpreter does not open it: {seen['error'][:80]}")
+    model = tflkit.load(data)
+    assert all(t.dtype != "float32" for t in model.primary.tensors)
+    took = {i for part in seen["partitions"] for i in part}
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == took
+    assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
