@@ -145,3 +145,10 @@ def test_other_subgraphs_stay_on_the_cpu() -> None:
     u, v = T("int8", (1, 4)), T("int8", (1, 4))
     m = build(Op("ADD", [x, x], [y]), more=((Op("ADD", [u, u], [v]),),))
     assert _where(m) == [("ADD", "target", ""), ("ADD", "cpu", "edgetpu-subgraph")]
+
+
+def test_blockwise_quantization_is_not_8_bit_fixed_point() -> None:
+    # "Tensor parameters are quantized (8-bit fixed-point numbers; int8 or uint8)": one scale
+    # per tensor or channel. fixtures/add_blockwise_int8.tflite adds a constant scaled per block.
+    m = tflkit.load(fixture_path("add_blockwise_int8.tflite"))
+    assert _where(m) == [("ADD", "cpu", "edgetpu-dtype")]

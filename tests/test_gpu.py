@@ -131,3 +131,10 @@ def test_every_placement_names_a_rule_of_the_module() -> None:
     m = tflkit.load(fixture_path("nb_scatter.tflite"))
     for p in gpu.place(m, "gpu"):
         assert (p.on == "target") == (p.rule == "") and (not p.rule or p.rule in gpu.RULES)
+
+
+def test_blockwise_weights_are_refused() -> None:
+    # tflkit's decision under gpu-dtype: the delegate reads per-tensor / per-channel scales.
+    # fixtures/fc_blockwise_int8.tflite: FULLY_CONNECTED with int8 weights scaled per block.
+    m = tflkit.load(fixture_path("fc_blockwise_int8.tflite"))
+    assert _where(m) == [("FULLY_CONNECTED", "cpu", "gpu-dtype")]

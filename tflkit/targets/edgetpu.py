@@ -170,6 +170,9 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
     ]
     data += [t for i in op.outputs if (t := _tensor(sg, i)) is not None]
     for t in data:
+        if t.quantization is not None and t.quantization.is_blockwise:
+            # 8-bit fixed point: one scale per tensor or per channel, not per block.
+            return "edgetpu-dtype", f"{op.op}: tensor {t.name!r} is quantized blockwise"
         if t.dtype not in ("int8", "uint8") or t.quantization is None:
             what = t.dtype if t.dtype not in ("int8", "uint8") else f"{t.dtype} without scales"
             return "edgetpu-dtype", f"{op.op}: tensor {t.name!r} is {what}"

@@ -190,6 +190,9 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
     for t in [t for _, t in ins] + outs:
         if t.dtype not in DTYPES:
             return "gpu-dtype", f"{op.op}: tensor {t.name!r} is {t.dtype}"
+        if t.quantization is not None and t.quantization.is_blockwise:
+            # Not a check of the file: the delegate reads per-tensor / per-channel scales only.
+            return "gpu-dtype", f"{op.op}: tensor {t.name!r} is quantized blockwise"
         if len(t.shape_signature) > _MAX_RANK:
             return "gpu-rank", f"{op.op}: tensor {t.name!r} has {len(t.shape_signature)} dims"
         if any(d < 0 for d in t.shape_signature[1:]):

@@ -273,19 +273,17 @@ def _data(
         return "xnnpack-dtype", f"{op.op}: {kind}, the delegate takes {takes} here"
     if kind == "float32":
         for pos, t in ins:
-            if pos in weights and t.dtype not in ("float32", "float16", "int32"):
-                if pos == 2 and t.dtype == "float32":
-                    continue
-                if op.op not in HYBRID_OPS or pos != 1:
-                    return "xnnpack-dtype", f"{op.op}: {t.dtype} weights under float32"
-                q = t.quantization
-                if t.dtype == "int8" and q is not None and q.is_blockwise:
-                    return (
-                        "xnnpack-quantization",
-                        f"{op.op}: blockwise int8 weights (the delegate fails to prepare them)",
-                    )
-                if t.dtype not in ("int8", "int4"):
-                    return "xnnpack-dtype", f"{op.op}: {t.dtype} weights under float32"
+            if pos not in weights or t.dtype == "float32":
+                continue
+            if op.op not in HYBRID_OPS or pos != 1 or t.dtype not in ("int8", "int4"):
+                return "xnnpack-dtype", f"{op.op}: {t.dtype} weights under float32"
+            q = t.quantization
+            if t.dtype == "int8" and q is not None and q.is_blockwise:
+                # [observed: fc_blockwise_int8.tflite: allocate_tensors() fails in the delegate]
+                return (
+                    "xnnpack-quantization",
+                    f"{op.op}: blockwise int8 weights (the delegate fails to prepare them)",
+                )
         return "", ""
     rule, why = _per_tensor(op, data)
     if rule:
