@@ -1,0 +1,308 @@
+"""tflkit.targets.xnnpack against what the XNNPACK delegate does on every fixture.
+
+The truth is the interpreter (ai-edge-litert): after ``allocate_tensors()`` with the default
+resolver, ``_get_ops_details()`` lists the model's nodes and then one DELEGATE node per
+partition XNNPACK took, with that partition's input and output tensors. The nodes inside a
+partition are those reached from its outputs without crossing its inputs (and, for nodes
+without outputs such as ASSIGN_VARIABLE, from the tensors inside it). The builtin-only resolver
+(``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) gives the same nodes without DELEGATE ones: the check
+that the node list is the model's operator list. The interpreter only reports subgraph 0.
+
+The interpreter runs in one subprocess: fixtures the manifest marks ``aborts_at_allocate``
+would take the test process down, so they are not given to it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ALL_FIXTURES, MODELS, edited, fixture_path
+
+import tflkit
+from tflkit.targets import xnnpack
+from tflkit.targets._partition import partitions
+
+_OBSERVE = r"""
+import json, sys
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+def nodes(path, resolver):
+    it = Interpreter(model_path=path, experimental_op_resolver_type=resolver)
+    it.allocate_tensors()
+    return [(d["op_name"], [int(i) for i in d["inputs"]], [int(o) for o in d["outputs"]])
+            for d in it._get_ops_details()]
+
+def inside(ops, ins, outs):
+    producer = {t: i for i, (_, _, o) in enumerate(ops) for t in o}
+    consumers = {}
+    for i, (_, nin, _) in enumerate(ops):
+        for t in nin:
+            consumers.setdefault(t, []).append(i)
+    seen, todo = set(), [producer[t] for t in outs if t in producer]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        _, nin, nout = ops[n]
+        todo += [producer[t] for t in nin if t not in ins and t in producer]
+        todo += [c for t in nout if t not in outs for c in consumers.get(t, [])]
+    return sorted(seen)
+
+found = {}
+for path in sys.argv[1:]:
+    try:
+        plain = nodes(path, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        default = nodes(path, OpResolverType.AUTO)
+    except (RuntimeError, ValueError) as exc:
+        found[path] = {"error": str(exc)[:200]}
+        continue
+    n = len(plain)
+    delegates = [d for d in default[n:] if d[0] == "DELEGATE"]
+    found[path] = {
+        "ops": [d[0] for d in plain],
+        "default_ops": [d[0] for d in default[:n]],
+        "extra": [d[0] for d in default[n:]],
+        "partitions": [inside(default[:n], set(i), set(o)) for _, i, o in delegates],
+    }
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def observed() -> dict[str, dict[str, Any]]:
+    names = [n for n in ALL_FIXTURES if not MODELS[n].get("aborts_at_allocate")]
+    paths = [str(fixture_path(n)) for n in names]
+    by_path = _observe(paths)
+    return {n: by_path[p] for n, p in zip(names, paths, strict=True)}
+
+
+def _observe(paths: list[str]) -> dict[str, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _OBSERVE, *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    found: dict[str, dict[str, Any]] = json.loads(done.stdout)
+    return found
+
+
+def _seen(observed: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    if name not in observed:
+        pytest.skip(f"{name}: the interpreter aborts at allocate_tensors() (MANIFEST.json)")
+    seen = observed[name]
+    if "error" in seen:
+        pytest.skip(f"{name}: the interpreter does not open it: {seen['error'][:80]}")
+    return seen
+
+
+def _sg0(model: tflkit.Model) -> tuple[Any, ...]:
+    return tuple(p for p in xnnpack.place(model, "xnnpack") if p.subgraph == 0)
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_operators_on_xnnpack_are_those_the_delegate_took(
+    observed: dict[str, dict[str, Any]], name: str
+) -> None:
+    seen = _seen(observed, name)
+    model = tflkit.load(fixture_path(name))
+    assert seen["ops"] == seen["default_ops"] == [op.op for op in model.primary.operators]
+    assert set(seen["extra"]) <= {"DELEGATE"}
+    took = {i for part in seen["partitions"] for i in part}
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == took, [(p.operator, p.op, p.rule, p.reason) for p in _sg0(model)]
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_segments_are_the_delegate_nodes(observed: dict[str, dict[str, Any]], name: str) -> None:
+    seen = _seen(observed, name)
+    model = tflkit.load(fixture_path(name))
+    assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_partitioning_matches_the_runtime_on_the_observed_ops(
+    observed: dict[str, dict[str, Any]], name: str
+) -> None:
+    # The partition algorithm alone: fed the ops XNNPACK took, it finds the same partitions.
+    seen = _seen(observed, name)
+    sg = tflkit.load(fixture_path(name)).primary
+    took = {i for part in seen["partitions"] for i in part}
+    mine = partitions(sg, [i in took for i in range(len(sg.operators))])
+    assert sorted(mine) == sorted(seen["partitions"])
+
+
+def test_int8_softmax_is_what_cuts_the_graph() -> None:
+    # The question the module answers: QUANTIZE, FC, FC together; SOFTMAX outside; 2 partitions.
+    model = tflkit.load(fixture_path("mlp_int8_float_io.tflite"))
+    placement = tuple(xnnpack.place(model, "xnnpack"))
+    off = [(p.op, p.rule) for p in placement if p.on == "cpu"]
+    assert off == [("SOFTMAX", "xnnpack-dtype")]
+    assert xnnpack.segments(model, placement) == 2
+
+
+def test_the_module_follows_the_interface() -> None:
+    assert xnnpack.TARGETS == ("xnnpack",) and xnnpack.FALLBACK == "cpu"
+    assert "2.3" in xnnpack.SOURCE
+    model = tflkit.load(fixture_path("while_loop.tflite"))
+    placement = xnnpack.place(model, "xnnpack")
+    assert len(placement) == sum(len(sg.operators) for sg in model.subgraphs)
+    for p in placement:
+        assert (p.on == "target") == (p.rule == "") and (p.rule in xnnpack.RULES or not p.rule)
+
+
+# ------------------------------------------------- one operator swapped, against the runtime
+
+# The last operator of mlp_float32 / mlp_int8 (SOFTMAX, one input, one output of the same
+# shape and type) replaced by another operator without builtin options (options stripped:
+# an operator that has them, such as LEAKY_RELU, would be read with none), or by a binary
+# operator on that input twice. Each edited file is observed like a fixture. Int8 SQUARE,
+# LOG_SOFTMAX and L2_NORMALIZATION are left out: the reference kernels refuse them.
+_UNARY = ["TANH", "LOGISTIC", "EXP", "ABS", "NEG", "RELU", "RELU6", "RELU_N1_TO_1", "ELU"]
+_UNARY += ["HARD_SWISH", "SQRT", "RSQRT", "GELU", "RELU_0_TO_1", "SIGN", "CAST"]
+_FLOAT_ONLY = ["SQUARE", "FLOOR", "CEIL", "ROUND", "LOG", "SIN", "COS", "L2_NORMALIZATION"]
+_BINARY = ["ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW"]
+_SWAPS = (
+    [("mlp_float32.tflite", op, False) for op in _UNARY + _FLOAT_ONLY]
+    + [("mlp_int8.tflite", op, False) for op in _UNARY]
+    + [("mlp_float32.tflite", op, True) for op in _BINARY]
+    + [("mlp_int8.tflite", op, True) for op in _BINARY]
+)
+
+
+def _swap(name: str, new: str, binary: bool) -> bytes:
+    from ai_edge_litert import schema_py_generated as schema
+
+    def edit(model: Any) -> None:
+        op = model.subgraphs[0].operators[-1]
+        code = schema.OperatorCodeT()
+        code.builtinCode = getattr(schema.BuiltinOperator, new)
+        code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+        code.version = 1
+        model.operatorCodes.append(code)
+        op.opcodeIndex = len(model.operatorCodes) - 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+        if binary:
+            op.inputs = [op.inputs[0], op.inputs[0]]
+
+    return edited(name, edit)
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("xnnpack_swaps")
+    files = {}
+    for name, new, binary in _SWAPS:
+        path = folder / f"{new}_{'binary_' if binary else ''}{name}"
+        path.write_bytes(_swap(name, new, binary))
+        files[f"{name}:{new}:{binary}"] = str(path)
+    seen = _observe(list(files.values()))
+    return {key: (Path(p).read_bytes(), seen[p]) for key, p in files.items()}
+
+
+@pytest.mark.parametrize(("name", "new", "binary"), _SWAPS)
+def test_swapped_operator_placed_as_the_delegate_takes_it(
+    swapped: dict[str, tuple[bytes, dict[str, Any]]], name: str, new: str, binary: bool
+) -> None:
+    data, seen = swapped[f"{name}:{new}:{binary}"]
+    if "error" in seen:
+        pytest.skip(f"the interpreter does not open it: {seen['error'][:80]}")
+    model = tflkit.load(data)
+    took = {i for part in seen["partitions"] for i in part}
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == took
+    assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
+
+
+# ------------------------------------------------ float fixtures turned int8, against the runtime
+
+# Every float32 tensor of subgraph 0 made int8 (activations scale 0.05; constants quantized
+# per-tensor, the bias of CONV_2D / FULLY_CONNECTED int32): the int8 side of MEAN,
+# CONCATENATION, STRIDED_SLICE, RESHAPE, TANH, BATCH_MATMUL, ... Files the reference kernels
+# refuse (scale constraints of LOGISTIC, FULLY_CONNECTED) are skipped.
+_INT8_OF = [
+    "nb_add_reshape.tflite",
+    "nb_broadcast.tflite",
+    "nb_conformer_like.tflite",
+    "nb_conv_fc.tflite",
+    "nb_streaming_state.tflite",
+    "nb_pad.tflite",
+    "nb_unpack_2x10.tflite",
+    "nb_gather_nd.tflite",
+    "nb_scatter.tflite",
+    "nb_tile.tflite",
+    "keras_weight_only_int8.tflite",
+]
+
+
+def _int8(name: str) -> bytes:
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+
+    weighted = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.FULLY_CONNECTED}
+
+    def edit(model: Any) -> None:
+        sg = model.subgraphs[0]
+        bias = {
+            op.inputs[2]
+            for op in sg.operators
+            if model.operatorCodes[op.opcodeIndex].builtinCode in weighted
+            and len(op.inputs) > 2
+            and op.inputs[2] >= 0
+        }
+        for i, t in enumerate(sg.tensors):
+            if t.type != schema.TensorType.FLOAT32:
+                continue
+            buf = model.buffers[t.buffer]
+            q = schema.QuantizationParametersT()
+            q.zeroPoint, q.scale = [0], [0.05]
+            if buf.data is not None and len(buf.data):
+                x = np.frombuffer(bytes(buf.data), dtype=np.float32)
+                if i in bias:
+                    q.scale = [0.0025]
+                    buf.data = np.round(x / 0.0025).astype(np.int32).tobytes()
+                    t.type = schema.TensorType.INT32
+                    t.quantization = q
+                    continue
+                q.scale = [float(max(np.abs(x).max(), 1e-3) / 127)]
+                buf.data = np.clip(np.round(x / q.scale[0]), -127, 127).astype(np.int8).tobytes()
+            t.type = schema.TensorType.INT8
+            t.quantization = q
+
+    return edited(name, edit)
+
+
+@pytest.fixture(scope="module")
+def int8_versions(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("xnnpack_int8")
+    files = {}
+    for name in _INT8_OF:
+        path = folder / name
+        path.write_bytes(_int8(name))
+        files[name] = str(path)
+    seen = _observe(list(files.values()))
+    return {name: (Path(p).read_bytes(), seen[p]) for name, p in files.items()}
+
+
+@pytest.mark.parametrize("name", _INT8_OF)
+def test_int8_version_placed_as_the_delegate_takes_it(
+    int8_versions: dict[str, tuple[bytes, dict[str, Any]]], name: str
+) -> None:
+    data, seen = int8_versions[name]
+    if "error" in seen:
+        pytest.skip(f"the interpreter does not open it: {seen['error'][:80]}")
+    model = tflkit.load(data)
+    assert all(t.dtype != "float32" for t in model.primary.tensors)
+    took = {i for part in seen["partitions"] for i in part}
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == took
+    assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])

@@ -1,0 +1,257 @@
+"""``edgetpu``: the Coral Edge TPU compiler, which maps the first supported part of a model.
+
+Rules from coral.ai/docs/edgetpu/models-intro ("Model requirements" and "Supported
+operations", Edge TPU compiler 16), cited from memory. The requirements, as the page puts them:
+
+- "Tensor parameters are quantized (8-bit fixed-point numbers; int8 or uint8)."
+- "Tensor sizes are constant at compile-time (no dynamic sizes)."
+- "Model parameters (such as bias tensors) are constant at compile-time."
+- "Tensors are either 1-, 2-, or 3-dimensional. If a tensor has more than 3 dimensions, then
+  only the 3 innermost dimensions may have a size greater than 1."
+- "The model uses only the operations supported by the Edge TPU."
+
+and on partitioning: "the compiler cannot partition the model more than once, so as soon as an
+unsupported operation occurs, that operation and everything after it executes on the CPU, even
+if supported operations occur later."
+
+Two decisions of tflkit's, not the page's: the QUANTIZE of a float graph input and the
+DEQUANTIZE of a float graph output run on the CPU without ending the mapped part (the
+compiler leaves these edges to the CPU in full-integer models with float I/O:
+``edgetpu-float-io``); and the compiler reads subgraph 0 only (``edgetpu-subgraph``). Per-op
+notes that need builtin options (Conv2d "same dilation in x and y", no fused activation on
+pooling) are not checked.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from tflkit.targets import Placement, output_name
+
+if TYPE_CHECKING:
+    from tflkit.model import Model, Operator, Subgraph, Tensor
+
+__all__ = ["TARGETS", "SOURCE", "RULES", "FALLBACK", "OPS", "place"]
+
+TARGETS = ("edgetpu",)
+SOURCE = (
+    "Coral Edge TPU compiler 16: coral.ai/docs/edgetpu/models-intro, "
+    "'Model requirements' and 'Supported operations' (from memory)"
+)
+FALLBACK = "cpu"
+
+RULES: dict[str, str] = {
+    "edgetpu-op": "not in the 'Supported operations' table",
+    "edgetpu-dtype": "tensor parameters are quantized int8 or uint8 (bias int32)",
+    "edgetpu-dynamic-shape": "tensor sizes are constant at compile-time (no dynamic sizes)",
+    "edgetpu-constant": "model parameters (weights, bias) are constant at compile-time",
+    "edgetpu-rank": "more than 3 dimensions: only the 3 innermost may be greater than 1",
+    "edgetpu-op-limit": "an operator's note in the table (batch dimension, 1-D softmax, ...)",
+    "edgetpu-after-unsupported": "after the first unsupported operation: everything runs on CPU",
+    "edgetpu-float-io": "QUANTIZE of a float input / DEQUANTIZE to a float output: on the CPU",
+    "edgetpu-subgraph": "the compiler maps subgraph 0 only",
+}
+
+#: The "Supported operations" table: operator -> its note ("" when none).
+OPS: dict[str, str] = {
+    "ADD": "",
+    "AVERAGE_POOL_2D": "no fused activation function",
+    "CONCATENATION": "no fused activation function; a constant input must be all zeros",
+    "CONV_2D": "must use the same dilation in x and y dimensions",
+    "DEPTHWISE_CONV_2D": "dilated conv kernels are not supported",
+    "EXPAND_DIMS": "runtime version 13+",
+    "FULLY_CONNECTED": "only the default format is supported for fully-connected weights",
+    "HARD_SWISH": "",
+    "L2_NORMALIZATION": "",
+    "LOGISTIC": "",
+    "LSTM": "unidirectional LSTM only",
+    "MAXIMUM": "",
+    "MAX_POOL_2D": "no fused activation function",
+    "MEAN": "no reduction in batch dimension; x and/or y dimensions only",
+    "MINIMUM": "",
+    "MUL": "",
+    "PACK": "no packing in batch dimension",
+    "PAD": "no padding in batch dimension",
+    "PRELU": "alpha needs to be constant",
+    "QUANTIZE": "",
+    "REDUCE_MAX": "cannot operate on the batch dimension",
+    "REDUCE_MIN": "cannot operate on the batch dimension",
+    "RELU": "",
+    "RELU6": "",
+    "RELU_N1_TO_1": "",
+    "RESHAPE": "certain reshapes might not be mapped for large tensor sizes",
+    "RESIZE_BILINEAR": "input/output is a 3-dimensional tensor",
+    "RESIZE_NEAREST_NEIGHBOR": "input/output is a 3-dimensional tensor",
+    "RSQRT": "",
+    "SLICE": "",
+    "SOFTMAX": "supports only 1-D input tensor with a max of 16,000 elements",
+    "SPACE_TO_DEPTH": "",
+    "SPLIT": "no splitting in batch dimension",
+    "SQUARED_DIFFERENCE": "",
+    "SQUEEZE": "runtime version 13+",
+    "STRIDED_SLICE": "",
+    "SUB": "",
+    "SUM": "cannot operate on the batch dimension",
+    "TANH": "",
+    "TRANSPOSE": "",
+    "TRANSPOSE_CONV": "",
+}
+
+#: Constant int32 parameters that are not tensor data (shapes, axes, paddings, indices).
+_PARAMS: dict[str, tuple[int, ...]] = {
+    "RESHAPE": (1,),
+    "MEAN": (1,),
+    "SUM": (1,),
+    "REDUCE_MAX": (1,),
+    "REDUCE_MIN": (1,),
+    "PAD": (1,),
+    "SLICE": (1, 2),
+    "STRIDED_SLICE": (1, 2, 3),
+    "TRANSPOSE": (1,),
+    "SPLIT": (0,),
+    "EXPAND_DIMS": (1,),
+    "RESIZE_BILINEAR": (1,),
+    "RESIZE_NEAREST_NEIGHBOR": (1,),
+    "TRANSPOSE_CONV": (0,),
+}
+
+#: operator -> (weights position, bias position): "model parameters are constant".
+_WEIGHTS: dict[str, tuple[int, int]] = {
+    "CONV_2D": (1, 2),
+    "DEPTHWISE_CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (1, 3),
+}
+
+#: Reductions whose axes must leave the batch dimension alone.
+_NO_BATCH_AXES = frozenset({"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"})
+
+_SOFTMAX_MAX = 16_000
+
+
+def _tensor(sg: Subgraph, i: int) -> Tensor | None:
+    return sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+
+
+def _axes(t: Tensor) -> list[int] | None:
+    try:
+        return [int(a) for a in t.numpy().reshape(-1)]
+    except Exception:  # noqa: BLE001 - no readable constant: the note cannot be checked
+        return None
+
+
+def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
+    """(rule, reason) when the compiler cannot map ``op``; ("", "") when it can."""
+    if op.op not in OPS:
+        return "edgetpu-op", f"{op.display_name}: not in the supported operations"
+    params = _PARAMS.get(op.op, ())
+    weights = _WEIGHTS.get(op.op)
+    for pos, i in enumerate(op.inputs):
+        t = _tensor(sg, i)
+        if t is None:
+            continue
+        if weights and pos in weights and not t.is_constant:
+            return "edgetpu-constant", f"{op.op}: input {pos} ({t.name!r}) is not a constant"
+        if pos in params:
+            if not t.is_constant:
+                return "edgetpu-constant", f"{op.op}: parameter {pos} ({t.name!r}) not constant"
+            continue
+        if weights and pos == weights[1]:
+            if t.dtype != "int32":
+                return "edgetpu-dtype", f"{op.op}: bias {t.name!r} is {t.dtype}, not int32"
+            continue
+    data = [
+        t
+        for pos, i in enumerate(op.inputs)
+        if (t := _tensor(sg, i)) is not None
+        and pos not in params
+        and not (weights and pos == weights[1])
+    ]
+    data += [t for i in op.outputs if (t := _tensor(sg, i)) is not None]
+    for t in data:
+        if t.quantization is not None and t.quantization.is_blockwise:
+            # 8-bit fixed point: one scale per tensor or per channel, not per block.
+            return "edgetpu-dtype", f"{op.op}: tensor {t.name!r} is quantized blockwise"
+        if t.dtype not in ("int8", "uint8") or t.quantization is None:
+            what = t.dtype if t.dtype not in ("int8", "uint8") else f"{t.dtype} without scales"
+            return "edgetpu-dtype", f"{op.op}: tensor {t.name!r} is {what}"
+        if any(d < 0 for d in t.shape_signature):
+            return "edgetpu-dynamic-shape", f"{op.op}: {t.name!r} is {list(t.shape_signature)}"
+        if len(t.shape) > 3 and any(d > 1 for d in t.shape[:-3]):
+            return "edgetpu-rank", f"{op.op}: {t.name!r} is {list(t.shape)}"
+    return _note(sg, op)
+
+
+def _note(sg: Subgraph, op: Operator) -> tuple[str, str]:
+    """The operator's own note in the table, where the file tells enough to check it."""
+    first = _tensor(sg, op.inputs[0]) if op.inputs else None
+    if op.op in _NO_BATCH_AXES and len(op.inputs) > 1 and first is not None:
+        axes_t = _tensor(sg, op.inputs[1])
+        axes = _axes(axes_t) if axes_t is not None else None
+        rank = len(first.shape)
+        if axes is not None and rank:
+            norm = {a % rank for a in axes}
+            if 0 in norm and rank > 1:
+                return "edgetpu-op-limit", f"{op.op}: reduces the batch dimension"
+            if op.op == "MEAN" and rank == 4 and not norm <= {1, 2}:
+                return "edgetpu-op-limit", "MEAN: reduction along x and/or y only"
+    if op.op == "SOFTMAX" and first is not None:
+        if sum(d > 1 for d in first.shape) > 1:
+            return "edgetpu-op-limit", f"SOFTMAX: input {list(first.shape)} is not 1-D"
+        if math.prod(first.shape) > _SOFTMAX_MAX:
+            return "edgetpu-op-limit", f"SOFTMAX: more than {_SOFTMAX_MAX:,} elements"
+    if op.op == "PAD" and len(op.inputs) > 1:
+        pads_t = _tensor(sg, op.inputs[1])
+        pads = _axes(pads_t) if pads_t is not None else None
+        if pads and any(pads[:2]):
+            return "edgetpu-op-limit", "PAD: no padding in batch dimension"
+    return "", ""
+
+
+def _float_edge(sg: Subgraph, op: Operator) -> bool:
+    """QUANTIZE of a float graph input, or DEQUANTIZE to a float graph output."""
+    if op.op == "QUANTIZE" and op.inputs and op.inputs[0] in sg.inputs:
+        t = _tensor(sg, op.inputs[0])
+        return t is not None and t.dtype == "float32"
+    if op.op == "DEQUANTIZE" and op.outputs and op.outputs[0] in sg.outputs:
+        t = _tensor(sg, op.outputs[0])
+        return t is not None and t.dtype == "float32"
+    return False
+
+
+def place(model: Model, target: str) -> list[Placement]:
+    """Where each operator runs after the Edge TPU compiler: ``target`` or ``cpu``.
+
+    Args:
+        model: the model, as ``tflkit.load`` reads it.
+        target: ``"edgetpu"``.
+
+    Returns:
+        One Placement per operator of every subgraph, in order. Operators after the first
+        one the compiler cannot map are on the CPU with rule ``edgetpu-after-unsupported``.
+
+    Example:
+        >>> [p.rule for p in place(tflkit.load("mlp_int8.tflite"), "edgetpu")][:2]
+        ['edgetpu-dynamic-shape', 'edgetpu-after-unsupported']
+    """
+    found = []
+    for sg in model.subgraphs:
+        cut: Operator | None = None
+        for op in sg.operators:
+            if sg.index != 0:
+                rule, why = "edgetpu-subgraph", f"{op.op}: in subgraph {sg.index}"
+            elif _float_edge(sg, op):
+                rule, why = "edgetpu-float-io", f"{op.op}: between float I/O and the Edge TPU"
+            elif cut is not None:
+                rule = "edgetpu-after-unsupported"
+                why = f"after operator {cut.index} ({cut.display_name}), not mapped"
+            else:
+                rule, why = _why_not(sg, op)
+                if rule:
+                    cut = op
+            on = "cpu" if rule else "target"
+            found.append(
+                Placement(sg.index, op.index, op.display_name, output_name(sg, op), on, why, rule)
+            )
+    return found

@@ -1,0 +1,338 @@
+"""``xnnpack``: the XNNPACK delegate, LiteRT's default CPU delegate.
+
+The interpreter applies it by default: ops it takes run in XNNPACK's kernels, the rest on
+LiteRT's reference (builtin) kernels, and each run of taken ops is one DELEGATE node. This is
+the usual answer to "why is my int8 model slower than float32": an int8 SOFTMAX stays outside
+and cuts the graph in two (fixtures/mlp_int8_float_io.tflite: QUANTIZE and both
+FULLY_CONNECTEDs in one partition, SOFTMAX on the reference kernel, DEQUANTIZE in a second).
+
+The rules are the op and dtype checks of the delegate's ``Subgraph::VisitNode``
+(``tflite/delegates/xnnpack/xnnpack_delegate.cc``), written from memory and calibrated against
+what ai-edge-litert 2.3.0 does on every fixture (``tests/test_xnnpack.py`` compares them with
+the DELEGATE nodes the interpreter reports after ``allocate_tensors()``). Operator builtin
+options (fused activations, strided-slice masks) are not read: the delegate accepts the common
+values and the fixtures do not exercise the others.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tflkit.targets import Placement, output_name
+from tflkit.targets._partition import partitions
+
+if TYPE_CHECKING:
+    from tflkit.model import Model, Operator, Subgraph, Tensor
+
+__all__ = ["TARGETS", "SOURCE", "RULES", "FALLBACK", "place", "segments"]
+
+TARGETS = ("xnnpack",)
+SOURCE = (
+    "LiteRT XNNPACK delegate, tflite/delegates/xnnpack/xnnpack_delegate.cc (from memory), "
+    "calibrated on ai-edge-litert 2.3.0"
+)
+FALLBACK = "cpu"
+
+RULES: dict[str, str] = {
+    "xnnpack-op": "the operator is not in the delegate's table (custom ops: three by name)",
+    "xnnpack-dtype": "the delegate takes float32 for this operator, int8/uint8 only where listed",
+    "xnnpack-quantization": "int8/uint8 tensors: per-tensor activations, symmetric int8 weights",
+    "xnnpack-static": "weights and shape parameters must be constants in the file",
+    "xnnpack-sparse": "sparse constants are not read (only a DENSIFY the delegate does not take)",
+    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS)",
+}
+
+_F = frozenset({"float32"})
+_FQ = frozenset({"float32", "int8", "uint8"})
+
+#: operator -> the dtypes of its data tensors the delegate takes.
+#: Float only where XNNPACK has no quantized operator or the delegate does not wire it:
+#: an int8 SOFTMAX stays on the reference kernel [observed: mlp_int8.tflite, 2.3.0], and so
+#: do int8 RELU, RELU6, HARD_SWISH, EXP, ... (tests/test_xnnpack.py swaps the SOFTMAX of
+#: mlp_float32 / mlp_int8 for each of them). RELU_0_TO_1 is not taken in 2.3.0. The int8
+#: side of the data-movement ops, MEAN, TANH and BATCH_MATMUL is observed on fixtures whose
+#: float tensors are turned int8 (tests/test_xnnpack.py).
+OPS: dict[str, frozenset[str]] = {
+    **{
+        op: _F
+        for op in (
+            "ABS",
+            "CEIL",
+            "COS",
+            "DIV",
+            "EXP",
+            "FLOOR",
+            "GELU",
+            "HARD_SWISH",
+            "LOG",
+            "MAXIMUM",
+            "MINIMUM",
+            "NEG",
+            "PRELU",
+            "RELU",
+            "RELU6",
+            "RELU_N1_TO_1",
+            "ROUND",
+            "RSQRT",
+            "SIN",
+            "SOFTMAX",
+            "SQRT",
+            "SQUARE",
+            "SQUARED_DIFFERENCE",
+            "SUM",
+        )
+    },
+    **{
+        op: _FQ
+        for op in (
+            "ADD",
+            "AVERAGE_POOL_2D",
+            "BATCH_MATMUL",
+            "CONCATENATION",
+            "CONV_2D",
+            "DEPTH_TO_SPACE",
+            "DEPTHWISE_CONV_2D",
+            "ELU",
+            "EXPAND_DIMS",
+            "FULLY_CONNECTED",
+            "LEAKY_RELU",
+            "LOGISTIC",
+            "MAX_POOL_2D",
+            "MEAN",
+            "MUL",
+            "PAD",
+            "RESHAPE",
+            "RESIZE_BILINEAR",
+            "SLICE",
+            "SPACE_TO_DEPTH",
+            "SPLIT",
+            "STRIDED_SLICE",
+            "SUB",
+            "TANH",
+            "TRANSPOSE",
+            "TRANSPOSE_CONV",
+        )
+    },
+    # Checked by their own rules below.
+    "QUANTIZE": _FQ,
+    "DEQUANTIZE": _FQ,
+    # Resource variables: the interpreter's default XNNPACK delegate takes them
+    # [observed: stateful_counter.tflite, 2.3.0; CALL_ONCE stays outside].
+    "VAR_HANDLE": _FQ,
+    "READ_VARIABLE": _FQ,
+    "ASSIGN_VARIABLE": _FQ,
+}
+
+#: Custom operators the delegate recognises by custom code (MediaPipe's).
+CUSTOM_OPS = frozenset({"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"})
+
+#: operator -> input positions that must be constant (weights, bias, shape parameters).
+#: FULLY_CONNECTED and BATCH_MATMUL take runtime weights in float32 [observed:
+#: keras_weight_only_int8.tflite, a BATCH_MATMUL on a CAST output].
+STATIC_INPUTS: dict[str, tuple[int, ...]] = {
+    "CONV_2D": (1, 2),
+    "DEPTHWISE_CONV_2D": (1, 2),
+    "TRANSPOSE_CONV": (0, 1, 3),
+    "PRELU": (1,),
+    "RESHAPE": (1,),
+    "MEAN": (1,),
+    "SUM": (1,),
+    "PAD": (1,),
+    "SLICE": (1, 2),
+    "STRIDED_SLICE": (1, 2, 3),
+    "TRANSPOSE": (1,),
+    "SPLIT": (0,),
+    "EXPAND_DIMS": (1,),
+    "RESIZE_BILINEAR": (1,),
+}
+
+#: Operators with a weights input (position 1) that may be int8 under a float32 input and
+#: output: dynamic-range ("hybrid") quantization, computed by XNNPACK's qd8 kernels
+#: [observed for FULLY_CONNECTED: mlp_dynamic_range.tflite; CONV_2D from memory].
+HYBRID_OPS = frozenset({"FULLY_CONNECTED", "CONV_2D"})
+
+#: Weight positions read per channel (int8 only, zero point 0); other inputs per-tensor.
+_WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
+    "CONV_2D": (1, 2),
+    "DEPTHWISE_CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (1, 3),
+}
+
+_MAX_RANK = 6
+
+
+def _tensor(sg: Subgraph, i: int) -> Tensor | None:
+    return sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+
+
+def _static(sg: Subgraph, i: int) -> bool:
+    """A constant, or a float16 constant widened by DEQUANTIZE (the delegate unpacks it)."""
+    t = _tensor(sg, i)
+    if t is None or t.is_constant:
+        return True
+    for op in sg.operators:
+        if i in op.outputs:
+            src = _tensor(sg, op.inputs[0]) if op.op == "DEQUANTIZE" and op.inputs else None
+            return src is not None and src.is_constant and src.dtype == "float16"
+    return False
+
+
+def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
+    """(rule, reason) when the delegate leaves ``op`` to the reference kernels; ("", "")."""
+    name = op.display_name
+    if op.is_custom:
+        if op.custom_code in CUSTOM_OPS:
+            return "", ""
+        return "xnnpack-op", f"{name}: not an operator the delegate knows"
+    allowed = OPS.get(op.op)
+    if allowed is None:
+        return "xnnpack-op", f"{op.op}: not in the delegate's operator table"
+    ins = [(pos, t) for pos, i in enumerate(op.inputs) if (t := _tensor(sg, i)) is not None]
+    outs = [t for i in op.outputs if (t := _tensor(sg, i)) is not None]
+    for t in [t for _, t in ins] + outs:
+        if len(t.shape_signature) > _MAX_RANK:
+            return "xnnpack-rank", f"{op.op}: tensor {t.name!r} has {len(t.shape_signature)} dims"
+        if t.is_sparse:
+            return "xnnpack-sparse", f"{op.op}: tensor {t.name!r} is stored sparse"
+    for pos in STATIC_INPUTS.get(op.op, ()):
+        if pos < len(op.inputs) and not _static(sg, op.inputs[pos]):
+            t = sg.tensors[op.inputs[pos]]
+            return "xnnpack-static", f"{op.op}: input {pos} ({t.name!r}) is computed at run time"
+    if op.op in ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"):
+        return _variable(op, ins, outs)
+    if op.op == "QUANTIZE":
+        return _quantize(op, ins, outs)
+    if op.op == "DEQUANTIZE":
+        return _dequantize(op, ins, outs)
+    return _data(sg, op, allowed, ins, outs)
+
+
+def _variable(op: Operator, ins: list[tuple[int, Tensor]], outs: list[Tensor]) -> tuple[str, str]:
+    for t in [t for _, t in ins] + outs:
+        if t.dtype not in ("resource", "float32"):
+            return "xnnpack-dtype", f"{op.op}: variable of {t.dtype}, the delegate keeps float32"
+    return "", ""
+
+
+def _quantize(op: Operator, ins: list[tuple[int, Tensor]], outs: list[Tensor]) -> tuple[str, str]:
+    # float32 -> int8/uint8 (quantize) or int8 -> int8, uint8 -> uint8 (requantize); not
+    # int8 <-> uint8 [observed: cnn_uint8_io.tflite] and not int16 [quantize_int16.tflite].
+    if not ins or not outs:
+        return "xnnpack-op", f"{op.op}: without input or output"
+    src, dst = ins[0][1].dtype, outs[0].dtype
+    if dst not in ("int8", "uint8") or src not in ("float32", dst):
+        return "xnnpack-dtype", f"QUANTIZE {src} -> {dst}: the delegate takes float32 -> int8/uint8"
+    return _per_tensor(op, [outs[0]] + ([ins[0][1]] if src == dst else []))
+
+
+def _dequantize(op: Operator, ins: list[tuple[int, Tensor]], outs: list[Tensor]) -> tuple[str, str]:
+    # int8/uint8 -> float32, and float16 constants (weights) -> float32 [mlp_float16.tflite].
+    if not ins or not outs:
+        return "xnnpack-op", f"{op.op}: without input or output"
+    src, dst = ins[0][1], outs[0].dtype
+    if dst == "float32" and src.dtype == "float16" and src.is_constant:
+        return "", ""
+    if dst != "float32" or src.dtype not in ("int8", "uint8"):
+        return (
+            "xnnpack-dtype",
+            f"DEQUANTIZE {src.dtype} -> {dst}: the delegate takes int8/uint8 or a float16 "
+            "constant to float32",
+        )
+    return _per_tensor(op, [src])
+
+
+def _per_tensor(op: Operator, tensors: list[Tensor]) -> tuple[str, str]:
+    for t in tensors:
+        q = t.quantization
+        if q is None or len(q.scales) != 1:
+            kind = "no scale" if q is None else f"{len(q.scales)} scales"
+            return "xnnpack-quantization", f"{op.op}: {t.dtype} {t.name!r} has {kind}, needs one"
+    return "", ""
+
+
+def _data(
+    sg: Subgraph,
+    op: Operator,
+    allowed: frozenset[str],
+    ins: list[tuple[int, Tensor]],
+    outs: list[Tensor],
+) -> tuple[str, str]:
+    weights = _WEIGHT_INPUTS.get(op.op, ())
+    static = STATIC_INPUTS.get(op.op, ())
+    # The activations fix the operator's type: float32, or int8 / uint8 quantized.
+    data = [t for pos, t in ins if pos not in weights and pos not in static] + outs
+    kinds = {t.dtype for t in data}
+    if not data:
+        return "", ""
+    if len(kinds) != 1:
+        return "xnnpack-dtype", f"{op.op}: mixes {' and '.join(sorted(kinds))}"
+    kind = kinds.pop()
+    if kind not in allowed:
+        takes = " / ".join(sorted(allowed))
+        return "xnnpack-dtype", f"{op.op}: {kind}, the delegate takes {takes} here"
+    if kind == "float32":
+        for pos, t in ins:
+            if pos not in weights or t.dtype == "float32":
+                continue
+            if op.op not in HYBRID_OPS or pos != 1 or t.dtype not in ("int8", "int4"):
+                return "xnnpack-dtype", f"{op.op}: {t.dtype} weights under float32"
+            q = t.quantization
+            if t.dtype == "int8" and q is not None and q.is_blockwise:
+                # [observed: fc_blockwise_int8.tflite: allocate_tensors() fails in the delegate]
+                return (
+                    "xnnpack-quantization",
+                    f"{op.op}: blockwise int8 weights (the delegate fails to prepare them)",
+                )
+        return "", ""
+    rule, why = _per_tensor(op, data)
+    if rule:
+        return rule, why
+    for pos, t in ins:
+        if pos not in weights or t.dtype == "int32":
+            continue
+        q = t.quantization
+        if q is None:
+            return "xnnpack-quantization", f"{op.op}: {t.dtype} weights {t.name!r} without scales"
+        if len(q.scales) > 1 and (kind != "int8" or any(q.zero_points)):
+            return (
+                "xnnpack-quantization",
+                f"{op.op}: per-channel weights {t.name!r} need int8 with zero point 0",
+            )
+    return "", ""
+
+
+def place(model: Model, target: str) -> list[Placement]:
+    """Where each operator runs with the XNNPACK delegate: ``target`` or ``cpu``.
+
+    Args:
+        model: the model, as ``tflkit.load`` reads it.
+        target: ``"xnnpack"``.
+
+    Returns:
+        One Placement per operator of every subgraph, in order; ``cpu`` ones carry the rule id
+        and the reason the delegate leaves them to the reference kernels.
+
+    Example:
+        >>> [p.op for p in place(tflkit.load("mlp_int8.tflite"), "xnnpack") if p.on == "cpu"]
+        ['SOFTMAX']
+    """
+    found = []
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            rule, why = _why_not(sg, op)
+            on = "cpu" if rule else "target"
+            out = output_name(sg, op)
+            found.append(Placement(sg.index, op.index, op.display_name, out, on, why, rule))
+    return found
+
+
+def segments(model: Model, placement: tuple[Placement, ...]) -> int:
+    """DELEGATE nodes: the partitions LiteRT makes of the ops the delegate takes."""
+    total = 0
+    for sg in model.subgraphs:
+        mine = [p for p in placement if p.subgraph == sg.index]
+        if len(mine) != len(sg.operators):
+            continue
+        total += len(partitions(sg, [p.on == "target" for p in mine]))
+    return total
