@@ -61,6 +61,7 @@ RULES: dict[str, str] = {
     "tflm-hybrid": "float input with integer weights (hybrid / dynamic range): no TFLM kernel",
     "tflm-quantize-types": "QUANTIZE supports only some (input, output) type pairs",
     "tflm-blockwise": "blockwise-quantized tensors: TFLM reads only per-tensor/per-channel",
+    "tflm-sparse": "sparse weights: TFLM reads the buffer as dense (no error, wrong numbers)",
 }
 
 F32, F16, I8, I16, I32, I64, U8, BOOL = (
@@ -292,6 +293,10 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
         t = sg.tensors[i] if 0 <= i < len(sg.tensors) else None
         if t is not None and t.quantization is not None and t.quantization.is_blockwise:
             return "tflm-blockwise", f"tensor {t.name!r} is blockwise-quantized"
+        if t is not None and t.is_sparse:
+            # No kernel reads Tensor.sparsity: it takes the compressed buffer for the dense
+            # tensor and reads past it (fixtures/mlp_sparse.tflite: NaN outputs, no error).
+            return "tflm-sparse", f"tensor {t.name!r} is sparse; TFLM would read it as dense"
     if support.types is not None:
         t = _tensor(sg, op, support.tensor)
         if t is not None and t.dtype not in support.types:
