@@ -88,6 +88,7 @@ EXPECTED_FAILURES = {
     "flex_cumprod.tflite": ("CUSTOM", "tflm-flex"),
     "tflm_select_int32.tflite": ("SELECT_V2", "tflm-dtype"),
     "tflm_reduce_prod.tflite": ("REDUCE_PROD", "tflm-unsupported-op"),
+    "tflm_densify_conv.tflite": ("DENSIFY", "tflm-unsupported-op"),
     "quantize_uint8.tflite": ("QUANTIZE", "tflm-quantize-types"),
     "add_blockwise_int8.tflite": ("ADD", "tflm-blockwise"),
 }
