@@ -303,3 +303,19 @@ class Reader:
         if arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         return tuple(arr.tolist())
+
+
+def external_buffers(data: Any, where: str) -> frozenset[int]:
+    """Indices of the buffers whose data sits after the flatbuffer (``Buffer.offset > 1``).
+
+    Offset 1 is the converter's placeholder for "no data". Runtimes that copy such data into
+    memory (TFLM places it in the tensor arena) need to know which buffers these are.
+    """
+    reader = Reader(data, where)
+    root = reader.root()
+    out = set()
+    for i in range(root.BuffersLength()):
+        b = reader.table(root.Buffers(i))
+        if int(b.Offset()) > 1 and int(b.Size()) > 0:
+            out.add(i)
+    return frozenset(out)

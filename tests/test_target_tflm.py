@@ -1,0 +1,264 @@
+"""tflkit.targets.tflm against TensorFlow Lite Micro itself.
+
+The truth is tflite-micro's Python interpreter (``tflite_micro``), run on each fixture in a
+child process by ``tests/_tflm_probe.py``: it allocates with a big arena, invokes on zeros and
+reports the stage it reached, TFLM's own messages (C-level stderr) and the ``Arena allocation
+total`` of ``print_allocations()``. A child, because TFLM aborts the process on some files
+(fixtures/add_blockwise_int8.tflite) and prints from C.
+
+``tests/tflm_op_resolver.json`` is the list of ``MicroMutableOpResolver`` Add methods read
+from tflite-micro's ``micro_mutable_op_resolver.h`` and ``python_ops_resolver.cc`` (the
+package ships neither header nor list; its source and commit are in the file).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ALL_FIXTURES, FIXTURES, ROOT
+
+import tflkit
+from tflkit.targets import tflm
+
+pytest.importorskip("tflite_micro")
+
+PROBE = Path(__file__).with_name("_tflm_probe.py")
+RESOLVER = json.loads(Path(__file__).with_name("tflm_op_resolver.json").read_text())
+NODE = re.compile(r"Node (\w+) \(number (\d+)\) failed to (prepare|invoke)")
+
+
+@functools.cache
+def run_in_tflm(name: str) -> dict[str, Any]:
+    """What tflite-micro does with the fixture: stage "ok", "allocate", "invoke" or "crash"."""
+    proc = subprocess.run(
+        [sys.executable, str(PROBE), str(FIXTURES / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return {"stage": "crash", "log": proc.stderr, "arena_total": None, "rc": proc.returncode}
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+# Files TFLM allocates and invokes without a word but computes wrongly: tflkit says they do
+# not run, and test_sparse_weights_compute_wrongly_in_tflm shows why.
+SILENTLY_WRONG = {"mlp_sparse.tflite"}
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_verdict_equals_tflm(name: str) -> None:
+    truth = run_in_tflm(name)
+    model = tflkit.load(FIXTURES / name)
+    placement = tflm.place(model, "tflm")
+    runs = all(p.on == "target" for p in placement)
+    if name in SILENTLY_WRONG:
+        assert truth["stage"] == "ok" and not runs
+        return
+    assert runs == (truth["stage"] == "ok"), (truth["stage"], truth["log"][-500:], placement)
+    named = NODE.search(truth["log"])
+    if named:
+        # TFLM numbers the nodes of the subgraph it was preparing or running: the primary one
+        # for these fixtures (it stops at the first failure).
+        op_name, number = named[1], int(named[2])
+        p = next(p for p in placement if p.subgraph == 0 and p.operator == number)
+        assert (p.op, p.on) == (op_name, "none")
+        assert p.rule in tflm.RULES
+    elif truth["stage"] == "allocate":
+        # "Failed to get registration from op code X": an op TFLM has no kernel for
+        missing = re.search(r"registration from op code (\w+)", truth["log"])
+        assert missing, truth["log"]
+        assert any(p.on == "none" and p.op == missing[1] for p in placement)
+
+
+# The models built to fail, and what TFLM says about each (measured, tests/_tflm_probe.py).
+EXPECTED_FAILURES = {
+    "mlp_float16.tflite": ("DEQUANTIZE", "tflm-dtype"),
+    "mlp_dynamic_range.tflite": ("FULLY_CONNECTED", "tflm-hybrid"),
+    "tflm_hybrid_conv.tflite": ("CONV_2D", "tflm-hybrid"),
+    "flex_cumprod.tflite": ("CUSTOM", "tflm-flex"),
+    "tflm_select_int32.tflite": ("SELECT_V2", "tflm-dtype"),
+    "tflm_reduce_prod.tflite": ("REDUCE_PROD", "tflm-unsupported-op"),
+    "tflm_densify_conv.tflite": ("DENSIFY", "tflm-unsupported-op"),
+    "quantize_uint8.tflite": ("QUANTIZE", "tflm-quantize-types"),
+    "add_blockwise_int8.tflite": ("ADD", "tflm-blockwise"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
+def test_models_built_to_fail(name: str) -> None:
+    assert run_in_tflm(name)["stage"] != "ok"
+    op, rule = EXPECTED_FAILURES[name]
+    placement = tflm.place(tflkit.load(FIXTURES / name), "tflm")
+    assert (op, rule) in {(p.op, p.rule) for p in placement if p.on == "none"}
+
+
+def test_sparse_weights_compute_wrongly_in_tflm() -> None:
+    # The same input through LiteRT (which densifies) and TFLM (which reads the compressed
+    # buffer as the dense tensor): TFLM's output is not LiteRT's.
+    code = (
+        "import sys, numpy as np\n"
+        "from tflite_micro.python.tflite_micro import runtime\n"
+        "from ai_edge_litert.interpreter import Interpreter\n"
+        "x = np.random.default_rng(0).random((1, 64), dtype=np.float32)\n"
+        "m = runtime.Interpreter.from_file(sys.argv[1], arena_size=1 << 22)\n"
+        "m.set_input(x, 0); m.invoke(); a = m.get_output(0)\n"
+        "r = Interpreter(model_path=sys.argv[1]); r.allocate_tensors()\n"
+        "r.set_tensor(r.get_input_details()[0]['index'], x); r.invoke()\n"
+        "b = r.get_tensor(r.get_output_details()[0]['index'])\n"
+        "print(bool(np.all(np.isfinite(a))) and bool(np.allclose(a, b, atol=1e-4)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES / "mlp_sparse.tflite")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-500:]
+    placement = tflm.place(tflkit.load(FIXTURES / "mlp_sparse.tflite"), "tflm")
+    assert [p.rule for p in placement] == ["tflm-sparse"]
+
+
+def test_select_v2_int32_fails_at_invoke_not_allocate() -> None:
+    truth = run_in_tflm("tflm_select_int32.tflite")
+    assert truth["stage"] == "invoke"
+    assert "Does not support type other than int8|int16|float32" in truth["log"]
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_arena_within_10_percent_of_tflm(name: str) -> None:
+    truth = run_in_tflm(name)
+    if truth["stage"] != "ok":
+        pytest.skip(f"TFLM does not run {name}")
+    total = truth["arena_total"]
+    estimate = tflm.memory(tflkit.load(FIXTURES / name), "tflm").arena_bytes
+    assert abs(estimate - total) <= 0.10 * total, (estimate, total)
+
+
+def test_arena_follows_activations() -> None:
+    # nb_conformer_like holds ~100 kB of activations (TFLM: 108,720 bytes), mlp_int8 a few
+    # hundred bytes (TFLM: 2,112): the estimate is not a constant
+    small = tflm.memory(tflkit.load(FIXTURES / "mlp_int8.tflite")).arena_bytes
+    conformer = tflm.memory(tflkit.load(FIXTURES / "nb_conformer_like.tflite")).arena_bytes
+    assert conformer > 50 * small
+
+
+def test_flash_is_the_model_file() -> None:
+    path = FIXTURES / "mlp_int8.tflite"
+    assert tflm.memory(tflkit.load(path)).flash_bytes == path.stat().st_size
+
+
+def test_placement_covers_every_operator_in_order() -> None:
+    model = tflkit.load(FIXTURES / "while_loop.tflite")
+    placement = tflm.place(model, "tflm")
+    expected = [(sg.index, op.index, op.op) for sg in model.subgraphs for op in sg.operators]
+    assert [(p.subgraph, p.operator, p.op) for p in placement] == expected
+    assert all(p.output for p in placement)
+
+
+def test_module_interface() -> None:
+    assert tflm.TARGETS == ("tflm",)
+    assert tflm.FALLBACK == "none"
+    assert "tflite-micro" in tflm.SOURCE and "0.dev20261023182759" in tflm.SOURCE
+    for rule, line in tflm.RULES.items():
+        assert rule.startswith("tflm-") and line and "\n" not in line
+
+
+# -- the op table against tflite-micro's own lists
+
+
+def test_table_is_what_the_python_interpreter_registers() -> None:
+    adds: dict[str, str] = RESOLVER["adds"]
+    registered = {adds[m] for m in RESOLVER["python_ops_resolver"]}
+    builtins = {k for k in registered if not k.startswith("CUSTOM:")}
+    customs = {k.removeprefix("CUSTOM:") for k in registered if k.startswith("CUSTOM:")}
+    assert set(tflm.OPS) == builtins
+    # ethos-u: AddEthosU adds nothing unless TFLM is built for an Ethos-U (the Python one is not)
+    assert set(tflm.CUSTOM_OPS) == customs - {"ethos-u"}
+    for op, support in tflm.OPS.items():
+        assert adds[support.method] == op
+    for code, method in tflm.CUSTOM_OPS.items():
+        assert adds[method] == f"CUSTOM:{code}"
+
+
+def _tflm_op_kinds(path: Path) -> set[str]:
+    """The op kinds of the file as tflite-micro's own schema reader sees them."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    schema = runtime.schema_fb
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = runtime.convert_bytearray_to_object(path.read_bytes())
+    kinds = set()
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            code = model.operatorCodes[op.opcodeIndex]
+            builtin = runtime.get_builtin_code_from_operator_code(code)
+            if names[builtin] == "CUSTOM":
+                kinds.add("CUSTOM:" + code.customCode.decode())
+            else:
+                kinds.add(names[builtin])
+    return kinds
+
+
+def _expected_adds(kinds: set[str]) -> set[str]:
+    by_kind = {v: k for k, v in RESOLVER["adds"].items()}
+    return {by_kind[k] for k in kinds if k in by_kind}
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["mlp_int8.tflite"],
+        ["cnn_uint8_io.tflite"],
+        ["while_loop.tflite"],
+        ["stateful_counter.tflite"],
+        ["mlp_int8.tflite", "cnn_uint8_io.tflite", "nb_streaming_state.tflite"],
+    ],
+)
+def test_resolver_cpp_is_the_op_kinds_tflm_registers(names: list[str]) -> None:
+    paths = [FIXTURES / n for n in names]
+    kinds = set().union(*(_tflm_op_kinds(p) for p in paths))
+    expected = _expected_adds(kinds)
+    assert len(expected) == len(kinds)  # every kind of these models has a kernel
+    text = tflm.resolver_cpp([tflkit.load(p) for p in paths])
+    lines = text.splitlines()
+    assert lines[0] == f"tflite::MicroMutableOpResolver<{len(expected)}> resolver;"
+    methods = {re.fullmatch(r"resolver\.(Add\w+)\(\);", line)[1] for line in lines[1:]}  # type: ignore[index]
+    assert methods == expected
+    assert len(lines) == 1 + len(expected)
+    assert all(m in RESOLVER["adds"] for m in methods)
+
+
+def test_resolver_leaves_out_ops_tflm_lacks() -> None:
+    text = tflm.resolver_cpp([tflkit.load(FIXTURES / "flex_cumprod.tflite")])
+    assert text.splitlines() == [
+        "tflite::MicroMutableOpResolver<1> resolver;",
+        "resolver.AddAdd();",
+    ]
+
+
+def test_import_pulls_no_runtime() -> None:
+    code = (
+        "import sys, tflkit; from tflkit.targets import tflm; "
+        "m = tflkit.load(sys.argv[1]); tflm.place(m); tflm.memory(m); tflm.resolver_cpp([m]); "
+        "bad = [x for x in ('tensorflow', 'tflite_micro', 'ai_edge_litert') if x in sys.modules]; "
+        "print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES / "mlp_int8.tflite")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[]", out.stderr
