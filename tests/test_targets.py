@@ -64,7 +64,8 @@ def test_placements_become_findings_and_verdicts(fake: str) -> None:
     assert [(f.rule, f.operator) for f in report.violations] == [("fake-softmax", 2)]
     assert "operator 2 (SOFTMAX) output " in report.violations[0].message
     placed = report.target
-    assert placed is not None and placed.on_target == 2 and placed.segments == 1
+    assert placed is not None and placed.on_target == 2
+    assert placed.segments == (1 if fake == "cpu" else 0)  # TFLM-like: no parts to count
     assert placed.summary.startswith("2 of 3 operators on fake")
     fallback = tflkit.check(FIXTURES / "mlp_int8.tflite", target="fake", allow_cpu_fallback=True)
     assert fallback.passed == (fake == "cpu")  # TFLM-like targets have no fallback

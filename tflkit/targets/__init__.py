@@ -73,7 +73,7 @@ class TargetResult:
     target: str
     source: str
     placement: tuple[Placement, ...]
-    segments: int  # runs of consecutive operators on the target (delegates: partitions)
+    segments: int  # delegate partitions on the target (0 for TFLM, which has no fallback)
     memory: Memory | None
     passed: bool
 
@@ -133,6 +133,8 @@ def place(model: Model, target: str, *, allow_cpu_fallback: bool = False) -> Tar
     placement = tuple(mod.place(model, target))
     seg_fn = getattr(mod, "segments", None)
     segments = seg_fn(model, placement) if seg_fn else default_segments(placement)
+    if mod.FALLBACK == "none":  # no delegate: nothing is cut into parts
+        segments = 0
     mem_fn = getattr(mod, "memory", None)
     memory = mem_fn(model, target) if mem_fn else None
     on = sum(p.on == "target" for p in placement)
