@@ -211,3 +211,32 @@ def test_diff_imports_neither_tensorflow_nor_litert() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_documented_diff_output_matches_the_fixtures() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    command = "tflkit diff fixtures/mlp_int8.tflite fixtures/mlp_int8_float_io.tflite"
+    console = re.search(rf"```console\n\$ {re.escape(command)}\n(.*?)```", readme, re.S)
+    assert console is not None
+    proc = subprocess.run(
+        [sys.executable, "cli.py", *command.split()[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert console.group(1).splitlines() == proc.stdout.splitlines()
+
+
+def test_committed_snapshot_matches_the_fixture() -> None:
+    # tests/snapshots/mlp_int8.json was written by `tflkit snapshot` and read by a person:
+    # scales and zero points as in MANIFEST.json, 8 tensors, 3 ops. A change of format or of
+    # the fixture shows here.
+    snap = ROOT / "tests" / "snapshots" / "mlp_int8.json"
+    before = snap.read_bytes()
+    assert assert_matches_snapshot(INT8, snap) == "matched"
+    assert snap.read_bytes() == before

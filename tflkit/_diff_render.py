@@ -118,7 +118,17 @@ def diff_lines(d: ModelDiff, *, all_changes: bool = False, width: int = 80) -> l
     from tflkit.differ import SECTIONS
 
     a, b = d.old_facts, d.new_facts
-    lines = textwrap.wrap(d.summary, width, break_long_words=True, subsequent_indent="  ")
+    # wrapped between its parts, so that "2 op kinds added" stays on one line
+    lines = [""]
+    for part in d.summary.split(", "):
+        if not lines[-1]:
+            lines[-1] = part
+        elif len(lines[-1]) + 2 + len(part) + 1 <= width:
+            lines[-1] += ", " + part
+        else:
+            lines[-1] += ","
+            lines.append("  " + part)
+    lines = [line if len(line) <= width else textwrap.shorten(line, width) for line in lines]
     lines.append(f"{d.old_name} -> {d.new_name}"[:width])
     if "size_bytes" in a and "size_bytes" in b:
         lines.append(f"  file size {a['size_bytes']:,} -> {b['size_bytes']:,} bytes (layout)")
