@@ -240,3 +240,30 @@ def test_committed_snapshot_matches_the_fixture() -> None:
     before = snap.read_bytes()
     assert assert_matches_snapshot(INT8, snap) == "matched"
     assert snap.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fixtures/mlp_int8.tflite", "fixtures/mlp_int8.tflite"],
+        ["fixtures/mlp_float32.tflite", "fixtures/mlp_int8.tflite", "--json"],
+        ["--all", "fixtures/mlp_float32.tflite", "fixtures/mlp_int8.tflite"],
+        ["fixtures/mlp_int8.tflite", "fixtures/missing.tflite"],
+    ],
+)
+def test_plain_path_and_typer_app_agree(args: list[str]) -> None:
+    """`python -m tflkit diff ...` runs without typer; the typer app (CliRunner) prints the
+    same stdout and stderr and exits with the same code."""
+    from tflkit.cli._plain import diff_args
+
+    assert diff_args(args) is not None
+    fast = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tflkit", "diff", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert " typer" not in fast.stderr  # importtime lines name every module imported
+    app_result = _run("diff", *args)
+    assert fast.returncode == app_result.exit_code
+    assert fast.stdout == app_result.stdout
+    errors = [line for line in fast.stderr.splitlines() if not line.startswith("import time:")]
+    assert "\n".join(errors).strip() == app_result.stderr.strip()

@@ -1,4 +1,5 @@
-"""``tflkit diff``."""
+"""``tflkit diff`` (the work is in ``_plain``, which ``tflkit.cli.main`` also runs without
+typer)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from tflkit.cli._common import EXIT_FAILED, EXIT_OK, print_json
-from tflkit.cli._shared import JsonOpt, print_trimmed
+from tflkit.cli._plain import run_diff
+from tflkit.cli._shared import JsonOpt
 
 
 def diff(
@@ -24,14 +25,4 @@ def diff(
     ] = False,
 ) -> None:
     """Show what changed between two models, interface first (exit 1 when they differ)."""
-    from tflkit import _diff_render
-    from tflkit.differ import diff as diff_models
-
-    d = diff_models(old, new)
-    if json_:
-        print_json(_diff_render.diff_to_dict(d))
-    else:
-        from rich.text import Text
-
-        print_trimmed([Text(line) for line in _diff_render.diff_lines(d, all_changes=all_changes)])
-    raise typer.Exit(EXIT_OK if d.same else EXIT_FAILED)
+    raise typer.Exit(run_diff(old, new, json_, all_changes))
