@@ -329,3 +329,18 @@ def test_deduplicated_twin_still_sees_other_models() -> None:
     d = diff(FIXTURES / "mlp_float32.tflite", edited("mlp_float32.tflite",
              _with_bias_copy(shared=True)))  # fmt: skip
     assert ("added", "ADD") in {(c.kind, c.subject) for c in d.section("operators")}
+
+
+def test_subgraphs_in_another_order_are_paired_by_signature() -> None:
+    def swap(m: Any) -> None:
+        m.subgraphs.reverse()
+        for sig in m.signatureDefs:
+            sig.subgraphIndex = 1 - sig.subgraphIndex
+
+    d = diff(FIXTURES / "two_signatures.tflite", edited("two_signatures.tflite", swap))
+    # MANIFEST: decode runs subgraph 0, encode subgraph 1; swapped, only the primary changed
+    sigs = MODELS["two_signatures.tflite"]["signatures"]
+    assert sigs["decode"]["subgraph_index"] == 0 and sigs["encode"]["subgraph_index"] == 1
+    assert [(c.section, c.subject, c.old, c.new) for c in d.changes] == [
+        ("interface", "primary subgraph", ["decode"], ["encode"])
+    ]

@@ -185,11 +185,13 @@ def _signatures(m: Model) -> dict[str, Any]:
     for sig in m.signatures:
         sg = m.subgraphs[sig.subgraph_index]
         sigs[sig.key] = {
+            "subgraph_index": sig.subgraph_index,
             "inputs": {x.name: _io(sg.tensors[x.tensor_index]) for x in sig.inputs},
             "outputs": {x.name: _io(sg.tensors[x.tensor_index]) for x in sig.outputs},
         }
     if not m.signatures:  # no SignatureDef: subgraph 0's inputs and outputs, by tensor name
         sigs[""] = {
+            "subgraph_index": 0,
             "inputs": {t.name: _io(t) for t in m.inputs},
             "outputs": {t.name: _io(t) for t in m.outputs},
         }
@@ -305,7 +307,7 @@ def diff_contracts(old: dict[str, Any], new: dict[str, Any], *, rtol: float = 0.
         *_interface(old["signatures"], new["signatures"], rtol),
         *_quantization(old, new),
         *_operators(old["ops"], new["ops"]),
-        *_tensors(old["subgraphs"], new["subgraphs"], rtol),
+        *_tensors(old, new, rtol),
     ]
     if "constant_bytes" in old and "constant_bytes" in new:
         changes += _mapping("size", "constants", old["constant_bytes"], new["constant_bytes"])
@@ -399,6 +401,11 @@ def _interface(old: dict[str, Any], new: dict[str, Any], rtol: float) -> Iterato
     for key in new:
         if key not in old:
             yield Change("interface", "added", f"signature {key!r}", "", None, key)
+    primary_a = sorted(k for k, v in old.items() if v.get("subgraph_index") == 0)
+    primary_b = sorted(k for k, v in new.items() if v.get("subgraph_index") == 0)
+    if primary_a != primary_b and set(primary_a) & set(new) and set(primary_b) & set(old):
+        # subgraph 0 runs when no signature is named (Interpreter.invoke())
+        yield Change("interface", "changed", "primary subgraph", "signatures", primary_a, primary_b)
     for key in old:
         if key not in new:
             continue
@@ -465,10 +472,29 @@ def _match(
     return sorted(pairs), left_a, left_b
 
 
-def _tensors(old: list[Any], new: list[Any], rtol: float) -> Iterator[Change]:
-    for s in range(max(len(old), len(new))):
-        a = old[s] if s < len(old) else []
-        b = new[s] if s < len(new) else []
+def _subgraph_pairs(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[int, int]]:
+    """Subgraphs paired through the signatures that run them (a writer may order subgraphs
+    otherwise), the rest by index; -1 where one side has none."""
+    na, nb = len(old["subgraphs"]), len(new["subgraphs"])
+    pairs: dict[int, int] = {}
+    for key, sig in old["signatures"].items():
+        other = new["signatures"].get(key)
+        i, j = sig.get("subgraph_index", -1), (other or {}).get("subgraph_index", -1)
+        if 0 <= i < na and 0 <= j < nb and i not in pairs and j not in pairs.values():
+            pairs[i] = j
+    rest_a = [i for i in range(na) if i not in pairs]
+    rest_b = [j for j in range(nb) if j not in pairs.values()]
+    for k in range(max(len(rest_a), len(rest_b))):
+        pairs[rest_a[k] if k < len(rest_a) else -1 - k] = rest_b[k] if k < len(rest_b) else -1
+    return sorted(((i if i >= 0 else -1), j) for i, j in pairs.items())
+
+
+def _tensors(old_facts: dict[str, Any], new_facts: dict[str, Any], rtol: float) -> Iterator[Change]:
+    old, new = old_facts["subgraphs"], new_facts["subgraphs"]
+    for s_old, s_new in _subgraph_pairs(old_facts, new_facts):
+        a = old[s_old] if s_old >= 0 else []
+        b = new[s_new] if s_new >= 0 else []
+        s = s_new if s_new >= 0 else s_old
         prefix = f"subgraph {s} " if s else ""
         pairs, only_a, only_b = _match(a, b)
         for i, j in pairs:
