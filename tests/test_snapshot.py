@@ -267,3 +267,9 @@ def test_plain_path_and_typer_app_agree(args: list[str]) -> None:
     assert fast.stdout == app_result.stdout
     errors = [line for line in fast.stderr.splitlines() if not line.startswith("import time:")]
     assert "\n".join(errors).strip() == app_result.stderr.strip()
+
+
+def test_diff_schema_is_valid_and_one_file() -> None:
+    packaged = resources.files("tflkit").joinpath("schemas/diff.schema.json").read_bytes()
+    assert (ROOT / "schemas" / "diff.schema.json").read_bytes() == packaged
+    jsonschema.Draft202012Validator.check_schema(json.loads(packaged))
