@@ -344,3 +344,41 @@ def test_subgraphs_in_another_order_are_paired_by_signature() -> None:
     assert [(c.section, c.subject, c.old, c.new) for c in d.changes] == [
         ("interface", "primary subgraph", ["decode"], ["encode"])
     ]
+
+
+def test_float32_vs_float16_mlp_pairs_weights_with_weights() -> None:
+    truth = MODELS["mlp_float16.tflite"]
+    d = diff(FIXTURES / "mlp_float32.tflite", FIXTURES / "mlp_float16.tflite")
+    interp = litert_interpreter(FIXTURES / "mlp_float16.tflite")
+    assert interp is not None
+    f16 = {t["name"] for t in interp.get_tensor_details() if t["dtype"] == np.float16}
+    assert len(f16) == truth["ops"][0].count("DEQUANTIZE") == 4
+    assert d.section("interface") == ()
+    assert [(c.field, c.old, c.new) for c in d.section("quantization")] == [
+        ("quantization_kind", "float32", truth["quantization_kind"])
+    ]
+    assert [(c.kind, c.subject, c.new) for c in d.section("operators")] == [
+        ("added", "DEQUANTIZE", 4)
+    ]
+    # the float16 weights are the float32 weights retyped; the DEQUANTIZE outputs are new
+    retyped = {(c.subject, c.old, c.new) for c in d.section("tensors") if c.field == "dtype"}
+    assert retyped == {(f"tensor {n!r}", "float32", "float16") for n in f16}
+    added = [c for c in d.section("tensors") if c.kind == "added"]
+    assert len(added) == 4 and all(c.new == "float32" for c in added)
+    assert len(d.section("tensors")) == 8
+
+
+def test_dequantized_weights_do_not_pair_with_an_activation_of_the_same_name() -> None:
+    # MobileNetV2 float16 reuses names: a DEQUANTIZE output of weights carries the name an
+    # activation has in the int8 model. Made here: the float16 MLP's first DEQUANTIZE output
+    # takes the name of the float32 MLP's hidden activation (tensor 5).
+    hidden = "sequential_1/dense_1/MatMul;sequential_1/dense_1/Relu;sequential_1/dense_1/BiasAdd"
+
+    def rename(m: Any) -> None:
+        sg = m.subgraphs[0]
+        dq = next(op for op in sg.operators if m.operatorCodes[op.opcodeIndex].builtinCode == 6)
+        sg.tensors[dq.outputs[0]].name = hidden.encode()
+
+    d = diff(FIXTURES / "mlp_float32.tflite", edited("mlp_float16.tflite", rename))
+    assert not [c for c in d.section("tensors") if c.field.startswith("shape")]
+    assert sum(c.kind == "added" for c in d.section("tensors")) == 4

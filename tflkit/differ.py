@@ -177,6 +177,13 @@ def _positions(sg: Subgraph) -> dict[int, str]:
             read.setdefault(i, f"{op.display_name}#{k}:in{pos}")
     for pos, i in enumerate(sg.inputs):
         read.setdefault(i, f"input{pos}")
+    # A float16 (or int8) constant widened by DEQUANTIZE takes the place of the weights it
+    # stands for: where its DEQUANTIZE output is read (CONV_2D#3:in1), as in an int8 twin.
+    for op in sg.operators:
+        if op.op == "DEQUANTIZE" and op.inputs and op.outputs and op.outputs[0] in read:
+            w = op.inputs[0]
+            if 0 <= w < len(sg.tensors) and sg.tensors[w].is_constant:
+                read[w] = read[op.outputs[0]]
     return {t.index: produced.get(t.index) or read.get(t.index, "") for t in sg.tensors}
 
 
@@ -226,6 +233,17 @@ def contract(model: ModelLike, *, weights: bool = False) -> dict[str, Any]:
     subgraphs = []
     for sg in m.subgraphs:
         where = _positions(sg)
+        # DEQUANTIZE outputs of constants: weights at run time (float16 models), matched
+        # with weights, not with the activations that may share their names
+        widened = {
+            op.outputs[0]
+            for op in sg.operators
+            if op.op == "DEQUANTIZE"
+            and op.inputs
+            and op.outputs
+            and 0 <= op.inputs[0] < len(sg.tensors)
+            and sg.tensors[op.inputs[0]].is_constant
+        }
         tensors = []
         for t in sg.tensors:
             entry: dict[str, Any] = {
@@ -237,6 +255,8 @@ def contract(model: ModelLike, *, weights: bool = False) -> dict[str, Any]:
                 "quantization": _quant(t),
                 "constant": t.is_constant,
             }
+            if t.index in widened:
+                entry["widened_weights"] = True
             if weights and t.is_constant:
                 entry["hash"] = hashes[(sg.index, t.index)] = _hash(t)
                 entry["bytes"] = t.buffer_size
@@ -449,6 +469,10 @@ def _operators(old: dict[str, int], new: dict[str, int]) -> Iterator[Change]:
             yield Change("operators", "changed", key, "count", old.get(key, 0), new.get(key, 0))
 
 
+def _weights(t: dict[str, Any]) -> bool:
+    return bool(t["constant"] or t.get("widened_weights"))
+
+
 def _match(
     a: list[dict[str, Any]], b: list[dict[str, Any]]
 ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
@@ -456,13 +480,15 @@ def _match(
     pairs: list[tuple[int, int]] = []
     left_a, left_b = list(range(len(a))), list(range(len(b)))
     for field in ("name", "at"):
-        by: dict[str, list[int]] = {}
+        # A name pairs weights with weights and activations with activations: converters
+        # reuse names ("conv/convolution1" is an activation in one file, weights in another).
+        by: dict[tuple[str, bool], list[int]] = {}
         for j in left_b:
-            by.setdefault(b[j][field], []).append(j)
+            by.setdefault((b[j][field], _weights(b[j])), []).append(j)
         rest_a = []
         for i in left_a:
             key = a[i][field]
-            js = by.get(key)
+            js = by.get((key, _weights(a[i])))
             if js and key and not (field == "name" and _GENERATED.fullmatch(key)):
                 pairs.append((i, js.pop(0)))
             else:
