@@ -56,6 +56,7 @@ __all__ = [
     "Comparison",
     "Conversion",
     "Finding",
+    "ModelDiff",
     "RULES",
     "Report",
     "Runner",
@@ -66,6 +67,7 @@ __all__ = [
     "compare",
     "convert",
     "dequantize",
+    "diff",
     "load",
     "quantization_kind",
     "quantize",
@@ -79,6 +81,8 @@ _LAZY = {
     "RULES": "tflkit.checks",
     "Runner": "tflkit.runner",  # imports the LiteRT runtime on first use
     "compare": "tflkit.comparison",
+    "diff": "tflkit.differ",
+    "ModelDiff": "tflkit.differ",
     "convert": "tflkit.conversion",  # imports TensorFlow on first use
     "Conversion": "tflkit.conversion",
     "Comparison": "tflkit.comparison",

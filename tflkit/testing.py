@@ -16,7 +16,9 @@ all, so a CI log shows the whole story at once::
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tflkit.checks import check
@@ -27,9 +29,11 @@ __all__ = [
     "assert_agrees",
     "assert_fully_int8",
     "assert_io",
+    "assert_matches_snapshot",
     "assert_ops",
     "assert_quantization",
     "assert_runs_on",
+    "write_snapshot",
 ]
 
 TensorSpec = Mapping[str, Any]  # any of: dtype, shape, scale, zero_point, name
@@ -417,3 +421,126 @@ def assert_agrees(
             f"{got.name} does not agree with {ref.name} on {c.samples} samples ({c.data}) "
             f"({len(problems)} problems)\n{lines}"
         )
+
+
+#: Set to 1 to rewrite snapshots instead of comparing with them (as syrupy's --snapshot-update).
+UPDATE_SNAPSHOTS = "TFLKIT_UPDATE_SNAPSHOTS"
+
+
+def _snapshot_text(value: Any, indent: str = "") -> str:
+    """JSON, one key a line, lists of numbers on one line (per-channel scales stay short)."""
+    import json
+
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {_snapshot_text(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        items = [inner + _snapshot_text(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    text = json.dumps(value)
+    if isinstance(value, list) and len(text) > 96:  # long lists of numbers: a few a line
+        rows, row = [], []
+        for v in value:
+            row.append(json.dumps(v))
+            if len(", ".join(row)) > 80:
+                rows.append(", ".join(row))
+                row = []
+        rows += [", ".join(row)] if row else []
+        return "[\n" + ",\n".join(inner + r for r in rows) + "\n" + indent + "]"
+    return text
+
+
+def write_snapshot(model: ModelLike, path: str | os.PathLike[str]) -> Path:
+    """Write a model's contract as a snapshot file (what ``tflkit snapshot MODEL -o FILE`` does).
+
+    The contract is what ``tflkit.differ.contract`` returns: signatures and their inputs and
+    outputs with quantization, the quantization kind, the int8 verdict, op counts per version
+    and every tensor's dtype, shape and quantization; no weights.
+
+    Args:
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
+        path: the JSON file to write (written to a temporary name, then renamed).
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> write_snapshot("mlp_int8.tflite", "tests/snapshots/mlp_int8.json")
+    """
+    from tflkit.differ import contract
+
+    target = Path(path)
+    text = _snapshot_text(contract(model)) + "\n"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def assert_matches_snapshot(
+    model: ModelLike,
+    snapshot_path: str | os.PathLike[str],
+    *,
+    rtol: float = 1e-6,
+    update: bool | None = None,
+) -> str:
+    """Assert that a model still has the contract stored in a snapshot file, for CI.
+
+    The first run writes the snapshot (and says so on stderr); later runs compare the model
+    with it and fail with the diff (``tflkit diff``'s lines) when they differ. With
+    ``update=True``, or the environment variable ``TFLKIT_UPDATE_SNAPSHOTS=1``, the snapshot
+    is rewritten instead, as syrupy's ``--snapshot-update`` and insta's ``INSTA_UPDATE`` do.
+    A relative ``snapshot_path`` is taken from the directory of the calling file (the
+    test), else from the working directory.
+
+    Args:
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
+        snapshot_path: the snapshot's JSON file (commit it next to the test).
+        rtol: relative tolerance for scales.
+        update: rewrite the snapshot (default: from ``TFLKIT_UPDATE_SNAPSHOTS``).
+
+    Returns:
+        ``"written"``, ``"updated"`` or ``"matched"``.
+
+    Raises:
+        AssertionError: the model differs from the snapshot, listing every change.
+
+    Example:
+        >>> assert_matches_snapshot("mlp_int8.tflite", "snapshots/mlp_int8.json")
+        'matched'
+    """
+    import json
+    import sys
+
+    from tflkit._diff_render import change_line
+    from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
+
+    path = Path(snapshot_path)
+    if not path.is_absolute():
+        caller = sys._getframe(1).f_globals.get("__file__")
+        if caller:
+            path = Path(caller).resolve().parent / path
+    if update is None:
+        update = os.environ.get(UPDATE_SNAPSHOTS, "") not in ("", "0")
+    m = resolve(model)
+    if update or not path.exists():
+        existed = path.exists()
+        write_snapshot(m, path)
+        sys.stderr.write(f"tflkit: {'updated' if existed else 'wrote'} snapshot {path}\n")
+        return "updated" if existed else "written"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(stored, dict) or stored.get("tflkit_contract") != CONTRACT_VERSION:
+        raise AssertionError(
+            f"{path}: not a tflkit snapshot of version {CONTRACT_VERSION}; "
+            f"rewrite it with {UPDATE_SNAPSHOTS}=1"
+        )
+    d = diff_contracts(stored, contract(m), rtol=rtol)
+    if not d.same:
+        lines = "\n".join(change_line(c, width=100) for c in d.changes)
+        raise AssertionError(
+            f"{m.name} no longer matches snapshot {path}: {d.summary}\n{lines}\n"
+            f"(if the change is intended: {UPDATE_SNAPSHOTS}=1 pytest ... rewrites it)"
+        )
+    return "matched"

@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     model = _inspect_json_model(args)
     if model is not None:
         _inspect_json(model)
+    if args[:1] == ["diff"]:  # the plain spellings of `diff`, also without typer (_plain)
+        from tflkit.cli._plain import diff_args, diff_main
+
+        plain = diff_args(args[1:])
+        if plain is not None:
+            sys.exit(diff_main(*plain))
     from tflkit.cli._app import main as run_app
 
     run_app(args)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from tflkit.cli import _bench, _check, _compare, _convert, _inspect, _run
+from tflkit.cli import _bench, _check, _compare, _convert, _diff, _inspect, _run, _snapshot
 from tflkit.cli._common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -62,6 +62,8 @@ app.command()(user_errors(_run.run))
 app.command()(user_errors(_compare.compare))
 app.command()(user_errors(_bench.bench))
 app.command()(user_errors(_convert.convert))
+app.command()(user_errors(_diff.diff))
+app.command()(user_errors(_snapshot.snapshot))
 
 
 def main(argv: list[str] | None = None) -> None:

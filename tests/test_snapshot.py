@@ -1,0 +1,275 @@
+"""Snapshots (tflkit.testing.assert_matches_snapshot, tflkit snapshot) and the diff command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+from conftest import FIXTURES, MODELS, ROOT, edited
+from typer.testing import CliRunner
+
+from tflkit.cli import app
+from tflkit.testing import UPDATE_SNAPSHOTS, assert_matches_snapshot
+
+INT8 = FIXTURES / "mlp_int8.tflite"
+
+
+def _scale_times(factor: float) -> Any:
+    def edit(m: Any) -> None:
+        t = m.subgraphs[0].tensors[m.subgraphs[0].outputs[0]]
+        t.quantization.scale = [float(np.float32(t.quantization.scale[0] * factor))]
+
+    return edit
+
+
+@pytest.fixture(autouse=True)
+def _no_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(UPDATE_SNAPSHOTS, raising=False)
+
+
+def test_first_run_writes_then_matches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snap = tmp_path / "snapshots" / "mlp_int8.json"
+    assert assert_matches_snapshot(INT8, snap) == "written"
+    assert f"wrote snapshot {snap}" in capsys.readouterr().err
+    stored = json.loads(snap.read_text())
+    truth = MODELS["mlp_int8.tflite"]
+    assert stored["quantization_kind"] == truth["quantization_kind"]
+    assert stored["int8_check"] is truth["fully_int8"]
+    io = stored["signatures"]["serving_default"]["inputs"]["keras_tensor"]
+    assert io["dtype"] == "int8" and io["shape_signature"] == truth["inputs"][0]["shape_signature"]
+    assert io["quantization"]["scales"] == [truth["inputs"][0]["scale"]]
+    assert stored["ops"] == {"FULLY_CONNECTED v4": 2, "SOFTMAX v2": 1}
+    # no weights: no hash, no bytes, no metadata
+    text = snap.read_text()
+    assert '"hash"' not in text and '"metadata"' not in text
+    assert max(len(line) for line in text.splitlines()) < 400  # readable: no one-line blob
+    assert assert_matches_snapshot(INT8, snap) == "matched"
+    assert assert_matches_snapshot(INT8.read_bytes(), snap) == "matched"
+
+
+def test_changed_model_fails_with_a_readable_diff(tmp_path: Path) -> None:
+    snap = tmp_path / "mlp_int8.json"
+    assert_matches_snapshot(INT8, snap)
+    with pytest.raises(AssertionError) as err:
+        assert_matches_snapshot(edited("mlp_int8.tflite", _scale_times(1.5)), snap)
+    message = str(err.value)
+    assert "1 change to the interface, 1 tensor requantized" in message
+    assert "signature 'serving_default' output 'output_0': scales 0.00390625 -> 0.00585938" in (
+        message
+    )
+    assert "(drift 50.00%)" in message and UPDATE_SNAPSHOTS in message
+
+
+def test_scales_within_rtol_match(tmp_path: Path) -> None:
+    snap = tmp_path / "mlp_int8.json"
+    assert_matches_snapshot(INT8, snap)
+    nudged = edited("mlp_int8.tflite", _scale_times(1 + 5e-7))  # a different float32
+    assert assert_matches_snapshot(nudged, snap) == "matched"
+    with pytest.raises(AssertionError):
+        assert_matches_snapshot(nudged, snap, rtol=1e-8)
+
+
+def test_update_by_variable_and_by_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snap = tmp_path / "mlp_int8.json"
+    changed = edited("mlp_int8.tflite", _scale_times(1.5))
+    assert_matches_snapshot(INT8, snap)
+    monkeypatch.setenv(UPDATE_SNAPSHOTS, "1")
+    assert assert_matches_snapshot(changed, snap) == "updated"
+    monkeypatch.delenv(UPDATE_SNAPSHOTS)
+    assert assert_matches_snapshot(changed, snap) == "matched"
+    with pytest.raises(AssertionError):
+        assert_matches_snapshot(INT8, snap)
+    assert assert_matches_snapshot(INT8, snap, update=True) == "updated"
+    assert assert_matches_snapshot(INT8, snap) == "matched"
+
+
+def test_relative_path_is_next_to_the_calling_test(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_model.py"
+    code = (
+        "from tflkit.testing import assert_matches_snapshot\n"
+        f"status = assert_matches_snapshot({str(INT8)!r}, 'snapshots/m.json')\n"
+    )
+    scope: dict[str, Any] = {"__file__": str(test_file), "__name__": "test_model"}
+    exec(compile(code, str(test_file), "exec"), scope)
+    assert scope["status"] == "written"
+    assert (tmp_path / "snapshots" / "m.json").is_file()
+
+
+def test_not_a_snapshot_is_an_assertion(tmp_path: Path) -> None:
+    snap = tmp_path / "other.json"
+    snap.write_text('{"a": 1}')
+    with pytest.raises(AssertionError, match="not a tflkit snapshot"):
+        assert_matches_snapshot(INT8, snap)
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("tflkit").joinpath("schemas/diff.schema.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def test_cli_snapshot_writes_what_the_assertion_reads(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    result = _run("snapshot", str(INT8), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert assert_matches_snapshot(INT8, out) == "matched"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        ("mlp_int8.tflite", "mlp_int8.tflite", 0),
+        ("mlp_float32.tflite", "mlp_int8.tflite", 1),
+        ("mlp_float32.tflite", "buffer_offset.tflite", 1),
+        ("two_signatures.tflite", "flex_cumprod.tflite", 1),
+    ],
+)
+def test_cli_exit_codes_json_and_80_columns(old: str, new: str, code: int) -> None:
+    paths = (str(FIXTURES / old), str(FIXTURES / new))
+    result = _run("diff", *paths, "--json")
+    assert result.exit_code == code, result.output
+    doc = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(_schema()).validate(doc)
+    assert doc["same"] is (code == 0)
+    human = _run("diff", *paths, "--all")
+    assert human.exit_code == code
+    lines = human.stdout.splitlines()
+    assert lines[0].startswith("no changes" if code == 0 else doc["summary"][:40])
+    assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
+
+
+def test_cli_flex_side_lists_the_flex_op() -> None:
+    result = _run("diff", str(FIXTURES / "mlp_float32.tflite"),
+                  str(FIXTURES / "flex_cumprod.tflite"), "--json")  # fmt: skip
+    doc = json.loads(result.stdout)
+    assert doc["new"]["flex_ops"] == ["CUSTOM 'FlexCumprod'"] == doc["new"]["custom_ops"]
+    assert doc["old"]["flex_ops"] == []
+
+
+def test_cli_unreadable_model_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model at all, not even close")
+    for args in (
+        ("diff", str(INT8), str(tmp_path / "missing.tflite")),
+        ("diff", str(bad), str(INT8)),
+        ("snapshot", str(bad), "-o", str(tmp_path / "s.json")),
+    ):
+        result = _run(*args)
+        assert result.exit_code == 2
+        assert result.stderr.startswith("tflkit: error: ") and "Traceback" not in result.stderr
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_default_lists_20_per_section_and_all_lists_every_one(tmp_path: Path) -> None:
+    n = 25  # tensors added by hand, read by no operator: 25 changes in one section
+
+    def add_tensors(m: Any) -> None:
+        from ai_edge_litert import schema_py_generated as schema
+
+        for k in range(n):
+            t = schema.TensorT()
+            t.name, t.shape, t.type, t.buffer = f"extra{k}".encode(), [1], 0, 0
+            m.subgraphs[0].tensors.append(t)
+
+    other = tmp_path / "extra.tflite"
+    other.write_bytes(edited("mlp_float32.tflite", add_tensors))
+    base = str(FIXTURES / "mlp_float32.tflite")
+    short = _run("diff", base, str(other)).stdout.splitlines()
+    full = _run("diff", base, str(other), "--all").stdout.splitlines()
+    assert short[0] == f"{n} tensors added"
+    assert "Tensors (25)" in short
+    assert len([line for line in short if line.startswith("  tensor 'extra")]) == 20
+    assert f"  ... {n - 20} more (--all lists them)" in short
+    added = [line for line in full if line.startswith("  tensor 'extra")]
+    assert added == [f"  tensor 'extra{k}': added (float32)" for k in range(n)]
+
+
+def test_diff_imports_neither_tensorflow_nor_litert() -> None:
+    code = (
+        "import sys, tflkit\n"
+        f"d = tflkit.diff({str(FIXTURES / 'mlp_float32.tflite')!r}, "
+        f"{str(FIXTURES / 'mlp_int8.tflite')!r})\n"
+        "assert not d.same\n"
+        "heavy = [m for m in ('tensorflow', 'ai_edge_litert', 'typer') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_documented_diff_output_matches_the_fixtures() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    command = "tflkit diff fixtures/mlp_int8.tflite fixtures/mlp_int8_float_io.tflite"
+    console = re.search(rf"```console\n\$ {re.escape(command)}\n(.*?)```", readme, re.S)
+    assert console is not None
+    proc = subprocess.run(
+        [sys.executable, "cli.py", *command.split()[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert console.group(1).splitlines() == proc.stdout.splitlines()
+
+
+def test_committed_snapshot_matches_the_fixture() -> None:
+    # tests/snapshots/mlp_int8.json was written by `tflkit snapshot` and read by a person:
+    # scales and zero points as in MANIFEST.json, 8 tensors, 3 ops. A change of format or of
+    # the fixture shows here.
+    snap = ROOT / "tests" / "snapshots" / "mlp_int8.json"
+    before = snap.read_bytes()
+    assert assert_matches_snapshot(INT8, snap) == "matched"
+    assert snap.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fixtures/mlp_int8.tflite", "fixtures/mlp_int8.tflite"],
+        ["fixtures/mlp_float32.tflite", "fixtures/mlp_int8.tflite", "--json"],
+        ["--all", "fixtures/mlp_float32.tflite", "fixtures/mlp_int8.tflite"],
+        ["fixtures/mlp_int8.tflite", "fixtures/missing.tflite"],
+    ],
+)
+def test_plain_path_and_typer_app_agree(args: list[str]) -> None:
+    """`python -m tflkit diff ...` runs without typer; the typer app (CliRunner) prints the
+    same stdout and stderr and exits with the same code."""
+    from tflkit.cli._plain import diff_args
+
+    assert diff_args(args) is not None
+    fast = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tflkit", "diff", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert " typer" not in fast.stderr  # importtime lines name every module imported
+    app_result = _run("diff", *args)
+    assert fast.returncode == app_result.exit_code
+    assert fast.stdout == app_result.stdout
+    errors = [line for line in fast.stderr.splitlines() if not line.startswith("import time:")]
+    assert "\n".join(errors).strip() == app_result.stderr.strip()
+
+
+def test_diff_schema_is_valid_and_one_file() -> None:
+    packaged = resources.files("tflkit").joinpath("schemas/diff.schema.json").read_bytes()
+    assert (ROOT / "schemas" / "diff.schema.json").read_bytes() == packaged
+    jsonschema.Draft202012Validator.check_schema(json.loads(packaged))
