@@ -173,8 +173,12 @@ def _static(sg: Subgraph, i: int) -> bool:
         return True
     for op in sg.operators:
         if i in op.outputs:
-            src = _tensor(sg, op.inputs[0]) if op.op == "DEQUANTIZE" and op.inputs else None
-            return src is not None and src.is_constant and src.dtype == "float16"
+            src = _tensor(sg, op.inputs[0]) if op.inputs else None
+            if op.op == "DEQUANTIZE":
+                return src is not None and src.is_constant and src.dtype == "float16"
+            # a DENSIFY of constant sparse weights: the delegate densifies them once at
+            # initialisation (observed on tflm_densify_conv: DENSIFY and its CONV_2D both taken)
+            return op.op == "DENSIFY" and src is not None and src.is_constant
     return False
 
 
@@ -185,6 +189,10 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
         if op.custom_code in CUSTOM_OPS:
             return "", ""
         return "xnnpack-op", f"{name}: not an operator the delegate knows"
+    if op.op == "DENSIFY":  # static sparse weights are densified by the delegate itself
+        src = _tensor(sg, op.inputs[0]) if op.inputs else None
+        if src is not None and src.is_constant and src.dtype in ("float32", "float16"):
+            return "", ""
     allowed = OPS.get(op.op)
     if allowed is None:
         return "xnnpack-op", f"{op.op}: not in the delegate's operator table"
