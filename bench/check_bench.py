@@ -53,6 +53,26 @@ def main() -> None:
     verdict = "PASS" if check_ms < 100 else "FAIL"
     print(f"- check: {check_ms:.1f} ms (target < 100 ms) {verdict}")
     print(f"- check / load: {check_ms / load_ms:.2f}x; load + check: {load_ms + check_ms:.1f} ms")
+    print()
+    # issue 13: each target on the same model, target only (no profile), interleaved
+    from tflkit.targets import TARGETS
+
+    for target in TARGETS:
+        tflkit.check(model, target=target)  # warm-up: the target module's import
+    times: dict[str, list[float]] = {t: [] for t in TARGETS}
+    summaries: dict[str, str] = {}
+    for _ in range(max(5, args.repeat // 5)):
+        for target in TARGETS:
+            t0 = time.perf_counter()
+            r = tflkit.check(model, target=target)
+            times[target].append(time.perf_counter() - t0)
+            summaries[target] = r.target.summary if r.target else ""
+    print("| --target | median (ms) | target < 100 ms | summary |")
+    print("|---|---|---|---|")
+    for target in TARGETS:
+        ms = statistics.median(times[target]) * 1e3
+        ok = "PASS" if ms < 100 else "FAIL"
+        print(f"| {target} | {ms:.1f} | {ok} | {summaries[target]} |")
 
 
 if __name__ == "__main__":
