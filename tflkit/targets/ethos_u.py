@@ -830,8 +830,14 @@ def _is_folded(p: Placement) -> bool:
 
 def segments(model: Model, placement: tuple[Placement, ...] | list[Placement]) -> int:
     """The ``ethos-u`` custom operators Vela writes: runs of NPU operators, subgraph by
-    subgraph, in execution order; folded operators neither start nor break a run."""
+    subgraph, in execution order; folded operators neither start nor break a run.
+
+    Vela lowers a CONCATENATION (and PACK) into one NPU write per input, each scheduled after
+    the operator that makes that input: when k > 1 of its inputs come from different CPU
+    operators, k - 1 of those writes sit between CPU operators, each one more segment.
+    """
     runs, previous = 0, None
+    on_cpu = {(p.subgraph, p.operator) for p in placement if p.on == "cpu"}
     for p in placement:
         if _is_folded(p):
             continue
@@ -839,4 +845,21 @@ def segments(model: Model, placement: tuple[Placement, ...] | list[Placement]) -
         if p.on == "target" and here != previous:
             runs += 1
         previous = here
+        if p.on == "target" and p.op in ("CONCATENATION", "PACK"):
+            runs += max(len(_cpu_producers(model, p, on_cpu)) - 1, 0)
     return runs
+
+
+def _cpu_producers(model: Model, p: Placement, on_cpu: set[tuple[int, int]]) -> set[int]:
+    """The CPU operators (indices) whose outputs the operator of ``p`` reads."""
+    if not 0 <= p.subgraph < len(model.subgraphs):
+        return set()
+    sg = model.subgraphs[p.subgraph]
+    if not 0 <= p.operator < len(sg.operators):
+        return set()
+    wanted = set(sg.operators[p.operator].inputs)
+    return {
+        i
+        for i, op in enumerate(sg.operators[: p.operator])
+        if (p.subgraph, i) in on_cpu and wanted.intersection(op.outputs)
+    }
