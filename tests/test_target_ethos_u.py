@@ -347,3 +347,11 @@ def test_tables_are_vela_constraint_tables(
         assert not no_int32  # Ethos-U85 takes 32-bit feature maps everywhere
     else:
         assert getattr(ethos_u, int32_ok) == set(table) - no_int32
+
+
+def test_options_read_from_bytes_too() -> None:
+    """Strides and kernels come from the file's bytes, whichever way the model was loaded."""
+    path = FIXTURES / "eu_stride4.tflite"
+    from_path = ethos_u.place(tflkit.load(path), "ethos-u55")
+    assert ethos_u.place(tflkit.load(path.read_bytes()), "ethos-u55") == from_path
+    assert [p.rule for p in from_path].count("ethos-u-stride") == 2

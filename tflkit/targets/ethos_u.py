@@ -19,6 +19,16 @@ custom operator (a segment). Two things happen before the rules and are modelled
   keeps them nowhere: they are placed ``on="target"`` with ``rule=""`` and a reason that begins
   ``folded by Vela``, and they neither start nor break a segment.
 
+Vela lowers a CONCATENATION into one NPU write per input, scheduled after that input's
+producer; ``segments`` counts the extra NPU parts that makes when the inputs come from several
+CPU operators.
+
+Checked against Vela itself (tests/test_target_ethos_u.py: every fixture and six edited models
+compiled for ethos-u55-128, ethos-u65-256, ethos-u85-256): the rules ``unsupported-op``,
+``dynamic-shape``, ``shape``, ``dtype``, ``quantization``, ``per-axis``, ``zero-point``,
+``stride`` and ``kernel``. The others (``int32``, ``weights``, ``params``, ``rank``,
+``activation``, ``op-limit``) are encoded from the report's text and not yet met by a fixture.
+
 Operator options (strides, padding, kernel sizes, fused activation) are not in ``tflkit.Model``;
 they are read from the model's own bytes with the ``tflite`` bindings (``_options``).
 """
@@ -238,7 +248,7 @@ def _options(model: Model) -> dict[tuple[int, int], _Options]:
 
     out: dict[tuple[int, int], _Options] = {}
     try:
-        root = tflite.Model.GetRootAs(bytes(source.data), 0)
+        root = tflite.Model.GetRootAs(source.data, 0)  # the mapped file, not a copy
         classes = {v: k for k, v in vars(tflite.BuiltinOptions).items() if isinstance(v, int)}
     except READER_ERRORS:
         return {}
@@ -439,8 +449,10 @@ def _u85_zero_point_ok(dtype: str, zp: int, is_ofm: bool) -> bool:
 
 
 def _activation(c: _Op, target: str) -> tuple[str, str] | None:
-    # Legacy core (tflite_supported_operators.py, constraint_faf / constraint_faf_type): the
-    # fused activation must be a ReLU variant, tanh or sigmoid, on an 8/16-bit output
+    # Regor's report lists no fused-activation constraint; these are the legacy core's
+    # (ethosu/vela/tflite_supported_operators.py 5.2.0, constraint_faf / constraint_faf_type):
+    # a ReLU variant or tanh, on an 8/16-bit output. Vela 5.2.0 itself crashes on SIGN_BIT
+    # ("IndexError: map::at"), so no NPU.
     faf = c.opts.activation
     if faf == 0:
         return None
