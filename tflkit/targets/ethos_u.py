@@ -17,13 +17,14 @@ custom operator (a segment). Two things happen before the rules and are modelled
   STRIDED_SLICE / PACK / CONCATENATION / ... of constants and folded values (the SHAPE ->
   STRIDED_SLICE -> PACK feeding a RESHAPE that Keras writes for a dynamic batch). Vela's model
   keeps them nowhere: they are placed ``on="target"`` with ``rule=""`` and a reason that begins
-  ``folded by Vela``, and they neither start nor break a segment.
+  ``folded by Vela``, and they neither start nor break a segment. The same holds on Ethos-U85
+  for a VAR_HANDLE whose READ_VARIABLE / ASSIGN_VARIABLE all run on the NPU.
 
 Vela lowers a CONCATENATION into one NPU write per input, scheduled after that input's
 producer; ``segments`` counts the extra NPU parts that makes when the inputs come from several
 CPU operators.
 
-Checked against Vela itself (tests/test_target_ethos_u.py: every fixture and six edited models
+Checked against Vela itself (tests/test_target_ethos_u.py: every fixture and seven edited models
 compiled for ethos-u55-128, ethos-u65-256, ethos-u85-256): the rules ``unsupported-op``,
 ``dynamic-shape``, ``shape``, ``dtype``, ``quantization``, ``per-axis``, ``zero-point``,
 ``stride`` and ``kernel``. The others (``int32``, ``weights``, ``params``, ``rank``,
@@ -800,19 +801,40 @@ def _placements(model: Model, target: str) -> Iterator[Placement]:
     options = _options(model)
     for s, sg in enumerate(model.subgraphs):
         folded_ops, folded = _folded_ops(sg)
+        placed: list[Placement] = []
         for i, op in enumerate(sg.operators):
             out = output_name(sg, op)
             if i in folded_ops:
                 reason = "folded by Vela into a constant (shape arithmetic, batch fixed to 1)"
-                yield Placement(s, i, op.op, out, "target", reason, "")
+                placed.append(Placement(s, i, op.op, out, "target", reason, ""))
                 continue
             c = _Op(sg, op, options.get((s, i), _Options()), folded)
             found = _verdict(c, target)
             if found is None:
-                yield Placement(s, i, op.op, out, "target")
+                placed.append(Placement(s, i, op.op, out, "target"))
             else:
                 rule, reason = found
-                yield Placement(s, i, op.op, out, "cpu", reason, rule)
+                placed.append(Placement(s, i, op.op, out, "cpu", reason, rule))
+        if target == "ethos-u85":
+            placed = _absorb_var_handles(sg, placed)
+        yield from placed
+
+
+def _absorb_var_handles(sg: Subgraph, placed: list[Placement]) -> list[Placement]:
+    """Ethos-U85 keeps a variable on the NPU: the VAR_HANDLE whose every reader and writer
+    (READ_VARIABLE / ASSIGN_VARIABLE) runs there leaves Vela's model, like a folded constant."""
+    users: dict[int, list[bool]] = {}
+    for p, op in zip(placed, sg.operators, strict=True):
+        for k in op.inputs:
+            users.setdefault(k, []).append(p.on == "target")
+    out = []
+    for p, op in zip(placed, sg.operators, strict=True):
+        seen = [u for k in op.outputs for u in users.get(k, [])]
+        if op.op == "VAR_HANDLE" and seen and all(seen):
+            reason = "folded by Vela into the NPU's variable (its readers and writers run there)"
+            p = Placement(p.subgraph, p.operator, p.op, p.output, "target", reason, "")
+        out.append(p)
+    return out
 
 
 def place(model: Model, target: str) -> list[Placement]:
