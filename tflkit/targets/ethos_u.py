@@ -1,0 +1,899 @@
+"""Arm Ethos-U55, Ethos-U65 and Ethos-U85: which operators Vela puts on the NPU.
+
+The rules are Vela 5.2.0's, as its C++ compiler core (Regor) applies them to TFLite models: Vela
+5.x compiles every Ethos-U model with Regor (the Python ``tflite_supported_operators.py`` is the
+deprecated legacy core, used only with ``--debug-force-legacy-core``). Regor's constraints are
+published by ``vela --supported-ops-report`` (``SUPPORTED_OPS.md``, generated from
+``ethosu.regor.tflite_operator_constraints("EthosU55" | "EthosU85")``); each rule below quotes
+the line it encodes. Ethos-U55 and Ethos-U65 share one table; Ethos-U85 has its own.
+
+An operator Vela does not take stays in the model it writes, for the CPU (TFLite Micro), with
+the first constraint it failed as the reason; consecutive NPU operators become one ``ethos-u``
+custom operator (a segment). Two things happen before the rules and are modelled here:
+
+- a dynamic batch is fixed to 1 (``shape_signature`` -1 on axis 0 only; any other dynamic axis
+  keeps the operator on the CPU, rule ``ethos-u-dynamic-shape``);
+- shape arithmetic is folded into constants: SHAPE of a tensor whose shape is then static, and
+  STRIDED_SLICE / PACK / CONCATENATION / ... of constants and folded values (the SHAPE ->
+  STRIDED_SLICE -> PACK feeding a RESHAPE that Keras writes for a dynamic batch). Vela's model
+  keeps them nowhere: they are placed ``on="target"`` with ``rule=""`` and a reason that begins
+  ``folded by Vela``, and they neither start nor break a segment. The same holds on Ethos-U85
+  for a VAR_HANDLE whose READ_VARIABLE / ASSIGN_VARIABLE all run on the NPU.
+
+Vela lowers a CONCATENATION into one NPU write per input, scheduled after that input's
+producer; ``segments`` counts the extra NPU parts that makes when the inputs come from several
+CPU operators.
+
+Checked against Vela itself (tests/test_target_ethos_u.py: every fixture and seven edited models
+compiled for ethos-u55-128, ethos-u65-256, ethos-u85-256): the rules ``unsupported-op``,
+``dynamic-shape``, ``shape``, ``dtype``, ``quantization``, ``per-axis``, ``zero-point``,
+``stride`` and ``kernel``. The others (``int32``, ``weights``, ``params``, ``rank``,
+``activation``, ``op-limit``) are encoded from the report's text and not yet met by a fixture.
+
+Operator options (strides, padding, kernel sizes, fused activation) are not in ``tflkit.Model``;
+they are read from the model's own bytes with the ``tflite`` bindings (``_options``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tflkit.targets import Placement, output_name
+
+if TYPE_CHECKING:
+    from tflkit.model import Model, Operator, Subgraph, Tensor
+
+__all__ = ["FALLBACK", "RULES", "SOURCE", "TARGETS", "place", "segments"]
+
+TARGETS = ("ethos-u55", "ethos-u65", "ethos-u85")
+SOURCE = (
+    "ethos-u-vela 5.2.0, Regor TFLite supported-operator constraints "
+    "(vela --supported-ops-report: SUPPORTED_OPS.md)"
+)
+FALLBACK = "cpu"
+
+RULES: dict[str, str] = {
+    "ethos-u-unsupported-op": "Vela has no NPU implementation of the operator type on this target",
+    "ethos-u-dynamic-shape": "only the first dimension of a tensor may be dynamic (set to 1)",
+    "ethos-u-shape": "tensors must have a constant shape (a rank-0 feature map has none)",
+    "ethos-u-dtype": "feature maps must be int8, uint8, int16, int32 or int64 (U85: and bool)",
+    "ethos-u-int32": "the operator takes no 32-bit feature maps on Ethos-U55 / U65",
+    "ethos-u-quantization": "inputs, output and weights must have quantization, scales > 0",
+    "ethos-u-per-axis": "per-axis quantization only on CONV_2D, DEPTHWISE_CONV_2D, "
+    "FULLY_CONNECTED, TRANSPOSE_CONV",
+    "ethos-u-zero-point": "zero points: 0 for int32, non-negative for unsigned types",
+    "ethos-u-stride": "stride limits (> 3 only with VALID padding and no dilation; "
+    "depthwise 1..3; TRANSPOSE_CONV 1x1, 2x2, 2x1, 1x2)",
+    "ethos-u-kernel": "pooling kernel limits (SAME padding: 8x8; VALID: height 256, area 256*256)",
+    "ethos-u-weights": "weights 8-bit, bias int32/int64 1-D constant, sum of |weights| "
+    "per output channel within the limit",
+    "ethos-u-rank": "TRANSPOSE: tensor rank at most 8",
+    "ethos-u-activation": "fused activation must be RELU, RELU6, RELU_N1_TO_1 or TANH, "
+    "on an 8- or 16-bit output",
+    "ethos-u-params": "parameter tensors (paddings, begin/size, axes, permutation) must be "
+    "constant int32/int64",
+    "ethos-u-op-limit": "an operator-specific limit of Vela (MEAN, SOFTMAX, ARG_MAX, "
+    "RESIZE, SPLIT, ...)",
+}
+
+# ---------------------------------------------------------------- operator tables
+
+
+def _names(text: str) -> frozenset[str]:
+    """Operator names as Vela's report lists them, separated by white space."""
+    return frozenset(text.split())
+
+
+# SUPPORTED_OPS.md, "Ethos-U55 and Ethos-U65 TFLite Summary Table" (Vela 5.2.0)
+_U55_OPS = _names(
+    """ABS ADD ARG_MAX AVERAGE_POOL_2D BATCH_MATMUL CONCATENATION CONV_2D DEPTHWISE_CONV_2D ELU
+    EXP EXPAND_DIMS FULLY_CONNECTED GELU HARD_SWISH LEAKY_RELU LOG LOGISTIC MAXIMUM
+    MAX_POOL_2D MEAN MINIMUM MIRROR_PAD MUL NEG PACK PAD PADV2 PRELU QUANTIZE REDUCE_MAX
+    REDUCE_MIN RELU RELU6 RELU_0_TO_1 RELU_N1_TO_1 RESHAPE RESIZE_BILINEAR
+    RESIZE_NEAREST_NEIGHBOR REVERSE_V2 RSQRT SLICE SOFTMAX SPLIT SPLIT_V SQUARED_DIFFERENCE
+    SQUEEZE STRIDED_SLICE SUB SUM TANH TILE TRANSPOSE TRANSPOSE_CONV
+    UNIDIRECTIONAL_SEQUENCE_LSTM UNPACK"""
+)
+# "Ethos-U85 TFLite Summary Table": all of the above and these
+_U85_OPS = _U55_OPS | _names(
+    """ASSIGN_VARIABLE CAST DIV EQUAL GATHER GREATER GREATER_EQUAL LESS LESS_EQUAL LOGICAL_AND
+    LOGICAL_NOT LOGICAL_OR NOT_EQUAL READ_VARIABLE REDUCE_ALL REDUCE_ANY SCATTER_ND SELECT
+    SELECT_V2"""
+)
+
+# Generic: "Feature-map dataTypes must be one of {...}" (U85 adds BOOL)
+_U55_DTYPES = frozenset({"int8", "uint8", "int16", "int32", "int64"})
+_U85_DTYPES = _U55_DTYPES | {"bool"}
+
+# U55/U65 generic "Input(s), Output and Weight tensors must have quantization parameters" and
+# "Quantization scale of any tensor must be positive": Exceptions
+_U55_NO_QUANT_NEEDED = frozenset(
+    {"ARG_MAX", "EXPAND_DIMS", "MIRROR_PAD", "PAD", "PADV2", "QUANTIZE", "TRANSPOSE"}
+)
+# U85: the same two lines are specific constraints; these operators do not carry them
+_U85_NO_QUANT_NEEDED = _names(
+    """ARG_MAX ASSIGN_VARIABLE EXPAND_DIMS GATHER MIRROR_PAD PAD PADV2 QUANTIZE READ_VARIABLE
+    REDUCE_ALL REDUCE_ANY SCATTER_ND SELECT SELECT_V2 TRANSPOSE"""
+)
+# "Per-axis quantization is not supported." Exceptions
+_PER_AXIS_OK = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+# U55/U65 "Zero-points must be 0 for Int32 and non-negative for unsigned dataTypes" Exceptions
+# (U85: IFM / OFM zero-point ranges, same exceptions plus DIV)
+_ZP_EXEMPT = frozenset(
+    {
+        "AVERAGE_POOL_2D",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    }
+)
+# U55/U65 specific "32-bit feature-maps are not supported." (every table entry but these)
+_U55_INT32_OK = _names(
+    """ADD ARG_MAX BATCH_MATMUL EXPAND_DIMS FULLY_CONNECTED MIRROR_PAD MUL NEG RESHAPE SQUEEZE
+    SUB SUM TRANSPOSE"""
+)
+_MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+
+# Which inputs are parameters, not feature maps (by operator: input slots). Weights and bias
+# are checked by the weight rules; everything else an operator reads is a feature map.
+_PARAM_SLOTS: dict[str, tuple[int, ...]] = {
+    "CONV_2D": (1, 2),
+    "DEPTHWISE_CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (0, 1, 3),
+    "PAD": (1,),
+    "PADV2": (1, 2),
+    "MIRROR_PAD": (1,),
+    "RESHAPE": (1,),
+    "SLICE": (1, 2),
+    "STRIDED_SLICE": (1, 2, 3),
+    "MEAN": (1,),
+    "SUM": (1,),
+    "REDUCE_MAX": (1,),
+    "REDUCE_MIN": (1,),
+    "REDUCE_ANY": (1,),
+    "REDUCE_ALL": (1,),
+    "ARG_MAX": (1,),
+    "TRANSPOSE": (1,),
+    "EXPAND_DIMS": (1,),
+    "TILE": (1,),
+    "SPLIT": (0,),
+    "SPLIT_V": (1, 2),
+    "RESIZE_BILINEAR": (1,),
+    "RESIZE_NEAREST_NEIGHBOR": (1,),
+    "REVERSE_V2": (1,),
+    "GATHER": (1,),
+    "SCATTER_ND": (0, 2),
+    "READ_VARIABLE": (0,),
+    "ASSIGN_VARIABLE": (0,),
+}
+_WEIGHT_SLOT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
+_BIAS_SLOT = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 3}
+# "Parameter tensors must be constant" (and for pads: "Params tensor must be Int32 or Int64")
+_CONST_PARAMS: dict[str, tuple[int, ...]] = {
+    "PAD": (1,),
+    "PADV2": (1,),
+    "MIRROR_PAD": (1,),
+    "SLICE": (1, 2),
+    "STRIDED_SLICE": (1, 2, 3),
+    "MEAN": (1,),
+    "TRANSPOSE": (1,),
+}
+
+# Shape arithmetic Vela folds once the batch is 1 (its constant propagation)
+_FOLDABLE = _names(
+    """SHAPE STRIDED_SLICE PACK CONCATENATION SLICE GATHER RESHAPE SQUEEZE EXPAND_DIMS CAST ADD
+    SUB MUL"""
+)
+
+# TFLite ActivationFunctionType: 0 NONE, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6, 4 TANH, 5 SIGN_BIT
+_FAF_NAMES = {1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+_FAF_OK = frozenset({0, 1, 2, 3, 4})
+
+_WEIGHT_SUM_LIMIT = 127 * 65536  # 8323072: "The sum of absolute weights cannot exceed"
+_WEIGHT_SUM_LIMIT_U85_16 = 2130706432  # Ethos-U85, 16-bit IFM
+_BIAS_LIMIT = {"u55": 1099511627775, "u85": 281474976710655}  # "Int64 bias must be smaller"
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What Vela's rules read from an operator's builtin options (0 when absent)."""
+
+    padding: int = -1  # 0 SAME, 1 VALID, -1 none
+    stride_w: int = 1
+    stride_h: int = 1
+    dilation_w: int = 1
+    dilation_h: int = 1
+    filter_w: int = 0
+    filter_h: int = 0
+    activation: int = 0
+    depth_multiplier: int = 1
+    num_splits: int = 0
+    align_corners: bool = False
+    half_pixel_centers: bool = False
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+# getter on the tflite options class -> _Options field
+_GETTERS = {
+    "Padding": "padding",
+    "StrideW": "stride_w",
+    "StrideH": "stride_h",
+    "DilationWFactor": "dilation_w",
+    "DilationHFactor": "dilation_h",
+    "FilterWidth": "filter_w",
+    "FilterHeight": "filter_h",
+    "FusedActivationFunction": "activation",
+    "DepthMultiplier": "depth_multiplier",
+    "NumSplits": "num_splits",
+    "AlignCorners": "align_corners",
+    "HalfPixelCenters": "half_pixel_centers",
+}
+
+
+def _options(model: Model) -> dict[tuple[int, int], _Options]:
+    """(subgraph, operator) -> its builtin options, read from the model's bytes.
+
+    ``tflkit.load`` has validated the file's structure; a table the bindings still cannot read
+    gives no entry (the rules that need it then pass), never an exception.
+    """
+    source = model._source
+    if source is None:
+        return {}
+    import tflite  # the bindings; loaded by tflkit.load already
+
+    from tflkit._flatbuffer import READER_ERRORS
+
+    out: dict[tuple[int, int], _Options] = {}
+    try:
+        root = tflite.Model.GetRootAs(source.data, 0)  # the mapped file, not a copy
+        classes = {v: k for k, v in vars(tflite.BuiltinOptions).items() if isinstance(v, int)}
+    except READER_ERRORS:
+        return {}
+    for s, sg in enumerate(model.subgraphs):
+        try:
+            fsg = root.Subgraphs(s)
+        except READER_ERRORS:
+            continue
+        for i in range(len(sg.operators)):
+            try:
+                fop = fsg.Operators(i)
+                cls = getattr(tflite, classes.get(fop.BuiltinOptionsType(), ""), None)
+                table = fop.BuiltinOptions()
+                if cls is None or table is None:
+                    continue
+                opts = cls()
+                opts.Init(table.Bytes, table.Pos)
+                values: dict[str, Any] = {}
+                for getter, name in _GETTERS.items():
+                    fn = getattr(opts, getter, None)
+                    if fn is not None:
+                        values[name] = fn()
+                out[(s, i)] = _Options(**values)
+            except READER_ERRORS:
+                continue
+    return out
+
+
+# ---------------------------------------------------------------- context of one operator
+
+
+@dataclass(slots=True)
+class _Op:
+    sg: Subgraph
+    op: Operator
+    opts: _Options
+    folded: set[int]  # tensor indices Vela turns into constants (folded shape arithmetic)
+
+    def tensor(self, i: int) -> Tensor | None:
+        return self.sg.tensors[i] if 0 <= i < len(self.sg.tensors) else None
+
+    def input(self, slot: int) -> Tensor | None:
+        return self.tensor(self.op.inputs[slot]) if slot < len(self.op.inputs) else None
+
+    def constant(self, t: Tensor | None) -> bool:
+        return t is not None and (t.is_constant or t.index in self.folded)
+
+    def feature_maps(self) -> list[Tensor]:
+        params = _PARAM_SLOTS.get(self.op.op, ())
+        ins = [self.input(k) for k in range(len(self.op.inputs)) if k not in params]
+        outs = [self.tensor(i) for i in self.op.outputs]
+        return [t for t in (*ins, *outs) if t is not None]
+
+    @property
+    def ifm(self) -> Tensor | None:
+        fms = [
+            self.input(k)
+            for k in range(len(self.op.inputs))
+            if k not in _PARAM_SLOTS.get(self.op.op, ())
+        ]
+        return next((t for t in fms if t is not None), None)
+
+    @property
+    def ofm(self) -> Tensor | None:
+        return next((t for t in map(self.tensor, self.op.outputs) if t is not None), None)
+
+
+_Check = Callable[[_Op, str], "tuple[str, str] | None"]  # -> (rule, reason) or None
+
+
+def _shape(t: Tensor) -> tuple[int, ...]:
+    # Vela fixes a dynamic batch to 1: the stored shape already says 1 there
+    return tuple(1 if d < 0 else d for d in t.shape)
+
+
+def _family(target: str) -> str:
+    return "u85" if target == "ethos-u85" else "u55"
+
+
+def _hw(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(H, W) of an NHWC-like shape, as Vela widens it to 4-D."""
+    full = (1,) * (4 - len(shape)) + shape if len(shape) < 4 else shape[-4:]
+    return full[1], full[2]
+
+
+# ---------------------------------------------------------------- generic constraints
+
+
+def _dynamic(c: _Op, target: str) -> tuple[str, str] | None:
+    # "Only the first dimension of tensors can be dynamic."
+    for t in c.feature_maps():
+        for axis, d in enumerate(t.shape_signature):
+            if d < 0 and axis > 0:
+                return (
+                    "ethos-u-dynamic-shape",
+                    f"dynamic non-batch dimension at axis {axis} on tensor {t.name!r}",
+                )
+    return None
+
+
+def _shapeless(c: _Op, target: str) -> tuple[str, str] | None:
+    # "Tensors must have constant shape." Vela reports a rank-0 variable feature map as
+    # shapeless (a scalar constant operand is fine)
+    if c.op.op in ("READ_VARIABLE", "ASSIGN_VARIABLE") and target == "ethos-u85":
+        return None
+    for t in c.feature_maps():
+        if not t.shape and not c.constant(t):
+            return "ethos-u-shape", f"tensor {t.name!r} has no shape (rank 0)"
+    return None
+
+
+def _dtype(c: _Op, target: str) -> tuple[str, str] | None:
+    # "Feature-map dataTypes must be one of {...}"
+    if c.op.op in ("READ_VARIABLE", "ASSIGN_VARIABLE"):
+        return _variable(c, target)
+    allowed = _U85_DTYPES if target == "ethos-u85" else _U55_DTYPES
+    for t in c.feature_maps():
+        if t.dtype not in allowed:
+            return "ethos-u-dtype", f"tensor {t.name!r} is {t.dtype}, not an NPU data type"
+    if target != "ethos-u85" and c.op.op != "ARG_MAX":
+        # "64-bit feature-maps are not supported." (Exceptions: ARGMAX)
+        for t in c.feature_maps():
+            if t.dtype == "int64":
+                return "ethos-u-dtype", f"tensor {t.name!r} is int64 (64-bit feature map)"
+    return None
+
+
+def _variable(c: _Op, target: str) -> tuple[str, str] | None:
+    # U85 READ_VARIABLE / ASSIGN_VARIABLE: "Variable handle tensors must be Resource. Variable
+    # data tensors must be one of {BOOL, INT16, INT32, INT64, INT8, UINT8}"
+    handle = c.input(0)
+    if handle is not None and handle.dtype != "resource":
+        return "ethos-u-dtype", f"variable handle {handle.name!r} is {handle.dtype}"
+    data = c.ofm if c.op.op == "READ_VARIABLE" else c.input(1)
+    if data is not None and data.dtype not in _U85_DTYPES:
+        return "ethos-u-dtype", f"variable data {data.name!r} is {data.dtype}"
+    return None
+
+
+def _quantized(c: _Op, target: str) -> tuple[str, str] | None:
+    exempt = _U85_NO_QUANT_NEEDED if target == "ethos-u85" else _U55_NO_QUANT_NEEDED
+    if c.op.op in exempt:
+        return None
+    tensors = c.feature_maps()
+    w = _WEIGHT_SLOT.get(c.op.op)
+    weight = c.input(w) if w is not None else None
+    if weight is not None:
+        tensors.append(weight)
+    for t in tensors:
+        q = t.quantization
+        # a blockwise quantization keeps its scales in another tensor: Vela sees none
+        if q is None or not q.scales or q.is_blockwise:
+            return "ethos-u-quantization", f"tensor {t.name!r} has no quantization parameters"
+        if any(s <= 0 for s in q.scales):
+            return "ethos-u-quantization", f"tensor {t.name!r} has a scale <= 0"
+    return None
+
+
+def _per_axis(c: _Op, target: str) -> tuple[str, str] | None:
+    if c.op.op in _PER_AXIS_OK:
+        return None
+    for t in c.feature_maps():
+        if t.quantization is not None and t.quantization.per_channel:
+            return "ethos-u-per-axis", f"tensor {t.name!r} is quantized per axis"
+    return None
+
+
+def _zero_points(c: _Op, target: str) -> tuple[str, str] | None:
+    if c.op.op in _ZP_EXEMPT or (target == "ethos-u85" and c.op.op == "DIV"):
+        return None
+    for t in c.feature_maps():
+        q = t.quantization
+        if q is None or q.is_blockwise:
+            continue
+        for zp in q.zero_points:
+            if target == "ethos-u85":
+                bad = not _u85_zero_point_ok(t.dtype, zp, t is c.ofm)
+            else:
+                bad = (t.dtype == "int32" and zp != 0) or (t.dtype.startswith("uint") and zp < 0)
+            if bad:
+                return "ethos-u-zero-point", f"tensor {t.name!r} ({t.dtype}) has zero point {zp}"
+    return None
+
+
+def _u85_zero_point_ok(dtype: str, zp: int, is_ofm: bool) -> bool:
+    # U85 "IFM Zero-points must be in the range" / "OFM Zero-points must be in the range"
+    if is_ofm:
+        if dtype.startswith("uint"):
+            return 0 <= zp <= 255 or zp == 32768
+        return -128 <= zp <= 127
+    if dtype == "int8":
+        return -128 <= zp <= 127
+    if dtype == "uint8":
+        return 0 <= zp <= 255
+    if dtype == "uint16":
+        return zp in (0, 32768)
+    return zp == 0
+
+
+def _activation(c: _Op, target: str) -> tuple[str, str] | None:
+    # Regor's report lists no fused-activation constraint; these are the legacy core's
+    # (ethosu/vela/tflite_supported_operators.py 5.2.0, constraint_faf / constraint_faf_type):
+    # a ReLU variant or tanh, on an 8/16-bit output. Vela 5.2.0 itself crashes on SIGN_BIT
+    # ("IndexError: map::at"), so no NPU.
+    faf = c.opts.activation
+    if faf == 0:
+        return None
+    if faf not in _FAF_OK:
+        name = _FAF_NAMES.get(faf, str(faf))
+        return "ethos-u-activation", f"fused activation {name} is not supported"
+    out = c.ofm
+    if out is not None and out.dtype not in ("int8", "uint8", "int16"):
+        name = _FAF_NAMES.get(faf, str(faf))
+        return "ethos-u-activation", f"fused activation {name} on a {out.dtype} output"
+    return None
+
+
+# ---------------------------------------------------------------- specific constraints
+
+
+def _int32_fm(c: _Op, target: str) -> tuple[str, str] | None:
+    # U55/U65: "32-bit feature-maps are not supported."
+    if target == "ethos-u85" or c.op.op in _U55_INT32_OK:
+        return None
+    for t in c.feature_maps():
+        if t.dtype == "int32":
+            return "ethos-u-int32", f"tensor {t.name!r} is a 32-bit feature map"
+    return None
+
+
+def _pads(c: _Op) -> tuple[int, int]:
+    """Total (height, width) padding the operator's SAME padding works out to (0 for VALID)."""
+    ifm, ofm = c.ifm, c.ofm
+    if c.opts.padding != 0 or ifm is None or ofm is None:
+        return 0, 0
+    ih, iw = _hw(_shape(ifm))
+    oh, ow = _hw(_shape(ofm))
+    kh, kw = _kernel(c)
+    ph = max((oh - 1) * c.opts.stride_h + (kh - 1) * c.opts.dilation_h + 1 - ih, 0)
+    pw = max((ow - 1) * c.opts.stride_w + (kw - 1) * c.opts.dilation_w + 1 - iw, 0)
+    return ph, pw
+
+
+def _kernel(c: _Op) -> tuple[int, int]:
+    if c.op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return c.opts.filter_h, c.opts.filter_w
+    w = c.input(1)
+    if w is not None and len(w.shape) == 4:  # OHWI (depthwise: 1HWC)
+        return w.shape[1], w.shape[2]
+    return 1, 1
+
+
+def _stride(c: _Op, target: str) -> tuple[str, str] | None:
+    op, o = c.op.op, c.opts
+    sw, sh = o.stride_w, o.stride_h
+    if target == "ethos-u85":
+        return None  # the U85 table has no stride constraint for TFLite operators
+    if op in ("CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        # "Stride>3 is only supported IF (dilation = 1 AND padding = VALID)"; SAME padding that
+        # works out to none counts as VALID (Vela reads the explicit padding)
+        if max(sw, sh) > 3:
+            dilated = o.dilation_w != 1 or o.dilation_h != 1
+            if dilated or _pads(c) != (0, 0):
+                return (
+                    "ethos-u-stride",
+                    f"stride WxH {sw}x{sh} > 3 needs VALID padding and no dilation",
+                )
+    elif op == "DEPTHWISE_CONV_2D":
+        # "Kernel stride must be in the range (1,3)."
+        if not (1 <= sw <= 3 and 1 <= sh <= 3):
+            return "ethos-u-stride", f"stride WxH {sw}x{sh} outside 1..3"
+    elif op == "TRANSPOSE_CONV":
+        # "Stride values WxH must be: 1x1 OR 2x2 OR 2x1 (if IFM height and kernel height is 1)
+        # OR 1x2 (if IFM width and kernel width is 1)"
+        ifm = c.input(2)
+        ih, iw = _hw(_shape(ifm)) if ifm is not None else (0, 0)
+        kh, kw = _kernel(c)
+        ok = (sw, sh) in ((1, 1), (2, 2))
+        ok = ok or ((sw, sh) == (2, 1) and ih == 1 and kh == 1)
+        ok = ok or ((sw, sh) == (1, 2) and iw == 1 and kw == 1)
+        if not ok:
+            return "ethos-u-stride", f"TRANSPOSE_CONV stride WxH {sw}x{sh}"
+    return None
+
+
+def _pool_kernel(c: _Op, target: str) -> tuple[str, str] | None:
+    op, o = c.op.op, c.opts
+    kw, kh = o.filter_w, o.filter_h
+    if op == "MAX_POOL_2D" or (op == "AVERAGE_POOL_2D" and _pads(c) == (0, 0)):
+        # "Kernel product must be less than or equal to 256*256", "Kernel height ... 256."
+        if kh > 256 or kw * kh > 256 * 256:
+            return "ethos-u-kernel", f"kernel WxH {kw}x{kh}: height > 256 or area > 256*256"
+    elif op == "AVERAGE_POOL_2D" and (kw > 8 or kh > 8):
+        # "ELSE: Kernel width and height must be less than or equal to 8"
+        return "ethos-u-kernel", f"kernel WxH {kw}x{kh} with SAME padding: at most 8x8"
+    return None
+
+
+def _weights(c: _Op, target: str) -> tuple[str, str] | None:
+    op = c.op.op
+    if op not in _MAC_OPS:
+        return None
+    w = c.input(_WEIGHT_SLOT[op])
+    bias = c.input(_BIAS_SLOT[op])
+    if bias is not None:
+        # "Bias tensors must be constant", "precision must be Int32 or Int64", "stored in the
+        # channel axis", "Int64 bias must be smaller than ..."
+        if not bias.is_constant:
+            return "ethos-u-weights", f"bias {bias.name!r} is not constant"
+        if bias.dtype not in ("int32", "int64"):
+            return "ethos-u-weights", f"bias {bias.name!r} is {bias.dtype}"
+        if len(bias.shape) != 1:
+            return "ethos-u-weights", f"bias {bias.name!r} has shape {bias.shape}, not 1-D"
+        if bias.dtype == "int64":
+            limit = _BIAS_LIMIT[_family(target)]
+            values = bias.numpy()
+            if values is not None and values.size and int(abs(values).max()) >= limit:
+                return "ethos-u-weights", f"int64 bias {bias.name!r} reaches {limit}"
+    if w is None:
+        return None
+    if w.dtype not in ("int8", "uint8"):
+        # "Weight tensors must be 8-bit precision"
+        return "ethos-u-weights", f"weights {w.name!r} are {w.dtype}, not 8-bit"
+    if op == "FULLY_CONNECTED" and len(w.shape) > 2 and any(d != 1 for d in w.shape[1:-1]):
+        return "ethos-u-weights", f"weights {w.name!r} of shape {w.shape}, not O,1,..,1,I"
+    ifm = c.ifm if op != "TRANSPOSE_CONV" else c.input(2)
+    if w.is_constant and w.quantization is not None and not w.quantization.is_blockwise:
+        limit = _WEIGHT_SUM_LIMIT
+        if target == "ethos-u85" and ifm is not None and ifm.dtype == "int16":
+            limit = _WEIGHT_SUM_LIMIT_U85_16
+        total = _max_weight_sum(w)
+        if total is not None and total > limit:
+            return "ethos-u-weights", f"sum of |weights| per channel {total} > {limit}"
+    elif not w.is_constant and ifm is not None and ifm.dtype != "int8":
+        # "IF Matmul or (FC with dynamic weights): IFM precision must be Int8"
+        return "ethos-u-weights", f"dynamic weights need an int8 input, not {ifm.dtype}"
+    return None
+
+
+def _max_weight_sum(w: Tensor) -> int | None:
+    values = w.numpy()
+    q = w.quantization
+    if values is None or q is None or not values.size:
+        return None
+    import numpy as np
+
+    v = values.astype(np.int64)
+    zps = np.asarray(q.zero_points, dtype=np.int64)
+    axis = q.quantized_dimension if len(zps) > 1 else 0
+    v = np.moveaxis(v, axis, 0).reshape(v.shape[axis], -1)
+    if len(zps) == v.shape[0]:
+        v = v - zps.reshape(-1, 1)  # one zero point per output channel
+    elif len(zps):
+        v = v - zps[0]
+    return int(np.abs(v).sum(axis=1).max())
+
+
+def _params(c: _Op, target: str) -> tuple[str, str] | None:
+    op = c.op.op
+    for slot in _CONST_PARAMS.get(op, ()):
+        t = c.input(slot)
+        if t is None:
+            continue
+        if not c.constant(t):
+            return "ethos-u-params", f"parameter tensor {t.name!r} is not constant"
+        if op in ("PAD", "PADV2", "MIRROR_PAD") and t.dtype not in ("int32", "int64"):
+            return "ethos-u-params", f"paddings {t.name!r} are {t.dtype}, not int32/int64"
+    return None
+
+
+def _rank(c: _Op, target: str) -> tuple[str, str] | None:
+    # TRANSPOSE: "Tensor dimension must be <= 8"
+    if c.op.op == "TRANSPOSE":
+        ifm = c.ifm
+        if ifm is not None and len(ifm.shape) > 8:
+            return "ethos-u-rank", f"tensor {ifm.name!r} has rank {len(ifm.shape)} > 8"
+    return None
+
+
+def _op_limits(c: _Op, target: str) -> tuple[str, str] | None:
+    op, ifm, ofm = c.op.op, c.ifm, c.ofm
+    if ifm is None or ofm is None:
+        return None
+    shape = _shape(ifm)
+    if op == "SOFTMAX":
+        h, w = _hw(shape)
+        if h * w >= 65536:  # "The product of IFM width and height must be less than 65536"
+            return "ethos-u-op-limit", f"SOFTMAX over H*W = {h * w} >= 65536"
+    elif op == "ARG_MAX" and target != "ethos-u85":
+        # "IFM depth must be less than or equal to 127." / "along the depth axis."
+        if shape and shape[-1] > 127:
+            return "ethos-u-op-limit", f"ARG_MAX over depth {shape[-1]} > 127"
+        axis = _values(c.input(1))
+        if axis is not None and axis not in ([len(shape) - 1], [-1]):
+            return "ethos-u-op-limit", f"ARG_MAX along axis {axis}, not the depth axis"
+    elif op == "MEAN":
+        return _mean(c, shape)
+    elif op in ("SPLIT", "SPLIT_V"):
+        n = c.opts.num_splits
+        if n and n != len(c.op.outputs):  # "num_splits must match the number of outputs."
+            return "ethos-u-op-limit", f"num_splits {n} != {len(c.op.outputs)} outputs"
+    elif op in ("ELU", "GELU", "LOG"):
+        # "IFM and OFM datatypes must match, and must be ..." / "shapes must match"
+        allowed = {"ELU": ("int8",), "GELU": ("int8", "uint8"), "LOG": ("int8", "int16")}[op]
+        if ifm.dtype != ofm.dtype or ifm.dtype not in allowed or _shape(ifm) != _shape(ofm):
+            return "ethos-u-op-limit", f"{op} needs matching {'/'.join(allowed)} IFM and OFM"
+    elif op == "RSQRT" and ifm.dtype not in ("int8", "int16"):
+        return "ethos-u-op-limit", f"RSQRT input is {ifm.dtype}, not int8/int16"
+    elif op in ("MAXIMUM", "MINIMUM"):
+        # "Both Input quantization parameters must match OFM quantization parameters"
+        for t in c.feature_maps()[:-1]:
+            if _qparams(t) != _qparams(ofm):
+                return "ethos-u-op-limit", f"{op} input {t.name!r} is quantized unlike the output"
+    elif op in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
+        return _resize(c, shape, _shape(ofm), target)
+    return None
+
+
+def _values(t: Tensor | None) -> list[int] | None:
+    if t is None or not t.is_constant:
+        return None
+    arr = t.numpy()
+    return None if arr is None else [int(x) for x in arr.reshape(-1)]
+
+
+def _qparams(t: Tensor) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    q = t.quantization
+    return None if q is None else (q.scales, q.zero_points)
+
+
+def _mean(c: _Op, shape: tuple[int, ...]) -> tuple[str, str] | None:
+    ifm = c.ifm
+    assert ifm is not None
+    if ifm.dtype not in ("int8", "uint8", "int16"):
+        return "ethos-u-op-limit", f"MEAN input is {ifm.dtype}"
+    if len(shape) == 4 and shape[0] != 1:
+        return "ethos-u-op-limit", f"MEAN with batch {shape[0]}, not 1"
+    axes = _values(c.input(1))
+    if axes is None:
+        return None
+    axes = sorted({a % len(shape) for a in axes}) if shape else []
+    reduced = math.prod(shape[a] for a in axes)
+    limit = {"int8": 2**24, "uint8": 2**23, "int16": 2**16}[ifm.dtype]
+    if reduced > limit:
+        return "ethos-u-op-limit", f"MEAN reduces {reduced} elements > {limit}"
+    if any(shape[a] >= 4096 for a in axes):
+        return "ethos-u-op-limit", "MEAN reduces an axis of 4096 or more"
+    if len(shape) - 1 in axes and len(shape) >= 3:
+        h, w = _hw(shape)
+        if 1 not in (h, w, shape[-1]):
+            return "ethos-u-op-limit", "MEAN over depth needs one of H, W, C to be 1"
+    return None
+
+
+def _resize(
+    c: _Op, ifm: tuple[int, ...], ofm: tuple[int, ...], target: str
+) -> tuple[str, str] | None:
+    o = c.opts
+    if o.align_corners and o.half_pixel_centers:
+        return "ethos-u-op-limit", "align_corners and half_pixel_centers both set"
+    (ih, iw), (oh, ow) = _hw(ifm), _hw(ofm)
+    if (ih == iw == 1) or (ih, iw) == (oh, ow):
+        return None
+
+    def factor(i: int, out: int) -> float:
+        if o.align_corners:
+            return (out - 1) / (i - 1) if i > 1 else float(out)
+        return out / i
+
+    fh, fw = factor(ih, oh), factor(iw, ow)
+    if target == "ethos-u85":
+        limit = 2048 if o.align_corners else 1024
+        ok = all(f == int(f) and f <= limit and int(f) & (int(f) - 1) == 0 for f in (fh, fw))
+        if c.op.op == "RESIZE_NEAREST_NEIGHBOR":
+            ok = all(f <= limit for f in (fh, fw))
+    else:
+        allowed = (2.0,) if o.half_pixel_centers else (2.0, 4.0, 8.0)
+        if fh == fw:
+            ok = fh in allowed
+        else:
+            ok = (fh == 1 and ih == 1 and fw in allowed) or (fw == 1 and iw == 1 and fh in allowed)
+    if not ok:
+        return "ethos-u-op-limit", f"resize scale factors HxW {fh:g}x{fw:g} are not supported"
+    return None
+
+
+# Vela's order: generic constraints, then the operator's own
+_CHECKS: tuple[_Check, ...] = (
+    _dynamic,
+    _dtype,
+    _shapeless,
+    _quantized,
+    _per_axis,
+    _zero_points,
+    _activation,
+    _int32_fm,
+    _params,
+    _stride,
+    _pool_kernel,
+    _weights,
+    _rank,
+    _op_limits,
+)
+
+
+# ---------------------------------------------------------------- folding
+
+
+def _folded_ops(sg: Subgraph) -> tuple[set[int], set[int]]:
+    """Operators (indices) and tensors Vela turns into constants once the batch is 1."""
+    ops: set[int] = set()
+    tensors: set[int] = set()
+    for i, op in enumerate(sg.operators):
+        if op.op not in _FOLDABLE:
+            continue
+        ins = [sg.tensors[k] for k in op.inputs if 0 <= k < len(sg.tensors)]
+        if op.op == "SHAPE":
+            src = ins[0] if ins else None
+            ok = src is not None and all(d >= 0 for d in src.shape_signature[1:])
+        else:
+            ok = bool(ins) and all(t.is_constant or t.index in tensors for t in ins)
+            # only integer shape arithmetic, not a constant feature map
+            ok = ok and all(sg.tensors[k].dtype in ("int32", "int64") for k in op.outputs)
+        if ok:
+            ops.add(i)
+            tensors.update(k for k in op.outputs if 0 <= k < len(sg.tensors))
+    return ops, tensors
+
+
+# ---------------------------------------------------------------- placement
+
+
+def _verdict(c: _Op, target: str) -> tuple[str, str] | None:
+    table = _U85_OPS if target == "ethos-u85" else _U55_OPS
+    name = c.op.op
+    if name not in table:
+        what = f"CUSTOM {c.op.custom_code!r}" if c.op.is_custom else name
+        return "ethos-u-unsupported-op", f"{what} is a CPU-only operator for Vela"
+    for check in _CHECKS:
+        found = check(c, target)
+        if found is not None:
+            return found
+    return None
+
+
+def _placements(model: Model, target: str) -> Iterator[Placement]:
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}, expected one of {', '.join(TARGETS)}")
+    options = _options(model)
+    for s, sg in enumerate(model.subgraphs):
+        folded_ops, folded = _folded_ops(sg)
+        placed: list[Placement] = []
+        for i, op in enumerate(sg.operators):
+            out = output_name(sg, op)
+            if i in folded_ops:
+                reason = "folded by Vela into a constant (shape arithmetic, batch fixed to 1)"
+                placed.append(Placement(s, i, op.op, out, "target", reason, ""))
+                continue
+            c = _Op(sg, op, options.get((s, i), _Options()), folded)
+            found = _verdict(c, target)
+            if found is None:
+                placed.append(Placement(s, i, op.op, out, "target"))
+            else:
+                rule, reason = found
+                placed.append(Placement(s, i, op.op, out, "cpu", reason, rule))
+        if target == "ethos-u85":
+            placed = _absorb_var_handles(sg, placed)
+        yield from placed
+
+
+def _absorb_var_handles(sg: Subgraph, placed: list[Placement]) -> list[Placement]:
+    """Ethos-U85 keeps a variable on the NPU: the VAR_HANDLE whose every reader and writer
+    (READ_VARIABLE / ASSIGN_VARIABLE) runs there leaves Vela's model, like a folded constant."""
+    users: dict[int, list[bool]] = {}
+    for p, op in zip(placed, sg.operators, strict=True):
+        for k in op.inputs:
+            users.setdefault(k, []).append(p.on == "target")
+    out = []
+    for p, op in zip(placed, sg.operators, strict=True):
+        seen = [u for k in op.outputs for u in users.get(k, [])]
+        if op.op == "VAR_HANDLE" and seen and all(seen):
+            reason = "folded by Vela into the NPU's variable (its readers and writers run there)"
+            p = Placement(p.subgraph, p.operator, p.op, p.output, "target", reason, "")
+        out.append(p)
+    return out
+
+
+def place(model: Model, target: str) -> list[Placement]:
+    """Where Vela 5.2.0 runs each operator of ``model`` on ``target``.
+
+    Args:
+        model: a loaded model (``tflkit.load``).
+        target: ``"ethos-u55"``, ``"ethos-u65"`` or ``"ethos-u85"``.
+
+    Returns:
+        One Placement per operator of every subgraph, in order: ``on="target"`` (the NPU, or
+        folded away: then the reason says so), or ``on="cpu"`` with the rule and Vela's reason.
+
+    Raises:
+        ValueError: an unknown target.
+
+    Example:
+        >>> [p.on for p in place(tflkit.load("mlp_int8.tflite"), "ethos-u55")]
+        ['target', 'target', 'target']
+    """
+    return list(_placements(model, target))
+
+
+def _is_folded(p: Placement) -> bool:
+    return p.on == "target" and p.reason.startswith("folded by Vela")
+
+
+def segments(model: Model, placement: tuple[Placement, ...] | list[Placement]) -> int:
+    """The ``ethos-u`` custom operators Vela writes: runs of NPU operators, subgraph by
+    subgraph, in execution order; folded operators neither start nor break a run.
+
+    Vela lowers a CONCATENATION (and PACK) into one NPU write per input, each scheduled after
+    the operator that makes that input: when k > 1 of its inputs come from different CPU
+    operators, k - 1 of those writes sit between CPU operators, each one more segment.
+    """
+    runs, previous = 0, None
+    on_cpu = {(p.subgraph, p.operator) for p in placement if p.on == "cpu"}
+    for p in placement:
+        if _is_folded(p):
+            continue
+        here = (p.subgraph, p.on == "target")
+        if p.on == "target" and here != previous:
+            runs += 1
+        previous = here
+        if p.on == "target" and p.op in ("CONCATENATION", "PACK"):
+            runs += max(len(_cpu_producers(model, p, on_cpu)) - 1, 0)
+    return runs
+
+
+def _cpu_producers(model: Model, p: Placement, on_cpu: set[tuple[int, int]]) -> set[int]:
+    """The CPU operators (indices) whose outputs the operator of ``p`` reads."""
+    if not 0 <= p.subgraph < len(model.subgraphs):
+        return set()
+    sg = model.subgraphs[p.subgraph]
+    if not 0 <= p.operator < len(sg.operators):
+        return set()
+    wanted = set(sg.operators[p.operator].inputs)
+    return {
+        i
+        for i, op in enumerate(sg.operators[: p.operator])
+        if (p.subgraph, i) in on_cpu and wanted.intersection(op.outputs)
+    }
