@@ -176,7 +176,10 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
         if t.dtype not in ("int8", "uint8") or t.quantization is None:
             what = t.dtype if t.dtype not in ("int8", "uint8") else f"{t.dtype} without scales"
             return "edgetpu-dtype", f"{op.op}: tensor {t.name!r} is {what}"
-        if any(d < 0 for d in t.shape_signature):
+        # A dynamic batch alone (-1 first, 1 stored: what every Keras conversion keeps) is
+        # compiled at the stored batch of 1; a dynamic size elsewhere cannot be.
+        dynamic = [k for k, d in enumerate(t.shape_signature) if d < 0]
+        if dynamic and (dynamic != [0] or t.shape[:1] != (1,)):
             return "edgetpu-dynamic-shape", f"{op.op}: {t.name!r} is {list(t.shape_signature)}"
         if len(t.shape) > 3 and any(d > 1 for d in t.shape[:-3]):
             return "edgetpu-rank", f"{op.op}: {t.name!r} is {list(t.shape)}"
