@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tflkit.targets import Placement, output_name
+from tflkit.targets._options import Options, read_options
 
 if TYPE_CHECKING:
     from tflkit.model import Model, Operator, Subgraph, Tensor
@@ -198,86 +199,6 @@ _WEIGHT_SUM_LIMIT_U85_16 = 2130706432  # Ethos-U85, 16-bit IFM
 _BIAS_LIMIT = {"u55": 1099511627775, "u85": 281474976710655}  # "Int64 bias must be smaller"
 
 
-@dataclass(frozen=True, slots=True)
-class _Options:
-    """What Vela's rules read from an operator's builtin options (0 when absent)."""
-
-    padding: int = -1  # 0 SAME, 1 VALID, -1 none
-    stride_w: int = 1
-    stride_h: int = 1
-    dilation_w: int = 1
-    dilation_h: int = 1
-    filter_w: int = 0
-    filter_h: int = 0
-    activation: int = 0
-    depth_multiplier: int = 1
-    num_splits: int = 0
-    align_corners: bool = False
-    half_pixel_centers: bool = False
-    extra: dict[str, int] = field(default_factory=dict)
-
-
-# getter on the tflite options class -> _Options field
-_GETTERS = {
-    "Padding": "padding",
-    "StrideW": "stride_w",
-    "StrideH": "stride_h",
-    "DilationWFactor": "dilation_w",
-    "DilationHFactor": "dilation_h",
-    "FilterWidth": "filter_w",
-    "FilterHeight": "filter_h",
-    "FusedActivationFunction": "activation",
-    "DepthMultiplier": "depth_multiplier",
-    "NumSplits": "num_splits",
-    "AlignCorners": "align_corners",
-    "HalfPixelCenters": "half_pixel_centers",
-}
-
-
-def _options(model: Model) -> dict[tuple[int, int], _Options]:
-    """(subgraph, operator) -> its builtin options, read from the model's bytes.
-
-    ``tflkit.load`` has validated the file's structure; a table the bindings still cannot read
-    gives no entry (the rules that need it then pass), never an exception.
-    """
-    source = model._source
-    if source is None:
-        return {}
-    import tflite  # the bindings; loaded by tflkit.load already
-
-    from tflkit._flatbuffer import READER_ERRORS
-
-    out: dict[tuple[int, int], _Options] = {}
-    try:
-        root = tflite.Model.GetRootAs(source.data, 0)  # the mapped file, not a copy
-        classes = {v: k for k, v in vars(tflite.BuiltinOptions).items() if isinstance(v, int)}
-    except READER_ERRORS:
-        return {}
-    for s, sg in enumerate(model.subgraphs):
-        try:
-            fsg = root.Subgraphs(s)
-        except READER_ERRORS:
-            continue
-        for i in range(len(sg.operators)):
-            try:
-                fop = fsg.Operators(i)
-                cls = getattr(tflite, classes.get(fop.BuiltinOptionsType(), ""), None)
-                table = fop.BuiltinOptions()
-                if cls is None or table is None:
-                    continue
-                opts = cls()
-                opts.Init(table.Bytes, table.Pos)
-                values: dict[str, Any] = {}
-                for getter, name in _GETTERS.items():
-                    fn = getattr(opts, getter, None)
-                    if fn is not None:
-                        values[name] = fn()
-                out[(s, i)] = _Options(**values)
-            except READER_ERRORS:
-                continue
-    return out
-
-
 # ---------------------------------------------------------------- context of one operator
 
 
@@ -285,7 +206,7 @@ def _options(model: Model) -> dict[tuple[int, int], _Options]:
 class _Op:
     sg: Subgraph
     op: Operator
-    opts: _Options
+    opts: Options
     folded: set[int]  # tensor indices Vela turns into constants (folded shape arithmetic)
 
     def tensor(self, i: int) -> Tensor | None:
@@ -798,7 +719,7 @@ def _verdict(c: _Op, target: str) -> tuple[str, str] | None:
 def _placements(model: Model, target: str) -> Iterator[Placement]:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}, expected one of {', '.join(TARGETS)}")
-    options = _options(model)
+    options = read_options(model)
     for s, sg in enumerate(model.subgraphs):
         folded_ops, folded = _folded_ops(sg)
         placed: list[Placement] = []
@@ -808,7 +729,7 @@ def _placements(model: Model, target: str) -> Iterator[Placement]:
                 reason = "folded by Vela into a constant (shape arithmetic, batch fixed to 1)"
                 placed.append(Placement(s, i, op.op, out, "target", reason, ""))
                 continue
-            c = _Op(sg, op, options.get((s, i), _Options()), folded)
+            c = _Op(sg, op, options.get((s, i), Options()), folded)
             found = _verdict(c, target)
             if found is None:
                 placed.append(Placement(s, i, op.op, out, "target"))

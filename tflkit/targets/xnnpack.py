@@ -16,7 +16,7 @@ values and the fixtures do not exercise the others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tflkit.targets import Placement, output_name
 from tflkit.targets._partition import partitions
@@ -38,6 +38,7 @@ RULES: dict[str, str] = {
     "xnnpack-dtype": "the delegate takes float32 for this operator, int8/uint8 only where listed",
     "xnnpack-quantization": "int8/uint8 tensors: per-tensor activations, symmetric int8 weights",
     "xnnpack-static": "weights and shape parameters must be constants in the file",
+    "xnnpack-params": "parameters its kernels do not handle (quantized SAME average pooling)",
     "xnnpack-sparse": "sparse constants are not read (only a DENSIFY the delegate does not take)",
     "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS)",
 }
@@ -310,6 +311,25 @@ def _data(
     return "", ""
 
 
+def _pooling(sg: Subgraph, op: Operator, opts: Any) -> tuple[str, str]:
+    """Quantized AVERAGE_POOL_2D with SAME padding that pads: TFLite leaves the padded
+    elements out of each average, XNNPACK's quantized pooling would count them, so the delegate
+    declines it (observed on eu_big_kernel: 9x1 and 8x2 SAME pools stay on the reference
+    kernels, the VALID-like MAX_POOL_2D beside them is taken)."""
+    if op.op != "AVERAGE_POOL_2D" or opts is None or opts.padding != 0 or not op.inputs:
+        return "", ""
+    t = _tensor(sg, op.inputs[0])
+    if t is None or t.dtype not in ("int8", "uint8") or len(t.shape) != 4:
+        return "", ""
+    if opts.filter_h > 1 or opts.filter_w > 1:
+        return (
+            "xnnpack-params",
+            f"{op.op}: {t.dtype} with SAME padding and a {opts.filter_h}x{opts.filter_w} "
+            "filter (the delegate's quantized average would count the padding)",
+        )
+    return "", ""
+
+
 def place(model: Model, target: str) -> list[Placement]:
     """Where each operator runs with the XNNPACK delegate: ``target`` or ``cpu``.
 
@@ -325,10 +345,15 @@ def place(model: Model, target: str) -> list[Placement]:
         >>> [p.op for p in place(tflkit.load("mlp_int8.tflite"), "xnnpack") if p.on == "cpu"]
         ['SOFTMAX']
     """
+    from tflkit.targets._options import read_options
+
+    options = read_options(model)
     found = []
     for sg in model.subgraphs:
         for op in sg.operators:
             rule, why = _why_not(sg, op)
+            if not rule:
+                rule, why = _pooling(sg, op, options.get((sg.index, op.index)))
             on = "cpu" if rule else "target"
             out = output_name(sg, op)
             found.append(Placement(sg.index, op.index, op.display_name, out, on, why, rule))
