@@ -94,3 +94,19 @@ def test_inspect_json_imports_neither_typer_nor_rich() -> None:
     loaded = _modules_after(code)
     assert "tflkit" in loaded and "tflite" in loaded
     assert not loaded & {"typer", "click", "rich", *HEAVY}
+
+
+def test_every_subpackage_is_packaged() -> None:
+    # `pip install .` (the Quick start) ships only what pyproject.toml names: a subpackage left
+    # out imports in an editable checkout and fails after a real install
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    include = config["packages"]["find"]["include"]
+    packages = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "tflkit").rglob("__init__.py")
+    }
+    assert packages >= {"tflkit", "tflkit.cli", "tflkit.targets"}
+    for package in packages:
+        assert any(fnmatch.fnmatch(package, pattern) for pattern in include), package
