@@ -65,6 +65,7 @@ __all__ = [
     "benchmark",
     "check",
     "compare",
+    "compare_stream",
     "convert",
     "dequantize",
     "diff",
@@ -81,6 +82,7 @@ _LAZY = {
     "RULES": "tflkit.checks",
     "Runner": "tflkit.runner",  # imports the LiteRT runtime on first use
     "compare": "tflkit.comparison",
+    "compare_stream": "tflkit.comparison",
     "diff": "tflkit.differ",
     "ModelDiff": "tflkit.differ",
     "convert": "tflkit.conversion",  # imports TensorFlow on first use

@@ -23,7 +23,16 @@ from tflkit.errors import InputError
 from tflkit.model import ModelLike
 from tflkit.speed import Latency, overhead_ms
 
-__all__ = ["Comparison", "ModelResult", "OutputError", "TensorError", "PerTensor", "compare"]
+__all__ = [
+    "Comparison",
+    "ModelResult",
+    "OutputError",
+    "OutputSums",
+    "TensorError",
+    "PerTensor",
+    "compare",
+    "compare_stream",
+]
 
 Array = npt.NDArray[Any]
 
@@ -212,7 +221,6 @@ def compare(
         >>> c.models[0].outputs[0].snr_db
         41.2
     """
-    from tflkit.checks import quantization_kind
     from tflkit.runner import Runner
 
     if not models:
@@ -320,38 +328,12 @@ def compare(
             runners, feeds, n, latency_repeat, throughput_repeat, whole=whole
         )
 
-    ref_size = ref.model.size_bytes
-    results = []
-    for i, (r, name, out) in enumerate(zip(runners, names, outputs, strict=True)):
-        lat, inv, thr = latencies[i], invokes[i], throughputs[i]
-        ref_lat, ref_inv, ref_thr = latencies[reference], invokes[reference], throughputs[reference]
-        acc = accuracies[i] if accuracies else None
-        results.append(
-            ModelResult(
-                name=name,
-                path=r.model.path,
-                kind=quantization_kind(r.model),
-                size_bytes=r.model.size_bytes,
-                size_ratio=r.model.size_bytes / ref_size,  # a valid model is never empty
-                accuracy=acc,
-                accuracy_delta=(acc - accuracies[reference])
-                if accuracies and acc is not None
-                else None,
-                outputs=tuple(_output_error(k, out[k], against[k]) for k in ref.output_names),
-                latency=lat,
-                latency_speedup=(
-                    ref_lat.p50_ms / lat.p50_ms if lat and ref_lat and lat.p50_ms > 0 else None
-                ),
-                samples_per_second=thr,
-                throughput_speedup=thr / ref_thr if thr and ref_thr else None,
-                batching=r.batching,
-                invoke=inv,
-                invoke_speedup=(
-                    ref_inv.p50_ms / inv.p50_ms if inv and ref_inv and inv.p50_ms > 0 else None
-                ),
-                overhead_ms=overhead_ms(lat, inv),
-            )
-        )
+    errors = [
+        tuple(_output_error(k, out[k], against[k]) for k in ref.output_names) for out in outputs
+    ]
+    results = _model_results(
+        runners, names, reference, errors, accuracies, latencies, invokes, throughputs
+    )
 
     per = None
     if per_tensor:
@@ -375,6 +357,210 @@ def compare(
         per_tensor=per,
         notes=tuple(notes),
         reference_outputs=refs_source,
+    )
+
+
+def _model_results(
+    runners: Sequence[Any],
+    names: Sequence[str],
+    reference: int,
+    errors: Sequence[tuple[OutputError, ...]],
+    accuracies: Sequence[float] | None,
+    latencies: Sequence[Latency | None],
+    invokes: Sequence[Latency | None],
+    throughputs: Sequence[float | None],
+) -> list[ModelResult]:
+    """One ModelResult per model: sizes, errors, accuracy and speed relative to the reference."""
+    from tflkit.checks import quantization_kind
+
+    ref_size = runners[reference].model.size_bytes
+    ref_lat, ref_inv, ref_thr = latencies[reference], invokes[reference], throughputs[reference]
+    results = []
+    for i, (r, name) in enumerate(zip(runners, names, strict=True)):
+        lat, inv, thr = latencies[i], invokes[i], throughputs[i]
+        acc = accuracies[i] if accuracies else None
+        results.append(
+            ModelResult(
+                name=name,
+                path=r.model.path,
+                kind=quantization_kind(r.model),
+                size_bytes=r.model.size_bytes,
+                size_ratio=r.model.size_bytes / ref_size,  # a valid model is never empty
+                accuracy=acc,
+                accuracy_delta=(acc - accuracies[reference])
+                if accuracies and acc is not None
+                else None,
+                outputs=errors[i],
+                latency=lat,
+                latency_speedup=(
+                    ref_lat.p50_ms / lat.p50_ms if lat and ref_lat and lat.p50_ms > 0 else None
+                ),
+                samples_per_second=thr,
+                throughput_speedup=thr / ref_thr if thr and ref_thr else None,
+                batching=r.batching,
+                invoke=inv,
+                invoke_speedup=(
+                    ref_inv.p50_ms / inv.p50_ms if inv and ref_inv and inv.p50_ms > 0 else None
+                ),
+                overhead_ms=overhead_ms(lat, inv),
+            )
+        )
+    return results
+
+
+def compare_stream(
+    models: Sequence[ModelLike | Any],
+    data: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None = None,
+    *,
+    reference: int = 0,
+    num_threads: int | None = None,
+    label_output: str | None = None,
+    speed: bool = True,
+    latency_repeat: int = 30,
+    throughput_repeat: int = 5,
+    batch_size: int = 4096,
+    names: Sequence[str] | None = None,
+) -> Comparison:
+    """``compare()`` over shards that need not fit in memory, one slice at a time.
+
+    Errors and accuracy are accumulated exactly (counts and float64 sums, ``OutputSums``), so
+    the result equals ``compare()`` on the concatenated data (to float64 summation order).
+    Speed is measured on the first slice of the first shard only; a note says so.
+
+    Args:
+        models: as for ``compare()`` (tflite models or Runners; no Keras source).
+        data: a directory of .npy/.npz/.parquet shards, a glob pattern, or one file.
+        labels: shards of class labels, matched to the data's shards in sorted order.
+        reference, num_threads, label_output, speed, latency_repeat, throughput_repeat, names:
+            as for ``compare()``.
+        batch_size: samples run per predict call (a few such slices are held in memory).
+
+    Returns:
+        A Comparison; ``samples`` counts every shard's samples.
+
+    Raises:
+        InputError: a shard that cannot be read (named), label shards that do not pair with
+            the data's, or inputs and outputs that do not match, as for ``compare()``.
+
+    Example:
+        >>> c = tflkit.compare_stream(["m_f32.tflite", "m_int8.tflite"], "eval/*.npy")
+        >>> c.models[1].outputs[0].snr_db
+    """
+    from tflkit._stream import read_shard, shards
+    from tflkit.runner import Runner
+
+    if not models:
+        raise InputError("compare needs at least one model")
+    if not 0 <= reference < len(models):
+        raise InputError(f"reference must be in 0..{len(models) - 1}, got {reference}")
+    runners = [m if isinstance(m, Runner) else Runner(m, num_threads=num_threads) for m in models]
+    if names is not None and len(names) != len(runners):
+        raise InputError(f"{len(names)} names for {len(runners)} models")
+    names = list(names) if names is not None else _display_names(runners)
+    ref = runners[reference]
+    if ref.batch_axis is None:
+        raise InputError(f"{names[reference]} has no batch axis: shards need one")
+    notes: list[str] = []
+    in_maps, out_maps = [], []
+    for r, name in zip(runners, names, strict=True):
+        in_maps.append(_match("input", ref.input_names, r.input_names, name, notes))
+        _check_input_shapes(ref, r, in_maps[-1], name)
+        out_maps.append(_match("output", ref.output_names, r.output_names, name, notes))
+    files = shards(data)
+    label_files = shards(labels) if labels is not None else None
+    if label_files is not None and len(label_files) != len(files):
+        raise InputError(
+            f"{labels}: {len(label_files)} label shards for {len(files)} data shards "
+            "(paired in sorted order)"
+        )
+    shapes = {
+        n: list(t.shape_signature[1:]) for n, t in zip(ref.input_names, ref.inputs, strict=True)
+    }
+    tensor_names = [t.name for t in ref.inputs]
+    sums = [{k: OutputSums() for k in ref.output_names} for _ in runners]
+    hits = [0] * len(runners)
+    label_key: str | None = None
+    total = 0
+    described: list[tuple[str, str, list[int]]] = []
+    latencies: list[Latency | None] = [None] * len(runners)
+    invokes: list[Latency | None] = [None] * len(runners)
+    throughputs: list[float | None] = [None] * len(runners)
+    for shard_index, f in enumerate(files):
+        raw = read_shard(f, ref.input_names, shapes=shapes, tensor_names=tensor_names, notes=notes)
+        try:
+            x = dict(zip(ref.input_names, ref.input_arrays(raw), strict=True))
+        except InputError as exc:
+            raise InputError(f"{f}: {exc}") from exc
+        n = batch_size_of(x)
+        y_shard = None
+        if label_files is not None:
+            y_raw = read_shard(label_files[shard_index], ["labels"])
+            if isinstance(y_raw, (dict, list)):
+                values = list(y_raw.values()) if isinstance(y_raw, dict) else y_raw
+                if len(values) != 1:
+                    raise InputError(
+                        f"{label_files[shard_index]}: expected one array of labels, "
+                        f"found {len(values)}"
+                    )
+                y_raw = values[0]
+            y_shard = np.asarray(y_raw)
+            if y_shard.ndim == 0 or y_shard.shape[0] != n:
+                raise InputError(
+                    f"{label_files[shard_index]}: {y_shard.shape[0] if y_shard.ndim else 0} "
+                    f"labels for the {n} samples of {f.name}"
+                )
+        if not described:
+            described = [(k, str(np.asarray(v).dtype), list(np.shape(v)[1:])) for k, v in x.items()]
+        for s in range(0, n, batch_size):
+            e = min(n, s + batch_size)
+            part = take(x, s, e)
+            feeds = [{m[k]: v for k, v in part.items()} for m in in_maps]
+            outputs: list[dict[str, Array]] = []
+            for r, feed, m in zip(runners, feeds, out_maps, strict=True):
+                out = r.predict(feed)
+                got = out if isinstance(out, dict) else {r.output_names[0]: out}
+                outputs.append({k: np.asarray(got[m[k]]) for k in ref.output_names})
+            for name, out in zip(names, outputs, strict=True):
+                for k in ref.output_names:
+                    if out[k].shape != outputs[reference][k].shape:
+                        raise InputError(
+                            f"{name}: output {k!r} has shape {out[k].shape}, the reference "
+                            f"{names[reference]} gives {outputs[reference][k].shape}"
+                        )
+            for i, out in enumerate(outputs):
+                for k in ref.output_names:
+                    sums[i][k].add(out[k], outputs[reference][k])
+            if y_shard is not None:
+                label_key, accs = _accuracies(ref, outputs, y_shard[s:e], e - s, label_output)
+                for i, a in enumerate(accs or []):
+                    hits[i] += round(a * (e - s))  # a mean of booleans: the count, exactly
+            if speed and shard_index == 0 and s == 0 and e > 0:
+                latencies, invokes, throughputs = _measure_speed(
+                    runners, feeds, e - s, latency_repeat, throughput_repeat
+                )
+                notes.append(
+                    f"speed measured on the first {e - s} samples of {f.name} only "
+                    "(the first shard)"
+                )
+        total += n
+    errors = [
+        tuple(sums[i][k].output_error(k) for k in ref.output_names) for i in range(len(runners))
+    ]
+    accuracies = [h / total for h in hits] if label_files is not None and total else None
+    results = _model_results(
+        runners, names, reference, errors, accuracies, latencies, invokes, throughputs
+    )
+    lines = [f"{k}: {dtype} {[total, *rest]}" for k, dtype, rest in described]
+    return Comparison(
+        models=tuple(results),
+        reference=reference,
+        samples=total,
+        data=f"{os.fspath(data)} ({len(files)} shard{'s' if len(files) != 1 else ''})",
+        inputs=tuple(lines),
+        label_output=label_key,
+        per_tensor=None,
+        notes=tuple(notes),
     )
 
 
@@ -545,30 +731,87 @@ def _accuracies(
     return key, accs
 
 
+@dataclass(slots=True)
+class OutputSums:
+    """Exact running sums for one output's errors: add batches, merge partial sums.
+
+    Counts and float64 sums of ``|d|``, ``d^2`` and ``ref^2`` (``d = out - ref``), the largest
+    ``|d|`` and the top-1 agreements: MSE, RMSE and SNR come from the sums, so errors
+    accumulated over shards equal those of one pass over the same data (up to float64
+    summation order, ~1e-16 relative). ``compare()`` and the streamed compare share them.
+    """
+
+    count: int = 0
+    sum_abs: float = 0.0
+    sum_sq: float = 0.0
+    sum_ref_sq: float = 0.0
+    max_abs: float = 0.0
+    top1_hits: int = 0
+    top1_count: int = 0
+    top1: bool | None = None  # None until a batch says whether the output has a class axis
+
+    def add(self, out: Array, ref: Array) -> None:
+        """Add one batch of outputs and the reference's for the same samples."""
+        a = ref.astype(np.float64, copy=False)
+        d = out.astype(np.float64) - a
+        if d.size:
+            self.count += d.size
+            ad = np.abs(d)
+            self.sum_abs += float(np.sum(ad))
+            self.sum_sq += float(np.sum(d * d))
+            self.sum_ref_sq += float(np.sum(a * a))
+            self.max_abs = max(self.max_abs, float(np.max(ad)))
+        if out.ndim >= 2 and out.shape[-1] >= 2:
+            self.top1 = True
+            if out.size:
+                hits = out.argmax(axis=-1) == ref.argmax(axis=-1)
+                self.top1_hits += int(np.count_nonzero(hits))
+                self.top1_count += int(hits.size)
+        elif self.top1 is None:
+            self.top1 = False
+
+    def merge(self, other: OutputSums) -> None:
+        """Add another accumulator's sums (shards run apart)."""
+        self.count += other.count
+        self.sum_abs += other.sum_abs
+        self.sum_sq += other.sum_sq
+        self.sum_ref_sq += other.sum_ref_sq
+        self.max_abs = max(self.max_abs, other.max_abs)
+        self.top1_hits += other.top1_hits
+        self.top1_count += other.top1_count
+        if other.top1 is not None:
+            self.top1 = bool(self.top1) or other.top1
+
+    def errors(self) -> tuple[float, float, float, float, float]:
+        """max abs, mean abs, RMSE, SNR (dB) and MSE from the sums."""
+        if self.count == 0:
+            return 0.0, 0.0, 0.0, math.inf, 0.0
+        if self.sum_sq == 0:
+            snr = math.inf
+        elif self.sum_ref_sq == 0:
+            snr = -math.inf
+        else:
+            snr = 10 * math.log10(self.sum_ref_sq / self.sum_sq)
+        mse = self.sum_sq / self.count
+        return self.max_abs, self.sum_abs / self.count, math.sqrt(mse), snr, mse
+
+    def output_error(self, name: str) -> OutputError:
+        top1 = self.top1_hits / self.top1_count if self.top1 and self.top1_count else None
+        mx, mean, rmse, snr, mse = self.errors()
+        return OutputError(name, top1, mx, mean, rmse, snr, mse)
+
+
 def _errors(out: Array, ref: Array) -> tuple[float, float, float, float, float]:
     """max abs, mean abs, RMSE, SNR (dB) and MSE of ``out`` against ``ref``, in float64."""
-    a = ref.astype(np.float64, copy=False)
-    d = out.astype(np.float64) - a
-    if d.size == 0:
-        return 0.0, 0.0, 0.0, math.inf, 0.0
-    sq = float(np.sum(d * d))
-    signal = float(np.sum(a * a))
-    if sq == 0:
-        snr = math.inf
-    elif signal == 0:
-        snr = -math.inf
-    else:
-        snr = 10 * math.log10(signal / sq)
-    mse = sq / d.size
-    return float(np.max(np.abs(d))), float(np.mean(np.abs(d))), math.sqrt(mse), snr, mse
+    sums = OutputSums()
+    sums.add(out, ref)
+    return sums.errors()
 
 
 def _output_error(name: str, out: Array, ref: Array) -> OutputError:
-    top1 = None
-    if out.ndim >= 2 and out.shape[-1] >= 2 and out.size:
-        top1 = float(np.mean(out.argmax(axis=-1) == ref.argmax(axis=-1)))
-    mx, mean, rmse, snr, mse = _errors(out, ref)
-    return OutputError(name, top1, mx, mean, rmse, snr, mse)
+    sums = OutputSums()
+    sums.add(out, ref)
+    return sums.output_error(name)
 
 
 def _measure_speed(

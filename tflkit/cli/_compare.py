@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,12 +36,19 @@ def compare(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", "-d", help="Inputs: a .npy, or a .npz keyed by input name (default: random)."
+            "--data",
+            "-d",
+            help="Inputs: a .npy, a .npz keyed by input name, or a directory or glob of shards "
+            "(streamed; default: random).",
         ),
     ] = None,
     labels: Annotated[
         Path | None,
-        typer.Option("--labels", "-l", help="Class labels (.npy): indices or one-hot."),
+        typer.Option(
+            "--labels",
+            "-l",
+            help="Class labels (.npy): indices or one-hot; shards with --data shards.",
+        ),
     ] = None,
     samples: Annotated[
         int | None,
@@ -99,6 +106,22 @@ def compare(
     source = [models[0]] if len(models) > 1 and is_source_model(models[0]) else []
     with quiet_runtime():
         runners = [Runner(m, num_threads=threads) for m in models[len(source) :]]
+    from tflkit._stream import is_shard_spec
+
+    if data is not None and is_shard_spec(data):
+        if source or reference_outputs is not None or per_tensor or samples is not None:
+            error(
+                "--data shards stream through tflite models only: leave out a Keras/SavedModel "
+                "reference, --reference-outputs, --per-tensor and --samples"
+            )
+        from tflkit.comparison import compare_stream
+
+        with quiet_runtime(), status("comparing models on shards"):
+            result = compare_stream(
+                runners, data, labels, num_threads=threads, speed=speed, label_output=label_output
+            )
+        _show(result, plot, json_, markdown)
+        return
     x = read_inputs(data, runners[0]) if data is not None else None
     y = None
     if labels is not None:
@@ -122,6 +145,10 @@ def compare(
             data=str(data) if data is not None else None,
             reference_outputs=reference_outputs,
         )
+    _show(result, plot, json_, markdown)
+
+
+def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
     if plot is not None:
         result.plot(plot)
     if json_:

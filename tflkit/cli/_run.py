@@ -26,10 +26,21 @@ def run(
     model: ModelArg,
     input: Annotated[
         Path,
-        typer.Option("--input", "-i", help="Inputs: a .npy array, or a .npz keyed by input name."),
+        typer.Option(
+            "--input",
+            "-i",
+            help="Inputs: a .npy array, a .npz keyed by input name, or a directory or glob of "
+            ".npy/.npz/.parquet shards (streamed).",
+        ),
     ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the outputs to this .npz file.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the outputs to this .npz file (shards: to this directory, one .npz per "
+            "input shard).",
+        ),
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", "-b", min=1, help="Samples per invoke at most.")
@@ -51,10 +62,18 @@ def run(
     import numpy as np
 
     from tflkit._inputs import batch_size_of
+    from tflkit._stream import is_shard_spec
     from tflkit.runner import Runner
 
     with quiet_runtime():
         runner = Runner(model, num_threads=threads, signature=signature, batch_size=batch_size)
+    if is_shard_spec(input):
+        summary = _run_shards(runner, model, input, output, raw, batch_size)
+        if json_:
+            print_json(summary)
+        else:
+            _print_stream_summary(summary)
+        return
     x = read_inputs(input, runner)
     if not isinstance(x, (list, dict)) and len(runner.inputs) > 1:
         names = ", ".join(repr(n) for n in runner.input_names)
@@ -89,6 +108,141 @@ def run(
         print_json(summary)
         return
     _print_run_summary(summary, outputs)
+
+
+#: Samples per predict call when streaming without --batch-size: a few batches in memory.
+STREAM_CHUNK = 4096
+
+
+def _run_shards(
+    runner: Any, model: Path, spec: Path, output: Path | None, raw: bool, batch_size: int | None
+) -> dict[str, Any]:
+    """Run every shard of ``spec`` in slices; write ``output/<shard stem>.npz`` per shard."""
+    import os
+    import time
+
+    import numpy as np
+
+    from tflkit._inputs import batch_size_of, take
+    from tflkit._stream import read_shard, shards
+    from tflkit.errors import InputError
+
+    files = shards(spec)
+    stems = [f.stem for f in files]
+    if len(set(stems)) != len(stems):
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise InputError(f"{spec}: two shards named {dup!r} would write one output file")
+    if runner.batch_axis is None:
+        raise InputError(f"{model.name} has no batch axis: shards need one (give one file)")
+    if output is not None:
+        if output.exists() and not output.is_dir():
+            raise InputError(f"{output}: shards write a directory of .npz files, not one file")
+        os.makedirs(output, exist_ok=True)
+    names = runner.input_names
+    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
+    tensor_names = [t.name for t in runner.inputs]
+    chunk = batch_size or STREAM_CHUNK
+    total = 0
+    seconds = 0.0
+    described: dict[str, tuple[str, list[int]]] = {}
+    with _ShardProgress(len(files)) as bar, quiet_runtime():
+        for f in files:
+            notes: list[str] = []
+            x = read_shard(f, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
+            for note in notes:
+                typer.echo(f"tflkit: note: {note}", err=True)
+            n = batch_size_of(x)
+            pieces: dict[str, list[Any]] = {}
+            for s in range(0, n, chunk):
+                start = time.perf_counter()
+                got = runner.predict(take(x, s, min(n, s + chunk)), raw=raw)
+                seconds += time.perf_counter() - start
+                got = got if isinstance(got, dict) else {runner.output_names[0]: got}
+                for k, v in got.items():
+                    pieces.setdefault(k, []).append(np.asarray(v))
+                bar.samples(min(n, s + chunk) - s)
+            outs = {k: np.concatenate(v) for k, v in pieces.items()}
+            del x, pieces
+            if output is not None and outs:
+                _save_npz(output / f"{f.stem}.npz", outs)
+            for k, v in outs.items():
+                described.setdefault(k, (str(v.dtype), list(v.shape[1:])))
+            total += n
+            bar.shard()
+    return {
+        "model": str(model),
+        "shards": len(files),
+        "samples": total,
+        "seconds": seconds,
+        "samples_per_second": total / seconds if seconds > 0 else None,
+        "batching": runner.batching,
+        "batch_axis": runner.batch_axis,
+        "delegate": runner.delegate,
+        "raw": raw,
+        "output_path": str(output) if output is not None else None,
+        "outputs": [
+            {"name": k, "dtype": d, "shape": [total, *rest]} for k, (d, rest) in described.items()
+        ],
+        "saturation": {k: s.fraction for k, s in runner.saturation.items()},
+    }
+
+
+class _ShardProgress:
+    """A progress bar over shards and samples on stderr (terminals only)."""
+
+    def __init__(self, shards: int) -> None:
+        self.total = shards
+        self.done = 0
+        self.count = 0
+        self.progress: Any = None
+
+    def __enter__(self) -> _ShardProgress:
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self.progress = Progress(transient=True, console=stderr_console())
+            self.task = self.progress.add_task(self._text(), total=self.total)
+            self.progress.start()
+        return self
+
+    def _text(self) -> str:
+        return f"shard {min(self.done + 1, self.total)}/{self.total}, {self.count:,} samples"
+
+    def samples(self, n: int) -> None:
+        self.count += n
+        if self.progress is not None:
+            self.progress.update(self.task, description=self._text())
+
+    def shard(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress.update(self.task, completed=self.done, description=self._text())
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_stream_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    rate = summary["samples_per_second"]
+    lines: list[Any] = [
+        f"{summary['samples']} samples from {summary['shards']} shards in "
+        f"{summary['seconds']:.3f} s"
+        + (f" ({rate:,.0f} samples/s)" if rate else "")
+        + f", batching: {summary['batching']}"
+    ]
+    table = Table(title="Outputs", title_justify="left")
+    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    for o in summary["outputs"]:
+        table.add_row(o["name"], o["dtype"], str(o["shape"]))
+    lines.append(table)
+    if summary["output_path"]:
+        lines.append(f"outputs written to {summary['output_path']} (one .npz per shard, same stem)")
+    print_trimmed(lines)
 
 
 def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
