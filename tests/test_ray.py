@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tflkit
-from tests.conftest import FIXTURES
+from conftest import FIXTURES
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
