@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 import tflkit
-from conftest import FIXTURES
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")

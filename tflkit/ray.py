@@ -87,6 +87,7 @@ def predict(
     concurrency: int,
     num_threads: int | None = 1,
     raw: bool = False,
+    **ray_remote_args: Any,
 ) -> ray.data.Dataset:
     """Add a model's outputs to a Ray Dataset, one column per output.
 
@@ -104,6 +105,9 @@ def predict(
         concurrency: number of actors (each reserves ``num_threads`` CPUs).
         num_threads: threads of each Runner's CPU kernels.
         raw: feed and return the stored dtypes (see ``Runner.predict``).
+        **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` defaults to
+            ``num_threads``. Actors that hold every CPU leave none for read tasks upstream
+            (``ray.data.range`` on a 2-CPU Ray with 2 actors stalls): lower it there.
 
     Returns:
         A new, lazy ``ray.data.Dataset``: the input columns plus one per output.
@@ -141,5 +145,5 @@ def predict(
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
         fn_constructor_kwargs={"model": data, "num_threads": num_threads, "raw": raw},
-        num_cpus=num_threads or 1,
+        **{"num_cpus": num_threads or 1, **ray_remote_args},
     )
