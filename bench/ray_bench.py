@@ -103,15 +103,22 @@ def main() -> None:
 
     blocks = max(4 * args.cpus, math.ceil(n / (8 * bs)))
     ds = ray.data.range(n, override_num_blocks=blocks).map_batches(
-        generate, fn_kwargs={"name": name}, batch_size=bs, batch_format="numpy"
+        generate, fn_kwargs={"name": name}, batch_size=bs, batch_format="numpy", num_cpus=0.5
     )
     # num_cpus=0.5: actors reserving both CPUs would leave none for the ReadRange tasks
     out = tflkit.ray.predict(
-        ds, model, batch_size=bs, concurrency=args.cpus, num_threads=1, num_cpus=0.5
+        ds,
+        model,
+        batch_size=bs,
+        concurrency=args.cpus,
+        num_threads=1,
+        num_cpus=0.5,
+        keep_inputs=False,
     )
     start = time.perf_counter()
     seen = 0
-    for b in out.select_columns([out_name]).iter_batches(batch_size=None, batch_format="numpy"):
+    out = out.select_columns([out_name])
+    for b in out.iter_batches(batch_size=None, batch_format="numpy"):
         seen += len(b[out_name])
     took = time.perf_counter() - start
     assert seen == n, (seen, n)

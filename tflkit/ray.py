@@ -58,11 +58,12 @@ def _column(name: str, where: str, col: Any, shape: tuple[int, ...]) -> Array:
 class _Predictor:
     """Ray Data callable class: the Runner is opened once per actor, then reused per batch."""
 
-    def __init__(self, model: bytes, num_threads: int | None, raw: bool) -> None:
+    def __init__(self, model: bytes, num_threads: int | None, raw: bool, keep: bool) -> None:
         from tflkit.runner import Runner
 
         self.runner = Runner(model, num_threads=num_threads)
         self.raw = raw
+        self.keep = keep
 
     def __call__(self, batch: Batch) -> Batch:
         r = self.runner
@@ -74,9 +75,9 @@ class _Predictor:
             feeds[name] = _column(name, where, batch[name], t.shape_signature or t.shape)
         y = r.predict(feeds, raw=self.raw)
         outs = {r.output_names[0]: y} if isinstance(y, np.ndarray) else y
-        batch = dict(batch)
-        batch.update(outs)
-        return batch
+        if not self.keep:  # the inputs need not travel back through the object store
+            batch = {k: v for k, v in batch.items() if k not in feeds}
+        return {**batch, **outs}
 
 
 def predict(
@@ -87,6 +88,7 @@ def predict(
     concurrency: int,
     num_threads: int | None = 1,
     raw: bool = False,
+    keep_inputs: bool = True,
     **ray_remote_args: Any,
 ) -> ray.data.Dataset:
     """Add a model's outputs to a Ray Dataset, one column per output.
@@ -105,12 +107,14 @@ def predict(
         concurrency: number of actors (each reserves ``num_threads`` CPUs).
         num_threads: threads of each Runner's CPU kernels.
         raw: feed and return the stored dtypes (see ``Runner.predict``).
+        keep_inputs: keep the input columns in the result (False: the other columns and the
+            outputs only, which saves copying the inputs back).
         **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` defaults to
             ``num_threads``. Actors that hold every CPU leave none for read tasks upstream
             (``ray.data.range`` on a 2-CPU Ray with 2 actors stalls): lower it there.
 
     Returns:
-        A new, lazy ``ray.data.Dataset``: the input columns plus one per output.
+        A new, lazy ``ray.data.Dataset``: the dataset's columns plus one per output.
 
     Raises:
         InvalidModelError: not a TFLite file (checked here, before any actor starts).
@@ -144,6 +148,11 @@ def predict(
         batch_size=batch_size,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
-        fn_constructor_kwargs={"model": data, "num_threads": num_threads, "raw": raw},
+        fn_constructor_kwargs={
+            "model": data,
+            "num_threads": num_threads,
+            "raw": raw,
+            "keep": keep_inputs,
+        },
         **{"num_cpus": num_threads or 1, **ray_remote_args},
     )
