@@ -16,6 +16,7 @@ Ray's own messages go to stderr (progress bars off); stdout carries the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import sys
@@ -43,7 +44,8 @@ def build_cnn() -> bytes:
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([calib[i : i + 1]] for i in range(len(calib)))
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return bytes(conv.convert())
+    with contextlib.redirect_stdout(sys.stderr):  # TensorFlow prints "Saved artifact ..."
+        return bytes(conv.convert())
 
 
 def generate(batch: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
@@ -127,7 +129,7 @@ def main() -> None:
         f" = {n / took:,.0f} /s (actor start-up included)"
     )
     print(f"ratio: {single / took:.2f}x")
-    stats: Any = out.stats()
+    stats: Any = out.stats()  # per operator: where the time went
     print(stats, file=sys.stderr)
     ray.shutdown()
 
