@@ -1,6 +1,6 @@
 """Benchmark `tflkit.ray.predict` against one Runner with one thread (issue 15).
 
-    python bench/ray_bench.py [--samples N] [--batch-size 1024] [--cpus 2]
+    python bench/ray_bench.py [--samples N] [--batch-size 4096] [--block-rows 131072] [--cpus 2]
 
 The digits-size CNN of convert_bench (28x28x1, two 3x3 convs with pooling, dense 10), full int8
 with float32 input and output (so the Runner quantizes and dequantizes in Python), built with
@@ -68,8 +68,10 @@ def run_single(model: bytes, name: str, n: int, batch_size: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int)
-    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--batch-size", type=int, default=4096)
     ap.add_argument("--cpus", type=int, default=2)
+    # big blocks: Ray Data loses ~200 ms per task and actor here (8,192-row blocks: 0.49x)
+    ap.add_argument("--block-rows", type=int, default=131072, help="rows per block")
     args = ap.parse_args()
     bs = args.batch_size
 
@@ -103,7 +105,7 @@ def main() -> None:
     startup = time.perf_counter() - start
     print(f"ray.init(num_cpus={args.cpus}): {startup:.2f} s (excluded below)")
 
-    blocks = max(4 * args.cpus, math.ceil(n / (8 * bs)))
+    blocks = max(4 * args.cpus, math.ceil(n / args.block_rows))
     ds = ray.data.range(n, override_num_blocks=blocks).map_batches(
         generate, fn_kwargs={"name": name}, batch_size=bs, batch_format="numpy", num_cpus=0.5
     )
