@@ -110,3 +110,15 @@ def test_missing_column_names_the_input() -> None:
     out = tflkit.ray.predict(ds, FIXTURES / "mlp_int8.tflite", batch_size=4, concurrency=1)
     with pytest.raises(Exception, match="keras_tensor"):
         out.materialize()
+
+
+def test_keep_inputs_false_drops_only_the_input_columns() -> None:
+    x = np.zeros((8, 32), np.float32)
+    out = tflkit.ray.predict(
+        _dataset({"keras_tensor": x}),
+        FIXTURES / "mlp_int8.tflite",
+        batch_size=4,
+        concurrency=1,
+        keep_inputs=False,
+    )
+    assert sorted(out.take(1)[0]) == ["id", "output_0"]
