@@ -19,6 +19,7 @@ HEAVY = (
     "jax",
     "torch",
     "matplotlib",
+    "ray",
 )
 
 

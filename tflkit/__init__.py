@@ -72,6 +72,7 @@ __all__ = [
     "load",
     "quantization_kind",
     "quantize",
+    "ray",
 ]
 
 _LAZY = {
@@ -94,9 +95,16 @@ _LAZY = {
     "dequantize": "tflkit.quant",
 }
 
+# Submodules reached as attributes (`tflkit.ray.predict`) without importing them up front.
+_LAZY_MODULES = {"ray"}  # tflkit.ray: the only importer of Ray (extra [ray])
+
 
 def __getattr__(name: str) -> Any:
     # PEP 562: heavier parts are imported on first use, so `import tflkit` stays light.
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"tflkit.{name}")
     module = _LAZY.get(name)
     if module is not None:
         import importlib
