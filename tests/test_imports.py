@@ -111,3 +111,16 @@ def test_every_subpackage_is_packaged() -> None:
     assert packages >= {"tflkit", "tflkit.cli", "tflkit.targets"}
     for package in packages:
         assert any(fnmatch.fnmatch(package, pattern) for pattern in include), package
+
+
+def test_ray_missing_says_how_to_install() -> None:
+    code = (
+        "import sys; sys.modules['ray'] = None; sys.modules['ray.data'] = None\n"
+        "import tflkit\n"
+        "try:\n"
+        "    tflkit.ray.predict(None, 'm.tflite', batch_size=1, concurrency=1)\n"
+        "except tflkit.TflkitError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "pip install 'tflkit[ray]'" in proc.stdout, proc.stderr

@@ -127,7 +127,12 @@ def predict(
         >>> out = tflkit.ray.predict(ds, "mlp_int8.tflite", batch_size=256, concurrency=2)
         >>> probs = np.stack(out.to_pandas()["output_0"])
     """
-    import ray.data
+    try:
+        import ray.data
+    except ImportError as exc:
+        from tflkit.errors import TflkitError
+
+        raise TflkitError("tflkit.ray needs Ray Data: pip install 'tflkit[ray]'") from exc
 
     from tflkit.runner import Runner
 
