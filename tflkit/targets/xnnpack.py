@@ -39,7 +39,7 @@ RULES: dict[str, str] = {
     "xnnpack-quantization": "int8/uint8 tensors: per-tensor activations, symmetric int8 weights",
     "xnnpack-static": "weights and shape parameters must be constants in the file",
     "xnnpack-params": "parameters its kernels do not handle (quantized SAME average pooling)",
-    "xnnpack-sparse": "sparse constants are not read (only a DENSIFY the delegate does not take)",
+    "xnnpack-sparse": "sparse constants are read only through a DENSIFY of constant weights",
     "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS)",
 }
 
