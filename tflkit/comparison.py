@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,19 +289,7 @@ def compare(
             read_refs, ref.output_names, n, n if n_data is None else n_data, whole, notes
         )
 
-    feeds = [{m[k]: v for k, v in x.items()} for m in in_maps]
-    outputs: list[dict[str, Array]] = []
-    for r, feed, m in zip(runners, feeds, out_maps, strict=True):
-        out = r.predict(feed)
-        got = out if isinstance(out, dict) else {r.output_names[0]: out}
-        outputs.append({k: np.asarray(got[m[k]]) for k in ref.output_names})
-    for name, out in zip(names, outputs, strict=True):
-        for k in ref.output_names:
-            if out[k].shape != outputs[reference][k].shape:
-                raise InputError(
-                    f"{name}: output {k!r} has shape {out[k].shape}, the reference "
-                    f"{names[reference]} gives {outputs[reference][k].shape}"
-                )
+    feeds, outputs = _run_all(runners, x, in_maps, out_maps, names, reference)
     against = outputs[reference]
     if given_refs is not None:
         for k in ref.output_names:
@@ -515,19 +503,7 @@ def compare_stream(
         for s in range(0, n, batch_size):
             e = min(n, s + batch_size)
             part = take(x, s, e)
-            feeds = [{m[k]: v for k, v in part.items()} for m in in_maps]
-            outputs: list[dict[str, Array]] = []
-            for r, feed, m in zip(runners, feeds, out_maps, strict=True):
-                out = r.predict(feed)
-                got = out if isinstance(out, dict) else {r.output_names[0]: out}
-                outputs.append({k: np.asarray(got[m[k]]) for k in ref.output_names})
-            for name, out in zip(names, outputs, strict=True):
-                for k in ref.output_names:
-                    if out[k].shape != outputs[reference][k].shape:
-                        raise InputError(
-                            f"{name}: output {k!r} has shape {out[k].shape}, the reference "
-                            f"{names[reference]} gives {outputs[reference][k].shape}"
-                        )
+            feeds, outputs = _run_all(runners, part, in_maps, out_maps, names, reference)
             for i, out in enumerate(outputs):
                 for k in ref.output_names:
                     sums[i][k].add(out[k], outputs[reference][k])
@@ -574,6 +550,33 @@ def _source_name(source: Any) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.path.basename(os.path.normpath(os.fspath(source)))
     return f"Keras model {getattr(source, 'name', '')!r}"
+
+
+def _run_all(
+    runners: Sequence[Any],
+    x: Mapping[str, Any],
+    in_maps: Sequence[dict[str, str]],
+    out_maps: Sequence[dict[str, str]],
+    names: Sequence[str],
+    reference: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Array]]]:
+    """Every model on the same inputs (x by the reference's input names): the feeds, and the
+    outputs by the reference's output names; outputs of another shape are refused by name."""
+    ref_outputs = runners[reference].output_names
+    feeds = [{m[k]: v for k, v in x.items()} for m in in_maps]
+    outputs: list[dict[str, Array]] = []
+    for r, feed, m in zip(runners, feeds, out_maps, strict=True):
+        out = r.predict(feed)
+        got = out if isinstance(out, dict) else {r.output_names[0]: out}
+        outputs.append({k: np.asarray(got[m[k]]) for k in ref_outputs})
+    for name, out in zip(names, outputs, strict=True):
+        for k in ref_outputs:
+            if out[k].shape != outputs[reference][k].shape:
+                raise InputError(
+                    f"{name}: output {k!r} has shape {out[k].shape}, the reference "
+                    f"{names[reference]} gives {outputs[reference][k].shape}"
+                )
+    return feeds, outputs
 
 
 def _read_reference_outputs(given: Any) -> tuple[str, dict[str, Array] | Array]:

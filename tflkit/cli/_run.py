@@ -89,21 +89,8 @@ def run(
     samples = 1 if runner.batch_axis is None else batch_size_of(x)  # no batch axis: one call
     if output is not None:
         _save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
-    summary = {
-        "model": str(model),
-        "samples": samples,
-        "seconds": seconds,
-        "samples_per_second": samples / seconds if seconds > 0 else None,
-        "batching": runner.batching,
-        "batch_axis": runner.batch_axis,
-        "delegate": runner.delegate,
-        "raw": raw,
-        "output_path": str(output) if output is not None else None,
-        "outputs": [
-            {"name": k, "dtype": str(v.dtype), "shape": list(v.shape)} for k, v in outputs.items()
-        ],
-        "saturation": {k: s.fraction for k, s in runner.saturation.items()},
-    }
+    shapes = {k: (str(v.dtype), list(v.shape)) for k, v in outputs.items()}
+    summary = _summary(model, runner, samples, seconds, raw, output, shapes)
     if json_:
         print_json(summary)
         return
@@ -169,20 +156,34 @@ def _run_shards(
                 described.setdefault(k, (str(v.dtype), list(v.shape[1:])))
             total += n
             bar.shard()
+    produced = {k: (d, [total, *rest]) for k, (d, rest) in described.items()}
+    return {
+        "shards": len(files),
+        **_summary(model, runner, total, seconds, raw, output, produced),
+    }
+
+
+def _summary(
+    model: Path,
+    runner: Any,
+    samples: int,
+    seconds: float,
+    raw: bool,
+    output: Path | None,
+    outputs: dict[str, tuple[str, list[int]]],
+) -> dict[str, Any]:
+    """The ``tflkit run --json`` document (schemas/run.schema.json); outputs: dtype, shape."""
     return {
         "model": str(model),
-        "shards": len(files),
-        "samples": total,
+        "samples": samples,
         "seconds": seconds,
-        "samples_per_second": total / seconds if seconds > 0 else None,
+        "samples_per_second": samples / seconds if seconds > 0 else None,
         "batching": runner.batching,
         "batch_axis": runner.batch_axis,
         "delegate": runner.delegate,
         "raw": raw,
         "output_path": str(output) if output is not None else None,
-        "outputs": [
-            {"name": k, "dtype": d, "shape": [total, *rest]} for k, (d, rest) in described.items()
-        ],
+        "outputs": [{"name": k, "dtype": d, "shape": shape} for k, (d, shape) in outputs.items()],
         "saturation": {k: s.fraction for k, s in runner.saturation.items()},
     }
 
