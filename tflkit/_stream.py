@@ -1,6 +1,8 @@
 """Shards in: a directory or glob of .npy / .npz / .parquet files, read one at a time.
 
-``shards(spec)`` lists the files; ``read_shard(path, ...)`` reads one into arrays by input name.
+``shards(spec)`` lists the files; ``read_shard(path, ...)`` reads one into arrays by input name;
+``run_shard(runner, path, ...)`` runs one in slices and writes its outputs (``tflkit run`` on one
+machine and on Ray actors).
 pyarrow is imported only to read a .parquet shard. Numpy only otherwise.
 """
 
@@ -8,7 +10,8 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import numpy.typing as npt
 
 from tflkit._inputs import inputs_for, read_arrays
 from tflkit.errors import InputError
+from tflkit.quant import QuantizeStats
 
 Array = npt.NDArray[Any]
 
@@ -131,3 +135,107 @@ def _column_array(path: Path, name: str, column: Any, shape: Sequence[int] | Non
             f"{rows} rows)"
         )
     return values.reshape(rows, values.size // rows)
+
+
+@dataclass(slots=True)
+class ShardRun:
+    """What running one shard gave: samples, seconds spent in ``Runner.predict``, each
+    output's dtype and sample shape, and the inputs' quantization clipping, summed over the
+    shard's slices (merge() adds another shard's)."""
+
+    samples: int = 0
+    seconds: float = 0.0
+    outputs: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    saturation: dict[str, QuantizeStats] = field(default_factory=dict)
+
+    def merge(self, other: ShardRun) -> None:
+        self.samples += other.samples
+        self.seconds += other.seconds
+        for k, v in other.outputs.items():
+            self.outputs.setdefault(k, v)
+        _add_stats(self.saturation, other.saturation)
+
+
+def _add_stats(into: dict[str, QuantizeStats], more: Mapping[str, QuantizeStats]) -> None:
+    for k, s in more.items():
+        a = into.get(k)
+        into[k] = (
+            s
+            if a is None
+            else QuantizeStats(
+                a.total + s.total,
+                a.saturated_low + s.saturated_low,
+                a.saturated_high + s.saturated_high,
+                a.nan + s.nan,
+            )
+        )
+
+
+def run_shard(
+    runner: Any,
+    path: str | os.PathLike[str],
+    *,
+    raw: bool,
+    chunk: int,
+    output: str | os.PathLike[str] | None,
+    notes: list[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ShardRun:
+    """Run one shard through ``runner`` in slices of ``chunk`` samples; with ``output`` (a
+    directory), write its outputs to ``output/<shard stem>.npz`` all at once (a temporary
+    file, then a rename: never a partial file). ``progress(n)`` after each slice.
+
+    Raises:
+        InputError: the shard cannot be read or does not fit the model (the message names it).
+    """
+    import time
+
+    from tflkit._inputs import batch_size_of, take
+
+    p = Path(path)
+    names = runner.input_names
+    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
+    tensor_names = [t.name for t in runner.inputs]
+    x = read_shard(p, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
+    n = batch_size_of(x)
+    result = ShardRun(samples=n)
+    pieces: dict[str, list[Array]] = {}
+    for s in range(0, n, chunk):
+        start = time.perf_counter()
+        try:
+            got = runner.predict(take(x, s, min(n, s + chunk)), raw=raw)
+        except InputError as exc:
+            raise InputError(f"{p}: {exc}") from exc
+        result.seconds += time.perf_counter() - start
+        _add_stats(result.saturation, runner.saturation)
+        got = got if isinstance(got, dict) else {runner.output_names[0]: got}
+        for k, v in got.items():
+            pieces.setdefault(k, []).append(np.asarray(v))
+        if progress is not None:
+            progress(min(n, s + chunk) - s)
+    del x
+    outs = {k: np.concatenate(v) for k, v in pieces.items()}
+    result.outputs = {k: (str(v.dtype), list(v.shape[1:])) for k, v in outs.items()}
+    if output is not None and outs:
+        save_npz(Path(output) / f"{p.stem}.npz", outs)
+    return result
+
+
+def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
+    """Write a .npz to a temporary name, then rename: never a half-written file."""
+    from tflkit._files import atomic_write
+
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def output_dir(spec: str | os.PathLike[str], files: Sequence[Path], output: Path | None) -> None:
+    """Check that the shards' outputs can go to ``output`` (a directory, one .npz per shard
+    stem) and create it."""
+    stems = [f.stem for f in files]
+    if len(set(stems)) != len(stems):
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise InputError(f"{os.fspath(spec)}: two shards named {dup!r} would write one output file")
+    if output is not None:
+        if output.exists() and not output.is_dir():
+            raise InputError(f"{output}: shards write a directory of .npz files, not one file")
+        os.makedirs(output, exist_ok=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,8 +221,6 @@ def compare(
         >>> c.models[0].outputs[0].snr_db
         41.2
     """
-    from tflkit.runner import Runner
-
     if not models:
         raise InputError("compare needs at least one model")
     source = None  # a Keras model or SavedModel as the reference: its outputs, through TF
@@ -237,17 +235,9 @@ def compare(
     refs_source: str | None = None
     if reference_outputs is not None:
         refs_source, read_refs = _read_reference_outputs(reference_outputs)
-    runners = [m if isinstance(m, Runner) else Runner(m, num_threads=num_threads) for m in models]
-    if names is not None and len(names) != len(runners):
-        raise InputError(f"{len(names)} names for {len(runners)} models")
-    names = list(names) if names is not None else _display_names(runners)
-    ref = runners[reference]
-    notes: list[str] = []
-    in_maps, out_maps = [], []
-    for r, name in zip(runners, names, strict=True):
-        in_maps.append(_match("input", ref.input_names, r.input_names, name, notes))
-        _check_input_shapes(ref, r, in_maps[-1], name)
-        out_maps.append(_match("output", ref.output_names, r.output_names, name, notes))
+    setup = _setup(models, reference, num_threads, names)
+    runners, names, notes = setup.runners, setup.names, setup.notes
+    in_maps, out_maps, ref = setup.in_maps, setup.out_maps, setup.ref
 
     n_data: int | None = None  # samples in the data given, before ``samples`` cuts them
     if x is None:
@@ -435,7 +425,65 @@ def compare_stream(
         >>> c = tflkit.compare_stream(["m_f32.tflite", "m_int8.tflite"], "eval/*.npy")
         >>> c.models[1].outputs[0].snr_db
     """
-    from tflkit._stream import read_shard, shards
+    from tflkit._stream import shards
+
+    setup = _setup(models, reference, num_threads, names, batched=True)
+    files = shards(data)
+    label_files = shards(labels) if labels is not None else None
+    if label_files is not None and len(label_files) != len(files):
+        raise InputError(
+            f"{labels}: {len(label_files)} label shards for {len(files)} data shards "
+            "(paired in sorted order)"
+        )
+    tally = _Tally.empty(setup)
+    timing: tuple[list[Latency | None], list[Latency | None], list[float | None]] | None = None
+    for i, f in enumerate(files):
+        label_file = label_files[i] if label_files is not None else None
+        for feeds, count in _tally_shard(
+            setup, tally, f, label_file, batch_size=batch_size, label_output=label_output
+        ):
+            if speed and timing is None and count > 0:
+                timing = _measure_speed(
+                    setup.runners, feeds, count, latency_repeat, throughput_repeat
+                )
+                setup.notes.append(
+                    f"speed measured on the first {count} samples of {f.name} only "
+                    "(the first shard)"
+                )
+    plural = "s" if len(files) != 1 else ""
+    return _finish(setup, tally, f"{os.fspath(data)} ({len(files)} shard{plural})", timing)
+
+
+@dataclass(slots=True)
+class _Setup:
+    """The models of a comparison, opened, named and matched with the reference's inputs and
+    outputs (``in_maps`` / ``out_maps``: reference name -> the model's own)."""
+
+    runners: list[Any]
+    names: list[str]
+    reference: int
+    in_maps: list[dict[str, str]]
+    out_maps: list[dict[str, str]]
+    notes: list[str]
+
+    @property
+    def ref(self) -> Any:
+        return self.runners[self.reference]
+
+
+def _setup(
+    models: Sequence[Any],
+    reference: int,
+    num_threads: int | None,
+    names: Sequence[str] | None,
+    *,
+    batched: bool = False,
+) -> _Setup:
+    """Open the models (Runners are taken as they are) and check they fit the reference.
+
+    ``batched``: the data comes in batches (shards, Ray blocks), so the reference needs a
+    batch axis.
+    """
     from tflkit.runner import Runner
 
     if not models:
@@ -447,96 +495,152 @@ def compare_stream(
         raise InputError(f"{len(names)} names for {len(runners)} models")
     names = list(names) if names is not None else _display_names(runners)
     ref = runners[reference]
-    if ref.batch_axis is None:
-        raise InputError(f"{names[reference]} has no batch axis: shards need one")
+    if batched and ref.batch_axis is None:
+        raise InputError(f"{names[reference]} has no batch axis: batched data needs one")
     notes: list[str] = []
     in_maps, out_maps = [], []
     for r, name in zip(runners, names, strict=True):
         in_maps.append(_match("input", ref.input_names, r.input_names, name, notes))
         _check_input_shapes(ref, r, in_maps[-1], name)
         out_maps.append(_match("output", ref.output_names, r.output_names, name, notes))
-    files = shards(data)
-    label_files = shards(labels) if labels is not None else None
-    if label_files is not None and len(label_files) != len(files):
-        raise InputError(
-            f"{labels}: {len(label_files)} label shards for {len(files)} data shards "
-            "(paired in sorted order)"
+    return _Setup(runners, names, reference, in_maps, out_maps, notes)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What a comparison adds up over batches: exact error sums per model and output, label
+    hits per model, the sample count and the inputs' dtypes and sample shapes. Tallies of
+    batches run apart (shards, Ray blocks) ``merge`` into the tally of one pass."""
+
+    sums: list[dict[str, OutputSums]]
+    hits: list[int]
+    samples: int = 0
+    labelled: int = 0
+    label_key: str | None = None
+    inputs: list[tuple[str, str, list[int]]] | None = None
+
+    @classmethod
+    def empty(cls, setup: _Setup) -> _Tally:
+        keys = setup.ref.output_names
+        return cls(
+            [{k: OutputSums() for k in keys} for _ in setup.runners], [0] * len(setup.runners)
         )
+
+    def add(
+        self, setup: _Setup, x: dict[str, Any], y: Any = None, label_output: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Run every model on one batch (by the reference's input names) and add it; the
+        feeds each model got."""
+        n = batch_size_of(x)
+        if self.inputs is None:
+            self.inputs = [
+                (k, str(np.asarray(v).dtype), list(np.shape(v)[1:])) for k, v in x.items()
+            ]
+        feeds, outputs = _run_all(
+            setup.runners, x, setup.in_maps, setup.out_maps, setup.names, setup.reference
+        )
+        ref_out = outputs[setup.reference]
+        for sums, out in zip(self.sums, outputs, strict=True):
+            for k, acc in sums.items():
+                acc.add(out[k], ref_out[k])
+        if y is not None:
+            self.label_key, hits = _label_hits(setup.ref, outputs, y, n, label_output)
+            for i, h in enumerate(hits or []):
+                self.hits[i] += h
+            self.labelled += n
+        self.samples += n
+        return feeds
+
+    def merge(self, other: _Tally) -> None:
+        for mine, theirs in zip(self.sums, other.sums, strict=True):
+            for k, acc in mine.items():
+                acc.merge(theirs[k])
+        self.hits = [a + b for a, b in zip(self.hits, other.hits, strict=True)]
+        self.samples += other.samples
+        self.labelled += other.labelled
+        self.label_key = self.label_key or other.label_key
+        self.inputs = self.inputs or other.inputs
+
+
+def _tally_shard(
+    setup: _Setup,
+    tally: _Tally,
+    path: Any,
+    label_path: Any = None,
+    *,
+    batch_size: int,
+    label_output: str | None,
+) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """Read one shard (and its labels), add it to ``tally`` in slices of ``batch_size``;
+    yields each slice's feeds and size (the caller may time the first)."""
+    from tflkit._stream import read_shard
+
+    ref = setup.ref
     shapes = {
         n: list(t.shape_signature[1:]) for n, t in zip(ref.input_names, ref.inputs, strict=True)
     }
     tensor_names = [t.name for t in ref.inputs]
-    sums = [{k: OutputSums() for k in ref.output_names} for _ in runners]
-    hits = [0] * len(runners)
-    label_key: str | None = None
-    total = 0
-    described: list[tuple[str, str, list[int]]] = []
-    latencies: list[Latency | None] = [None] * len(runners)
-    invokes: list[Latency | None] = [None] * len(runners)
-    throughputs: list[float | None] = [None] * len(runners)
-    for shard_index, f in enumerate(files):
-        raw = read_shard(f, ref.input_names, shapes=shapes, tensor_names=tensor_names, notes=notes)
-        try:
-            x = dict(zip(ref.input_names, ref.input_arrays(raw), strict=True))
-        except InputError as exc:
-            raise InputError(f"{f}: {exc}") from exc
-        n = batch_size_of(x)
-        y_shard = None
-        if label_files is not None:
-            y_raw = read_shard(label_files[shard_index], ["labels"])
-            if isinstance(y_raw, (dict, list)):
-                values = list(y_raw.values()) if isinstance(y_raw, dict) else y_raw
-                if len(values) != 1:
-                    raise InputError(
-                        f"{label_files[shard_index]}: expected one array of labels, "
-                        f"found {len(values)}"
-                    )
-                y_raw = values[0]
-            y_shard = np.asarray(y_raw)
-            if y_shard.ndim == 0 or y_shard.shape[0] != n:
-                raise InputError(
-                    f"{label_files[shard_index]}: {y_shard.shape[0] if y_shard.ndim else 0} "
-                    f"labels for the {n} samples of {f.name}"
-                )
-        if not described:
-            described = [(k, str(np.asarray(v).dtype), list(np.shape(v)[1:])) for k, v in x.items()]
-        for s in range(0, n, batch_size):
-            e = min(n, s + batch_size)
-            part = take(x, s, e)
-            feeds, outputs = _run_all(runners, part, in_maps, out_maps, names, reference)
-            for i, out in enumerate(outputs):
-                for k in ref.output_names:
-                    sums[i][k].add(out[k], outputs[reference][k])
-            if y_shard is not None:
-                label_key, accs = _accuracies(ref, outputs, y_shard[s:e], e - s, label_output)
-                for i, a in enumerate(accs or []):
-                    hits[i] += round(a * (e - s))  # a mean of booleans: the count, exactly
-            if speed and shard_index == 0 and s == 0 and e > 0:
-                latencies, invokes, throughputs = _measure_speed(
-                    runners, feeds, e - s, latency_repeat, throughput_repeat
-                )
-                notes.append(
-                    f"speed measured on the first {e - s} samples of {f.name} only "
-                    "(the first shard)"
-                )
-        total += n
-    errors = [
-        tuple(sums[i][k].output_error(k) for k in ref.output_names) for i in range(len(runners))
-    ]
-    accuracies = [h / total for h in hits] if label_files is not None and total else None
-    results = _model_results(
-        runners, names, reference, errors, accuracies, latencies, invokes, throughputs
+    raw = read_shard(
+        path, ref.input_names, shapes=shapes, tensor_names=tensor_names, notes=setup.notes
     )
-    lines = [f"{k}: {dtype} {[total, *rest]}" for k, dtype, rest in described]
+    try:
+        x = dict(zip(ref.input_names, ref.input_arrays(raw), strict=True))
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    n = batch_size_of(x)
+    y = _label_shard(label_path, n, path) if label_path is not None else None
+    for s in range(0, n, batch_size):
+        e = min(n, s + batch_size)
+        part = take(x, s, e)
+        feeds = tally.add(setup, part, None if y is None else y[s:e], label_output)
+        yield feeds, e - s
+
+
+def _label_shard(path: Any, n: int, data: Any) -> Array:
+    """One shard of labels: one array of ``n`` rows (the samples of shard ``data``)."""
+    from pathlib import Path
+
+    from tflkit._stream import read_shard
+
+    y_raw = read_shard(path, ["labels"])
+    if isinstance(y_raw, (dict, list)):
+        values = list(y_raw.values()) if isinstance(y_raw, dict) else y_raw
+        if len(values) != 1:
+            raise InputError(f"{path}: expected one array of labels, found {len(values)}")
+        y_raw = values[0]
+    y = np.asarray(y_raw)
+    if y.ndim == 0 or y.shape[0] != n:
+        raise InputError(
+            f"{path}: {y.shape[0] if y.ndim else 0} labels for the {n} samples of {Path(data).name}"
+        )
+    return y
+
+
+def _finish(
+    setup: _Setup,
+    tally: _Tally,
+    data: str,
+    timing: tuple[list[Latency | None], list[Latency | None], list[float | None]] | None,
+) -> Comparison:
+    """The Comparison of a tallied run (the errors, accuracies and sample count from the sums)."""
+    runners, ref = setup.runners, setup.ref
+    none: list[Any] = [None] * len(runners)
+    latencies, invokes, throughputs = timing or (none, none, none)
+    errors = [tuple(sums[k].output_error(k) for k in ref.output_names) for sums in tally.sums]
+    accuracies = [h / tally.labelled for h in tally.hits] if tally.labelled else None
+    results = _model_results(
+        runners, setup.names, setup.reference, errors, accuracies, latencies, invokes, throughputs
+    )
+    lines = [f"{k}: {dtype} {[tally.samples, *rest]}" for k, dtype, rest in tally.inputs or []]
     return Comparison(
         models=tuple(results),
-        reference=reference,
-        samples=total,
-        data=f"{os.fspath(data)} ({len(files)} shard{'s' if len(files) != 1 else ''})",
+        reference=setup.reference,
+        samples=tally.samples,
+        data=data,
         inputs=tuple(lines),
-        label_output=label_key,
+        label_output=tally.label_key,
         per_tensor=None,
-        notes=tuple(notes),
+        notes=tuple(setup.notes),
     )
 
 
@@ -692,6 +796,16 @@ def _check_input_shapes(ref: Any, other: Any, mapping: dict[str, str], model: st
 def _accuracies(
     ref: Any, outputs: list[dict[str, Array]], y: Any, n: int, label_output: str | None
 ) -> tuple[str | None, list[float] | None]:
+    """Top-1 accuracy of every model on labels ``y`` (None without labels)."""
+    key, hits = _label_hits(ref, outputs, y, n, label_output)
+    return key, None if hits is None else [h / n if n else float("nan") for h in hits]
+
+
+def _label_hits(
+    ref: Any, outputs: list[dict[str, Array]], y: Any, n: int, label_output: str | None
+) -> tuple[str | None, list[int] | None]:
+    """How many of the ``n`` samples each model labels right (argmax, or > 0.5 for one
+    column), counted exactly; refuses labels that do not fit the output."""
     if y is None:
         return None, None
     key = label_output or ref.output_names[0]
@@ -726,12 +840,12 @@ def _accuracies(
             f"labels run {labels.min()}..{labels.max()}, output {key!r} has {top} classes "
             f"(0..{top - 1})"
         )
-    accs = []
+    hits = []
     for out in outputs:
         o = out[key].reshape(n, -1)
         pred = o.argmax(axis=1) if o.shape[1] > 1 else (o[:, 0] > 0.5).astype(np.int64)
-        accs.append(float(np.mean(pred == labels)) if n else float("nan"))
-    return key, accs
+        hits.append(int(np.count_nonzero(pred == labels)))
+    return key, hits
 
 
 @dataclass(slots=True)

@@ -1,4 +1,9 @@
-"""Run a .tflite model over a Ray Dataset: one ``tflkit.Runner`` per actor.
+"""Run and compare .tflite models over a Ray Dataset: one ``tflkit.Runner`` per actor.
+
+``predict`` adds a model's outputs to a Dataset; ``compare`` returns the ``Comparison``
+``tflkit.compare`` would, from error sums tallied per block and merged exactly. The private
+``_start``, ``_run_shards`` and ``_compare_shards`` serve ``tflkit run/compare --ray``: one
+shard per actor call, read where the actor runs.
 
 The only importer of ``ray`` (extra ``tflkit[ray]``); ``import tflkit`` never imports it.
 """
@@ -6,18 +11,28 @@ The only importer of ``ray`` (extra ``tflkit[ray]``); ``import tflkit`` never im
 from __future__ import annotations
 
 import math
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from tflkit.errors import InputError
+from tflkit.errors import InputError, TflkitError
 from tflkit.model import ModelLike
 
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["predict"]
+    from tflkit._stream import ShardRun
+    from tflkit.comparison import Comparison
+
+__all__ = ["compare", "predict"]
+
+#: The column a tally or shard result travels in (pickled, one row per batch or shard).
+_RESULT = "tflkit_result"
 
 Array = npt.NDArray[Any]
 Batch = dict[str, Array]
@@ -127,19 +142,10 @@ def predict(
         >>> out = tflkit.ray.predict(ds, "mlp_int8.tflite", batch_size=256, concurrency=2)
         >>> probs = np.stack(out.to_pandas()["output_0"])
     """
-    try:
-        import ray.data
-    except ImportError as exc:
-        from tflkit.errors import TflkitError
-
-        raise TflkitError("tflkit.ray needs Ray Data: pip install 'tflkit[ray]'") from exc
-
+    data_ = _ray_data()
     from tflkit.runner import Runner
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    _check_sizes(batch_size, concurrency)
     data = _model_bytes(model)
     probe = Runner(data, num_threads=1)  # fails here, not in an actor, on an unrunnable model
     if probe.batch_axis is None:
@@ -152,7 +158,7 @@ def predict(
         _Predictor,
         batch_size=batch_size,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=concurrency),
+        compute=data_.ActorPoolStrategy(size=concurrency),
         fn_constructor_kwargs={
             "model": data,
             "num_threads": num_threads,
@@ -161,3 +167,438 @@ def predict(
         },
         **{"num_cpus": num_threads or 1, **ray_remote_args},
     )
+
+
+def _ray_data() -> Any:
+    """``ray.data``, or a TflkitError saying which extra installs it."""
+    try:
+        import ray.data
+    except ImportError as exc:
+        raise TflkitError("tflkit.ray needs Ray Data: pip install 'tflkit[ray]'") from exc
+    return ray.data
+
+
+def _check_sizes(batch_size: int, concurrency: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+
+
+class _BlockComparer:
+    """Ray Data callable class: every model on a batch of rows; the batch's tally, pickled."""
+
+    def __init__(
+        self,
+        models: list[bytes],
+        names: list[str],
+        reference: int,
+        num_threads: int | None,
+        label_column: str | None,
+        label_output: str | None,
+    ) -> None:
+        from tflkit.comparison import _setup
+
+        self.setup = _setup(models, reference, num_threads, names, batched=True)
+        self.label_column = label_column
+        self.label_output = label_output
+
+    def __call__(self, batch: Batch) -> Batch:
+        return _guarded(self._tally, batch)
+
+    def _tally(self, batch: Batch) -> Any:
+        from tflkit.comparison import _Tally
+
+        ref = self.setup.ref
+        x = {}
+        for i, (name, t) in enumerate(zip(ref.input_names, ref.inputs, strict=True)):
+            where = f"input {name!r} (index {i})"
+            if name not in batch:
+                raise InputError(f"{where}: no column {name!r}; columns: {sorted(batch)}")
+            x[name] = _column(name, where, batch[name], t.shape_signature or t.shape)
+        y = None
+        if self.label_column is not None:
+            if self.label_column not in batch:
+                raise InputError(f"no label column {self.label_column!r}; columns: {sorted(batch)}")
+            y = _column(self.label_column, "the labels", batch[self.label_column], (-1,))
+        tally = _Tally.empty(self.setup)
+        tally.add(self.setup, x, y, self.label_output)
+        return tally
+
+
+def compare(
+    dataset: ray.data.Dataset,
+    models: Sequence[ModelLike | Any],
+    *,
+    batch_size: int,
+    concurrency: int,
+    num_threads: int | None = 1,
+    reference: int = 0,
+    label_column: str | None = None,
+    label_output: str | None = None,
+    names: Sequence[str] | None = None,
+    data: str | None = None,
+    speed: bool = False,
+    **ray_remote_args: Any,
+) -> Comparison:
+    """``tflkit.compare`` over a Ray Dataset: the same ``Comparison``, computed on actors.
+
+    Each of ``concurrency`` actors opens every model once and runs them on batches of
+    ``batch_size`` rows (inputs from the columns named as the reference's inputs, as in
+    ``predict``); per batch it adds up counts and float64 sums of ``|d|``, ``d^2`` and
+    ``ref^2``, the largest ``|d|``, top-1 agreements and label hits
+    (``tflkit.comparison.OutputSums``), and the driver merges them. So errors, SNR, RMSE, MSE,
+    agreement and accuracy equal ``tflkit.compare`` on the same rows, up to float64 summation
+    order (~1e-16 relative). ``to_dict``, ``to_markdown`` and ``plot`` work unchanged.
+
+    Args:
+        dataset: the rows, with one column per input of the reference model (and the labels).
+        models: paths, bytes, ``tflkit.Model`` or ``Runner`` objects (Runners are re-opened
+            from their model in each actor); the first (or ``reference``) is the yardstick.
+        batch_size: rows per batch (each batch runs every model once).
+        concurrency: number of actors (each reserves ``num_threads`` CPUs).
+        num_threads: threads of each Runner's CPU kernels.
+        reference, label_output, names: as for ``tflkit.compare``.
+        label_column: a column of class labels (indices, or one-hot) for top-1 accuracy.
+        data: what to call the data in reports (default "Ray Dataset").
+        speed: also measure latency and throughput on the driver, on the first batch only
+            (the actors share their machines with the pipeline, so timing them says little).
+        **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` defaults
+            to ``num_threads``.
+
+    Returns:
+        A ``tflkit.comparison.Comparison``; ``samples`` counts every row.
+
+    Raises:
+        InputError: models whose inputs or outputs do not match the reference's, a reference
+            without a batch axis (checked on the driver, before any actor starts); a missing
+            column, a wrong shape or bad labels (raised in an actor, re-raised here).
+
+    Example:
+        >>> c = tflkit.ray.compare(ds, ["m_f32.tflite", "m_int8.tflite"], batch_size=1024,
+        ...                        concurrency=4, label_column="label")
+        >>> print(c.to_markdown())
+    """
+    data_ = _ray_data()
+    from tflkit.comparison import _finish, _measure_speed, _setup, _Tally
+
+    _check_sizes(batch_size, concurrency)
+    setup = _setup(models, reference, num_threads, names, batched=True)
+    blobs = [_model_bytes(r.model) for r in setup.runners]
+    out = dataset.map_batches(
+        _BlockComparer,
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=data_.ActorPoolStrategy(size=concurrency),
+        fn_constructor_kwargs={
+            "models": blobs,
+            "names": setup.names,
+            "reference": setup.reference,
+            "num_threads": num_threads,
+            "label_column": label_column,
+            "label_output": label_output,
+        },
+        **{"num_cpus": num_threads or 1, **ray_remote_args},
+    )
+    tally = _Tally.empty(setup)
+    for part in _results(out):
+        tally.merge(part)
+    timing = None
+    if speed and tally.samples:
+        first = dataset.limit(batch_size).take_batch(batch_size, batch_format="numpy")
+        ref = setup.ref
+        x = {
+            k: _column(k, f"input {k!r}", first[k], t.shape_signature or t.shape)
+            for k, t in zip(ref.input_names, ref.inputs, strict=True)
+        }
+        n = len(next(iter(x.values())))
+        feeds = [{m[k]: v for k, v in x.items()} for m in setup.in_maps]
+        timing = _measure_speed(setup.runners, feeds, n, 30, 5)
+        setup.notes.append(f"speed measured on the driver, on the first {n} rows only")
+    return _finish(setup, tally, data or "Ray Dataset", timing)
+
+
+def _guarded(work: Any, batch: Batch) -> Batch:
+    """``work(batch)`` as one row of a result column, pickled (Ray Data keeps it as Arrow
+    binary). A TflkitError travels back the same way: Ray's wrapping of an exception raised
+    in an actor keeps only its text, and logs a traceback on the way."""
+    try:
+        value: tuple[bool, Any] = (True, work(batch))
+    except TflkitError as exc:
+        value = (False, exc)
+    out = np.empty(1, dtype=object)
+    out[0] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return {_RESULT: out}
+
+
+def _results(dataset: Any) -> Iterator[Any]:
+    """The values ``_guarded`` returned, as the actors finish; an actor's TflkitError is
+    raised here, as itself, and the dataset's execution is stopped."""
+    rows = iter(dataset.iter_rows())
+    try:
+        for row in rows:
+            ok, value = pickle.loads(row[_RESULT])
+            if not ok:
+                raise value
+            yield value
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+
+# --- tflkit run/compare --ray: one shard per actor call -------------------------------------
+
+
+def _start(address: str | None, threads: int = 1) -> int:
+    """Start a local Ray with this machine's CPUs (no address) or connect to the cluster at
+    ``address``, quietly (Ray's messages off stdout, its progress bars off: the CLI has its own);
+    the number of actors that fit: the cluster's CPUs // ``threads``, at least 1.
+
+    Raises:
+        TflkitError: Ray is not installed, or the cluster cannot be reached.
+    """
+    import logging
+
+    _ray_data()
+    import ray
+
+    if not ray.is_initialized():
+        quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+        if address is not None:
+            _reachable(address)
+        try:
+            if address is None:
+                ray.init(include_dashboard=False, **quiet)
+            else:
+                ray.init(address=address, **quiet)
+        except Exception as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise TflkitError(f"cannot start {where}: {type(exc).__name__}: {exc}") from exc
+    # Ray Data's INFO lines ("Starting execution ...") and its warning that progress bars are
+    # off (the CLI draws its own) stay out of the terminal
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ctx = _data_context()
+    ctx.enable_progress_bars = False
+    cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+    return max(1, cpus // max(1, threads))
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse at once a ``host:port`` (or ``ray://host:port``) that takes no connection: Ray
+    itself retries an unreachable cluster for minutes. "auto" and the like are left to Ray."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TflkitError(
+            f"cannot reach the Ray cluster at {address}: {reason} (start one with "
+            "'ray start --head', or leave out --address for a local Ray)"
+        ) from None
+
+
+def _data_context() -> Any:
+    import warnings
+
+    import ray.data
+
+    with warnings.catch_warnings():
+        # Ray 2.60's DataContext warns about its own deprecated fields when it is built.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ray.data.DataContext.get_current()
+
+
+def _shard_pool(
+    rows: list[dict[str, str]], worker: type, kwargs: dict[str, Any], concurrency: int, cpus: int
+) -> Iterator[Any]:
+    """Each row (a shard) through one call of ``worker`` on a pool of actors; the results."""
+    data_ = _ray_data()
+    ds = data_.from_items(rows, override_num_blocks=len(rows))
+    out = ds.map_batches(
+        worker,
+        batch_size=1,
+        batch_format="numpy",
+        compute=data_.ActorPoolStrategy(size=max(1, min(concurrency, len(rows)))),
+        fn_constructor_kwargs=kwargs,
+        num_cpus=cpus,
+    )
+    return _results(out)
+
+
+class _ShardRunner:
+    """A Runner per actor; each call runs one shard and writes its .npz (``run_shard``)."""
+
+    def __init__(
+        self, model: bytes, opened: dict[str, Any], raw: bool, chunk: int, output: str | None
+    ) -> None:
+        from tflkit.runner import Runner
+
+        self.runner = Runner(model, **opened)
+        self.raw, self.chunk, self.output = raw, chunk, output
+
+    def __call__(self, batch: Batch) -> Batch:
+        return _guarded(self._run, batch)
+
+    def _run(self, batch: Batch) -> tuple[ShardRun, list[str]]:
+        from tflkit._stream import run_shard
+
+        notes: list[str] = []
+        path = str(batch["path"][0])
+        done = run_shard(
+            self.runner, path, raw=self.raw, chunk=self.chunk, output=self.output, notes=notes
+        )
+        return done, notes
+
+
+def _run_shards(
+    model: ModelLike,
+    files: Sequence[Path],
+    opened: dict[str, Any],
+    *,
+    raw: bool,
+    chunk: int,
+    output: Path | None,
+    concurrency: int,
+) -> Iterator[tuple[ShardRun, list[str]]]:
+    """``run_shard`` on each shard, on Ray actors; (its result, its notes) as each finishes.
+
+    The shards and ``output`` must be where every node can read and write them (one machine,
+    or a shared file system). If a shard fails, the run stops: finished shards keep their
+    complete .npz, the one that failed and those under way leave none (temporary files of
+    actors stopped mid-write are removed).
+    """
+    import time
+
+    started = time.time()
+    kwargs = {
+        "model": _model_bytes(model),
+        "opened": opened,
+        "raw": raw,
+        "chunk": chunk,
+        "output": None if output is None else os.fspath(output),
+    }
+    rows = [{"path": os.fspath(f)} for f in files]
+    try:
+        yield from _shard_pool(rows, _ShardRunner, kwargs, concurrency, opened["num_threads"])
+    except BaseException:
+        if output is not None:
+            _remove_partial(output, started)
+        raise
+
+
+def _remove_partial(output: Path, since: float) -> None:
+    """Temporary files (``atomic_write``'s) that actors stopped mid-write left in ``output``."""
+    import time
+
+    time.sleep(0.5)  # let stopped actors' last renames land
+    for p in Path(output).glob(".tflkit-*.tmp"):
+        try:
+            if p.stat().st_mtime >= since - 1:
+                p.unlink()
+        except OSError:
+            pass
+
+
+class _ShardComparer:
+    """Every model opened per actor; each call tallies one shard (and its labels)."""
+
+    def __init__(
+        self,
+        models: list[bytes],
+        names: list[str],
+        reference: int,
+        num_threads: int | None,
+        batch_size: int,
+        label_output: str | None,
+    ) -> None:
+        from tflkit.comparison import _setup
+
+        self.setup = _setup(models, reference, num_threads, names, batched=True)
+        self.batch_size = batch_size
+        self.label_output = label_output
+
+    def __call__(self, batch: Batch) -> Batch:
+        return _guarded(self._tally, batch)
+
+    def _tally(self, batch: Batch) -> tuple[Any, list[str]]:
+        from tflkit.comparison import _Tally, _tally_shard
+
+        self.setup.notes.clear()
+        tally = _Tally.empty(self.setup)
+        labels = str(batch["labels"][0]) or None
+        for _ in _tally_shard(
+            self.setup,
+            tally,
+            str(batch["path"][0]),
+            labels,
+            batch_size=self.batch_size,
+            label_output=self.label_output,
+        ):
+            pass
+        return tally, list(self.setup.notes)
+
+
+def _compare_shards(
+    models: Sequence[Any],
+    data: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None = None,
+    *,
+    concurrency: int,
+    num_threads: int | None = 1,
+    label_output: str | None = None,
+    speed: bool = True,
+    batch_size: int = 4096,
+) -> Comparison:
+    """``tflkit.compare_stream`` with the shards tallied on Ray actors (one shard per call)
+    and merged here; speed, when asked, measured here on the first slice of the first shard."""
+    from tflkit._stream import shards
+    from tflkit.comparison import _finish, _measure_speed, _setup, _Tally, _tally_shard
+
+    setup = _setup(models, 0, num_threads, None, batched=True)
+    files = shards(data)
+    label_files = shards(labels) if labels is not None else None
+    if label_files is not None and len(label_files) != len(files):
+        raise InputError(
+            f"{labels}: {len(label_files)} label shards for {len(files)} data shards "
+            "(paired in sorted order)"
+        )
+    kwargs = {
+        "models": [_model_bytes(r.model) for r in setup.runners],
+        "names": setup.names,
+        "reference": 0,
+        "num_threads": num_threads,
+        "batch_size": batch_size,
+        "label_output": label_output,
+    }
+    rows = [
+        {"path": os.fspath(f), "labels": os.fspath(label_files[i]) if label_files else ""}
+        for i, f in enumerate(files)
+    ]
+    tally = _Tally.empty(setup)
+    notes: list[str] = []
+    for part, part_notes in _shard_pool(
+        rows, _ShardComparer, kwargs, concurrency, num_threads or 1
+    ):
+        tally.merge(part)
+        notes += [n for n in part_notes if n not in notes]
+    setup.notes += notes
+    timing = None
+    if speed and tally.samples:
+        scratch = _Tally.empty(setup)
+        label = label_files[0] if label_files else None
+        first = _tally_shard(
+            setup, scratch, files[0], label, batch_size=batch_size, label_output=label_output
+        )
+        feeds, count = next(first)
+        timing = _measure_speed(setup.runners, feeds, count, 30, 5)
+        setup.notes.append(
+            f"speed measured on the first {count} samples of {files[0].name} only (the first "
+            "shard, on this machine)"
+        )
+    plural = "s" if len(files) != 1 else ""
+    return _finish(setup, tally, f"{os.fspath(data)} ({len(files)} shard{plural})", timing)

@@ -13,7 +13,9 @@ from tflkit.cli._common import (
     print_json,
 )
 from tflkit.cli._shared import (
+    AddressOpt,
     JsonOpt,
+    RayOpt,
     error,
     print_trimmed,
     quiet_runtime,
@@ -83,6 +85,8 @@ def compare(
         int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    ray: RayOpt = False,
+    address: AddressOpt = None,
     json_: JsonOpt = False,
     markdown: Annotated[
         bool,
@@ -108,6 +112,9 @@ def compare(
         runners = [Runner(m, num_threads=threads) for m in models[len(source) :]]
     from tflkit._stream import is_shard_spec
 
+    use_ray = ray or address is not None
+    if use_ray and (data is None or not is_shard_spec(data)):
+        error("--ray compares shards: give a directory or a glob of shards as --data")
     if data is not None and is_shard_spec(data):
         if source or reference_outputs is not None or per_tensor or samples is not None:
             error(
@@ -116,6 +123,23 @@ def compare(
             )
         from tflkit.comparison import compare_stream
 
+        if use_ray:
+            from tflkit import ray as tray
+
+            with quiet_runtime():
+                workers = tray._start(address, threads or 1)
+                with status(f"comparing models on shards ({workers} Ray actors)"):
+                    result = tray._compare_shards(
+                        runners,
+                        data,
+                        labels,
+                        concurrency=workers,
+                        num_threads=threads or 1,
+                        speed=speed,
+                        label_output=label_output,
+                    )
+            _show(result, plot, json_, markdown)
+            return
         with quiet_runtime(), status("comparing models on shards"):
             result = compare_stream(
                 runners, data, labels, num_threads=threads, speed=speed, label_output=label_output

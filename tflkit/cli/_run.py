@@ -12,8 +12,10 @@ from tflkit.cli._common import (
     print_json,
 )
 from tflkit.cli._shared import (
+    AddressOpt,
     JsonOpt,
     ModelArg,
+    RayOpt,
     error,
     print_trimmed,
     quiet_runtime,
@@ -54,6 +56,8 @@ def run(
     signature: Annotated[
         str | None, typer.Option("--signature", help="Run this signature.")
     ] = None,
+    ray: RayOpt = False,
+    address: AddressOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Run a model on inputs from a .npy/.npz file and save the outputs."""
@@ -67,6 +71,16 @@ def run(
 
     with quiet_runtime():
         runner = Runner(model, num_threads=threads, signature=signature, batch_size=batch_size)
+    if ray or address is not None:
+        if not is_shard_spec(input):
+            error(f"{input}: --ray runs shards: give a directory or a glob of shards as --input")
+        opened = {"num_threads": threads or 1, "signature": signature, "batch_size": batch_size}
+        summary = _run_shards(runner, model, input, output, raw, batch_size, (address, opened))
+        if json_:
+            print_json(summary)
+        else:
+            _print_stream_summary(summary)
+        return
     if is_shard_spec(input):
         summary = _run_shards(runner, model, input, output, raw, batch_size)
         if json_:
@@ -88,7 +102,9 @@ def run(
     outputs = result if isinstance(result, dict) else {runner.output_names[0]: result}
     samples = 1 if runner.batch_axis is None else batch_size_of(x)  # no batch axis: one call
     if output is not None:
-        _save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
+        from tflkit._stream import save_npz
+
+        save_npz(output, {k: np.asarray(v) for k, v in outputs.items()})
     shapes = {k: (str(v.dtype), list(v.shape)) for k, v in outputs.items()}
     summary = _summary(model, runner, samples, seconds, raw, output, shapes)
     if json_:
@@ -102,65 +118,78 @@ STREAM_CHUNK = 4096
 
 
 def _run_shards(
-    runner: Any, model: Path, spec: Path, output: Path | None, raw: bool, batch_size: int | None
+    runner: Any,
+    model: Path,
+    spec: Path,
+    output: Path | None,
+    raw: bool,
+    batch_size: int | None,
+    ray: tuple[str | None, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run every shard of ``spec`` in slices; write ``output/<shard stem>.npz`` per shard."""
-    import os
+    """Run every shard of ``spec`` in slices; write ``output/<shard stem>.npz`` per shard.
+
+    ``ray``: (address, the Runner's keyword arguments) to run the shards on Ray actors instead,
+    a shard at a time each (a local Ray with this machine's CPUs when the address is None).
+    """
     import time
 
-    import numpy as np
-
-    from tflkit._inputs import batch_size_of, take
-    from tflkit._stream import read_shard, shards
+    from tflkit._stream import ShardRun, output_dir, run_shard, shards
     from tflkit.errors import InputError
 
     files = shards(spec)
-    stems = [f.stem for f in files]
-    if len(set(stems)) != len(stems):
-        dup = next(s for s in stems if stems.count(s) > 1)
-        raise InputError(f"{spec}: two shards named {dup!r} would write one output file")
     if runner.batch_axis is None:
         raise InputError(f"{model.name} has no batch axis: shards need one (give one file)")
-    if output is not None:
-        if output.exists() and not output.is_dir():
-            raise InputError(f"{output}: shards write a directory of .npz files, not one file")
-        os.makedirs(output, exist_ok=True)
-    names = runner.input_names
-    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
-    tensor_names = [t.name for t in runner.inputs]
+    output_dir(spec, files, output)
     chunk = batch_size or STREAM_CHUNK
-    total = 0
-    seconds = 0.0
-    described: dict[str, tuple[str, list[int]]] = {}
+    total = ShardRun()
+    workers = None
+    start = time.perf_counter()
     with _ShardProgress(len(files)) as bar, quiet_runtime():
-        for f in files:
-            notes: list[str] = []
-            x = read_shard(f, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
-            for note in notes:
-                typer.echo(f"tflkit: note: {note}", err=True)
-            n = batch_size_of(x)
-            pieces: dict[str, list[Any]] = {}
-            for s in range(0, n, chunk):
-                start = time.perf_counter()
-                got = runner.predict(take(x, s, min(n, s + chunk)), raw=raw)
-                seconds += time.perf_counter() - start
-                got = got if isinstance(got, dict) else {runner.output_names[0]: got}
-                for k, v in got.items():
-                    pieces.setdefault(k, []).append(np.asarray(v))
-                bar.samples(min(n, s + chunk) - s)
-            outs = {k: np.concatenate(v) for k, v in pieces.items()}
-            del x, pieces
-            if output is not None and outs:
-                _save_npz(output / f"{f.stem}.npz", outs)
-            for k, v in outs.items():
-                described.setdefault(k, (str(v.dtype), list(v.shape[1:])))
-            total += n
-            bar.shard()
-    produced = {k: (d, [total, *rest]) for k, (d, rest) in described.items()}
-    return {
-        "shards": len(files),
-        **_summary(model, runner, total, seconds, raw, output, produced),
-    }
+        if ray is None:
+            for f in files:
+                notes: list[str] = []
+                done = run_shard(
+                    runner,
+                    f,
+                    raw=raw,
+                    chunk=chunk,
+                    output=output,
+                    notes=notes,
+                    progress=bar.samples,
+                )
+                for note in notes:
+                    typer.echo(f"tflkit: note: {note}", err=True)
+                total.merge(done)
+                bar.shard()
+        else:
+            from tflkit import ray as tray
+
+            address, opened = ray
+            workers = tray._start(address, opened["num_threads"])
+            start = time.perf_counter()  # Ray's start-up apart
+            for done, notes in tray._run_shards(
+                model, files, opened, raw=raw, chunk=chunk, output=output, concurrency=workers
+            ):
+                for note in notes:
+                    typer.echo(f"tflkit: note: {note}", err=True)
+                total.merge(done)
+                bar.samples(done.samples)
+                bar.shard()
+    wall = time.perf_counter() - start
+    produced = {k: (d, [total.samples, *rest]) for k, (d, rest) in total.outputs.items()}
+    summary = _summary(
+        model,
+        runner,
+        total.samples,
+        total.seconds if ray is None else wall,
+        raw,
+        output,
+        produced,
+        {k: s.fraction for k, s in total.saturation.items()},
+    )
+    if ray is not None:
+        summary["ray"] = {"address": ray[0], "workers": workers}
+    return {"shards": len(files), **summary}
 
 
 def _summary(
@@ -171,8 +200,10 @@ def _summary(
     raw: bool,
     output: Path | None,
     outputs: dict[str, tuple[str, list[int]]],
+    saturation: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The ``tflkit run --json`` document (schemas/run.schema.json); outputs: dtype, shape."""
+    """The ``tflkit run --json`` document (schemas/run.schema.json); outputs: dtype, shape;
+    saturation: the fraction clipped per input (default: the runner's last call)."""
     return {
         "model": str(model),
         "samples": samples,
@@ -184,7 +215,11 @@ def _summary(
         "raw": raw,
         "output_path": str(output) if output is not None else None,
         "outputs": [{"name": k, "dtype": d, "shape": shape} for k, (d, shape) in outputs.items()],
-        "saturation": {k: s.fraction for k, s in runner.saturation.items()},
+        "saturation": (
+            saturation
+            if saturation is not None
+            else {k: s.fraction for k, s in runner.saturation.items()}
+        ),
     }
 
 
@@ -244,15 +279,6 @@ def _print_stream_summary(summary: dict[str, Any]) -> None:
     if summary["output_path"]:
         lines.append(f"outputs written to {summary['output_path']} (one .npz per shard, same stem)")
     print_trimmed(lines)
-
-
-def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
-    """Write to a temporary name, then rename: never a half-written file."""
-    import numpy as np
-
-    from tflkit._files import atomic_write
-
-    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _predict_with_progress(runner: Any, x: Any, raw: bool) -> Any:

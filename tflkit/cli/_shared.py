@@ -52,6 +52,22 @@ ModelArg = Annotated[
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+RayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Run the shards on Ray actors (pip install 'tflkit[ray]'): a local Ray with this "
+        "machine's CPUs, or the cluster at --address.",
+    ),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Ray cluster to run on (e.g. ray://head:10001, or auto); implies --ray.",
+        show_default=False,
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -107,10 +123,13 @@ def progress_bar(seconds: float) -> Iterator[Callable[[float], None] | None]:
 # What the runtime and TensorFlow log from C++ on their own: LiteRT's "INFO: Created ..." lines,
 # absl's "W0000 00:00:... file.cc:12] ..." lines and its "WARNING: All log messages before
 # absl::InitializeLog()" preamble, TensorFlow's oneDNN and CUDA notices, the converter's
-# "fully_quantize: 0, inference_type: 6 ..." summary.
+# "fully_quantize: 0, inference_type: 6 ..." summary; Ray's core worker on the driver warning
+# that Ray Data's actors get their constructor from the object store (ray-project/ray#53727).
 NATIVE_NOISE = re.compile(
     r"INFO: |[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|fully_quantize: "
     r"|.*(oneDNN custom operations|cuda|TF-TRT|rebuild TensorFlow with|CPU instructions)"
+    r"|\[[-\d :,]+ E \d+ \d+\] core_worker\.cc:\d+: Actor with class name: .* has constructor "
+    r"arguments in the object store"
 )
 
 
