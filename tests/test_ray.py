@@ -1,9 +1,13 @@
-"""tflkit.ray.predict against Runner.predict on the same samples, bit for bit."""
+"""tflkit.ray against the single-machine truths: ``predict`` equals ``Runner.predict`` bit for
+bit, ``compare`` equals ``tflkit.compare`` to 1e-9, ``tflkit run/compare --ray`` equal the
+in-memory and streamed paths, and a bad shard stops a run naming it."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 from conftest import FIXTURES
 
 import tflkit
+from tflkit.errors import InputError
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
@@ -122,3 +127,262 @@ def test_keep_inputs_false_drops_only_the_input_columns() -> None:
         keep_inputs=False,
     )
     assert sorted(out.take(1)[0]) == ["id", "output_0"]
+
+
+# --- tflkit.ray.compare: the same Comparison as tflkit.compare --------------------------------
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def same_metrics(whole: Any, other: Any) -> None:
+    """Every error, agreement and accuracy of ``other`` equals ``whole``'s to 1e-9."""
+    assert other.samples == whole.samples
+    assert other.label_output == whole.label_output
+    assert [m.name for m in other.models] == [m.name for m in whole.models]
+    for a, b in zip(whole.models, other.models, strict=True):
+        assert (a.kind, a.size_bytes, a.size_ratio) == (b.kind, b.size_bytes, b.size_ratio)
+        assert close(a.accuracy, b.accuracy) and close(a.accuracy_delta, b.accuracy_delta)
+        for oa, ob in zip(a.outputs, b.outputs, strict=True):
+            assert oa.name == ob.name
+            for field in ("top1_agreement", "max_abs", "mean_abs", "rmse", "snr_db", "mse"):
+                assert close(getattr(oa, field), getattr(ob, field)), (b.name, oa.name, field)
+
+
+MLPS = ["mlp_float32.tflite", "mlp_int8.tflite", "mlp_float16.tflite"]
+
+
+@pytest.mark.parametrize("onehot", [False, True])
+def test_compare_equals_tflkit_compare(onehot: bool) -> None:
+    x = np.load(FIXTURES / "mlp_eval_x.npy")
+    y = np.load(FIXTURES / "mlp_eval_y.npy")
+    labels = np.eye(10, dtype=np.float32)[y] if onehot else y
+    models = [str(FIXTURES / m) for m in MLPS]
+    whole = tflkit.compare(models, x, labels, speed=False)
+    # batches of 37 over 4 blocks: sums are cut unevenly and merged in whatever order they end
+    ds = _dataset({"keras_tensor": x, "label": labels})
+    got = tflkit.ray.compare(ds, models, batch_size=37, concurrency=2, label_column="label")
+    same_metrics(whole, got)
+    assert whole.models[1].accuracy is not None and 0 < whole.models[1].accuracy < 1
+    assert any(o.snr_db < 60 for m in got.models[1:] for o in m.outputs)  # not all identical
+    assert got.data == "Ray Dataset" and got.inputs == ("keras_tensor: float32 [500, 32]",)
+    assert got.to_markdown().count("mlp_int8") >= 1  # the Comparison's own renderers work
+    tflkit_schema_valid(got.to_dict())
+
+
+def tflkit_schema_valid(doc: dict[str, Any]) -> None:
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((FIXTURES.parent / "schemas" / "compare.schema.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(doc)), schema)
+
+
+def test_compare_multi_input_by_name_without_labels() -> None:
+    rng = np.random.default_rng(4)
+    cols = {
+        "features": rng.normal(size=(60, 8)).astype(np.float32),
+        "mask": rng.normal(size=(60, 4)).astype(np.float32),
+    }
+    model = str(FIXTURES / "multi_io.tflite")
+    whole = tflkit.compare([model, model], cols, speed=False, names=["a", "b"])
+    got = tflkit.ray.compare(
+        _dataset(cols), [model, model], batch_size=16, concurrency=2, names=["a", "b"]
+    )
+    same_metrics(whole, got)
+    assert [o.name for o in got.models[0].outputs] == list(tflkit.Runner(model).output_names)
+    assert got.models[1].outputs[0].snr_db == math.inf  # a model against itself
+
+
+def test_compare_refuses_bad_labels_from_an_actor() -> None:
+    x = np.load(FIXTURES / "mlp_eval_x.npy")[:40]
+    ds = _dataset({"keras_tensor": x, "label": np.full(40, 12)})  # 10 classes
+    models = [str(FIXTURES / m) for m in MLPS[:2]]
+    with pytest.raises(InputError, match=r"labels run 12\.\.12"):
+        tflkit.ray.compare(ds, models, batch_size=16, concurrency=1, label_column="label")
+    with pytest.raises(InputError, match="no label column 'y'"):
+        tflkit.ray.compare(ds, models, batch_size=16, concurrency=1, label_column="y")
+
+
+def test_compare_speed_measured_on_the_driver() -> None:
+    x = np.load(FIXTURES / "mlp_eval_x.npy")[:64]
+    models = [str(FIXTURES / m) for m in MLPS[:2]]
+    got = tflkit.ray.compare(
+        _dataset({"keras_tensor": x}), models, batch_size=32, concurrency=1, speed=True
+    )
+    assert all(m.latency is not None and m.samples_per_second for m in got.models)
+    assert any("on the driver, on the first 32 rows" in n for n in got.notes)
+    plain = tflkit.ray.compare(_dataset({"keras_tensor": x}), models, batch_size=32, concurrency=1)
+    assert all(m.latency is None for m in plain.models)
+
+
+# --- tflkit run/compare --ray over shards -----------------------------------------------------
+
+
+def invoke(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from tflkit.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "80", "NO_COLOR": "1"})
+
+
+def shard_dir(tmp: Path, name: str, arrays: dict[str, np.ndarray], parts: int = 4) -> Path:
+    folder = tmp / name
+    folder.mkdir()
+    n = len(next(iter(arrays.values())))
+    for i, idx in enumerate(np.array_split(np.arange(n), parts)):
+        if len(arrays) == 1:
+            np.save(folder / f"part{i}.npy", next(iter(arrays.values()))[idx])
+        else:
+            np.savez(folder / f"part{i}.npz", **{k: a[idx] for k, a in arrays.items()})
+    return folder
+
+
+@pytest.mark.parametrize("model", ["mlp_int8.tflite", "multi_io.tflite"])
+def test_run_ray_writes_each_shard_as_predict_gives_it(tmp_path: Path, model: str) -> None:
+    import json
+
+    path = str(FIXTURES / model)
+    runner = tflkit.Runner(path, num_threads=1)
+    rng = np.random.default_rng(5)
+    arrays = {
+        n: rng.random((90, *t.shape[1:]), np.float32)
+        for n, t in zip(runner.input_names, runner.inputs, strict=True)
+    }
+    data, out = shard_dir(tmp_path, "x", arrays), tmp_path / "out"
+    result = invoke("run", path, "-i", str(data), "-o", str(out), "--ray", "-b", "10", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)  # stdout holds the document and nothing of Ray's
+    assert doc["samples"] == 90 and doc["shards"] == 4 and doc["ray"]["workers"] >= 1
+    assert sorted(p.name for p in out.iterdir()) == [f"part{i}.npz" for i in range(4)]
+    for i, idx in enumerate(np.array_split(np.arange(90), 4)):
+        want = runner.predict({k: a[idx] for k, a in arrays.items()})
+        want = want if isinstance(want, dict) else {runner.output_names[0]: want}
+        saved = np.load(out / f"part{i}.npz")
+        assert sorted(saved.files) == sorted(want)
+        for k, v in want.items():
+            np.testing.assert_array_equal(saved[k], v, strict=True)
+    import jsonschema
+
+    schema = json.loads((FIXTURES.parent / "schemas" / "run.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+
+
+def test_compare_ray_equals_compare_stream_and_in_memory(tmp_path: Path) -> None:
+    import json
+
+    x = np.load(FIXTURES / "mlp_eval_x.npy")
+    y = np.load(FIXTURES / "mlp_eval_y.npy")
+    data = shard_dir(tmp_path, "x", {"keras_tensor": x})
+    labels = shard_dir(tmp_path, "y", {"labels": y})
+    models = [str(FIXTURES / m) for m in MLPS]
+    whole = tflkit.compare(models, x, y, speed=False)
+    result = invoke(
+        "compare",
+        *models,
+        "--data",
+        str(data),
+        "--labels",
+        str(labels),
+        "--ray",
+        "--no-speed",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["samples"] == 500
+    for a, b in zip(whole.models, doc["models"], strict=True):
+        assert close(a.accuracy, b["accuracy"]), b["name"]
+        for oa, ob in zip(a.outputs, b["outputs"], strict=True):
+            for field in ("max_abs", "mean_abs", "rmse", "mse"):
+                assert close(getattr(oa, field), ob[field]), (b["name"], field)
+    from tflkit import ray as tray
+
+    streamed = tflkit.compare_stream(models, data, labels, speed=False)
+    same_metrics(streamed, tray._compare_shards(models, data, labels, concurrency=2, speed=False))
+
+
+def test_run_ray_unreadable_shard_exit_2_naming_it_no_partial_file(tmp_path: Path) -> None:
+    x = np.load(FIXTURES / "mlp_eval_x.npy")
+    data = shard_dir(tmp_path, "x", {"keras_tensor": x})
+    bad = data / "part1.npy"
+    bad.write_bytes(bad.read_bytes()[:300])
+    out = tmp_path / "out"
+    result = invoke(
+        "run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(data), "-o", str(out), "--ray"
+    )
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "part1.npy" in lines[0] and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    written = sorted(p.name for p in out.iterdir())
+    # other actors may finish their shards; the bad one has none, and nothing is half-written
+    assert "part1.npz" not in written and all(p.endswith(".npz") for p in written)
+    for name in written:
+        i = int(name[4])
+        part = np.array_split(x, 4)[i]
+        want = tflkit.Runner(FIXTURES / "mlp_int8.tflite").predict(part)
+        np.testing.assert_array_equal(np.load(out / name)["output_0"], want)
+    result = invoke(
+        "compare",
+        str(FIXTURES / MLPS[0]),
+        str(FIXTURES / MLPS[1]),
+        "--data",
+        str(data),
+        "--ray",
+        "--no-speed",
+    )
+    assert result.exit_code == 2 and "part1.npy" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ray_flag_needs_shards_and_a_reachable_address(tmp_path: Path) -> None:
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4, 32), np.float32))
+    model = str(FIXTURES / "mlp_int8.tflite")
+    result = invoke("run", model, "-i", str(x), "--ray")
+    assert result.exit_code == 2 and "--ray runs shards" in result.stderr
+    result = invoke("compare", model, model, "--ray")
+    assert result.exit_code == 2 and "--ray compares shards" in result.stderr
+
+
+def test_unreachable_address_is_one_line_at_once(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "d").mkdir()
+    np.save(tmp_path / "d" / "a.npy", np.zeros((4, 32), np.float32))
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tflkit",
+            "run",
+            str(FIXTURES / "mlp_int8.tflite"),
+            "-i",
+            str(tmp_path / "d"),
+            "--address",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"tflkit: error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused "
+        "(start one with 'ray start --head', or leave out --address for a local Ray)"
+    ]
+    assert time.monotonic() - start < 60  # Ray alone retries for minutes

@@ -56,9 +56,7 @@ def _column(name: str, where: str, col: Any, shape: tuple[int, ...]) -> Array:
     variable-shape one as an object array of per-row arrays, and a flat list column as (n, k):
     stack the rows, then reshape a flat row to the input's static shape when the sizes agree.
     """
-    a: Array = np.asarray(col)
-    if a.dtype == object:
-        a = np.stack([np.asarray(row) for row in a]) if len(a) else a
+    a = _stacked(col)
     inner = shape[1:]
     if a.shape[1:] != inner and all(d >= 0 for d in inner):
         if math.prod(a.shape[1:]) != math.prod(inner):
@@ -67,6 +65,14 @@ def _column(name: str, where: str, col: Any, shape: tuple[int, ...]) -> Array:
                 f"column {name!r} for {where}: expected rows of shape {inner}, got {got}"
             )
         a = a.reshape((a.shape[0], *inner))
+    return a
+
+
+def _stacked(col: Any) -> Array:
+    """A batch column as one array, rows stacked when Ray gives an object array of them."""
+    a: Array = np.asarray(col)
+    if a.dtype == object:
+        a = np.stack([np.asarray(row) for row in a]) if len(a) else a
     return a
 
 
@@ -220,7 +226,7 @@ class _BlockComparer:
         if self.label_column is not None:
             if self.label_column not in batch:
                 raise InputError(f"no label column {self.label_column!r}; columns: {sorted(batch)}")
-            y = _column(self.label_column, "the labels", batch[self.label_column], (-1,))
+            y = _stacked(batch[self.label_column])
         tally = _Tally.empty(self.setup)
         tally.add(self.setup, x, y, self.label_output)
         return tally
