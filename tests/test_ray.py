@@ -386,3 +386,34 @@ def test_unreachable_address_is_one_line_at_once(tmp_path: Path) -> None:
         "(start one with 'ray start --head', or leave out --address for a local Ray)"
     ]
     assert time.monotonic() - start < 60  # Ray alone retries for minutes
+
+
+def test_predict_preprocess_runs_in_the_actor_before_predict() -> None:
+    def _scaled(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """uint8 pixels in the dataset, float32 in [0, 1] for the model (as a user would);
+        nested, so that cloudpickle sends it by value (workers cannot import test modules)."""
+        return {"id": batch["id"], "keras_tensor_6": batch["pixels"].astype(np.float32) / 255}
+
+    path = str(FIXTURES / "cnn_uint8_io.tflite")
+    rng = np.random.default_rng(6)
+    pixels = rng.integers(0, 256, size=(30, 16, 16, 3), dtype=np.uint8)
+    want = tflkit.Runner(path, num_threads=1).predict(pixels.astype(np.float32) / 255)
+    out = tflkit.ray.predict(
+        _dataset({"pixels": pixels}), path, batch_size=8, concurrency=2, preprocess=_scaled
+    )
+    got = _rows(out, ("output_0",))
+    np.testing.assert_array_equal(got["output_0"], want, strict=True)
+    assert "pixels" not in out.columns()  # the batch preprocess returned, plus the outputs
+
+
+def test_predict_preprocess_must_return_columns() -> None:
+    x = np.zeros((4, 32), np.float32)
+    out = tflkit.ray.predict(
+        _dataset({"keras_tensor": x}),
+        FIXTURES / "mlp_int8.tflite",
+        batch_size=4,
+        concurrency=1,
+        preprocess=lambda batch: batch["keras_tensor"],
+    )
+    with pytest.raises(Exception, match="must return a dict of columns"):
+        out.materialize()
