@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -400,21 +401,28 @@ def _start(address: str | None, threads: int = 1) -> int:
     """
     import logging
 
+    imported = sys.modules.get("ray")
+    if address is not None and not (imported is not None and imported.is_initialized()):
+        _reachable(address)
+        if imported is None:
+            _token_auth()  # before Ray is imported: it reads RAY_AUTH_MODE once, at import
     _ray_data()
     import ray
 
     if not ray.is_initialized():
         quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-        if address is not None:
-            _reachable(address)
         try:
             if address is None:
                 ray.init(include_dashboard=False, **quiet)
             else:
                 ray.init(address=address, **quiet)
         except Exception as exc:
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
-            raise TflkitError(f"cannot start {where}: {type(exc).__name__}: {exc}") from exc
+            if address is None:
+                raise TflkitError(f"cannot start a local Ray: {type(exc).__name__}: {exc}") from exc
+            raise TflkitError(
+                f"cannot connect to the Ray cluster at {address}: {exc} (a cluster with token "
+                "authentication needs its token: RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+            ) from exc
     # Ray Data's INFO lines ("Starting execution ...") and its warning that progress bars are
     # off (the CLI draws its own) stay out of the terminal
     logging.getLogger("ray.data").setLevel(logging.ERROR)
@@ -422,6 +430,21 @@ def _start(address: str | None, threads: int = 1) -> int:
     ctx.enable_progress_bars = False
     cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
     return max(1, cpus // max(1, threads))
+
+
+def _token_auth() -> None:
+    """Send the Ray token to the cluster when there is one and RAY_AUTH_MODE is unset.
+
+    ``ray start`` (Ray 2.52+) turns token authentication on by itself when a token exists, but
+    ``ray.init(address=...)`` does not: it retries unauthenticated for 20 s and fails. Turning
+    it on with the user's own token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)
+    connects as the ``ray`` command line does; RAY_AUTH_MODE, when set, is left as it is.
+    """
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _reachable(address: str, timeout: float = 5.0) -> None:
