@@ -56,7 +56,7 @@ RayOpt = Annotated[
     bool,
     typer.Option(
         "--ray",
-        help="Run the shards on Ray actors (pip install 'tflkit[ray]'): a local Ray with this "
+        help="Run the shards on Ray actors (pip install 'tflkit\\[ray]'): a local Ray with this "
         "machine's CPUs, or the cluster at --address.",
     ),
 ]
