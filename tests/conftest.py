@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,13 @@ def edited(name: str, edit: Any) -> bytes:
     model = flatbuffer_utils.read_model_from_bytearray(bytearray((FIXTURES / name).read_bytes()))
     edit(model)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def close(a: float | None, b: float | None) -> bool:
+    """Two metrics equal to 1e-9 (relative): summed in another order, as merged tallies are;
+    None only equals None, an infinity only itself."""
+    if a is None or b is None:
+        return a is b
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, close
 
 import tflkit
 from tflkit.errors import InputError
@@ -130,14 +130,6 @@ def test_keep_inputs_false_drops_only_the_input_columns() -> None:
 
 
 # --- tflkit.ray.compare: the same Comparison as tflkit.compare --------------------------------
-
-
-def close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def same_metrics(whole: Any, other: Any) -> None:

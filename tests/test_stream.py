@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import fixture_path
+from conftest import close, fixture_path
 from typer.testing import CliRunner
 
 import tflkit
@@ -57,14 +57,6 @@ def split(tmp: Path, name: str, arrays: dict[str, np.ndarray], fmt: str, parts: 
     for i, idx in enumerate(np.array_split(np.arange(n), parts)):
         write_shard(folder / f"part{i}", {k: a[idx] for k, a in arrays.items()}, fmt)
     return folder
-
-
-def close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 @pytest.mark.parametrize("fmt", ["npy", "npz", "parquet"])

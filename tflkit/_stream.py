@@ -57,6 +57,24 @@ def shards(spec: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
+def paired_shards(
+    data: str | os.PathLike[str], labels: str | os.PathLike[str] | None
+) -> tuple[list[Path], list[Path] | None]:
+    """The data's shards and, when given, the label shards paired with them in sorted order.
+
+    Raises:
+        InputError: no shard matches, or the label shards do not pair one for one.
+    """
+    files = shards(data)
+    label_files = shards(labels) if labels is not None else None
+    if label_files is not None and len(label_files) != len(files):
+        raise InputError(
+            f"{os.fspath(labels or '')}: {len(label_files)} label shards for {len(files)} data "
+            "shards (paired in sorted order)"
+        )
+    return files, label_files
+
+
 def read_shard(
     path: str | os.PathLike[str],
     input_names: Sequence[str],

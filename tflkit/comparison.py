@@ -425,16 +425,10 @@ def compare_stream(
         >>> c = tflkit.compare_stream(["m_f32.tflite", "m_int8.tflite"], "eval/*.npy")
         >>> c.models[1].outputs[0].snr_db
     """
-    from tflkit._stream import shards
+    from tflkit._stream import paired_shards
 
     setup = _setup(models, reference, num_threads, names, batched=True)
-    files = shards(data)
-    label_files = shards(labels) if labels is not None else None
-    if label_files is not None and len(label_files) != len(files):
-        raise InputError(
-            f"{labels}: {len(label_files)} label shards for {len(files)} data shards "
-            "(paired in sorted order)"
-        )
+    files, label_files = paired_shards(data, labels)
     tally = _Tally.empty(setup)
     timing: tuple[list[Latency | None], list[Latency | None], list[float | None]] | None = None
     for i, f in enumerate(files):

@@ -69,6 +69,17 @@ def _column(name: str, where: str, col: Any, shape: tuple[int, ...]) -> Array:
     return a
 
 
+def _inputs(batch: Batch, runner: Any) -> Batch:
+    """The runner's inputs from a batch's columns of the same names (see ``_column``)."""
+    feeds = {}
+    for i, (name, t) in enumerate(zip(runner.input_names, runner.inputs, strict=True)):
+        where = f"input {name!r} (index {i})"
+        if name not in batch:
+            raise InputError(f"{where}: no column {name!r}; columns: {sorted(batch)}")
+        feeds[name] = _column(name, where, batch[name], t.shape_signature or t.shape)
+    return feeds
+
+
 def _stacked(col: Any) -> Array:
     """A batch column as one array, rows stacked when Ray gives an object array of them."""
     a: Array = np.asarray(col)
@@ -111,12 +122,7 @@ class _Predictor:
         r = self.runner
         if self.preprocess is not None:
             batch = _preprocessed(self.preprocess, batch)
-        feeds = {}
-        for i, (name, t) in enumerate(zip(r.input_names, r.inputs, strict=True)):
-            where = f"input {name!r} (index {i})"
-            if name not in batch:
-                raise InputError(f"{where}: no column {name!r}; columns: {sorted(batch)}")
-            feeds[name] = _column(name, where, batch[name], t.shape_signature or t.shape)
+        feeds = _inputs(batch, r)
         y = r.predict(feeds, raw=self.raw)
         outs = {r.output_names[0]: y} if isinstance(y, np.ndarray) else y
         if not self.keep:  # the inputs need not travel back through the object store
@@ -225,8 +231,9 @@ def _check_sizes(batch_size: int, concurrency: int) -> None:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
 
 
-class _BlockComparer:
-    """Ray Data callable class: every model on a batch of rows; the batch's tally, pickled."""
+class _Comparer:
+    """Ray Data callable class: every model opened once per actor (``_setup``, as on the
+    driver); each call returns its tally through ``_guarded``."""
 
     def __init__(
         self,
@@ -234,33 +241,35 @@ class _BlockComparer:
         names: list[str],
         reference: int,
         num_threads: int | None,
-        label_column: str | None,
         label_output: str | None,
+        **options: Any,
     ) -> None:
         from tflkit.comparison import _setup
 
         self.setup = _setup(models, reference, num_threads, names, batched=True)
-        self.label_column = label_column
         self.label_output = label_output
+        self.options = options
 
     def __call__(self, batch: Batch) -> Batch:
         return _guarded(self._tally, batch)
 
     def _tally(self, batch: Batch) -> Any:
+        raise NotImplementedError
+
+
+class _BlockComparer(_Comparer):
+    """A batch of rows (inputs from columns, labels from ``label_column``): its tally."""
+
+    def _tally(self, batch: Batch) -> Any:
         from tflkit.comparison import _Tally
 
-        ref = self.setup.ref
-        x = {}
-        for i, (name, t) in enumerate(zip(ref.input_names, ref.inputs, strict=True)):
-            where = f"input {name!r} (index {i})"
-            if name not in batch:
-                raise InputError(f"{where}: no column {name!r}; columns: {sorted(batch)}")
-            x[name] = _column(name, where, batch[name], t.shape_signature or t.shape)
+        x = _inputs(batch, self.setup.ref)
         y = None
-        if self.label_column is not None:
-            if self.label_column not in batch:
-                raise InputError(f"no label column {self.label_column!r}; columns: {sorted(batch)}")
-            y = _stacked(batch[self.label_column])
+        label_column = self.options["label_column"]
+        if label_column is not None:
+            if label_column not in batch:
+                raise InputError(f"no label column {label_column!r}; columns: {sorted(batch)}")
+            y = _stacked(batch[label_column])
         tally = _Tally.empty(self.setup)
         tally.add(self.setup, x, y, self.label_output)
         return tally
@@ -347,11 +356,7 @@ def compare(
     timing = None
     if speed and tally.samples:
         first = dataset.limit(batch_size).take_batch(batch_size, batch_format="numpy")
-        ref = setup.ref
-        x = {
-            k: _column(k, f"input {k!r}", first[k], t.shape_signature or t.shape)
-            for k, t in zip(ref.input_names, ref.inputs, strict=True)
-        }
+        x = _inputs(first, setup.ref)
         n = len(next(iter(x.values())))
         feeds = [{m[k]: v for k, v in x.items()} for m in setup.in_maps]
         timing = _measure_speed(setup.runners, feeds, n, 30, 5)
@@ -567,26 +572,8 @@ def _remove_partial(output: Path, since: float) -> None:
             pass
 
 
-class _ShardComparer:
-    """Every model opened per actor; each call tallies one shard (and its labels)."""
-
-    def __init__(
-        self,
-        models: list[bytes],
-        names: list[str],
-        reference: int,
-        num_threads: int | None,
-        batch_size: int,
-        label_output: str | None,
-    ) -> None:
-        from tflkit.comparison import _setup
-
-        self.setup = _setup(models, reference, num_threads, names, batched=True)
-        self.batch_size = batch_size
-        self.label_output = label_output
-
-    def __call__(self, batch: Batch) -> Batch:
-        return _guarded(self._tally, batch)
+class _ShardComparer(_Comparer):
+    """One shard (and its labels) per call, read in the actor: its tally and notes."""
 
     def _tally(self, batch: Batch) -> tuple[Any, list[str]]:
         from tflkit.comparison import _Tally, _tally_shard
@@ -599,7 +586,7 @@ class _ShardComparer:
             tally,
             str(batch["path"][0]),
             labels,
-            batch_size=self.batch_size,
+            batch_size=self.options["batch_size"],
             label_output=self.label_output,
         ):
             pass
@@ -619,17 +606,11 @@ def _compare_shards(
 ) -> Comparison:
     """``tflkit.compare_stream`` with the shards tallied on Ray actors (one shard per call)
     and merged here; speed, when asked, measured here on the first slice of the first shard."""
-    from tflkit._stream import shards
+    from tflkit._stream import paired_shards
     from tflkit.comparison import _finish, _measure_speed, _setup, _Tally, _tally_shard
 
     setup = _setup(models, 0, num_threads, None, batched=True)
-    files = shards(data)
-    label_files = shards(labels) if labels is not None else None
-    if label_files is not None and len(label_files) != len(files):
-        raise InputError(
-            f"{labels}: {len(label_files)} label shards for {len(files)} data shards "
-            "(paired in sorted order)"
-        )
+    files, label_files = paired_shards(data, labels)
     kwargs = {
         "models": [_model_bytes(r.model) for r in setup.runners],
         "names": setup.names,
