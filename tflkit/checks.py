@@ -130,9 +130,10 @@ RULES: dict[str, Rule] = {
         Rule(
             "blockwise-ops",
             EVERY_PROFILE,
-            "blockwise-quantized tensors feed only the weights of FULLY_CONNECTED and "
+            "blockwise-quantized tensors feed only the weights of FULLY_CONNECTED (int4) and "
             "EMBEDDING_LOOKUP, the kernels that read them; no multi-axis quantization "
-            "[LiteRT tflite/kernels: the int8 ADD of a blockwise constant aborts the runtime]",
+            "[LiteRT tflite/kernels: the int8 ADD of a blockwise constant aborts the runtime; "
+            "blockwise int8 FULLY_CONNECTED weights compute zeros]",
         ),
         # -- conformance warnings (--strict makes them violations)
         Rule("scale-positive-finite", None, "every scale is positive and finite [S, K]"),

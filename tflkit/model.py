@@ -324,9 +324,11 @@ def unsupported_blockwise(sg: Subgraph) -> tuple[tuple[Operator, Tensor, str], .
 
     Returns:
         (operator, input tensor, why) for each blockwise input outside ``BLOCKWISE_OPS`` (or in
-        another input position), and for each multi-axis input of any operator: the runtime
-        (ai-edge-litert 2.3) does not read MultiAxisQuantization, reports no scales for it and
-        fails FULLY_CONNECTED at invoke.
+        another input position), for blockwise int8 FULLY_CONNECTED weights (ai-edge-litert
+        2.3: XNNPACK refuses them, the builtin kernel returns zeros: fixture
+        fc_blockwise_int8's manifest), and for each multi-axis input of any operator: the
+        runtime does not read MultiAxisQuantization, reports no scales for it and fails
+        FULLY_CONNECTED at invoke.
 
     Example:
         >>> [(op.op, t.index) for op, t, _ in unsupported_blockwise(model.primary)]
@@ -345,6 +347,11 @@ def unsupported_blockwise(sg: Subgraph) -> tuple[tuple[Operator, Tensor, str], .
                 why = (
                     "the runtime reads blockwise quantization only in the weights of "
                     f"{' and '.join(BLOCKWISE_OPS)} (it can abort the process on other ops)"
+                )
+            elif op.op == "FULLY_CONNECTED" and t.dtype == "int8":
+                why = (
+                    "the runtime runs blockwise FULLY_CONNECTED weights in int4 only: XNNPACK "
+                    "refuses int8 ones, and the builtin kernel computes zeros from them"
                 )
             else:
                 continue
