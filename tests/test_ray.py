@@ -409,3 +409,35 @@ def test_predict_preprocess_must_return_columns() -> None:
     )
     with pytest.raises(Exception, match="must return a dict of columns"):
         out.materialize()
+
+
+def test_actors_leave_a_cpu_to_the_tasks_that_feed_them() -> None:
+    """``read``/``range`` tasks upstream of an actor pool that held both CPUs never ran (Ray
+    Data waited forever). In a child process with its own 2-CPU Ray, so a stall is a timeout
+    here, not a hung suite; the outputs are held to ``Runner.predict``."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, numpy as np, ray, tflkit
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+ray.data.DataContext.get_current().enable_progress_bars = False
+def make(batch):
+    ids = batch["id"]
+    return {"id": ids, "keras_tensor": (ids[:, None] % 7 / 7 + np.zeros((1, 32))).astype("float32")}
+ds = ray.data.range(64, override_num_blocks=4).map_batches(make, batch_size=16)
+out = tflkit.ray.predict(ds, sys.argv[1], batch_size=8, concurrency=2)
+rows = sorted(out.take_all(), key=lambda r: r["id"])
+x = make({"id": np.arange(64)})["keras_tensor"]
+want = tflkit.Runner(sys.argv[1]).predict(x)
+assert np.array_equal(np.stack([r["output_0"] for r in rows]), want)
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES / "mlp_int8.tflite")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

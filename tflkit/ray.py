@@ -166,9 +166,11 @@ def predict(
             tensor column costs Ray Data a copy into Arrow and back per batch). Must pickle
             (a function the workers can import, or one defined in a function or in
             ``__main__``, which cloudpickle sends by value).
-        **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` defaults to
-            ``num_threads``. Actors that hold every CPU leave none for read tasks upstream
-            (``ray.data.range`` on a 2-CPU Ray with 2 actors stalls): lower it there.
+        **ray_remote_args: passed to ``map_batches`` for the actors. ``num_cpus`` defaults to
+            ``num_threads``, lowered so that the actors leave one CPU of the running Ray to the
+            tasks that feed them (an actor pool holding every CPU starves ``read_parquet`` or
+            ``range`` and Ray Data waits forever); the actors still run ``num_threads``
+            threads each.
 
     Returns:
         A new, lazy ``ray.data.Dataset``: the dataset's columns plus one per output.
@@ -211,7 +213,7 @@ def predict(
             "keep": keep_inputs,
             "preprocess": preprocess,
         },
-        **{"num_cpus": num_threads or 1, **ray_remote_args},
+        **_actor_resources(concurrency, num_threads, ray_remote_args),
     )
 
 
@@ -222,6 +224,29 @@ def _ray_data() -> Any:
     except ImportError as exc:
         raise TflkitError("tflkit.ray needs Ray Data: pip install 'tflkit[ray]'") from exc
     return ray.data
+
+
+def _actor_resources(
+    concurrency: int, num_threads: int | None, ray_remote_args: dict[str, Any]
+) -> dict[str, Any]:
+    """``map_batches``' remote args for the actors: ``num_cpus`` defaults to ``num_threads``,
+    lowered so that the pool leaves one CPU of the cluster to the tasks upstream.
+
+    An actor pool that reserves every CPU starves the read and map tasks that feed it, and Ray
+    Data then waits forever (``read_parquet`` or ``range`` on a 2-CPU Ray with 2 actors: no
+    progress). The actors still run ``num_threads`` threads each; only Ray's bookkeeping of
+    CPUs changes. Given ``num_cpus`` is kept as it is; without a running Ray the default stays.
+    """
+    if "num_cpus" in ray_remote_args:
+        return dict(ray_remote_args)
+    wanted = float(num_threads or 1)
+    import ray
+
+    if ray.is_initialized():
+        cpus = float(ray.cluster_resources().get("CPU", 0))  # type: ignore[no-untyped-call]
+        if concurrency * wanted > cpus - 1:
+            wanted = max(0.0, cpus - 1) / concurrency
+    return {"num_cpus": wanted, **ray_remote_args}
 
 
 def _check_sizes(batch_size: int, concurrency: int) -> None:
@@ -312,8 +337,8 @@ def compare(
         data: what to call the data in reports (default "Ray Dataset").
         speed: also measure latency and throughput on the driver, on the first batch only
             (the actors share their machines with the pipeline, so timing them says little).
-        **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` defaults
-            to ``num_threads``.
+        **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` as for
+            ``predict``.
 
     Returns:
         A ``tflkit.comparison.Comparison``; ``samples`` counts every row.
@@ -348,7 +373,7 @@ def compare(
             "label_column": label_column,
             "label_output": label_output,
         },
-        **{"num_cpus": num_threads or 1, **ray_remote_args},
+        **_actor_resources(concurrency, num_threads, ray_remote_args),
     )
     tally = _Tally.empty(setup)
     for part in _results(out):
