@@ -29,7 +29,9 @@ def inspect_schema() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-@pytest.mark.parametrize("name", ["inspect", "check", "run", "compare", "bench"])
+@pytest.mark.parametrize(
+    "name", ["inspect", "check", "run", "compare", "bench", "convert", "diff", "snapshot"]
+)
 def test_shipped_schema_and_top_level_schema_are_one_file(name: str) -> None:
     packaged = resources.files("tflkit").joinpath(f"schemas/{name}.schema.json").read_bytes()
     assert (ROOT / "schemas" / f"{name}.schema.json").read_bytes() == packaged

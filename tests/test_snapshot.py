@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-from conftest import FIXTURES, MODELS, ROOT, edited
+from conftest import FIXTURES, MODELS, ROOT, edited, litert_interpreter
 from typer.testing import CliRunner
 
 from tflkit.cli import app
@@ -129,6 +129,23 @@ def test_cli_snapshot_writes_what_the_assertion_reads(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert assert_matches_snapshot(INT8, out) == "matched"
+
+
+def test_cli_snapshot_json_says_what_was_written(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    result = _run("snapshot", str(INT8), "-o", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    text = resources.files("tflkit").joinpath("schemas/snapshot.schema.json").read_text()
+    jsonschema.Draft202012Validator(json.loads(text)).validate(doc)
+    written = json.loads(out.read_text())
+    # against the file it wrote and the model itself (the LiteRT interpreter's tensor count)
+    assert doc["snapshot"] == str(out) and doc["size_bytes"] == out.stat().st_size
+    assert doc["signatures"] == sorted(written["signatures"]) == ["serving_default"]
+    assert doc["quantization_kind"] == "int8" and doc["int8_check"] is True
+    assert doc["ops"] == 3  # FULLY_CONNECTED x 2, SOFTMAX
+    assert doc["tensors"] == len(litert_interpreter(INT8).get_tensor_details())
+    assert not [p for p in tmp_path.iterdir() if p.name != "s.json"]  # no temporary file left
 
 
 @pytest.mark.parametrize(

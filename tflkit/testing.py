@@ -451,7 +451,9 @@ def _snapshot_text(value: Any, indent: str = "") -> str:
     return text
 
 
-def write_snapshot(model: ModelLike, path: str | os.PathLike[str]) -> Path:
+def write_snapshot(
+    model: ModelLike, path: str | os.PathLike[str], facts: dict[str, Any] | None = None
+) -> Path:
     """Write a model's contract as a snapshot file (what ``tflkit snapshot MODEL -o FILE`` does).
 
     The contract is what ``tflkit.differ.contract`` returns: signatures and their inputs and
@@ -461,6 +463,7 @@ def write_snapshot(model: ModelLike, path: str | os.PathLike[str]) -> Path:
     Args:
         model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         path: the JSON file to write (written to a temporary name, then renamed).
+        facts: the model's contract when the caller has it already (``contract(model)``).
 
     Returns:
         The path written.
@@ -468,14 +471,14 @@ def write_snapshot(model: ModelLike, path: str | os.PathLike[str]) -> Path:
     Example:
         >>> write_snapshot("mlp_int8.tflite", "tests/snapshots/mlp_int8.json")
     """
+    from tflkit._files import atomic_write
     from tflkit.differ import contract
 
     target = Path(path)
-    text = _snapshot_text(contract(model)) + "\n"
+    text = _snapshot_text(facts if facts is not None else contract(model)) + "\n"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    data = text.encode("utf-8")
+    atomic_write(target, lambda f: f.writelines([data]))
     return target
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tflkit.cli._shared import ModelArg
+from tflkit.cli._common import print_json
+from tflkit.cli._shared import JsonOpt, ModelArg
 
 
 def snapshot(
@@ -18,9 +19,26 @@ def snapshot(
             "--output", "-o", help="The snapshot file to write (JSON).", show_default=False
         ),
     ],
+    json_: JsonOpt = False,
 ) -> None:
     """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON."""
+    from tflkit.differ import contract
     from tflkit.testing import write_snapshot
 
-    write_snapshot(model, output)
+    facts = contract(model)
+    write_snapshot(model, output, facts)
+    if json_:  # what was written, for a CI log (schemas/snapshot.schema.json)
+        print_json(
+            {
+                "model": str(model),
+                "snapshot": str(output),
+                "size_bytes": output.stat().st_size,
+                "tflkit_contract": facts["tflkit_contract"],
+                "quantization_kind": facts["quantization_kind"],
+                "int8_check": facts["int8_check"],
+                "signatures": sorted(facts["signatures"]),
+                "ops": sum(facts["ops"].values()),
+                "tensors": sum(len(sg) for sg in facts["subgraphs"]),
+            }
+        )
     typer.echo(f"tflkit: wrote snapshot {output}", err=True)
