@@ -155,7 +155,7 @@ def predict(
         dataset: the rows, with one column per model input.
         model: a path, the model's bytes or a ``tflkit.Model``; its bytes go to every actor.
         batch_size: rows per ``Runner.predict`` call.
-        concurrency: number of actors (each reserves ``num_threads`` CPUs).
+        concurrency: number of actors (one Runner each).
         num_threads: threads of each Runner's CPU kernels.
         raw: feed and return the stored dtypes (see ``Runner.predict``).
         keep_inputs: keep the input columns in the result (False: the other columns and the
@@ -330,7 +330,7 @@ def compare(
         models: paths, bytes, ``tflkit.Model`` or ``Runner`` objects (Runners are re-opened
             from their model in each actor); the first (or ``reference``) is the yardstick.
         batch_size: rows per batch (each batch runs every model once).
-        concurrency: number of actors (each reserves ``num_threads`` CPUs).
+        concurrency: number of actors (one Runner each).
         num_threads: threads of each Runner's CPU kernels.
         reference, label_output, names: as for ``tflkit.compare``.
         label_column: a column of class labels (indices, or one-hot) for top-1 accuracy.
