@@ -26,7 +26,7 @@ class T:
     const: bool = False
     scales: int = 1  # scales of an int8/uint8/int16/int32 tensor (0: none)
     sig: tuple[int, ...] | None = None
-    values: list[int] | None = None  # int32 constant data (axes, paddings)
+    values: list[int] | None = None  # constant data (axes, paddings; int32 unless int8/...)
     zero_point: int = 0
     name: str = field(default="")
 
@@ -79,7 +79,8 @@ def _tensor(sg: int, i: int, t: T) -> Tensor:
         q = Quantization((0.1,) * t.scales, (t.zero_point,) * t.scales)
     data = b""
     if t.values is not None:
-        data = np.asarray(t.values, dtype=np.int32).tobytes()
+        kind = t.dtype if t.dtype in ("int8", "uint8", "int16", "int32", "int64") else "int32"
+        data = np.asarray(t.values, dtype=kind).tobytes()
     source = _Bytes(data) if t.const else None
     return Tensor(
         index=i,

@@ -1,7 +1,7 @@
 """tflkit.targets.edgetpu: cases worked out by hand from coral.ai/docs/edgetpu/models-intro.
 
 Each test quotes the line of "Model requirements" or "Supported operations" it checks (as the
-module's docstring cites them, from memory), or names tflkit's own decision.
+module's docstring cites them, with where each was read), or names tflkit's own decision.
 """
 
 from __future__ import annotations
@@ -161,3 +161,46 @@ def test_blockwise_quantization_is_not_8_bit_fixed_point() -> None:
     # per tensor or channel. fixtures/add_blockwise_int8.tflite adds a constant scaled per block.
     m = tflkit.load(fixture_path("add_blockwise_int8.tflite"))
     assert _where(m) == [("ADD", "cpu", "edgetpu-dtype")]
+
+
+def test_strided_slice_only_with_all_strides_1() -> None:
+    # StridedSlice: "Supported only when all strides are equal to 1 (that is, effectively a
+    # Stride op)". (1, 8) -> begin [0, 0], end [1, 8]: strides [1, 1] keep 8 values and map;
+    # strides [1, 2] keep 4 (indices 0, 2, 4, 6) and do not.
+    def strided(strides: list[int]) -> Model:
+        x, y = T("int8", (1, 8)), T("int8", (1, 8 // strides[1]))
+        begin = T("int32", (2,), const=True, scales=0, values=[0, 0])
+        end = T("int32", (2,), const=True, scales=0, values=[1, 8])
+        step = T("int32", (2,), const=True, scales=0, values=strides)
+        return build(Op("STRIDED_SLICE", [x, begin, end, step], [y]))
+
+    assert _where(strided([1, 1])) == [("STRIDED_SLICE", "target", "")]
+    assert _where(strided([1, 2])) == [("STRIDED_SLICE", "cpu", "edgetpu-op-limit")]
+
+
+def test_fully_connected_output_is_one_dimensional() -> None:
+    # FullyConnected: "Output tensor is one-dimensional." 8 inputs -> 4 units: (1, 4) has one
+    # dimension greater than 1 and maps; a batch of 2 rows, (2, 4), has two and does not.
+    assert _where(build(_fc(T("int8", (1, 8)), T("int8", (1, 4))))) == [
+        ("FULLY_CONNECTED", "target", "")
+    ]
+    assert _where(build(_fc(T("int8", (2, 8)), T("int8", (2, 4))))) == [
+        ("FULLY_CONNECTED", "cpu", "edgetpu-op-limit")
+    ]
+
+
+def test_concatenation_constant_input_only_as_zero_padding() -> None:
+    # Concatenation: "If any input is a compile-time constant tensor, there must be only 2
+    # inputs, and this constant tensor must be all zeroes (effectively, a zero-padding op)."
+    # (1, 4) ++ constant (1, 2) -> (1, 6); with zero point 3, a stored 3 is the real 0.
+    def concat(pad: list[int], *, extra: bool = False) -> Model:
+        x, y = T("int8", (1, 4)), T("int8", (1, 6 + 4 * extra))
+        c = T("int8", (1, 2), const=True, values=pad, zero_point=3)
+        return build(Op("CONCATENATION", [x, c, *([x] if extra else [])], [y]))
+
+    assert _where(concat([3, 3])) == [("CONCATENATION", "target", "")]
+    assert _where(concat([3, 4])) == [("CONCATENATION", "cpu", "edgetpu-op-limit")]
+    assert _where(concat([3, 3], extra=True)) == [("CONCATENATION", "cpu", "edgetpu-op-limit")]
+    # Without a constant, three inputs are fine: (1, 4) ++ (1, 4) ++ (1, 4) -> (1, 12).
+    x, y = T("int8", (1, 4)), T("int8", (1, 12))
+    assert _where(build(Op("CONCATENATION", [x, x, x], [y]))) == [("CONCATENATION", "target", "")]

@@ -1,7 +1,17 @@
 """``edgetpu``: the Coral Edge TPU compiler, which maps the first supported part of a model.
 
 Rules from coral.ai/docs/edgetpu/models-intro ("Model requirements" and "Supported
-operations", Edge TPU compiler 16), cited from memory. The requirements, as the page puts them:
+operations", Edge TPU compiler 16). Checked against what could be read of that page: its
+opening (stored copies of coral.ai/docs/edgetpu/models-intro, which stop before the table), an
+older copy of the page's table and requirements (compiler 1.x/2.0, without runtime versions)
+reproduced in github.com/dgist-datalab/Datalab_Intern, Edge_TPU/convert_model_for_Edge_TPU.md,
+and the runtime v13 release note in github.com/google-coral/edgetpu, CHANGES.md ("Added support
+for ops: ExpandDims, Pack, Quantize, Sum, and TransposeConv"). Every operator of that older
+table is in ``OPS``; its notes for StridedSlice (strides), FullyConnected (output) and
+Concatenation (constant inputs) are checked below. The rows added for runtime 13 and 14 (their
+versions, LSTM, PReLU, ReduceMax/Min, Rsqrt, SquaredDifference, Transpose, HardSwish) and the
+notes that changed with them (Pad and Split in the batch dimension, Squeeze) could not be read
+and stay as first written, unverified. The requirements, as the page puts them:
 
 - "Tensor parameters are quantized (8-bit fixed-point numbers; int8 or uint8)."
 - "Tensor sizes are constant at compile-time (no dynamic sizes)."
@@ -19,7 +29,7 @@ DEQUANTIZE of a float graph output run on the CPU without ending the mapped part
 compiler leaves these edges to the CPU in full-integer models with float I/O:
 ``edgetpu-float-io``); and the compiler reads subgraph 0 only (``edgetpu-subgraph``). Per-op
 notes that need builtin options (Conv2d "same dilation in x and y", no fused activation on
-pooling) are not checked.
+pooling, StridedSlice's ellipsis and new-axis masks) are not checked.
 """
 
 from __future__ import annotations
@@ -37,7 +47,9 @@ __all__ = ["TARGETS", "SOURCE", "RULES", "FALLBACK", "OPS", "place"]
 TARGETS = ("edgetpu",)
 SOURCE = (
     "Coral Edge TPU compiler 16: coral.ai/docs/edgetpu/models-intro, "
-    "'Model requirements' and 'Supported operations' (from memory)"
+    "'Model requirements' and 'Supported operations'; checked against an older copy of the "
+    "table (dgist-datalab/Datalab_Intern, Edge_TPU/convert_model_for_Edge_TPU.md) and "
+    "google-coral/edgetpu CHANGES.md (runtime v13 ops); runtime 13/14 rows unverified"
 )
 FALLBACK = "cpu"
 
@@ -57,11 +69,17 @@ RULES: dict[str, str] = {
 OPS: dict[str, str] = {
     "ADD": "",
     "AVERAGE_POOL_2D": "no fused activation function",
-    "CONCATENATION": "no fused activation function; a constant input must be all zeros",
+    "CONCATENATION": (
+        "no fused activation function; with a compile-time constant input there must be only "
+        "2 inputs, and the constant must be all zeroes (a zero-padding op)"
+    ),
     "CONV_2D": "must use the same dilation in x and y dimensions",
     "DEPTHWISE_CONV_2D": "dilated conv kernels are not supported",
     "EXPAND_DIMS": "runtime version 13+",
-    "FULLY_CONNECTED": "only the default format is supported for fully-connected weights",
+    "FULLY_CONNECTED": (
+        "only the default format is supported for fully-connected weights; "
+        "output tensor is one-dimensional"
+    ),
     "HARD_SWISH": "",
     "L2_NORMALIZATION": "",
     "LOGISTIC": "",
@@ -90,7 +108,9 @@ OPS: dict[str, str] = {
     "SPLIT": "no splitting in batch dimension",
     "SQUARED_DIFFERENCE": "",
     "SQUEEZE": "runtime version 13+",
-    "STRIDED_SLICE": "",
+    "STRIDED_SLICE": (
+        "only when all strides are equal to 1, ellipsis-axis-mask == 0 and new-axis-mask == 0"
+    ),
     "SUB": "",
     "SUM": "cannot operate on the batch dimension",
     "TANH": "",
@@ -139,6 +159,18 @@ def _axes(t: Tensor) -> list[int] | None:
         return [int(a) for a in t.numpy().reshape(-1)]
     except Exception:  # noqa: BLE001 - no readable constant: the note cannot be checked
         return None
+
+
+def _all_zero(t: Tensor) -> bool:
+    """Whether constant ``t`` holds only real zeroes (``q == zero_point``); True if unreadable."""
+    zps = set(t.quantization.zero_points) if t.quantization is not None else {0}
+    if len(zps) != 1:
+        return True  # one zero point per channel: not a zero-padding constant worth judging
+    try:
+        q = t.numpy()
+    except Exception:  # noqa: BLE001 - no readable constant: the note cannot be checked
+        return True
+    return bool((q.astype("int64") == zps.pop()).all())
 
 
 def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
@@ -204,6 +236,22 @@ def _note(sg: Subgraph, op: Operator) -> tuple[str, str]:
             return "edgetpu-op-limit", f"SOFTMAX: input {list(first.shape)} is not 1-D"
         if math.prod(first.shape) > _SOFTMAX_MAX:
             return "edgetpu-op-limit", f"SOFTMAX: more than {_SOFTMAX_MAX:,} elements"
+    if op.op == "FULLY_CONNECTED" and op.outputs:
+        out = _tensor(sg, op.outputs[0])
+        if out is not None and sum(d > 1 for d in out.shape) > 1:
+            return "edgetpu-op-limit", f"FULLY_CONNECTED: output {list(out.shape)} is not 1-D"
+    if op.op == "STRIDED_SLICE" and len(op.inputs) > 3:
+        strides_t = _tensor(sg, op.inputs[3])
+        strides = _axes(strides_t) if strides_t is not None else None
+        if strides and any(s != 1 for s in strides):
+            return "edgetpu-op-limit", f"STRIDED_SLICE: strides {strides}, not all 1"
+    if op.op == "CONCATENATION":
+        consts = [t for i in op.inputs if (t := _tensor(sg, i)) is not None and t.is_constant]
+        if consts and len(op.inputs) != 2:
+            return "edgetpu-op-limit", f"CONCATENATION: a constant among {len(op.inputs)} inputs"
+        for t in consts:
+            if not _all_zero(t):
+                return "edgetpu-op-limit", f"CONCATENATION: constant {t.name!r} is not all zeroes"
     if op.op == "PAD" and len(op.inputs) > 1:
         pads_t = _tensor(sg, op.inputs[1])
         pads = _axes(pads_t) if pads_t is not None else None
