@@ -3,7 +3,8 @@
 Each test names the rule it checks: a case of ``CheckGpuDelegateCompatibility`` in
 ``tflite/tools/versioning/gpu_compatibility.cc`` (google-ai-edge/LiteRT), a tensor check of
 ``delegates/gpu/common/model_builder.cc`` or the default ``max_delegated_partitions = 1`` of
-``delegates/gpu/delegate_options.cc``, as the module's docstring cites them (from memory).
+``delegates/gpu/delegate_options.cc``, as the module's docstring cites them (checked against
+google-ai-edge/LiteRT at f67457790c9c2ab67347d6fe53270e8d3df20868).
 """
 
 from __future__ import annotations
@@ -138,3 +139,69 @@ def test_blockwise_weights_are_refused() -> None:
     # fixtures/fc_blockwise_int8.tflite: FULLY_CONNECTED with int8 weights scaled per block.
     m = tflkit.load(fixture_path("fc_blockwise_int8.tflite"))
     assert _where(m) == [("FULLY_CONNECTED", "cpu", "gpu-dtype")]
+
+
+def test_elementwise_and_reshape_versions() -> None:
+    # model_builder.cc: ElementwiseOperationParser checks version 2 (MUL 3) for SUB as for
+    # ADD; ReshapeOperationParser checks version 1.
+    def sub(version: int) -> Model:
+        x, y = T("float32", (1, 4)), T("float32", (1, 4))
+        return build(Op("SUB", [x, x], [y], version=version))
+
+    def reshape(version: int) -> Model:
+        x, y = T("float32", (1, 8)), T("float32", (2, 4))
+        shape = T("int32", (2,), const=True, scales=0, values=[2, 4])
+        return build(Op("RESHAPE", [x, shape], [y], version=version))
+
+    assert _where(sub(2)) == [("SUB", "target", "")]
+    assert _where(sub(3)) == [("SUB", "cpu", "gpu-op-version")]
+    assert _where(reshape(1)) == [("RESHAPE", "target", "")]
+    assert _where(reshape(2)) == [("RESHAPE", "cpu", "gpu-op-version")]
+
+
+def test_gather_indices_at_run_time() -> None:
+    # gpu_compatibility.cc GATHER: 2 runtime inputs or 1 runtime + 1 constant; 1D int32
+    # indices. GetOpsToReplace lets GATHER read a runtime int32 input.
+    x, i1, y1 = T("float32", (8, 4)), T("int32", (2,), scales=0), T("float32", (2, 4))
+    assert _where(build(Op("GATHER", [x, i1], [y1]))) == [("GATHER", "target", "")]
+    i2, y2 = T("int32", (2, 1), scales=0), T("float32", (2, 1, 4))
+    assert _where(build(Op("GATHER", [x, i2], [y2]))) == [("GATHER", "cpu", "gpu-inputs")]
+
+
+def test_depthwise_conv_with_runtime_weights() -> None:
+    # CheckConvoultionInputOutput: at most 2 runtime inputs, so the weights may be computed.
+    x, w, y = T("float32", (1, 8, 8, 4)), T("float32", (1, 3, 3, 4)), T("float32", (1, 8, 8, 4))
+    b = T("float32", (4,), const=True)
+    assert _where(build(Op("DEPTHWISE_CONV_2D", [x, w, b], [y]))) == [
+        ("DEPTHWISE_CONV_2D", "target", "")
+    ]
+    w3 = T("float32", (1, 3, 3, 4))
+    b3 = T("float32", (4,))
+    assert _where(build(Op("DEPTHWISE_CONV_2D", [x, w3, b3], [y]))) == [
+        ("DEPTHWISE_CONV_2D", "cpu", "gpu-inputs")
+    ]
+
+
+def test_select_unpack_relu_0_to_1_have_parsers() -> None:
+    # NewOperationParser: SELECT shares SelectV2OperationParser (bool condition allowed),
+    # UNPACK and RELU_0_TO_1 have parsers whose IsSupported accepts them.
+    c, a, b, y = (
+        T("bool", (1, 4, 4, 2)),
+        T("float32", (1, 4, 4, 2)),
+        T("float32", (1, 4, 4, 2)),
+        T("float32", (1, 4, 4, 2)),
+    )
+    assert _where(build(Op("SELECT", [c, a, b], [y]))) == [("SELECT", "target", "")]
+    x, u0, u1 = T("float32", (2, 4)), T("float32", (4,)), T("float32", (4,))
+    assert _where(build(Op("UNPACK", [x], [u0, u1]))) == [("UNPACK", "target", "")]
+    r, s = T("float32", (1, 4)), T("float32", (1, 4))
+    assert _where(build(Op("RELU_0_TO_1", [r], [s]))) == [("RELU_0_TO_1", "target", "")]
+
+
+def test_runtime_int32_only_where_get_ops_to_replace_allows_it() -> None:
+    # GetOpsToReplace: runtime tensors float32/float16 (int8/uint8 quantized); CAST may read
+    # and write int32, ADD may not.
+    x, y = T("int32", (1, 4), scales=0), T("int32", (1, 4), scales=0)
+    assert _where(build(Op("ADD", [x, x], [y]))) == [("ADD", "cpu", "gpu-dtype")]
+    i, f = T("int32", (1, 4), scales=0), T("float32", (1, 4))
+    assert _where(build(Op("CAST", [i], [f]))) == [("CAST", "target", "")]
