@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,30 +27,54 @@ RAY = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which(
 
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A head node of its own: ``ray start --head --block`` in the foreground of a child
+    process, stopped by ending that process (which stops what it started). Not ``ray stop``:
+    that ends every Ray on the machine, a developer's own or another test run's."""
     if RAY is None:
         pytest.skip("no ray command")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    started = subprocess.run(
-        [
-            RAY,
-            "start",
-            "--head",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert started.returncode == 0, started.stderr
+    log = tmp_path_factory.mktemp("ray-head") / "head.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                RAY,
+                "start",
+                "--head",
+                f"--port={port}",
+                "--num-cpus=2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                "--block",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
+        deadline = time.monotonic() + 120
+        while not _listening(port):
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "ray start --head did not listen in 120 s"
+            time.sleep(0.5)
+        time.sleep(2)  # the raylet registers after the GCS listens
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        proc.send_signal(signal.SIGINT)  # --block: stops the processes it started, then exits
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+    except OSError:
+        return False
+    return True
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
