@@ -23,7 +23,8 @@ pytest.importorskip("ray.data")
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a Ray of its own, never a cluster running on this machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     with warnings.catch_warnings():
         # Ray 2.60's DataContext warns about its own deprecated fields (use_push_based_shuffle,
         # use_polars, use_arrow_tensor_v2) when it is built, whoever builds it: not our calls.

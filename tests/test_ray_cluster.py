@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,10 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("ray-head") / "head.log"
+    # its own temp dir (short: Ray's sockets live there): `ray start` records the cluster it
+    # started in <temp dir>/ray_current_cluster, and a stale record in /tmp/ray made later
+    # ray.init() calls on this machine try to join a cluster that was gone
+    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [
@@ -44,6 +49,7 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "--head",
                 f"--port={port}",
                 "--num-cpus=2",
+                f"--temp-dir={temp}",
                 "--include-dashboard=false",
                 "--disable-usage-stats",
                 "--block",
@@ -67,6 +73,7 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _listening(port: int) -> bool:

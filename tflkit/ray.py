@@ -442,8 +442,8 @@ def _start(address: str | None, threads: int = 1) -> int:
     if not ray.is_initialized():
         quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
         try:
-            if address is None:
-                ray.init(include_dashboard=False, **quiet)
+            if address is None:  # a Ray of its own, even if a cluster runs here ("auto")
+                ray.init(address="local", include_dashboard=False, **quiet)
             else:
                 ray.init(address=address, **quiet)
         except Exception as exc:
