@@ -60,7 +60,7 @@ def run(
     address: AddressOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Run a model on inputs from a .npy/.npz file and save the outputs."""
+    """Run a model on a .npy/.npz file or on shards (on Ray too), and save the outputs."""
     import time
 
     import numpy as np
