@@ -442,3 +442,23 @@ print("ok")
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_compare_preprocess_equals_compare_on_the_preprocessed_data() -> None:
+    def _scaled(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"keras_tensor": batch["q"].astype(np.float32) / 255, "label": batch["label"]}
+
+    rng = np.random.default_rng(7)
+    q = rng.integers(0, 256, size=(120, 32), dtype=np.uint8)
+    y = rng.integers(0, 10, size=120)
+    models = [str(FIXTURES / m) for m in MLPS[:2]]
+    whole = tflkit.compare(models, q.astype(np.float32) / 255, y, speed=False)
+    got = tflkit.ray.compare(
+        _dataset({"q": q, "label": y}),
+        models,
+        batch_size=32,
+        concurrency=2,
+        label_column="label",
+        preprocess=_scaled,
+    )
+    same_metrics(whole, got)

@@ -288,6 +288,9 @@ class _BlockComparer(_Comparer):
     def _tally(self, batch: Batch) -> Any:
         from tflkit.comparison import _Tally
 
+        preprocess = self.options["preprocess"]
+        if preprocess is not None:
+            batch = _preprocessed(preprocess, batch)
         x = _inputs(batch, self.setup.ref)
         y = None
         label_column = self.options["label_column"]
@@ -313,6 +316,7 @@ def compare(
     names: Sequence[str] | None = None,
     data: str | None = None,
     speed: bool = False,
+    preprocess: Callable[[Batch], Batch] | None = None,
     **ray_remote_args: Any,
 ) -> Comparison:
     """``tflkit.compare`` over a Ray Dataset: the same ``Comparison``, computed on actors.
@@ -337,6 +341,8 @@ def compare(
         data: what to call the data in reports (default "Ray Dataset").
         speed: also measure latency and throughput on the driver, on the first batch only
             (the actors share their machines with the pipeline, so timing them says little).
+        preprocess: as for ``predict``: a function of a batch returning the batch the inputs
+            (and the label column) are taken from, called in the actor.
         **ray_remote_args: passed to ``map_batches`` for the actors; ``num_cpus`` as for
             ``predict``.
 
@@ -372,6 +378,7 @@ def compare(
             "num_threads": num_threads,
             "label_column": label_column,
             "label_output": label_output,
+            "preprocess": preprocess,
         },
         **_actor_resources(concurrency, num_threads, ray_remote_args),
     )
@@ -381,7 +388,7 @@ def compare(
     timing = None
     if speed and tally.samples:
         first = dataset.limit(batch_size).take_batch(batch_size, batch_format="numpy")
-        x = _inputs(first, setup.ref)
+        x = _inputs(first if preprocess is None else _preprocessed(preprocess, first), setup.ref)
         n = len(next(iter(x.values())))
         feeds = [{m[k]: v for k, v in x.items()} for m in setup.in_maps]
         timing = _measure_speed(setup.runners, feeds, n, 30, 5)
