@@ -1,12 +1,15 @@
 """Benchmark streaming `tflkit run` over shards (issue 15): peak RSS and throughput.
 
-    python bench/scale_bench.py [--gib 2] [--shard-mib 64] [--repeat 3]
+    python bench/scale_bench.py [--gib 2] [--shard-mib 64] [--repeat 3] [--ray]
 
 Writes ``--gib`` of float32 .npy shards (32 features, seeded) to bench/_work/shards/ and runs
 `tflkit run fixtures/mlp_int8.tflite -i DIR -o OUTDIR` on them, then the in-memory path
 (`-i ONE.npy -o OUT.npz`) on one file of the same data that fits. Each command is a fresh
 process under inspect_bench's fork/exec launcher, so peak RSS is the command's own. Throughput
 is samples over wall time (reading, running and writing included), medians of interleaved runs.
+With --ray, also `tflkit run ... --ray` on the shards (a local Ray with the machine's CPUs; wall
+time of the whole command, Ray's start-up included; peak RSS of the driver process only, the
+actors' memory is Ray's).
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ def main() -> None:
     ap.add_argument("--shard-mib", type=int, default=64)
     ap.add_argument("--fits-mib", type=int, default=256, help="the in-memory file's size")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--ray",
+        action="store_true",
+        help="also `tflkit run --ray` on the shards (a local Ray: needs the [ray] extra)",
+    )
     args = ap.parse_args()
     folder = WORK / "shards"
     total = write_shards(folder, args.gib, args.shard_mib)
@@ -60,7 +68,10 @@ def main() -> None:
     streamed: list[tuple[float, float]] = []
     memory: list[tuple[float, float]] = []
     fits_streamed: list[tuple[float, float]] = []
+    on_ray: list[tuple[float, float]] = []
     for _ in range(args.repeat):
+        if args.ray:
+            on_ray.append(launch([*cli, "-i", str(folder), "-o", str(out_dir), "--ray"]))
         streamed.append(launch([*cli, "-i", str(folder), "-o", str(out_dir), "--json"]))
         memory.append(launch([*cli, "-i", str(small), "-o", str(out_file), "--json"]))
         fits_streamed.append(launch([*cli, "-i", f"{small.parent}/fits.np?", "-o", str(out_dir)]))
@@ -69,6 +80,8 @@ def main() -> None:
         ("in memory, one file", n_small, memory),
         ("streamed, the same file", n_small, fits_streamed),
     ]
+    if on_ray:  # the command's wall time, Ray's start-up included; the driver's RSS only
+        rows.append(("shards on Ray (--ray)", total, on_ray))
     size = f"{total * FEATURES * 4 / 2**30:.2f} GiB in {args.shard_mib} MiB shards"
     print(f"tflkit run {Path(MODEL).name}: {size}; one file of {args.fits_mib} MiB that fits")
     print(f"{'variant':<26}{'samples':>12}{'wall s':>9}{'samples/s':>12}{'peak RSS':>11}")
