@@ -195,3 +195,26 @@ def test_compare_cli_on_shards_notes_the_speed_sample(tmp_path: Path) -> None:
     text = " ".join(result.stdout.split())  # long paths wrap
     assert "(3 shards), 500 samples" in text and "(the first shard)" in text
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("ray", [False, True])
+def test_wrong_shaped_shard_is_named(tmp_path: Path, ray: bool) -> None:
+    if ray:
+        pytest.importorskip("ray.data")
+    data = tmp_path / "x"
+    data.mkdir()
+    np.save(data / "a.npy", np.zeros((10, 32), np.float32))
+    np.save(data / "b.npy", np.zeros((10, 31), np.float32))  # the MLPs take 32 features
+    a, b = (str(fixture_path(m)) for m in MODELS[:2])
+    try:
+        result = invoke(
+            "compare", a, b, "--data", str(data), "--no-speed", *(["--ray"] if ray else [])
+        )
+    finally:
+        if ray:  # the CLI started a Ray in this process: not for the tests after this one
+            import ray as ray_
+
+            ray_.shutdown()
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "b.npy" in lines[0] and "got (10, 31)" in lines[0], lines

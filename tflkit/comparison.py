@@ -586,7 +586,10 @@ def _tally_shard(
     for s in range(0, n, batch_size):
         e = min(n, s + batch_size)
         part = take(x, s, e)
-        feeds = tally.add(setup, part, None if y is None else y[s:e], label_output)
+        try:
+            feeds = tally.add(setup, part, None if y is None else y[s:e], label_output)
+        except InputError as exc:  # a model refused the shard's arrays: say which shard
+            raise InputError(f"{path}: {exc}") from exc
         yield feeds, e - s
 
 
