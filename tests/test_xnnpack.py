@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _graphs import Op, T, build
 from conftest import ALL_FIXTURES, MODELS, edited, fixture_path
 
 import tflkit
@@ -306,3 +307,107 @@ def test_int8_version_placed_as_the_delegate_takes_it(
     placed = {p.operator for p in _sg0(model) if p.on == "target"}
     assert placed == took
     assert xnnpack.segments(model, _sg0(model)) == len(seen["partitions"])
+
+
+# ------------------------------------ rules from the delegate source, worked out and observed
+
+# xnnpack_delegate.cc (google-ai-edge/LiteRT f67457790c9c): VisitAveragePool2DNode takes
+# float only, VisitReduceNode takes SUM / REDUCE_MAX / REDUCE_MIN / MEAN on float32, int8
+# and uint8 with constant int32 axes, VisitUnaryNode takes ELU on float32 and int8 only.
+# Each swap replaces one operator of a fixture by another with the same options type;
+# ``expected`` is worked out by hand and then checked against the runtime.
+_SOURCE_SWAPS = [
+    # cnn_uint8_io: QUANTIZE, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, CONV_2D, MEAN, FC,
+    # SOFTMAX, QUANTIZE (int8 inside, uint8 at the ends: the QUANTIZEs and SOFTMAX stay out)
+    ("cnn_uint8_io.tflite", 5, "SUM", {1, 2, 3, 4, 5, 6}),
+    ("cnn_uint8_io.tflite", 5, "REDUCE_MAX", {1, 2, 3, 4, 5, 6}),
+    ("cnn_uint8_io.tflite", 5, "REDUCE_MIN", {1, 2, 3, 4, 5, 6}),
+    ("cnn_uint8_io.tflite", 5, "REDUCE_PROD", {1, 2, 3, 4, 6}),
+    ("cnn_uint8_io.tflite", 3, "AVERAGE_POOL_2D", {1, 2, 4, 5, 6}),
+    # nb_conformer_like: MEAN, CONCATENATION in float32
+    ("nb_conformer_like.tflite", 0, "REDUCE_MAX", {0, 1}),
+    ("nb_conformer_like.tflite", 0, "REDUCE_MIN", {0, 1}),
+]
+
+
+def _swap_at(name: str, index: int, new: str) -> bytes:
+    from ai_edge_litert import schema_py_generated as schema
+
+    def edit(model: Any) -> None:
+        code = schema.OperatorCodeT()
+        code.builtinCode = getattr(schema.BuiltinOperator, new)
+        code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+        code.version = 1
+        model.operatorCodes.append(code)
+        model.subgraphs[0].operators[index].opcodeIndex = len(model.operatorCodes) - 1
+
+    return edited(name, edit)
+
+
+@pytest.fixture(scope="module")
+def source_swaps(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    folder = tmp_path_factory.mktemp("xnnpack_source")
+    files = {}
+    for name, index, new, _ in _SOURCE_SWAPS:
+        path = folder / f"{new}_{index}_{name}"
+        path.write_bytes(_swap_at(name, index, new))
+        files[f"{name}:{index}:{new}"] = str(path)
+    seen = _observe(list(files.values()))
+    return {key: (Path(p).read_bytes(), seen[p]) for key, p in files.items()}
+
+
+@pytest.mark.parametrize(("name", "index", "new", "expected"), _SOURCE_SWAPS)
+def test_source_rules_worked_out_and_observed(
+    source_swaps: dict[str, tuple[bytes, dict[str, Any]]],
+    name: str,
+    index: int,
+    new: str,
+    expected: set[int],
+) -> None:
+    data, seen = source_swaps[f"{name}:{index}:{new}"]
+    model = tflkit.load(data)
+    assert model.primary.operators[index].op == new
+    placed = {p.operator for p in _sg0(model) if p.on == "target"}
+    assert placed == expected
+    if "error" in seen:
+        pytest.skip(f"the interpreter does not open it: {seen['error'][:80]}")
+    assert {i for part in seen["partitions"] for i in part} == expected
+
+
+def test_quantized_average_pool_is_left_out_whatever_the_padding() -> None:
+    # int8 AVERAGE_POOL_2D, VALID or SAME alike: the delegate checks float tensors only.
+    x, y = T("int8", (1, 8, 8, 4)), T("int8", (1, 4, 4, 4))
+    model = build(Op("AVERAGE_POOL_2D", [x], [y]))
+    [p] = xnnpack.place(model, "xnnpack")
+    assert (p.on, p.rule) == ("cpu", "xnnpack-dtype")
+    xf, yf = T("float32", (1, 8, 8, 4)), T("float32", (1, 4, 4, 4))
+    [p] = xnnpack.place(build(Op("AVERAGE_POOL_2D", [xf], [yf])), "xnnpack")
+    assert p.on == "target"
+
+
+def test_elu_takes_int8_but_not_uint8() -> None:
+    # CheckTensorFloatOrQInt8Type: float32 and int8 per-tensor; uint8 is refused.
+    found = {}
+    for kind in ("float32", "int8", "uint8"):
+        model = build(Op("ELU", [T(kind, (1, 16))], [T(kind, (1, 16))]))
+        [p] = xnnpack.place(model, "xnnpack")
+        found[kind] = (p.on, p.rule)
+    assert found == {
+        "float32": ("target", ""),
+        "int8": ("target", ""),
+        "uint8": ("cpu", "xnnpack-dtype"),
+    }
+
+
+@pytest.mark.parametrize("op", ["SUM", "REDUCE_MAX", "REDUCE_MIN"])
+def test_reductions_take_quantized_tensors_and_need_constant_axes(op: str) -> None:
+    x, y = T("uint8", (1, 4, 4, 8)), T("uint8", (1, 8))
+    axes = T("int32", (2,), const=True, values=[1, 2], scales=0)
+    [p] = xnnpack.place(build(Op(op, [x, axes], [y])), "xnnpack")
+    assert (p.on, p.rule) == ("target", "")
+    x, y = T("int8", (1, 4, 4, 8)), T("int8", (1, 8))
+    runtime = T("int32", (2,), scales=0)
+    [p] = xnnpack.place(build(Op(op, [x, runtime], [y])), "xnnpack")
+    assert (p.on, p.rule) == ("cpu", "xnnpack-static")

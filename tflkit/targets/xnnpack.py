@@ -6,17 +6,21 @@ the usual answer to "why is my int8 model slower than float32": an int8 SOFTMAX 
 and cuts the graph in two (fixtures/mlp_int8_float_io.tflite: QUANTIZE and both
 FULLY_CONNECTEDs in one partition, SOFTMAX on the reference kernel, DEQUANTIZE in a second).
 
-The rules are the op and dtype checks of the delegate's ``Subgraph::VisitNode``
-(``tflite/delegates/xnnpack/xnnpack_delegate.cc``), written from memory and calibrated against
-what ai-edge-litert 2.3.0 does on every fixture (``tests/test_xnnpack.py`` compares them with
-the DELEGATE nodes the interpreter reports after ``allocate_tensors()``). Operator builtin
-options (fused activations, strided-slice masks) are not read: the delegate accepts the common
-values and the fixtures do not exercise the others.
+The rules are the op and dtype checks of the delegate's ``Subgraph::VisitNode`` and its
+``Visit...Node`` functions, checked against ``tflite/delegates/xnnpack/xnnpack_delegate.cc`` of
+github.com/google-ai-edge/LiteRT at commit f67457790c9c2ab67347d6fe53270e8d3df20868, and
+calibrated against what ai-edge-litert 2.3.0 does on every fixture (``tests/test_xnnpack.py``
+compares them with the DELEGATE nodes the interpreter reports after ``allocate_tensors()``).
+Operator builtin options (fused activations, strided-slice masks, pooling padding) are not
+read: the delegate accepts the common values and the fixtures do not exercise the others.
+Left out: FULLY_CONNECTED version 8 (sparse weights, caught here by xnnpack-sparse), the
+``odml.scaled_dot_product_attention`` composite / custom op, and the quantized scale limits of
+ADD, MUL, SUB and LEAKY_RELU.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tflkit.targets import Placement, output_name
 from tflkit.targets._partition import partitions
@@ -28,8 +32,8 @@ __all__ = ["TARGETS", "SOURCE", "RULES", "FALLBACK", "place", "segments"]
 
 TARGETS = ("xnnpack",)
 SOURCE = (
-    "LiteRT XNNPACK delegate, tflite/delegates/xnnpack/xnnpack_delegate.cc (from memory), "
-    "calibrated on ai-edge-litert 2.3.0"
+    "LiteRT XNNPACK delegate, google-ai-edge/LiteRT tflite/delegates/xnnpack/xnnpack_delegate.cc "
+    "(commit f67457790c9c), calibrated on ai-edge-litert 2.3.0"
 )
 FALLBACK = "cpu"
 
@@ -38,13 +42,13 @@ RULES: dict[str, str] = {
     "xnnpack-dtype": "the delegate takes float32 for this operator, int8/uint8 only where listed",
     "xnnpack-quantization": "int8/uint8 tensors: per-tensor activations, symmetric int8 weights",
     "xnnpack-static": "weights and shape parameters must be constants in the file",
-    "xnnpack-params": "parameters its kernels do not handle (quantized SAME average pooling)",
     "xnnpack-sparse": "sparse constants are read only through a DENSIFY of constant weights",
     "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS)",
 }
 
 _F = frozenset({"float32"})
 _FQ = frozenset({"float32", "int8", "uint8"})
+_FI = frozenset({"float32", "int8"})
 
 #: operator -> the dtypes of its data tensors the delegate takes.
 #: Float only where XNNPACK has no quantized operator or the delegate does not wire it:
@@ -52,12 +56,16 @@ _FQ = frozenset({"float32", "int8", "uint8"})
 #: do int8 RELU, RELU6, HARD_SWISH, EXP, ... (tests/test_xnnpack.py swaps the SOFTMAX of
 #: mlp_float32 / mlp_int8 for each of them). RELU_0_TO_1 is not taken in 2.3.0. The int8
 #: side of the data-movement ops, MEAN, TANH and BATCH_MATMUL is observed on fixtures whose
-#: float tensors are turned int8 (tests/test_xnnpack.py).
+#: float tensors are turned int8 (tests/test_xnnpack.py). From the source: AVERAGE_POOL_2D
+#: is float only (VisitAveragePool2DNode: CheckTensorFloatType), ELU int8 but not uint8
+#: (CheckTensorFloatOrQInt8Type), SUM, REDUCE_MAX and REDUCE_MIN float / int8 / uint8 like MEAN
+#: (VisitReduceNode) [all but uint8 ELU also observed, tests/test_xnnpack.py].
 OPS: dict[str, frozenset[str]] = {
     **{
         op: _F
         for op in (
             "ABS",
+            "AVERAGE_POOL_2D",
             "CEIL",
             "COS",
             "DIV",
@@ -80,20 +88,17 @@ OPS: dict[str, frozenset[str]] = {
             "SQRT",
             "SQUARE",
             "SQUARED_DIFFERENCE",
-            "SUM",
         )
     },
     **{
         op: _FQ
         for op in (
             "ADD",
-            "AVERAGE_POOL_2D",
             "BATCH_MATMUL",
             "CONCATENATION",
             "CONV_2D",
             "DEPTH_TO_SPACE",
             "DEPTHWISE_CONV_2D",
-            "ELU",
             "EXPAND_DIMS",
             "FULLY_CONNECTED",
             "LEAKY_RELU",
@@ -102,6 +107,8 @@ OPS: dict[str, frozenset[str]] = {
             "MEAN",
             "MUL",
             "PAD",
+            "REDUCE_MAX",
+            "REDUCE_MIN",
             "RESHAPE",
             "RESIZE_BILINEAR",
             "SLICE",
@@ -109,11 +116,13 @@ OPS: dict[str, frozenset[str]] = {
             "SPLIT",
             "STRIDED_SLICE",
             "SUB",
+            "SUM",
             "TANH",
             "TRANSPOSE",
             "TRANSPOSE_CONV",
         )
     },
+    "ELU": _FI,
     # Checked by their own rules below.
     "QUANTIZE": _FQ,
     "DEQUANTIZE": _FQ,
@@ -138,6 +147,8 @@ STATIC_INPUTS: dict[str, tuple[int, ...]] = {
     "RESHAPE": (1,),
     "MEAN": (1,),
     "SUM": (1,),
+    "REDUCE_MAX": (1,),
+    "REDUCE_MIN": (1,),
     "PAD": (1,),
     "SLICE": (1, 2),
     "STRIDED_SLICE": (1, 2, 3),
@@ -311,25 +322,6 @@ def _data(
     return "", ""
 
 
-def _pooling(sg: Subgraph, op: Operator, opts: Any) -> tuple[str, str]:
-    """Quantized AVERAGE_POOL_2D with SAME padding that pads: TFLite leaves the padded
-    elements out of each average, XNNPACK's quantized pooling would count them, so the delegate
-    declines it (observed on eu_big_kernel: 9x1 and 8x2 SAME pools stay on the reference
-    kernels, the VALID-like MAX_POOL_2D beside them is taken)."""
-    if op.op != "AVERAGE_POOL_2D" or opts is None or opts.padding != 0 or not op.inputs:
-        return "", ""
-    t = _tensor(sg, op.inputs[0])
-    if t is None or t.dtype not in ("int8", "uint8") or len(t.shape) != 4:
-        return "", ""
-    if opts.filter_h > 1 or opts.filter_w > 1:
-        return (
-            "xnnpack-params",
-            f"{op.op}: {t.dtype} with SAME padding and a {opts.filter_h}x{opts.filter_w} "
-            "filter (the delegate's quantized average would count the padding)",
-        )
-    return "", ""
-
-
 def place(model: Model, target: str) -> list[Placement]:
     """Where each operator runs with the XNNPACK delegate: ``target`` or ``cpu``.
 
@@ -345,15 +337,10 @@ def place(model: Model, target: str) -> list[Placement]:
         >>> [p.op for p in place(tflkit.load("mlp_int8.tflite"), "xnnpack") if p.on == "cpu"]
         ['SOFTMAX']
     """
-    from tflkit.targets._options import read_options
-
-    options = read_options(model)
     found = []
     for sg in model.subgraphs:
         for op in sg.operators:
             rule, why = _why_not(sg, op)
-            if not rule:
-                rule, why = _pooling(sg, op, options.get((sg.index, op.index)))
             on = "cpu" if rule else "target"
             out = output_name(sg, op)
             found.append(Placement(sg.index, op.index, op.display_name, out, on, why, rule))
