@@ -161,6 +161,14 @@ def test_compare_equals_tflkit_compare(onehot: bool) -> None:
     ds = _dataset({"keras_tensor": x, "label": labels})
     got = tflkit.ray.compare(ds, models, batch_size=37, concurrency=2, label_column="label")
     same_metrics(whole, got)
+    # and against numpy on the runtime's own outputs, not only against tflkit's other path
+    y32, y8 = (tflkit.Runner(m).predict(x).astype(np.float64) for m in models[:2])
+    d = y8 - y32
+    int8 = got.models[1]
+    assert close(int8.outputs[0].rmse, float(np.sqrt(np.mean(d * d))))
+    assert close(int8.outputs[0].snr_db, 10 * math.log10(np.sum(y32**2) / np.sum(d * d)))
+    assert close(int8.outputs[0].max_abs, float(np.abs(d).max()))
+    assert close(int8.accuracy, float(np.mean(y8.argmax(1) == y)))
     assert whole.models[1].accuracy is not None and 0 < whole.models[1].accuracy < 1
     assert any(o.snr_db < 60 for m in got.models[1:] for o in m.outputs)  # not all identical
     assert got.data == "Ray Dataset" and got.inputs == ("keras_tensor: float32 [500, 32]",)

@@ -186,7 +186,7 @@ def predict(
         >>> out = tflkit.ray.predict(ds, "mlp_int8.tflite", batch_size=256, concurrency=2)
         >>> probs = np.stack(out.to_pandas()["output_0"])
     """
-    data_ = _ray_data()
+    _ray_data()  # Ray Data installed, or a TflkitError naming the extra
     from tflkit.runner import Runner
 
     _check_sizes(batch_size, concurrency)
@@ -197,24 +197,15 @@ def predict(
             f"{probe.model.name}: the model has no batch axis; Ray Data batches need one"
         )
     del probe
-    # compute=ActorPoolStrategy: Ray 2.51+ deprecates map_batches(concurrency=...)
-    return dataset.map_batches(
-        _Predictor,
-        batch_size=batch_size,
-        batch_format="numpy",
-        # read-only views of the blocks: the Runner never writes to its inputs, and a copy of
-        # each batch costs a few percent of the throughput
-        zero_copy_batch=True,
-        compute=data_.ActorPoolStrategy(size=concurrency),
-        fn_constructor_kwargs={
-            "model": data,
-            "num_threads": num_threads,
-            "raw": raw,
-            "keep": keep_inputs,
-            "preprocess": preprocess,
-        },
-        **_actor_resources(concurrency, num_threads, ray_remote_args),
-    )
+    kwargs = {
+        "model": data,
+        "num_threads": num_threads,
+        "raw": raw,
+        "keep": keep_inputs,
+        "preprocess": preprocess,
+    }
+    resources = _actor_resources(concurrency, num_threads, ray_remote_args)
+    return _on_actors(dataset, _Predictor, kwargs, batch_size, concurrency, resources)
 
 
 def _ray_data() -> Any:
@@ -224,6 +215,32 @@ def _ray_data() -> Any:
     except ImportError as exc:
         raise TflkitError("tflkit.ray needs Ray Data: pip install 'tflkit[ray]'") from exc
     return ray.data
+
+
+def _on_actors(
+    dataset: ray.data.Dataset,
+    worker: type,
+    kwargs: dict[str, Any],
+    batch_size: int,
+    concurrency: int,
+    remote_args: dict[str, Any],
+) -> ray.data.Dataset:
+    """``dataset.map_batches`` through a pool of ``concurrency`` actors of ``worker`` (built
+    with ``kwargs``), batches of ``batch_size`` rows as numpy: the one place tflkit calls it.
+
+    ``compute=ActorPoolStrategy``: Ray 2.51+ deprecates ``map_batches(concurrency=...)``.
+    ``zero_copy_batch``: read-only views of the blocks, since no worker writes to its batch
+    (a copy of each batch cost a few percent of the throughput, bench/ray_bench.py).
+    """
+    return dataset.map_batches(
+        worker,
+        batch_size=batch_size,
+        batch_format="numpy",
+        zero_copy_batch=True,
+        compute=_ray_data().ActorPoolStrategy(size=concurrency),
+        fn_constructor_kwargs=kwargs,
+        **remote_args,
+    )
 
 
 def _actor_resources(
@@ -359,29 +376,23 @@ def compare(
         ...                        concurrency=4, label_column="label")
         >>> print(c.to_markdown())
     """
-    data_ = _ray_data()
+    _ray_data()  # Ray Data installed, or a TflkitError naming the extra
     from tflkit.comparison import _finish, _measure_speed, _setup, _Tally
 
     _check_sizes(batch_size, concurrency)
     setup = _setup(models, reference, num_threads, names, batched=True)
     blobs = [_model_bytes(r.model) for r in setup.runners]
-    out = dataset.map_batches(
-        _BlockComparer,
-        batch_size=batch_size,
-        batch_format="numpy",
-        zero_copy_batch=True,
-        compute=data_.ActorPoolStrategy(size=concurrency),
-        fn_constructor_kwargs={
-            "models": blobs,
-            "names": setup.names,
-            "reference": setup.reference,
-            "num_threads": num_threads,
-            "label_column": label_column,
-            "label_output": label_output,
-            "preprocess": preprocess,
-        },
-        **_actor_resources(concurrency, num_threads, ray_remote_args),
-    )
+    kwargs = {
+        "models": blobs,
+        "names": setup.names,
+        "reference": setup.reference,
+        "num_threads": num_threads,
+        "label_column": label_column,
+        "label_output": label_output,
+        "preprocess": preprocess,
+    }
+    resources = _actor_resources(concurrency, num_threads, ray_remote_args)
+    out = _on_actors(dataset, _BlockComparer, kwargs, batch_size, concurrency, resources)
     tally = _Tally.empty(setup)
     for part in _results(out):
         tally.merge(part)
@@ -517,17 +528,9 @@ def _shard_pool(
     rows: list[dict[str, str]], worker: type, kwargs: dict[str, Any], concurrency: int, cpus: int
 ) -> Iterator[Any]:
     """Each row (a shard) through one call of ``worker`` on a pool of actors; the results."""
-    data_ = _ray_data()
-    ds = data_.from_items(rows, override_num_blocks=len(rows))
-    out = ds.map_batches(
-        worker,
-        batch_size=1,
-        batch_format="numpy",
-        compute=data_.ActorPoolStrategy(size=max(1, min(concurrency, len(rows)))),
-        fn_constructor_kwargs=kwargs,
-        num_cpus=cpus,
-    )
-    return _results(out)
+    ds = _ray_data().from_items(rows, override_num_blocks=len(rows))
+    size = max(1, min(concurrency, len(rows)))
+    return _results(_on_actors(ds, worker, kwargs, 1, size, {"num_cpus": cpus}))
 
 
 class _ShardRunner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,7 +134,7 @@ def _run_shards(
     """
     import time
 
-    from tflkit._stream import ShardRun, output_dir, run_shard, shards
+    from tflkit._stream import ShardRun, output_dir, shards
     from tflkit.errors import InputError
 
     files = shards(spec)
@@ -145,36 +146,26 @@ def _run_shards(
     workers = None
     start = time.perf_counter()
     with _ShardProgress(len(files)) as bar, quiet_runtime():
-        if ray is None:
-            for f in files:
-                notes: list[str] = []
-                done = run_shard(
-                    runner,
-                    f,
-                    raw=raw,
-                    chunk=chunk,
-                    output=output,
-                    notes=notes,
-                    progress=bar.samples,
-                )
-                for note in notes:
-                    typer.echo(f"tflkit: note: {note}", err=True)
-                total.merge(done)
-                bar.shard()
-        else:
+        if ray is None:  # here, shard after shard, the bar moving within each
+            results: Iterator[tuple[ShardRun, list[str]]] = (
+                _local_shard(runner, f, raw, chunk, output, bar.samples) for f in files
+            )
+        else:  # on Ray actors, the bar moving as each shard comes back
             from tflkit import ray as tray
 
             address, opened = ray
             workers = tray._start(address, opened["num_threads"])
             start = time.perf_counter()  # Ray's start-up apart
-            for done, notes in tray._run_shards(
+            results = tray._run_shards(
                 model, files, opened, raw=raw, chunk=chunk, output=output, concurrency=workers
-            ):
-                for note in notes:
-                    typer.echo(f"tflkit: note: {note}", err=True)
-                total.merge(done)
+            )
+        for done, notes in results:
+            for note in notes:
+                typer.echo(f"tflkit: note: {note}", err=True)
+            total.merge(done)
+            if ray is not None:
                 bar.samples(done.samples)
-                bar.shard()
+            bar.shard()
     wall = time.perf_counter() - start
     produced = {k: (d, [total.samples, *rest]) for k, (d, rest) in total.outputs.items()}
     summary = _summary(
@@ -190,6 +181,19 @@ def _run_shards(
     if ray is not None:
         summary["ray"] = {"address": ray[0], "workers": workers}
     return {"shards": len(files), **summary}
+
+
+def _local_shard(
+    runner: Any, path: Path, raw: bool, chunk: int, output: Path | None, progress: Any
+) -> tuple[Any, list[str]]:
+    """``run_shard`` in this process: its result and the notes it made."""
+    from tflkit._stream import run_shard
+
+    notes: list[str] = []
+    done = run_shard(
+        runner, path, raw=raw, chunk=chunk, output=output, notes=notes, progress=progress
+    )
+    return done, notes
 
 
 def _summary(
