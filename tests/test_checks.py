@@ -15,7 +15,8 @@ import pytest
 from conftest import ALL_FIXTURES, MODELS, edited, fixture_path
 
 import tflkit
-from tflkit.checks import RULES, Finding, check
+from tflkit.checks import RULES, check
+from tflkit.report import Finding
 
 Edit = Callable[[Any], None]
 

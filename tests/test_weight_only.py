@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import tflkit
 from tflkit import check
-from tflkit.checks import QUANTIZATION_KINDS
 from tflkit.cli import app
+from tflkit.kinds import QUANTIZATION_KINDS
 from tflkit.model import cast_dequantized
 from tflkit.render import inspect_renderables
 

@@ -77,9 +77,9 @@ __all__ = [
 
 _LAZY = {
     "check": "tflkit.checks",
-    "quantization_kind": "tflkit.checks",
-    "Finding": "tflkit.checks",
-    "Report": "tflkit.checks",
+    "quantization_kind": "tflkit.kinds",
+    "Finding": "tflkit.report",
+    "Report": "tflkit.report",
     "RULES": "tflkit.checks",
     "Runner": "tflkit.runner",  # imports the LiteRT runtime on first use
     "compare": "tflkit.comparison",

@@ -87,7 +87,7 @@ def quantize_tflite(
             + ", ".join(repr(t) for t in TARGETS)
         )
     io = _io_type(to, io)
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
     from tflkit.loader import resolve
 
     parsed = resolve(model)

@@ -1,4 +1,4 @@
-"""Model checks: profiles (is this model fully integer?), conformance rules, quantization kind.
+"""Model checks: profiles (is this model fully integer?) and conformance rules.
 
 Everything here works on a ``tflkit.Model``: no file access, no runtime. A profile's verdict
 rests on its own rules (violations); the conformance rules from the TFLite quantization
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from tflkit import dtypes
+from tflkit.kinds import kind_text, quantization_kind
 from tflkit.loader import resolve
 from tflkit.model import (
     CastDequantization,
@@ -26,53 +26,20 @@ from tflkit.model import (
     Operator,
     Subgraph,
     Tensor,
+    block_scale_tensors,
     blockwise_text,
     cast_dequantized,
     unsupported_blockwise,
 )
-from tflkit.targets import TargetResult
+from tflkit.report import Finding, Report, Rule
 
-__all__ = [
-    "PROFILES",
-    "QUANTIZATION_KINDS",
-    "RULES",
-    "Finding",
-    "Report",
-    "Rule",
-    "check",
-    "quantization_kind",
-]
-
-#: The words ``quantization_kind()`` returns. ``weight-only`` comes with the blockwise
-#: weights' type and block size when they all share them: ``weight-only-int4-block32``.
-#: ``weight-only-int8`` (and ``-int4``): constants without scales that the graph itself
-#: dequantizes with CAST and MUL (Keras 3 weight-only quantization).
-QUANTIZATION_KINDS = (
-    "float32",
-    "float16",
-    "dynamic-range",
-    "weight-only",
-    "weight-only-int8",
-    "weight-only-int4",
-    "int8",
-    "int16x8",
-    "mixed",
-)
+__all__ = ["EVERY_PROFILE", "PROFILES", "RULES", "check"]
 
 #: Rule.profile of the rules every profile applies.
 EVERY_PROFILE = "every"
 
 #: The profiles ``check()`` knows.
 PROFILES = ("int8", "int16x8", "float16")
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A rule: its stable id, which profile owns it (None: a conformance warning), its source."""
-
-    id: str
-    profile: str | None
-    doc: str
 
 
 RULES: dict[str, Rule] = {
@@ -287,40 +254,6 @@ _BIAS_RTOL = 1e-4  # bias scale vs input x weight scale
 _BIAS_KERNEL_LIMIT = 0.02  # kernel_util.cc: |in*w - bias| / output_scale must stay below this
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One broken rule, naming where: subgraph, tensor and/or operator (index and name)."""
-
-    rule: str
-    message: str
-    subgraph: int | None = None
-    tensor: int | None = None
-    operator: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """The result of ``check()``: ``passed`` is True when there is no violation."""
-
-    model: str
-    profile: str | None  # None: a target only (``check(model, target=...)``)
-    passed: bool
-    violations: tuple[Finding, ...]
-    warnings: tuple[Finding, ...]
-    options: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
-    #: ``quantization_kind()`` of the model: what it is, whatever the profile asked for.
-    quantization_kind: str = ""
-    #: One line when the model as a whole is another kind than the profile wants (a float32
-    #: model under ``int8``): what it is and which conversion gives the profile; else None.
-    summary: str | None = None
-    #: With ``target=``: where every operator runs on it (``tflkit.targets.TargetResult``:
-    #: placement, segments, memory, summary); the operators off the target are also findings.
-    target: TargetResult | None = None
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -341,16 +274,8 @@ def _q(t: Tensor) -> str:
     return f"{len(q.scales)} scales, {len(q.zero_points)} zero points"
 
 
-def _is_quantized_int(t: Tensor) -> bool:
-    return t.quantization is not None and t.dtype in dtypes.INTEGER_RANGES
-
-
 def _close(a: float, b: float, rtol: float) -> bool:
     return math.isfinite(a) and abs(a - b) <= rtol * abs(b)
-
-
-def _tensor(sg: Subgraph, index: int) -> Tensor | None:
-    return sg.tensors[index] if 0 <= index < len(sg.tensors) else None
 
 
 # ---------------------------------------------------------------- profile rules
@@ -398,16 +323,6 @@ def _int8_profile(model: Model, allow_uint8_io: bool) -> Iterator[Finding]:
     yield from _blockwise_ops(model)
 
 
-def _block_scale_tensors(sg: Subgraph) -> frozenset[int]:
-    """Tensors that hold the scales or zero points of a blockwise quantization (not weights)."""
-    out: set[int] = set()
-    for t in sg.tensors:
-        q = t.quantization
-        if q is not None and q.is_blockwise:
-            out.update((q.scales_tensor, q.zero_points_tensor))
-    return frozenset(out)
-
-
 def _blockwise_ops(model: Model) -> Iterator[Finding]:
     for sg in model.subgraphs:
         for op, t, why in unsupported_blockwise(sg):
@@ -452,7 +367,7 @@ def _int16x8_profile(model: Model) -> Iterator[Finding]:
         for t in sg.tensors:
             where = f"subgraph {sg.index} {_t(t)}"
             if t.is_constant:
-                if _is_quantized_int(t) and t.dtype not in ("int8", "int32", "int64", "int4"):
+                if t.is_quantized_int and t.dtype not in ("int8", "int32", "int64", "int4"):
                     yield Finding(
                         "int8-weights",
                         f"{where}: constant is {t.dtype}, expected int8 weights",
@@ -467,7 +382,7 @@ def _int16x8_profile(model: Model) -> Iterator[Finding]:
                     sg.index,
                     t.index,
                 )
-            elif _is_quantized_int(t) and t.dtype not in ("int16", "int32", "int64"):
+            elif t.is_quantized_int and t.dtype not in ("int16", "int32", "int64"):
                 yield Finding(
                     "int16-activations",
                     f"{where}: quantized activation is {t.dtype}, expected int16",
@@ -509,7 +424,7 @@ def _cast_text(sg: Subgraph, c: CastDequantization) -> str:
 
 def _has_quantized_activations(model: Model) -> bool:
     return any(
-        not t.is_constant and _is_quantized_int(t) for sg in model.subgraphs for t in sg.tensors
+        not t.is_constant and t.is_quantized_int for sg in model.subgraphs for t in sg.tensors
     )
 
 
@@ -525,7 +440,7 @@ def _float16_profile(model: Model) -> Iterator[Finding]:
             )
     f16 = 0
     for sg in model.subgraphs:
-        block_scales = _block_scale_tensors(sg)
+        block_scales = block_scale_tensors(sg)
         cast = cast_dequantized(sg)
         for t in sg.tensors:
             if not t.is_constant or t.index in block_scales:
@@ -647,15 +562,15 @@ def _tensor_rules(sg: Subgraph) -> Iterator[Finding]:
 
 def _op_rules(sg: Subgraph, op: Operator) -> Iterator[Finding]:
     where = f"subgraph {sg.index} {_op(op)}"
-    ins = [_tensor(sg, i) for i in op.inputs]
-    outs = [_tensor(sg, i) for i in op.outputs]
+    ins = [sg.tensor(i) for i in op.inputs]
+    outs = [sg.tensor(i) for i in op.outputs]
     if op.op in _WEIGHT_OPS:
         yield from _weight_rules(sg, op, where, ins, outs)
-    if op.op in _SAME_SCALE and outs and outs[0] is not None and _is_quantized_int(outs[0]):
+    if op.op in _SAME_SCALE and outs and outs[0] is not None and outs[0].is_quantized_int:
         out = outs[0]
         data_inputs: Sequence[Tensor | None] = ins if op.op == "CONCATENATION" else ins[:1]
         for t in data_inputs:
-            if t is None or t.is_constant or not _is_quantized_int(t):
+            if t is None or t.is_constant or not t.is_quantized_int:
                 continue
             assert t.quantization is not None and out.quantization is not None
             if (t.quantization.scales, t.quantization.zero_points) != (
@@ -671,7 +586,7 @@ def _op_rules(sg: Subgraph, op: Operator) -> Iterator[Finding]:
                     op.index,
                 )
     fixed = _FIXED_OUTPUT.get(op.op)
-    if fixed and outs and outs[0] is not None and _is_quantized_int(outs[0]):
+    if fixed and outs and outs[0] is not None and outs[0].is_quantized_int:
         rule, table = fixed
         out = outs[0]
         want = table.get(out.dtype)
@@ -801,14 +716,6 @@ def _weight_rules(
 
 # ---------------------------------------------------------------- summary
 
-# What each kind of model is, in a few words.
-_KIND_TEXT = {
-    "float32": "float32 model: nothing is quantized",
-    "float16": "float16 model: float16 weights, float32 activations",
-    "dynamic-range": "dynamic-range model: int8 weights, float32 activations",
-    "int8": "int8 model: fully integer (int8 weights and activations)",
-    "int16x8": "int16x8 model: int16 activations, int8 weights",
-}
 # The TFLiteConverter settings that give each profile [TFLite post-training quantization guide].
 _CONVERSION = {
     "int8": "full-integer quantization (a representative dataset, TFLITE_BUILTINS_INT8)",
@@ -831,7 +738,7 @@ def _int8_with_float_io(model: Model) -> tuple[bool, bool] | None:
                 if g.index != 0 or sg.edge_quantization(t.index) is None:
                     return None
                 floats.add(t.index)
-            elif _is_quantized_int(t):
+            elif t.is_quantized_int:
                 quantized.add(t.dtype)
     if not floats or quantized != {"int8"}:
         return None
@@ -860,25 +767,7 @@ def _summary(model: Model, profile: str, kind: str) -> str | None:
     ):
         return None  # integer arithmetic only (shapes, counters): nothing to convert
     source = "convert with" if kind == "float32" else "convert the float model with"
-    return f"{_kind_text(model, kind)}; {source} {_CONVERSION[profile]}"
-
-
-def _kind_text(model: Model, kind: str) -> str:
-    """``_KIND_TEXT`` for a kind; weight-only models say which blockwise weights they have."""
-    if not kind.startswith("weight-only"):
-        return _KIND_TEXT[kind]
-    weights = {
-        f"{t.dtype} weights in blocks of {t.quantization.block_size}"
-        for sg in model.subgraphs
-        for t in sg.tensors
-        if t.quantization is not None and t.quantization.is_blockwise
-    }
-    for sg in model.subgraphs:
-        weights.update(
-            f"{sg.tensors[i].dtype} weights dequantized in the graph (CAST, MUL)"
-            for i in cast_dequantized(sg)
-        )
-    return f"{kind} model: {' and '.join(sorted(weights))}, float32 activations"
+    return f"{kind_text(model, kind)}; {source} {_CONVERSION[profile]}"
 
 
 # ---------------------------------------------------------------- entry points
@@ -1002,103 +891,3 @@ def check(
         summary=_summary(model, profile, kind),
         target=placed,
     )
-
-
-_INT8ISH = frozenset({"int8", "uint8"})
-
-
-def quantization_kind(model: ModelLike) -> str:
-    """One word for how a model is quantized, from its tensors' dtypes and quantization.
-
-    - ``float32``: no quantized tensor and no float16 constant.
-    - ``float16``: float16 constants (weights), float activations, nothing quantized.
-    - ``dynamic-range``: quantized int8 constants, float activations (weights-only).
-    - ``weight-only-<dtype>-block<n>``: blockwise-quantized weights (LiteRT's
-      BlockwiseQuantization: int4 weights of on-device language models), float activations;
-      ``weight-only-int4-block32`` names the weights' type and block size, plain
-      ``weight-only`` when the blockwise weights differ in them. The float16 tensors that hold
-      block scales are not float16 weights.
-    - ``weight-only-int8`` (``weight-only-int4``): int8 (int4) constants without scales that
-      the graph dequantizes itself, a CAST to float then a MUL by a float constant, directly
-      or after BATCH_MATMUL / FULLY_CONNECTED (Keras 3 ``model.quantize("int8")`` with
-      ``activation_quantizer=None``); float activations. ``weight-only`` when they come with
-      blockwise weights or in both types.
-    - ``int8``: every activation quantized int8 or uint8, no float activation.
-    - ``int16x8``: quantized int16 activations with int8 weights, no float activation.
-    - ``mixed``: anything else, such as an int8 model with float inputs and outputs.
-
-    Activations are the non-constant tensors of every subgraph; bool, int32 and other
-    non-quantized integer tensors (shapes, indices, loop counters) are not counted.
-
-    Args:
-        model: a path (``str`` or ``os.PathLike``), the model's bytes, or a ``tflkit.Model``.
-
-    Raises:
-        TypeError: ``model`` is not a path, bytes or Model.
-        InvalidModelError, OSError: the file cannot be read as a model.
-
-    Example:
-        >>> tflkit.quantization_kind("mlp_int8.tflite")
-        'int8'
-    """
-    model = resolve(model)
-    float_acts = q8_acts = q16_acts = other_q_acts = 0
-    f16_consts = q_consts = 0
-    blockwise: set[tuple[str, int]] = set()  # (dtype, block size) of blockwise constants
-    cast: set[str] = set()  # dtypes of constants dequantized by CAST and MUL in the graph
-    for sg in model.subgraphs:
-        block_scales = _block_scale_tensors(sg)
-        cast_weights = cast_dequantized(sg)
-        for t in sg.tensors:
-            quantized = t.quantization is not None and t.dtype not in dtypes.FLOAT_NAMES
-            if t.is_constant:
-                if t.index in block_scales:
-                    continue  # the scales of blockwise weights, not weights
-                if t.index in cast_weights:
-                    cast.add(t.dtype)
-                    continue
-                if t.quantization is not None and t.quantization.is_blockwise:
-                    blockwise.add((t.dtype, t.quantization.block_size))
-                elif t.dtype == "float16":
-                    f16_consts += 1
-                elif quantized and t.dtype in ("int8", "uint8", "int4", "int16"):
-                    q_consts += 1
-                continue
-            if t.dtype in dtypes.FLOAT_NAMES:
-                float_acts += 1
-            elif quantized and t.dtype in _INT8ISH:
-                q8_acts += 1
-            elif quantized and t.dtype == "int16":
-                q16_acts += 1
-            elif quantized:
-                other_q_acts += 1
-    if not (q8_acts or q16_acts or other_q_acts):
-        if cast:
-            # Weight-only quantization the graph undoes itself (CAST, MUL): its constants
-            # have no scales, so a dynamic-range or float16 weight beside them is a mix.
-            if f16_consts or q_consts:
-                return "mixed"
-            if blockwise or len(cast) > 1:
-                return "weight-only"
-            return f"weight-only-{next(iter(cast))}"
-        if blockwise:
-            # Weight-only quantization: blockwise weights (per-channel int8 ones may sit beside
-            # them, as embeddings of language models do), float activations.
-            if f16_consts:
-                return "mixed"
-            if len(blockwise) == 1:
-                ((dtype, block),) = blockwise
-                return f"weight-only-{dtype}-block{block}"
-            return "weight-only"
-        if q_consts == 0 and f16_consts == 0:
-            return "float32"
-        if q_consts == 0:
-            return "float16"
-        if f16_consts == 0:
-            return "dynamic-range"
-        return "mixed"
-    if float_acts or other_q_acts or f16_consts or blockwise or cast:
-        return "mixed"
-    if q16_acts:
-        return "mixed" if q8_acts else "int16x8"
-    return "int8"

@@ -349,7 +349,7 @@ def _model_results(
     throughputs: Sequence[float | None],
 ) -> list[ModelResult]:
     """One ModelResult per model: sizes, errors, accuracy and speed relative to the reference."""
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
 
     ref_size = runners[reference].model.size_bytes
     ref_lat, ref_inv, ref_thr = latencies[reference], invokes[reference], throughputs[reference]

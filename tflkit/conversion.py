@@ -22,9 +22,9 @@ from tflkit._source import Source, first_line, load_source, tensorflow
 from tflkit.errors import ConversionError, InputError
 
 if TYPE_CHECKING:
-    from tflkit.checks import Report
     from tflkit.comparison import Comparison
     from tflkit.model import Model
+    from tflkit.report import Report
 
 __all__ = ["TARGETS", "Conversion", "convert"]
 
@@ -390,7 +390,7 @@ def _convert_tflite(
     path: str, to: str, calibration: Any, samples: int | None, io: str | None
 ) -> tuple[bytes, dict[str, Any], list[str]]:
     from tflkit import _quantizer
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
     from tflkit.loader import load
 
     model = load(path)
@@ -442,7 +442,8 @@ def _verify(
     eval_y: Any,
     is_tflite: bool,
 ) -> Conversion:
-    from tflkit.checks import check, quantization_kind
+    from tflkit.checks import check
+    from tflkit.kinds import quantization_kind
     from tflkit.loader import load
 
     model = load(data)

@@ -222,7 +222,8 @@ def contract(model: ModelLike, *, weights: bool = False) -> dict[str, Any]:
         >>> contract("mlp_int8.tflite")["ops"]
         {'FULLY_CONNECTED v1': 2, 'SOFTMAX v1': 1}
     """
-    from tflkit.checks import check, quantization_kind
+    from tflkit.checks import check
+    from tflkit.kinds import quantization_kind
 
     m = resolve(model)
     ops: dict[str, int] = {}

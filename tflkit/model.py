@@ -140,6 +140,11 @@ class Tensor:
         return self.quantization is not None
 
     @property
+    def is_quantized_int(self) -> bool:
+        """True for a quantized integer tensor (int8, uint8, int16 ...: a dtype with a range)."""
+        return self.quantization is not None and self.dtype in dtypes.INTEGER_RANGES
+
+    @property
     def real_range(self) -> tuple[float, float] | None:
         """Real values a per-tensor quantized integer tensor can represent, else None.
 
@@ -230,6 +235,10 @@ class Subgraph:
     outputs: tuple[int, ...]
     tensors: tuple[Tensor, ...]
     operators: tuple[Operator, ...]
+
+    def tensor(self, index: int) -> Tensor | None:
+        """The tensor at ``index``; None for -1 (an optional input left out) or out of range."""
+        return self.tensors[index] if 0 <= index < len(self.tensors) else None
 
     @property
     def input_tensors(self) -> tuple[Tensor, ...]:
@@ -402,6 +411,16 @@ _LINEAR_IN_WEIGHTS = frozenset(
 _CAST_HOPS = 3  # CAST, at most two linear ops, then the MUL
 
 
+def block_scale_tensors(sg: Subgraph) -> frozenset[int]:
+    """Tensors that hold the scales or zero points of a blockwise quantization (not weights)."""
+    out: set[int] = set()
+    for t in sg.tensors:
+        q = t.quantization
+        if q is not None and q.is_blockwise:
+            out.update((q.scales_tensor, q.zero_points_tensor))
+    return frozenset(out)
+
+
 def cast_dequantized(sg: Subgraph) -> dict[int, CastDequantization]:
     """Weight-only quantized constants that the graph dequantizes with CAST and MUL.
 
@@ -419,9 +438,7 @@ def cast_dequantized(sg: Subgraph) -> dict[int, CastDequantization]:
         [3, 6]
     """
 
-    def tensor(i: int) -> Tensor | None:
-        return sg.tensors[i] if 0 <= i < len(sg.tensors) else None
-
+    tensor = sg.tensor
     consumers: dict[int, list[Operator]] = {}
     for op in sg.operators:
         for i in set(op.inputs):
@@ -550,6 +567,19 @@ class Model:
                 return sig
         keys = ", ".join(repr(s.key) for s in self.signatures) or "none"
         raise KeyError(f"no signature {key!r} (signatures: {keys})")
+
+    def signature_names(self, subgraph: int, kind: str) -> dict[int, str]:
+        """Signature names of a subgraph's inputs (``kind="input"``) or outputs (``"output"``) by
+        tensor index, the first signature's name winning. Inputs and outputs apart: one tensor
+        can be both (an input passed through to an output)."""
+        if kind not in ("input", "output"):
+            raise ValueError(f"kind is {kind!r}, expected 'input' or 'output'")
+        names: dict[int, str] = {}
+        for sig in self.signatures:
+            if sig.subgraph_index == subgraph:
+                for x in sig.inputs if kind == "input" else sig.outputs:
+                    names.setdefault(x.tensor_index, x.name)
+        return names
 
     def metadata_bytes(self, name: str) -> bytes:
         """The bytes of the metadata entry ``name``; KeyError if there is none."""

@@ -24,9 +24,9 @@ from tflkit.model import (
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from tflkit.checks import Finding, Report, Rule
     from tflkit.comparison import Comparison, OutputError, TensorError
     from tflkit.conversion import Conversion
+    from tflkit.report import Finding, Report, Rule
     from tflkit.speed import Benchmark, Latency
     from tflkit.targets import TargetResult
 
@@ -176,7 +176,7 @@ def model_to_dict(model: Model, *, subgraph: int | None = None) -> dict[str, Any
         model: the model.
         subgraph: only this subgraph in ``subgraphs`` (all when None).
     """
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
 
     subgraphs = model.subgraphs if subgraph is None else (model.subgraphs[subgraph],)
     return {
@@ -366,7 +366,10 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     from rich.table import Table
     from rich.text import Text
 
-    names = {kind: _signature_names(model, sg.index, kind) for kind in ("in", "out")}
+    names = {
+        "in": model.signature_names(sg.index, "input"),
+        "out": model.signature_names(sg.index, "output"),
+    }
     table = Table(title=f"Inputs and outputs (subgraph {sg.index})", title_justify="left")
     table.add_column("", no_wrap=True)
     table.add_column("name")
@@ -399,17 +402,6 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     if marked:
         out.append(Text(_IN_GRAPH_NOTE))
     return out
-
-
-def _signature_names(model: Model, subgraph: int, kind: str) -> dict[int, str]:
-    """Signature names of the subgraph's inputs (kind "in") or outputs ("out") by tensor index:
-    apart, since one tensor can be both (an input passed through to an output)."""
-    names: dict[int, str] = {}
-    for sig in model.signatures:
-        if sig.subgraph_index == subgraph:
-            for x in sig.inputs if kind == "in" else sig.outputs:
-                names.setdefault(x.tensor_index, x.name)
-    return names
 
 
 # Op names are short (the longest builtin has 30 characters) and shown whole; a custom op's
@@ -477,7 +469,7 @@ def inspect_renderables(
     """
     from rich.table import Table
 
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
 
     def short(name: str) -> str:
         return shorten_middle(name, _HEADER_NAME_WIDTH)
@@ -719,7 +711,7 @@ def conversion_renderables(c: Conversion, *, source: str, output: str) -> list[R
     """What ``tflkit convert`` prints: what was made and how, the check, the comparison."""
     from rich.table import Table
 
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
 
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
@@ -751,7 +743,7 @@ def conversion_renderables(c: Conversion, *, source: str, output: str) -> list[R
 
 def conversion_to_dict(c: Conversion, *, source: str, output: str | None) -> dict[str, Any]:
     """The ``tflkit convert --json`` document (``schemas/convert.schema.json``)."""
-    from tflkit.checks import quantization_kind
+    from tflkit.kinds import quantization_kind
 
     return {
         "source": source,

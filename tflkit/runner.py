@@ -65,14 +65,10 @@ def _interpreter_class() -> Any:
         return tf.lite.Interpreter
 
 
-def _is_quantized_int(t: Tensor) -> bool:
-    return t.quantization is not None and t.dtype in dtypes.INTEGER_RANGES
-
-
 def _per_tensor(t: Tensor) -> PerTensor | None:
     """The resolved quantization of a per-tensor quantized integer tensor, else None."""
     q = t.quantization
-    if not _is_quantized_int(t) or q is None or len(q.scales) != 1 or len(q.zero_points) != 1:
+    if not t.is_quantized_int or q is None or len(q.scales) != 1 or len(q.zero_points) != 1:
         return None
     return PerTensor(q.scales[0], q.zero_points[0], dtypes.numpy_dtype(t.dtype) or t.dtype)
 
@@ -528,7 +524,7 @@ class Runner:
         target = self._in_dtypes[i]
         if target is None:  # string and other types: hand over as they are
             return a
-        if not raw and _is_quantized_int(t):
+        if not raw and t.is_quantized_int:
             q = t.quantization
             assert q is not None
             fast = self._in_quant[i]
@@ -643,7 +639,7 @@ class Runner:
     @staticmethod
     def _real(t: Tensor, value: Array) -> Array:
         """Real values of a tensor's contents: dequantized, or float16 widened to float32."""
-        if _is_quantized_int(t):
+        if t.is_quantized_int:
             q = t.quantization
             assert q is not None
             if len(q.scales) == 1:
@@ -702,7 +698,7 @@ class Runner:
             return None
         target = self._in_dtypes[0]
         quant = self._in_quant[0]
-        if target is None or (quant is None and _is_quantized_int(self.inputs[0])):
+        if target is None or (quant is None and self.inputs[0].is_quantized_int):
             return None
         return self._in_index[0], self._out_index[0], quant, target
 

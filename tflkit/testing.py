@@ -83,17 +83,6 @@ def _compare_tensor(t: Tensor, spec: TensorSpec, where: str, rtol: float) -> lis
     return problems
 
 
-def _names(model: Model, kind: str) -> dict[int, str]:
-    """Signature names of subgraph 0's inputs or outputs by tensor index (apart: a tensor can be
-    both)."""
-    names: dict[int, str] = {}
-    for sig in model.signatures:
-        if sig.subgraph_index == 0:
-            for x in sig.inputs if kind == "input" else sig.outputs:
-                names.setdefault(x.tensor_index, x.name)
-    return names
-
-
 def _io_problems(
     model: Model,
     kind: str,
@@ -103,7 +92,7 @@ def _io_problems(
     rtol: float,
 ) -> list[str]:
     problems = []
-    sig_names = _names(model, kind)
+    sig_names = model.signature_names(0, kind)
     label = {t.index: sig_names.get(t.index, t.name) for t in tensors}
     if common:
         for n, t in enumerate(tensors):

@@ -19,13 +19,24 @@ every subgraph, in order); optionally ``memory(model, target) -> Memory`` and
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from tflkit.model import Model, Operator, Subgraph
+from tflkit.targets._base import Memory, Placement, TargetResult, default_segments, output_name
 
-__all__ = ["MODULES", "TARGETS", "Memory", "Placement", "TargetResult", "place", "module_for"]
+if TYPE_CHECKING:
+    from tflkit.model import Model
+
+__all__ = [
+    "MODULES",
+    "TARGETS",
+    "Memory",
+    "Placement",
+    "TargetResult",
+    "default_segments",
+    "module_for",
+    "output_name",
+    "place",
+]
 
 #: target name -> module (imported on first use)
 MODULES: dict[str, str] = {
@@ -40,87 +51,12 @@ MODULES: dict[str, str] = {
 TARGETS = tuple(MODULES)
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where one operator runs on a target.
-
-    ``on``: ``"target"`` (a kernel / the accelerator takes it), ``"cpu"`` (a delegate target
-    leaves it to the CPU) or ``"none"`` (the target cannot run it and has no fallback: TFLM).
-    ``reason`` says why not, in the target's own terms; ``rule`` is the rule id ("" on target).
-    """
-
-    subgraph: int
-    operator: int
-    op: str
-    output: str
-    on: str
-    reason: str = ""
-    rule: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """What a microcontroller must reserve: the tensor arena, and the flash the model takes."""
-
-    arena_bytes: int
-    flash_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class TargetResult:
-    """The placement of every operator on one target, and what follows from it."""
-
-    target: str
-    source: str
-    placement: tuple[Placement, ...]
-    segments: int  # delegate partitions on the target (0 for TFLM, which has no fallback)
-    memory: Memory | None
-    passed: bool
-
-    @property
-    def on_target(self) -> int:
-        return sum(p.on == "target" for p in self.placement)
-
-    @property
-    def summary(self) -> str:
-        """``31 of 56 operators on ethos-u55; 25 on the CPU in 3 segments``."""
-        total = len(self.placement)
-        text = f"{self.on_target} of {total} operators on {self.target}"
-        off = total - self.on_target
-        if off:
-            where = "the CPU" if any(p.on == "cpu" for p in self.placement) else "nothing"
-            text += f"; {off} on {where}" if where == "the CPU" else f"; {off} cannot run"
-        if self.segments:
-            text += f"; {self.segments} segment{'s' if self.segments != 1 else ''} on the target"
-        if self.memory is not None:
-            m = self.memory
-            text += f"; arena {m.arena_bytes:,} bytes, flash {m.flash_bytes:,} bytes"
-        return text
-
-
 def module_for(target: str) -> Any:
     """The module that knows ``target``; ValueError naming the targets there are."""
     name = MODULES.get(target)
     if name is None:
         raise ValueError(f"unknown target {target!r}, expected one of {', '.join(TARGETS)}")
     return importlib.import_module(name)
-
-
-def output_name(sg: Subgraph, op: Operator) -> str:
-    """The name of an operator's first output tensor ("" when it has none)."""
-    first = next((i for i in op.outputs if 0 <= i < len(sg.tensors)), None)
-    return sg.tensors[first].name if first is not None else ""
-
-
-def default_segments(placement: tuple[Placement, ...]) -> int:
-    """Maximal runs of consecutive operators on the target, subgraph by subgraph."""
-    runs, previous = 0, None
-    for p in placement:
-        here = (p.subgraph, p.on == "target")
-        if p.on == "target" and here != previous:
-            runs += 1
-        previous = here
-    return runs
 
 
 def place(model: Model, target: str, *, allow_cpu_fallback: bool = False) -> TargetResult:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tflkit.targets import Placement, output_name
+from tflkit.targets._base import Placement, output_name
 
 if TYPE_CHECKING:
     from tflkit.model import Model, Operator, Subgraph, Tensor
@@ -150,10 +150,6 @@ _NO_BATCH_AXES = frozenset({"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"})
 _SOFTMAX_MAX = 16_000
 
 
-def _tensor(sg: Subgraph, i: int) -> Tensor | None:
-    return sg.tensors[i] if 0 <= i < len(sg.tensors) else None
-
-
 def _axes(t: Tensor) -> list[int] | None:
     try:
         return [int(a) for a in t.numpy().reshape(-1)]
@@ -180,7 +176,7 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
     params = _PARAMS.get(op.op, ())
     weights = _WEIGHTS.get(op.op)
     for pos, i in enumerate(op.inputs):
-        t = _tensor(sg, i)
+        t = sg.tensor(i)
         if t is None:
             continue
         if weights and pos in weights and not t.is_constant:
@@ -196,11 +192,11 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
     data = [
         t
         for pos, i in enumerate(op.inputs)
-        if (t := _tensor(sg, i)) is not None
+        if (t := sg.tensor(i)) is not None
         and pos not in params
         and not (weights and pos == weights[1])
     ]
-    data += [t for i in op.outputs if (t := _tensor(sg, i)) is not None]
+    data += [t for i in op.outputs if (t := sg.tensor(i)) is not None]
     for t in data:
         if t.quantization is not None and t.quantization.is_blockwise:
             # 8-bit fixed point: one scale per tensor or per channel, not per block.
@@ -220,9 +216,9 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
 
 def _note(sg: Subgraph, op: Operator) -> tuple[str, str]:
     """The operator's own note in the table, where the file tells enough to check it."""
-    first = _tensor(sg, op.inputs[0]) if op.inputs else None
+    first = sg.tensor(op.inputs[0]) if op.inputs else None
     if op.op in _NO_BATCH_AXES and len(op.inputs) > 1 and first is not None:
-        axes_t = _tensor(sg, op.inputs[1])
+        axes_t = sg.tensor(op.inputs[1])
         axes = _axes(axes_t) if axes_t is not None else None
         rank = len(first.shape)
         if axes is not None and rank:
@@ -237,23 +233,23 @@ def _note(sg: Subgraph, op: Operator) -> tuple[str, str]:
         if math.prod(first.shape) > _SOFTMAX_MAX:
             return "edgetpu-op-limit", f"SOFTMAX: more than {_SOFTMAX_MAX:,} elements"
     if op.op == "FULLY_CONNECTED" and op.outputs:
-        out = _tensor(sg, op.outputs[0])
+        out = sg.tensor(op.outputs[0])
         if out is not None and sum(d > 1 for d in out.shape) > 1:
             return "edgetpu-op-limit", f"FULLY_CONNECTED: output {list(out.shape)} is not 1-D"
     if op.op == "STRIDED_SLICE" and len(op.inputs) > 3:
-        strides_t = _tensor(sg, op.inputs[3])
+        strides_t = sg.tensor(op.inputs[3])
         strides = _axes(strides_t) if strides_t is not None else None
         if strides and any(s != 1 for s in strides):
             return "edgetpu-op-limit", f"STRIDED_SLICE: strides {strides}, not all 1"
     if op.op == "CONCATENATION":
-        consts = [t for i in op.inputs if (t := _tensor(sg, i)) is not None and t.is_constant]
+        consts = [t for i in op.inputs if (t := sg.tensor(i)) is not None and t.is_constant]
         if consts and len(op.inputs) != 2:
             return "edgetpu-op-limit", f"CONCATENATION: a constant among {len(op.inputs)} inputs"
         for t in consts:
             if not _all_zero(t):
                 return "edgetpu-op-limit", f"CONCATENATION: constant {t.name!r} is not all zeroes"
     if op.op == "PAD" and len(op.inputs) > 1:
-        pads_t = _tensor(sg, op.inputs[1])
+        pads_t = sg.tensor(op.inputs[1])
         pads = _axes(pads_t) if pads_t is not None else None
         if pads and any(pads[:2]):
             return "edgetpu-op-limit", "PAD: no padding in batch dimension"
@@ -263,10 +259,10 @@ def _note(sg: Subgraph, op: Operator) -> tuple[str, str]:
 def _float_edge(sg: Subgraph, op: Operator) -> bool:
     """QUANTIZE of a float graph input, or DEQUANTIZE to a float graph output."""
     if op.op == "QUANTIZE" and op.inputs and op.inputs[0] in sg.inputs:
-        t = _tensor(sg, op.inputs[0])
+        t = sg.tensor(op.inputs[0])
         return t is not None and t.dtype == "float32"
     if op.op == "DEQUANTIZE" and op.outputs and op.outputs[0] in sg.outputs:
-        t = _tensor(sg, op.outputs[0])
+        t = sg.tensor(op.outputs[0])
         return t is not None and t.dtype == "float32"
     return False
 

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tflkit.targets import Placement, output_name
+from tflkit.targets._base import Placement, output_name
 from tflkit.targets._options import Options, read_options
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ class _Op:
     folded: set[int]  # tensor indices Vela turns into constants (folded shape arithmetic)
 
     def tensor(self, i: int) -> Tensor | None:
-        return self.sg.tensors[i] if 0 <= i < len(self.sg.tensors) else None
+        return self.sg.tensor(i)
 
     def input(self, slot: int) -> Tensor | None:
         return self.tensor(self.op.inputs[slot]) if slot < len(self.op.inputs) else None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tflkit.targets import Placement, output_name
+from tflkit.targets._base import Placement, output_name
 from tflkit.targets._partition import partitions
 
 if TYPE_CHECKING:

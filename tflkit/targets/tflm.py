@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from tflkit import dtypes
 from tflkit.model import Model, Operator, Subgraph, Tensor
-from tflkit.targets import Memory, Placement, output_name
+from tflkit.targets._base import Memory, Placement, output_name
 
 __all__ = [
     "CUSTOM_OPS",
@@ -260,9 +260,7 @@ _WEIGHTED: dict[str, tuple[int, int]] = {
 def _tensor(sg: Subgraph, op: Operator, index: int) -> Tensor | None:
     """The operator's input ``index`` (-1: first output), or None when absent."""
     where = op.outputs[:1] if index == -1 else op.inputs[index : index + 1]
-    if not where or not 0 <= where[0] < len(sg.tensors):
-        return None
-    return sg.tensors[where[0]]
+    return sg.tensor(where[0]) if where else None
 
 
 def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tflkit.targets import Placement, output_name
+from tflkit.targets._base import Placement, output_name
 from tflkit.targets._partition import partitions
 
 if TYPE_CHECKING:
@@ -174,18 +174,14 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
 _MAX_RANK = 6
 
 
-def _tensor(sg: Subgraph, i: int) -> Tensor | None:
-    return sg.tensors[i] if 0 <= i < len(sg.tensors) else None
-
-
 def _static(sg: Subgraph, i: int) -> bool:
     """A constant, or a float16 constant widened by DEQUANTIZE (the delegate unpacks it)."""
-    t = _tensor(sg, i)
+    t = sg.tensor(i)
     if t is None or t.is_constant:
         return True
     for op in sg.operators:
         if i in op.outputs:
-            src = _tensor(sg, op.inputs[0]) if op.inputs else None
+            src = sg.tensor(op.inputs[0]) if op.inputs else None
             if op.op == "DEQUANTIZE":
                 return src is not None and src.is_constant and src.dtype == "float16"
             # a DENSIFY of constant sparse weights: the delegate densifies them once at
@@ -202,14 +198,14 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
             return "", ""
         return "xnnpack-op", f"{name}: not an operator the delegate knows"
     if op.op == "DENSIFY":  # static sparse weights are densified by the delegate itself
-        src = _tensor(sg, op.inputs[0]) if op.inputs else None
+        src = sg.tensor(op.inputs[0]) if op.inputs else None
         if src is not None and src.is_constant and src.dtype in ("float32", "float16"):
             return "", ""
     allowed = OPS.get(op.op)
     if allowed is None:
         return "xnnpack-op", f"{op.op}: not in the delegate's operator table"
-    ins = [(pos, t) for pos, i in enumerate(op.inputs) if (t := _tensor(sg, i)) is not None]
-    outs = [t for i in op.outputs if (t := _tensor(sg, i)) is not None]
+    ins = [(pos, t) for pos, i in enumerate(op.inputs) if (t := sg.tensor(i)) is not None]
+    outs = [t for i in op.outputs if (t := sg.tensor(i)) is not None]
     for t in [t for _, t in ins] + outs:
         if len(t.shape_signature) > _MAX_RANK:
             return "xnnpack-rank", f"{op.op}: tensor {t.name!r} has {len(t.shape_signature)} dims"
