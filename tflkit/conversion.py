@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tflkit._source import Source, first_line, load_source, tensorflow
-from tflkit.errors import ConversionError, InputError
+from tflkit.errors import ConversionError, InputError, require_positive
 
 if TYPE_CHECKING:
     from tflkit.comparison import Comparison
@@ -295,8 +295,7 @@ def convert(
     if io is not None and io not in _IO.get(to, ()):
         allowed = ", ".join(_IO.get(to, ())) or "none (the I/O stays float32)"
         raise InputError(f"io {io!r} does not apply to {to!r}; it takes: {allowed}")
-    if samples is not None and samples < 1:
-        raise InputError(f"samples must be at least 1, got {samples}")
+    require_positive("samples", samples)
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
     if is_tflite:
         data, settings, notes = _convert_tflite(os.fspath(source), to, calibration, samples, io)

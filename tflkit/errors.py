@@ -10,6 +10,7 @@ __all__ = [
     "SaturationWarning",
     "TflkitError",
     "UnsupportedModelError",
+    "require_positive",
 ]
 
 
@@ -40,3 +41,10 @@ class SaturationWarning(UserWarning):
 class DelegateWarning(RuntimeWarning):
     """The runtime's default delegate (XNNPACK) could not prepare the model; the Runner runs it
     on the builtin kernels instead (``Runner.delegate`` is then None)."""
+
+
+def require_positive(name: str, value: int | None) -> None:
+    """InputError unless ``value`` is None or at least 1: one message for every count argument
+    (``batch_size``, ``concurrency``, ``samples``), whichever function takes it."""
+    if value is not None and value < 1:
+        raise InputError(f"{name} must be at least 1, got {value}")

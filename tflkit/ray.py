@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit.errors import InputError, TflkitError
+from tflkit.errors import InputError, TflkitError, require_positive
 from tflkit.model import ModelLike
 
 if TYPE_CHECKING:
@@ -267,10 +267,8 @@ def _actor_resources(
 
 
 def _check_sizes(batch_size: int, concurrency: int) -> None:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    require_positive("batch_size", batch_size)
+    require_positive("concurrency", concurrency)
 
 
 class _Comparer:

@@ -27,6 +27,7 @@ from tflkit.errors import (
     SaturationWarning,
     TflkitError,
     UnsupportedModelError,
+    require_positive,
 )
 from tflkit.loader import interpreter_source, resolve
 from tflkit.model import (
@@ -154,8 +155,7 @@ class Runner:
             raise ValueError(
                 f"batching must be 'auto', 'batched' or 'per-sample', got {batching!r}"
             )
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        require_positive("batch_size", batch_size)
         self.model: Model = resolve(model)
         self._source: str | bytes = interpreter_source(self.model)
         self.num_threads = num_threads

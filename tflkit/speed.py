@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tflkit._inputs import random_inputs
-from tflkit.errors import InputError, UnsupportedModelError
+from tflkit.errors import InputError, UnsupportedModelError, require_positive
 from tflkit.model import ModelLike
 
 __all__ = ["Benchmark", "Latency", "benchmark", "peak_rss_bytes"]
@@ -191,8 +191,7 @@ def benchmark(
     """
     from tflkit.runner import Runner
 
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    require_positive("batch_size", batch_size)
     if seconds < 0:
         raise InputError(f"seconds must not be negative, got {seconds}")
     runner = model if isinstance(model, Runner) else Runner(model, num_threads=num_threads)
