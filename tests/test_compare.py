@@ -304,15 +304,16 @@ def test_time_invoke_times_the_invoke_and_nothing_else(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(PerTensor, "quantize", slow_quantize)
     runner = tflkit.Runner(_path("mlp_int8"))
-    counting = _CountingInterpreter(runner._interp, clock)
-    runner._interp = counting
+    session = runner._session
+    counting = _CountingInterpreter(session.interp, clock)
+    session.interp = counting
     x = np.random.default_rng(0).random((1, 32), dtype=np.float32)
     times = runner.time_invoke(x, repeat=5, warmup=3)
     assert times == [1.0] * 5
     assert quantized == [(1, 32)]  # the input is quantized once, before the timed invokes
     assert counting.invokes == 1 + 3 + 5  # the preparing call, the warm-up, the timed ones
     # The interpreter really ran on the quantized sample: its output is the Runner's.
-    out = counting.get_tensor(runner._out_index[0])
+    out = counting.get_tensor(session.out_index[0])
     np.testing.assert_array_equal(
         out, tflkit.Runner(_path("mlp_int8")).predict(tflkit.quantize(x, *_qparams()), raw=True)
     )

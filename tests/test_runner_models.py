@@ -108,9 +108,9 @@ def test_xnnpack_failure_at_the_real_shape_falls_back_to_builtin_kernels(
         return _XnnpackRefuses(real)
 
     make.__module__ = Interpreter.__module__  # where the Runner looks up OpResolverType
-    import tflkit.runner
+    import tflkit._interpreter
 
-    monkeypatch.setattr(tflkit.runner, "_interpreter_class", lambda: make)
+    monkeypatch.setattr(tflkit._interpreter, "interpreter_class", lambda: make)
     x = np.random.default_rng(1).standard_normal((3, 1280)).astype(np.float32)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 __all__ = [
     "ConversionError",
     "DelegateWarning",
@@ -10,6 +13,7 @@ __all__ = [
     "SaturationWarning",
     "TflkitError",
     "UnsupportedModelError",
+    "caller_stacklevel",
     "require_positive",
 ]
 
@@ -48,3 +52,13 @@ def require_positive(name: str, value: int | None) -> None:
     (``batch_size``, ``concurrency``, ``samples``), whichever function takes it."""
     if value is not None and value < 1:
         raise InputError(f"{name} must be at least 1, got {value}")
+
+
+def caller_stacklevel() -> int:
+    """The ``warnings.warn`` stacklevel, for the function calling this, of the first frame
+    outside tflkit's own directory: a warning points at the user's call (``predict``)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level

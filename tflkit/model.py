@@ -500,6 +500,21 @@ class Signature:
     inputs: tuple[SignatureTensor, ...]
     outputs: tuple[SignatureTensor, ...]
 
+    def names(self, kind: str) -> dict[int, str]:
+        """This signature's names of its inputs (``kind="input"``) or outputs (``"output"``) by
+        tensor index, the first name winning. Inputs and outputs apart: one tensor can be both
+        (an input passed through to an output)."""
+        names: dict[int, str] = {}
+        for x in self.inputs if _side(kind) == "input" else self.outputs:
+            names.setdefault(x.tensor_index, x.name)
+        return names
+
+
+def _side(kind: str) -> str:
+    if kind not in ("input", "output"):
+        raise ValueError(f"kind is {kind!r}, expected 'input' or 'output'")
+    return kind
+
 
 @dataclass(frozen=True, slots=True)
 class Metadata:
@@ -572,13 +587,12 @@ class Model:
         """Signature names of a subgraph's inputs (``kind="input"``) or outputs (``"output"``) by
         tensor index, the first signature's name winning. Inputs and outputs apart: one tensor
         can be both (an input passed through to an output)."""
-        if kind not in ("input", "output"):
-            raise ValueError(f"kind is {kind!r}, expected 'input' or 'output'")
+        _side(kind)
         names: dict[int, str] = {}
         for sig in self.signatures:
             if sig.subgraph_index == subgraph:
-                for x in sig.inputs if kind == "input" else sig.outputs:
-                    names.setdefault(x.tensor_index, x.name)
+                for index, name in sig.names(kind).items():
+                    names.setdefault(index, name)
         return names
 
     def metadata_bytes(self, name: str) -> bytes:

@@ -98,11 +98,14 @@ _STEP = 1 << 15
 _SMALL = 4096  # up to this many values: fresh small buffers, no loop
 
 
-def _max(a: npt.NDArray[Any]) -> Any:
-    return np.maximum.reduce(a, axis=None)  # the ufunc itself: a.max() adds a Python layer
+def array_max(a: npt.NDArray[Any]) -> Any:
+    """The largest value of ``a`` (NaN if any is NaN): the ufunc itself, as ``a.max()`` adds a
+    Python layer that costs more than the reduction on one sample."""
+    return np.maximum.reduce(a, axis=None)
 
 
-def _min(a: npt.NDArray[Any]) -> Any:
+def array_min(a: npt.NDArray[Any]) -> Any:
+    """The smallest value of ``a`` (NaN if any is NaN), as ``array_max``."""
     return np.minimum.reduce(a, axis=None)
 
 
@@ -162,10 +165,10 @@ def _round_into(
         return None
     np.subtract(scaled, r, out=d)
     np.abs(d, out=d)
-    if _max(d) == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
+    if array_max(d) == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
         r[...] = round_half_away(scaled)
     r += zp32  # exact: integers below 2**24
-    if _min(r) >= qmin and _max(r) <= qmax:  # NaN fails both comparisons
+    if array_min(r) >= qmin and array_max(r) <= qmax:  # NaN fails both comparisons
         return None
     return _saturate(r, qmin, qmax, zp32)
 
