@@ -4,6 +4,7 @@ load)."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -71,6 +72,22 @@ def test_inspect_and_check_are_light(args: list[str]) -> None:
     loaded = _modules_after(code)
     assert "tflkit" in loaded
     assert not loaded & set(HEAVY)
+
+
+def test_only_the_interpreter_module_imports_the_runtime() -> None:
+    """``tflkit/_interpreter.py`` is the one module that names ai_edge_litert (STYLE.md)."""
+    importers = set()
+    for path in (ROOT / "tflkit").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] == "ai_edge_litert" for name in names):
+                importers.add(path.relative_to(ROOT).as_posix())
+    assert importers == {"tflkit/_interpreter.py"}
 
 
 def test_public_api_is_listed() -> None:

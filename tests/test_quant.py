@@ -196,6 +196,13 @@ def test_values_worked_out_by_hand() -> None:
     assert round_half_away(np.array([0.49999997, -0.49999997], np.float32)).tolist() == [0.0, -0.0]
     # NaN goes to the zero point, infinities saturate
     assert quantize([np.nan, np.inf, -np.inf], 0.1, 7, "int8").tolist() == [7, 127, -128]
+    # a tie beside a NaN or an infinity still goes away from zero (the kernel rounds each value
+    # alone): 1.25 / 0.5 = 2.5 -> 3 - 3 = 0, -1.25 -> -3 - 3 = -6; small arrays and chunked ones
+    assert quantize([2.5, -2.5, np.nan], 1.0, 0, "int8").tolist() == [3, -3, 0]
+    assert quantize([1.25, -1.25, np.inf], 0.5, -3, "int8").tolist() == [0, -6, 127]
+    big = np.tile(np.array([1.25, -1.25, np.nan, -np.inf], np.float32), 1 << 14)
+    assert quantize(big, 0.5, -3, "int8")[:4].tolist() == [0, -6, -3, -128]
+    assert round_half_away(np.array([2.5, -2.5, np.nan], np.float32))[:2].tolist() == [3.0, -3.0]
     assert dequantize(np.array([-128, 0, 127], np.int8), 0.5, -3).tolist() == [-62.5, 1.5, 65.0]
 
 

@@ -77,7 +77,7 @@ def random_inputs(
     seed: int = 0,
     ranges: Mapping[str, tuple[float, float]] | None = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
-    hint: str = "give a shape",
+    hint: str = "pass shapes=",
     batch_axis: int | None = 0,
 ) -> tuple[dict[str, Array], list[str]]:
     """``n`` samples for each input, and a line per input saying what was drawn.
@@ -89,7 +89,8 @@ def random_inputs(
     shape (the dimensions after the batch axis) for inputs with dynamic dimensions; without it,
     dimensions that are -1 besides the batch become 1, and the line says so. A model without a
     batch axis (``batch_axis=None``) gets each input once, at its own shape (``n`` is not used;
-    ``shapes`` are then whole shapes). Seeded: the same call gives the same arrays.
+    ``shapes`` are then whole shapes). ``hint`` ends the line of a guessed shape: how the caller
+    passes one. Seeded: the same call gives the same arrays.
 
     Raises:
         InputError: a shape for an unknown input, or one that does not fit the input's shape
@@ -128,7 +129,9 @@ def random_inputs(
         if rr is None and ranges is not None:
             rr = ranges.get(name)
         if target is None:
-            raise InputError(f"input {name!r}: cannot draw random {t.dtype} values; give --data")
+            raise InputError(
+                f"input {name!r}: cannot draw random {t.dtype} values; pass arrays for it"
+            )
         if rr is not None:
             arrays[name] = rng.uniform(rr[0], rr[1], shape).astype(np.float32)
             lines.append(f"{name}: uniform real values in [{rr[0]:.4g}, {rr[1]:.4g}]")

@@ -70,7 +70,7 @@ def round_half_away(x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating
     r = np.rint(x)
     d = x - r
     np.abs(d, out=d)
-    if d.size and d.max() == 0.5:  # |x - rint(x)| <= 0.5, so a tie exists iff the max is 0.5
+    if _has_tie(d):
         # where rint took a tie toward zero (|r| < |x|), move it one step away
         toward_zero = (d == 0.5) & (np.abs(r) < np.abs(x))
         r = np.where(toward_zero, r + np.sign(x), r)
@@ -107,6 +107,13 @@ def array_max(a: npt.NDArray[Any]) -> Any:
 def array_min(a: npt.NDArray[Any]) -> Any:
     """The smallest value of ``a`` (NaN if any is NaN), as ``array_max``."""
     return np.minimum.reduce(a, axis=None)
+
+
+def _has_tie(d: npt.NDArray[Any]) -> bool:
+    """Whether ``d = |x - rint(x)|`` holds a tie: |x - rint(x)| <= 0.5, so a tie exists iff the
+    largest is 0.5. NaN and inf give NaN there and are no ties: ``fmax`` passes over them (the
+    largest by ``maximum`` would be NaN, and a tie beside a NaN would round to even)."""
+    return bool(d.size) and bool(np.fmax.reduce(d, axis=None) == 0.5)
 
 
 _scratch = threading.local()
@@ -165,7 +172,7 @@ def _round_into(
         return None
     np.subtract(scaled, r, out=d)
     np.abs(d, out=d)
-    if array_max(d) == 0.5:  # |x - rint(x)| <= 0.5: a tie exists iff the max is 0.5
+    if _has_tie(d):
         r[...] = round_half_away(scaled)
     r += zp32  # exact: integers below 2**24
     if array_min(r) >= qmin and array_max(r) <= qmax:  # NaN fails both comparisons
