@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tflkit import dtypes
+from tflkit.checks import runtime_hazards
 from tflkit.errors import (
     DelegateWarning,
     InputError,
@@ -35,8 +36,6 @@ from tflkit.model import (
     ModelLike,
     Subgraph,
     Tensor,
-    blockwise_text,
-    unsupported_blockwise,
 )
 from tflkit.quant import PerTensor, QuantizeStats, _max, _min, dequantize, quantize_with_stats
 
@@ -264,30 +263,11 @@ class Runner:
 
     def _check_runnable(self) -> None:
         """Refuse, from the file, what the runtime would crash on or cannot run at all."""
-        for sg in self.model.subgraphs:
-            for op in sg.operators:
-                if op.is_flex:
-                    raise self._unsupported(RuntimeError("Flex op"))
-            for t in sg.tensors:
-                q, qrange = t.quantization, dtypes.INTEGER_RANGES.get(t.dtype)
-                if q is None or qrange is None or t.dtype in ("int32", "int64"):
-                    continue
-                bad = next((z for z in q.zero_points if not qrange[0] <= z <= qrange[1]), None)
-                if bad is not None:  # LiteRT's kernels index tables with it: a segfault
-                    raise InvalidModelError(
-                        f"{self.model.name}: subgraph {sg.index} tensor {t.index} {t.name!r}: "
-                        f"zero point {bad} is outside {t.dtype}'s range {qrange[0]}..{qrange[1]}; "
-                        "the runtime would crash on it"
-                    )
-        # Blockwise quantization outside the kernels that read it: the runtime can abort the
-        # whole process at allocate_tensors() (an int8 ADD does), so refuse it from the file.
-        for sg in self.model.subgraphs:
-            for op, t, why in unsupported_blockwise(sg):
-                raise UnsupportedModelError(
-                    f"{self.model.name}: subgraph {sg.index} operator {op.index} "
-                    f"({op.display_name}): input tensor {t.index} {t.name!r} is quantized "
-                    f"{blockwise_text(t)}; {why}"
-                )
+        for hazard in runtime_hazards(self.model):
+            # a zero point out of range makes the file invalid; the rest is valid but unrunnable
+            invalid = hazard.rule == "zero-point-in-range"
+            error = InvalidModelError if invalid else UnsupportedModelError
+            raise error(f"{self.model.name}: {hazard.message}")
 
     def _open_interpreter(self, *, preserve: bool = False, delegate: bool = True) -> Any:
         """A new interpreter for the model: the runtime's default delegate (XNNPACK) unless
