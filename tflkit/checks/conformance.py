@@ -90,8 +90,7 @@ RULES = (
     Rule(
         "tanh-output",
         None,
-        "TANH output is (1/128, 0) for int8, (1/128, 128) for "
-        "uint8, (1/32768, 0) for int16 [S, P]",
+        "TANH output is (1/128, 0) for int8, (1/128, 128) for uint8, (1/32768, 0) for int16 [S, P]",
     ),
     Rule("l2norm-output", None, "L2_NORMALIZATION output is (1/128, 0) for int8 [S, P]"),
     Rule("log-softmax-output", None, "LOG_SOFTMAX output is (16/256, 127) for int8 [S, P]"),
@@ -283,8 +282,8 @@ def _op_rules(sg: Subgraph, op: Operator) -> Iterator[Finding]:
             ):
                 yield Finding(
                     "same-scale",
-                    f"{where}: input {tensor_text(t)} has {_q(t)} but output {tensor_text(out)} has {_q(out)}, "
-                    "expected the same",
+                    f"{where}: input {tensor_text(t)} has {_q(t)} but output "
+                    f"{tensor_text(out)} has {_q(out)}, expected the same",
                     sg.index,
                     out.index,
                     op.index,
@@ -314,8 +313,8 @@ def _op_rules(sg: Subgraph, op: Operator) -> Iterator[Finding]:
         ):
             yield Finding(
                 rule,
-                f"{where}: output {tensor_text(out)} has {_q(out)}, expected scale {want[0]:.6g} and "
-                f"zero point {want[1]} for {out.dtype}",
+                f"{where}: output {tensor_text(out)} has {_q(out)}, expected scale "
+                f"{want[0]:.6g} and zero point {want[1]} for {out.dtype}",
                 sg.index,
                 out.index,
                 op.index,
@@ -391,8 +390,8 @@ def _weight_rules(
     if len(b_scales) != len(w_scales) and len(w_scales) != 1:
         yield Finding(
             "bias-scale",
-            f"{where}: bias {tensor_text(bias)} has {len(b_scales)} scales, weights {tensor_text(w)} have "
-            f"{len(w_scales)}, expected the same granularity",
+            f"{where}: bias {tensor_text(bias)} has {len(b_scales)} scales, weights "
+            f"{tensor_text(w)} have {len(w_scales)}, expected the same granularity",
             sg.index,
             bias.index,
             op.index,
@@ -409,11 +408,10 @@ def _weight_rules(
             severe = " (over 2% of the output scale: the kernel refuses it)"
         yield Finding(
             "bias-scale",
-            f"{where}: bias {tensor_text(bias)} channel {c} has scale {b:.6g}, expected input scale x "
-            f"weight scale = {expected:.6g}{severe}",
+            f"{where}: bias {tensor_text(bias)} channel {c} has scale {b:.6g}, expected input "
+            f"scale x weight scale = {expected:.6g}{severe}",
             sg.index,
             bias.index,
             op.index,
         )
         return  # one finding per tensor is enough
-

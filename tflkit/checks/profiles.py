@@ -35,7 +35,7 @@ RULES = (
         "int8-io-dtype",
         "int8",
         "inputs and outputs of subgraph 0 are int8 "
-        "(uint8 too with allow_uint8_io) [S: int8 is the quantized type; edgetpu, TFLM]",
+        "(uint8 too with allow_uint8_io=True) [S: int8 is the quantized type; edgetpu, TFLM]",
     ),
     Rule(
         "io-per-tensor",
@@ -132,7 +132,8 @@ def _int8_profile(model: Model, allow_uint8_io: bool) -> Iterator[Finding]:
             got = "no scale" if t.quantization is None else f"{len(t.quantization.scales)} scales"
             yield Finding(
                 "io-per-tensor",
-                f"subgraph 0 {role}, {tensor_text(t)}: has {got}, expected one scale and zero point",
+                f"subgraph 0 {role}, {tensor_text(t)}: has {got}, expected one scale and "
+                "zero point",
                 0,
                 t.index,
             )
@@ -355,4 +356,3 @@ def summary(model: Model, profile: str, kind: str) -> str | None:
         return None  # integer arithmetic only (shapes, counters): nothing to convert
     source = "convert with" if kind == "float32" else "convert the float model with"
     return f"{kind_text(model, kind)}; {source} {_CONVERSION[profile]}"
-
