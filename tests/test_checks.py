@@ -141,7 +141,7 @@ def test_uint8_io_needs_the_option() -> None:
     model = _load("cnn_uint8_io.tflite")
     report = check(model, "int8")
     assert _rules(report.violations) == {"int8-io-dtype"}
-    assert all("--allow-uint8-io" in f.message for f in report.violations)
+    assert all("allow_uint8_io=True" in f.message for f in report.violations)
     assert check(model, "int8", allow_uint8_io=True).passed
 
 

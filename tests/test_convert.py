@@ -161,8 +161,11 @@ def test_io_choices(mlp: Any) -> None:
 
 
 def test_errors_say_what_was_expected(mlp: Any) -> None:
-    with pytest.raises(InputError, match="int8 needs calibration data.*never calibrates on random"):
+    with pytest.raises(
+        InputError, match="int8 needs calibration data.*never calibrates on random"
+    ) as e:
         convert(mlp, "int8")
+    assert "Pass calibration='calib.npy'" in str(e.value)  # Python, not the CLI's flags
     with pytest.raises(
         InputError,
         match=r"calibration for input '[^']+': expected shape \(None, 32\) with samples on axis 0, "
@@ -295,6 +298,8 @@ def test_cli_errors_write_nothing(keras_file: Path, tmp_path: Path) -> None:
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
         assert not out.exists() and not list(tmp_path.glob(".tflkit-*"))
+        if args == ["--to", "int8"]:  # the library's calibration='calib.npy', in flags
+            assert "--calibration calib.npy" in proc.stderr and "=" not in proc.stderr
     missing = _cli("convert", str(tmp_path / "none.keras"), "-o", str(out))
     assert missing.returncode == 2 and "no such file" in missing.stderr
 

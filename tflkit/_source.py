@@ -96,7 +96,7 @@ def _from_keras(model: Any, description: str) -> Source:
             f"{description} was quantized with Keras 3 model.quantize() (layers "
             f"{', '.join(quantized[:3])}{', ...' if len(quantized) > 3 else ''}): TFLiteConverter "
             "cannot lower its int8 ops ('tfl.fully_connected' operand must be float32 or QI8, got "
-            "i8). Convert the float model with to='int8' (--to int8): the same per-channel "
+            "i8). Convert the float model with to='int8': the same per-channel "
             "symmetric int8 weights, plus int8 activations"
         )
     tf = tensorflow()

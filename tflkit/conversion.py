@@ -82,7 +82,7 @@ class Conversion:
         from tflkit._files import atomic_write
 
         if os.path.exists(path) and not force:
-            raise InputError(f"{os.fspath(path)} exists; pass force=True (--force) to replace it")
+            raise InputError(f"{os.fspath(path)} exists; pass force=True to replace it")
         data = self.data
 
         def write(f: IO[bytes]) -> None:
@@ -332,13 +332,13 @@ def _convert_tf(
             if calib.used > _MANY_SAMPLES and samples is None:
                 notes.append(
                     f"calibrating on all {calib.used} samples; a few hundred usually suffice "
-                    "(--samples)"
+                    "(samples=300 takes the first 300)"
                 )
     elif needs_data:
         raise InputError(
             f"{to} needs calibration data: the converter measures each activation's range on "
-            "real samples (a few hundred of what the model will see). Give calibration= "
-            "(--calibration X.npy); tflkit never calibrates on random data, which gives wrong "
+            "real samples (a few hundred of what the model will see). Pass "
+            "calibration='calib.npy'; tflkit never calibrates on random data, which gives wrong "
             "ranges for real inputs"
         )
     conv = src.make()
@@ -418,8 +418,8 @@ def _convert_tflite(
         per_sample = list(calib())
     elif to == "int8":
         raise InputError(
-            "int8 needs calibration data (--calibration X.npy): tflkit never calibrates on "
-            "random data"
+            "int8 needs calibration data (pass calibration='calib.npy'): tflkit never "
+            "calibrates on random data"
         )
     data, settings = _quantizer.quantize_tflite(_read(path), to, calibration=per_sample, io=io)
     return data, {"from": "litert-quantizer", "source": path, "to": to, **settings}, []

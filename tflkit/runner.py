@@ -18,7 +18,8 @@ import numpy.typing as npt
 from tflkit import dtypes
 from tflkit._batching import BATCHING, Batcher, slice_feeds
 from tflkit._feeds import Feeds, Inputs, per_tensor, real_values
-from tflkit._interpreter import Session, unsupported
+from tflkit._interpreter import Session
+from tflkit.checks import runtime_hazards
 from tflkit.errors import (
     InputError,
     InvalidModelError,
@@ -26,7 +27,7 @@ from tflkit.errors import (
     require_positive,
 )
 from tflkit.loader import interpreter_source, resolve
-from tflkit.model import Model, ModelLike, Tensor, blockwise_text, unsupported_blockwise
+from tflkit.model import Model, ModelLike, Tensor
 from tflkit.quant import QuantizeStats
 
 __all__ = ["Runner"]
@@ -148,30 +149,11 @@ class Runner:
 
     def _check_runnable(self) -> None:
         """Refuse, from the file, what the runtime would crash on or cannot run at all."""
-        for sg in self.model.subgraphs:
-            for op in sg.operators:
-                if op.is_flex:
-                    raise unsupported(self.model, RuntimeError("Flex op"))
-            for t in sg.tensors:
-                q, qrange = t.quantization, dtypes.INTEGER_RANGES.get(t.dtype)
-                if q is None or qrange is None or t.dtype in ("int32", "int64"):
-                    continue
-                bad = next((z for z in q.zero_points if not qrange[0] <= z <= qrange[1]), None)
-                if bad is not None:  # LiteRT's kernels index tables with it: a segfault
-                    raise InvalidModelError(
-                        f"{self.model.name}: subgraph {sg.index} tensor {t.index} {t.name!r}: "
-                        f"zero point {bad} is outside {t.dtype}'s range {qrange[0]}..{qrange[1]}; "
-                        "the runtime would crash on it"
-                    )
-        # Blockwise quantization outside the kernels that read it: the runtime can abort the
-        # whole process at allocate_tensors() (an int8 ADD does), so refuse it from the file.
-        for sg in self.model.subgraphs:
-            for op, t, why in unsupported_blockwise(sg):
-                raise UnsupportedModelError(
-                    f"{self.model.name}: subgraph {sg.index} operator {op.index} "
-                    f"({op.display_name}): input tensor {t.index} {t.name!r} is quantized "
-                    f"{blockwise_text(t)}; {why}"
-                )
+        for hazard in runtime_hazards(self.model):
+            # a zero point out of range makes the file invalid; the rest is valid but unrunnable
+            invalid = hazard.rule == "zero-point-in-range"
+            error = InvalidModelError if invalid else UnsupportedModelError
+            raise error(f"{self.model.name}: {hazard.message}")
 
     def reset(self) -> None:
         """Restore the model's initial state (resource variables) by re-opening the runtime."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ import typer
 from tflkit.cli._common import (
     EXIT_ERROR,
     EXIT_FAILED,
+    cli_report,
+    cli_text,
     error_text,
     print_json,
 )
@@ -34,7 +37,8 @@ def _print_rules() -> None:
     from tflkit.checks import RULES
 
     console = stdout_console()
-    for renderable in render.rules_renderables(list(RULES.values())):
+    rules = [replace(r, doc=cli_text(r.doc)) for r in RULES.values()]  # flags, not Python
+    for renderable in render.rules_renderables(rules):
         console.print(renderable)
 
 
@@ -148,7 +152,7 @@ def check(
     else:
         console = stdout_console()
         for report in reports:
-            for renderable in render.report_renderables(report):
+            for renderable in render.report_renderables(cli_report(report)):
                 console.print(renderable)
         failed = sum(not r.passed for r in reports)
         summary = f"{len(reports)} checked: {len(reports) - failed} passed, {failed} failed"

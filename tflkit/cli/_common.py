@@ -3,20 +3,104 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tflkit.errors import TflkitError
+    from tflkit.report import Report
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
+# The library's messages speak Python (``pass allow_uint8_io=True``); the CLI prints them with
+# its flags (``pass --allow-uint8-io``). A library parameter -> the command-line option that
+# sets it (the flag for False, where there is one). A message names a parameter as ``name=True``,
+# ``name='value'`` or ``name=300`` (-> ``--flag``, ``--flag value``), or as a bare ``name=``.
+PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
+    # check
+    "profile": "--profile",
+    "target": "--target",
+    "allow_cpu_fallback": "--allow-cpu-fallback",
+    "allow_uint8_io": "--allow-uint8-io",
+    "strict": "--strict",
+    "select": "--select",
+    "ignore": "--ignore",
+    # run, Runner, predict
+    "input": "--input",
+    "output": "--output",
+    "batch_size": "--batch-size",
+    "num_threads": "--threads",
+    "signature": "--signature",
+    "raw": "--raw",
+    "address": "--address",
+    "ray": "--ray",
+    # compare, compare_stream
+    "x": "--data",
+    "data": "--data",
+    "y": "--labels",
+    "labels": "--labels",
+    "samples": "--samples",
+    "seed": "--seed",
+    "label_output": "--label-output",
+    "reference_outputs": "--reference-outputs",
+    "per_tensor": "--per-tensor",
+    "speed": ("--speed", "--no-speed"),
+    # bench (benchmark)
+    "seconds": "--seconds",
+    "warmup": "--warmup",
+    "shapes": "--shape",
+    # convert (convert, Conversion.save)
+    "to": "--to",
+    "calibration": "--calibration",
+    "io": "--io",
+    "eval_x": "--eval",
+    "eval_y": "--labels",
+    "force": "--force",
+}
+_PARAMETER = re.compile(
+    r"(?<![\w.])("
+    + "|".join(sorted(map(re.escape, PYTHON_TO_FLAGS), key=len, reverse=True))
+    + r")=('[^']*'|\"[^\"]*\"|[\w./-]+)?"
+)
+
+
+def _flag(m: re.Match[str]) -> str:
+    flags = PYTHON_TO_FLAGS[m[1]]
+    on, off = flags if isinstance(flags, tuple) else (flags, None)
+    value = m[2]
+    if value is None or value == "True":
+        return on
+    if value == "False" and off is not None:
+        return off
+    return f"{on} {value.strip(chr(39) + chr(34))}"
+
+
+def cli_text(message: str) -> str:
+    """A library message as the CLI prints it: its Python spellings of parameters turned into
+    the command line's flags (``pass allow_uint8_io=True to accept uint8`` -> ``pass
+    --allow-uint8-io to accept uint8``, ``to='int8'`` -> ``--to int8``)."""
+    return _PARAMETER.sub(_flag, message)
+
+
+def cli_report(report: Report) -> Report:
+    """The same report with its finding messages and summary in the CLI's spelling
+    (``cli_text``), for the human ``tflkit check`` output."""
+    return replace(
+        report,
+        violations=tuple(replace(f, message=cli_text(f.message)) for f in report.violations),
+        warnings=tuple(replace(f, message=cli_text(f.message)) for f in report.warnings),
+        summary=None if report.summary is None else cli_text(report.summary),
+    )
+
 
 def error_text(exc: TflkitError | OSError) -> str:
-    """One line for a user error: ``photo.jpg: no such file or directory``."""
+    """One line for a user error: ``photo.jpg: no such file or directory``; a library message
+    in the CLI's spelling (``cli_text``)."""
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror.lower()}"
-    return str(exc)
+    return cli_text(str(exc))
 
 
 def echo_error(line: str) -> None:
