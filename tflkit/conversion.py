@@ -56,6 +56,7 @@ class Conversion:
         report: ``tflkit.check`` with the profile ``to`` implies (None for float32 and
             dynamic-range, which have no profile; ``kind_ok`` is their verdict).
         kind_ok: ``quantization_kind`` of the result is what ``to`` asked for.
+        kind: ``quantization_kind`` of the result (``int8``, ``mixed``, ...).
         settings: how the model was made, JSON-ready: the converter, its options and the
             calibration used, so the conversion can be reproduced by hand.
         comparison: the result against the float32 conversion of the same source, when
@@ -68,6 +69,7 @@ class Conversion:
     to: str
     report: Report | None
     kind_ok: bool
+    kind: str
     settings: dict[str, Any]
     comparison: Comparison | None = None
     notes: tuple[str, ...] = field(default=())
@@ -492,6 +494,7 @@ def _verify(
         to=to,
         report=report,
         kind_ok=kind_ok,
+        kind=kind,
         settings=settings,
         comparison=comparison,
         notes=tuple(notes),
