@@ -268,18 +268,21 @@ class Grid:
     rows: list[list[str]]
     left: int = 1  # how many leading columns are text (left-aligned); the rest are numbers
     footer: tuple[str, ...] = ()
+    title_name: str = ""  # a name or path in the title, shortened when the title is too long
 
 
 def grid_renderables(g: Grid) -> list[RenderableType]:
     """A ``Grid`` for the terminal: its title (above the table when long: rich would wrap
-    it to the table's width), the table (its first column's names shortened in the middle),
-    its footer lines."""
+    it to the table's width; its ``title_name`` shortened to keep it one line), the table (its
+    first column's names shortened in the middle), its footer lines."""
     from rich.text import Text
 
     out: list[RenderableType] = []
     long = len(g.title) > 60
     if long:
-        out.append(Text(g.title))
+        name = g.title_name if g.title_name in g.title else ""
+        before, _, after = g.title.partition(name) if name else (g.title, "", "")
+        out.append(NameLine(name, before=[before], after=[after], path=True))
     t = table("" if long else g.title)
     for i, h in enumerate(g.headers):
         if i == 0:

@@ -86,7 +86,8 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[Grid]:
             cells += [fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.mse:.3g}"]
             rows.append([*cells, f"{e.rmse:.3g}", _db(e.snr_db)])
         headers += ("agree", "max err", "MSE", "RMSE", "SNR")
-        grids.append(Grid(f"Output {o.name!r} against {_against(c)}", headers, rows))
+        title = f"Output {o.name!r} against {_against(c)}"
+        grids.append(Grid(title, headers, rows, title_name=_against_parts(c)[1]))
     for p in c.per_tensor or ():
         shown = p.tensors if tensors is None else p.tensors[:tensors]
         footer = []
@@ -103,6 +104,7 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[Grid]:
                     for t in shown
                 ],
                 footer=tuple(footer),
+                title_name=p.model,
             )
         )
     return grids
@@ -110,8 +112,9 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[Grid]:
 
 #: What each latency answers, under the speed table of ``compare``.
 INVOKE_MEANS = 'invoke: the runtime alone; it answers "is int8 faster on this machine?"'
+#: Two lines within 80 columns (one paragraph in Markdown).
 CALL_MEANS = (
-    "call: a whole Runner.predict = invoke + overhead (quantize, dequantize, copies): "
+    "call: a whole Runner.predict = invoke + overhead (quantize, dequantize, copies):\n"
     "what an app pays per call"
 )
 

@@ -243,7 +243,7 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     table.add_column("name")
     table.add_column("dtype", no_wrap=True)
     table.add_column("shape", no_wrap=True)
-    table.add_column("scale", overflow="fold")
+    table.add_column("scale", no_wrap=True)  # a number, or a channel count and range
     table.add_column("zp", no_wrap=True, justify="right")
     table.add_column("real range", no_wrap=True)
     marked = False
