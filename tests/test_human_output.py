@@ -322,3 +322,24 @@ def test_list_rules_fits_without_trailing_whitespace() -> None:
         assert result.exit_code == 0
         cells = _cells(_assert_fits(result.stdout, width))
         assert all(rule in cells for rule in RULES)  # every rule id whole
+
+
+def test_every_render_name_resolves_and_rich_waits_for_drawing() -> None:
+    # `from tflkit.render import X` for every public name; the dicts and plain lines need no
+    # rich (`inspect --json` and `diff` run without it), the tables import it when drawn.
+    import subprocess
+    import sys
+
+    import tflkit.render as render
+
+    assert [name for name in render.__all__ if getattr(render, name, None) is None] == []
+    assert set(render.__all__) <= set(dir(render))
+    code = (
+        "import sys\n"
+        "from tflkit.render import diff_lines, diff_to_dict, json_float, model_to_dict\n"
+        "from tflkit.render import comparison_to_dict, report_to_dict, shorten_middle\n"
+        "assert shorten_middle('abcdef', 4) == 'ab\u2026f'\n"
+        "assert 'rich' not in sys.modules, sorted(m for m in sys.modules if 'rich' in m)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

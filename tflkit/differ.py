@@ -446,82 +446,47 @@ def _io_at(sigs: dict[str, Any], key: str, kind: str, name: str) -> dict[str, An
     return {"signature": key, kind[:-1]: name, "subgraph": sigs[key].get("subgraph_index")}
 
 
+def _gone_or_new(
+    subject: str, a: dict[str, Any], b: dict[str, Any], name: str, at: dict[str, Any]
+) -> Change | None:
+    """A signature, input or output that only one side has: removed (in ``a`` only) or
+    added (in ``b`` only); None when both have it."""
+    if (name in a) == (name in b):
+        return None
+    if name in a:
+        return Change("interface", "removed", subject, "", name, None, **at)
+    return Change("interface", "added", subject, "", None, name, **at)
+
+
 def _interface(old: dict[str, Any], new: dict[str, Any], rtol: float) -> Iterator[Change]:
-    for key in old:
-        if key not in new:
-            yield Change(
-                "interface",
-                "removed",
-                f"signature {key!r}",
-                "",
-                key,
-                None,
-                signature=key,
-                subgraph=old[key].get("subgraph_index"),
-            )
-    for key in new:
-        if key not in old:
-            yield Change(
-                "interface",
-                "added",
-                f"signature {key!r}",
-                "",
-                None,
-                key,
-                signature=key,
-                subgraph=new[key].get("subgraph_index"),
-            )
+    for key in [*old, *(k for k in new if k not in old)]:  # removed first, then added
+        side = old if key in old else new
+        at = {"signature": key, "subgraph": side[key].get("subgraph_index")}
+        change = _gone_or_new(f"signature {key!r}", old, new, key, at)
+        if change is not None:
+            yield change
     primary_a = sorted(k for k, v in old.items() if v.get("subgraph_index") == 0)
     primary_b = sorted(k for k, v in new.items() if v.get("subgraph_index") == 0)
     if primary_a != primary_b and set(primary_a) & set(new) and set(primary_b) & set(old):
         # subgraph 0 runs when no signature is named (Interpreter.invoke())
-        yield Change(
-            "interface",
-            "changed",
-            "primary subgraph",
-            "signatures",
-            primary_a,
-            primary_b,
-            subgraph=0,
-        )
+        yield Change("interface", "changed", "primary subgraph", "signatures", primary_a,
+                     primary_b, subgraph=0)  # fmt: skip
     for key in old:
         if key not in new:
             continue
         for kind in ("inputs", "outputs"):
             a, b = old[key][kind], new[key][kind]
             label = f"signature {key!r} {kind[:-1]}" if key else kind[:-1]
-            for name in a:
-                if name not in b:
-                    yield Change(
-                        "interface",
-                        "removed",
-                        f"{label} {name!r}",
-                        "",
-                        name,
-                        None,
-                        **_io_at(old, key, kind, name),
-                    )
-            for name in b:
-                if name not in a:
-                    yield Change(
-                        "interface",
-                        "added",
-                        f"{label} {name!r}",
-                        "",
-                        None,
-                        name,
-                        **_io_at(new, key, kind, name),
-                    )
+            for name in [*a, *(n for n in b if n not in a)]:  # removed first, then added
+                at = _io_at(new if name in b else old, key, kind, name)
+                change = _gone_or_new(f"{label} {name!r}", a, b, name, at)
+                if change is not None:
+                    yield change
             for name in a:
                 if name in b:
-                    yield from _tensor_fields(
-                        "interface",
-                        f"{label} {name!r}",
-                        a[name],
-                        b[name],
-                        rtol,
-                        _io_at(new, key, kind, name),
-                    )
+                    at = _io_at(new, key, kind, name)
+                    yield from _tensor_fields("interface", f"{label} {name!r}", a[name], b[name],
+                                              rtol, at)  # fmt: skip
 
 
 def _quantization(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:

@@ -87,7 +87,7 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def _fit(subject: str, rest: str, width: int) -> str:
+def _subject_and_rest(subject: str, rest: str, width: int) -> str:
     """``  subject: rest`` in ``width`` columns; when longer, the subject on its own line and
     the rest indented below it, each shortened in the middle if it alone is too long."""
     line = f"  {subject}: {rest}" if rest else f"  {subject}"
@@ -100,29 +100,29 @@ def _fit(subject: str, rest: str, width: int) -> str:
 def change_line(c: Change, width: int = 80) -> str:
     """One change as one line of at most ``width`` columns."""
     if c.kind == "added" and not c.field:
-        return _fit(
+        return _subject_and_rest(
             c.subject, f"added ({_value(c.new)})" if c.tensor is not None else "added", width
         )
     if c.kind == "removed" and not c.field:
-        return _fit(
+        return _subject_and_rest(
             c.subject, f"removed ({_value(c.old)})" if c.tensor is not None else "removed", width
         )
     if c.field == "values":
-        return _fit(c.subject, "values changed", width)
+        return _subject_and_rest(c.subject, "values changed", width)
     if c.section == "metadata" and c.field == "data":
-        return _fit(
+        return _subject_and_rest(
             c.subject, {"added": "added", "removed": "removed"}.get(c.kind, "changed"), width
         )
     if c.section == "size":
-        return _fit(c.subject, f"{c.old:,} -> {c.new:,} bytes", width)
+        return _subject_and_rest(c.subject, f"{c.old:,} -> {c.new:,} bytes", width)
     if c.section == "operators":
         what = {"added": "added, ", "removed": "removed, "}.get(c.kind, "")
-        return _fit(c.subject, f"{what}{c.old} -> {c.new}", width)
+        return _subject_and_rest(c.subject, f"{what}{c.old} -> {c.new}", width)
     field = c.field.replace("_", " ")
     rest = f"{field} {_value(c.old)} -> {_value(c.new)}"
     if c.drift is not None:
         rest += f" (drift {c.drift:.2%})" if c.drift < 10 else f" (drift {c.drift:.3g}x)"
-    return _fit(c.subject, rest, width)
+    return _subject_and_rest(c.subject, rest, width)
 
 
 def diff_lines(d: ModelDiff, *, all_changes: bool = False, width: int = 80) -> list[str]:
