@@ -24,6 +24,22 @@ def invoke(*args: str) -> Any:
     return runner.invoke(app, list(args), env={"COLUMNS": "80", "NO_COLOR": "1"})
 
 
+def invoke_wide(*args: str) -> Any:
+    return runner.invoke(app, list(args), env={"COLUMNS": "400", "NO_COLOR": "1"})
+
+
+def unwrapped_lines(result: Any, *args: str) -> list[str]:
+    """The lines of ``result`` (``invoke(*args)``), checked to fit 80 columns unwrapped.
+
+    Rich wraps a longer line, so lengths alone cannot fail: at 400 columns nothing needs
+    wrapping, and the same number of lines there says that nothing was wrapped at 80."""
+    wide = invoke_wide(*args)
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(wide.stdout.splitlines()), (result.stdout, wide.stdout)
+    assert max(len(line) for line in lines) <= 80
+    return lines
+
+
 def inspect_schema() -> dict[str, Any]:
     text = resources.files("tflkit").joinpath("schemas/inspect.schema.json").read_text()
     return dict(json.loads(text))
@@ -56,10 +72,22 @@ def test_inspect_json_validates_for_every_fixture(fixture_name: str) -> None:
 
 
 def test_inspect_human_output_fits_80_columns(fixture_name: str) -> None:
-    result = invoke("inspect", "--tensors", str(fixture_path(fixture_name)))
+    path = str(fixture_path(fixture_name))
+    # Nothing wrapped but a list in the header (metadata names), continued under its value.
+    narrow, wide = (
+        [line for line in r.stdout.splitlines() if not line.startswith(" " * 14)]
+        for r in (invoke("inspect", path), invoke_wide("inspect", path))
+    )
+    assert len(narrow) == len(wide) and max(len(line) for line in narrow) <= 80
+    result = invoke("inspect", "--tensors", path)
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
+    # One row a tensor, in order: a cell may take two lines (a blockwise scale's description),
+    # a name never (shortened in the middle instead).
+    firsts = [line.split("\u2502")[1].strip() for line in lines if line.startswith("\u2502 ")]
+    n = len(tflkit.load(path).subgraphs[0].tensors)
+    assert [int(c) for c in firsts if c.isdigit()][:n] == list(range(n))
     assert "\x1b[" not in result.stdout  # no colour codes when not a terminal
     assert (
         "quantization" in result.stdout
@@ -181,7 +209,13 @@ def test_check_exit_codes_follow_the_manifest(fixture_name: str) -> None:
     assert result.exit_code == (0 if MODELS[fixture_name]["fully_int8"] else 1), result.stdout
     first = result.stdout.splitlines()[0]
     assert first.startswith("PASS" if MODELS[fixture_name]["fully_int8"] else "FAIL")
-    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    # A finding's message wraps, indented; every line that fits 80 columns stays whole.
+    wide = invoke_wide("check", str(fixture_path(fixture_name)))
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert [
+        line for line in wide.stdout.splitlines() if len(line) <= 80 and line not in lines
+    ] == []
 
 
 def test_check_json_validates_single_and_many() -> None:
@@ -287,7 +321,7 @@ def test_run_writes_outputs_equal_to_the_runner(tmp_path: Path) -> None:
         np.testing.assert_array_equal(saved["output_0"], tflkit.Runner(model).predict(x))
     human = invoke("run", model, "-i", str(tmp_path / "x.npy"))
     assert human.exit_code == 0 and "40 samples" in human.stdout
-    assert max(len(line) for line in human.stdout.splitlines()) <= 80
+    unwrapped_lines(human, "run", model, "-i", str(tmp_path / "x.npy"))
 
 
 def test_run_npz_by_name_and_raw(tmp_path: Path) -> None:
@@ -380,8 +414,7 @@ def test_compare_json_with_data_labels_and_per_tensor(tmp_path: Path) -> None:
 def test_compare_human_output_fits_80_columns() -> None:
     result = invoke("compare", *MLPS, "--per-tensor", "--samples", "32")
     assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    unwrapped_lines(result, "compare", *MLPS, "--per-tensor", "--samples", "32")
     text = result.stdout
     assert "random inputs, seed 0, 32 samples" in text
     for name in ("mlp_float32", "mlp_float16", "mlp_int8"):
@@ -398,8 +431,7 @@ def test_compare_speed_separates_invoke_and_call_in_every_format() -> None:
         assert m["overhead_ms"] == pytest.approx(m["latency_ms"]["p50"] - m["invoke_ms"]["p50"])
         assert m["outputs"][0]["mse"] == pytest.approx(m["outputs"][0]["rmse"] ** 2)
     human = invoke("compare", *MLPS, "--samples", "16", "--per-tensor")
-    lines = human.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    lines = unwrapped_lines(human, "compare", *MLPS, "--samples", "16", "--per-tensor")
     assert all(line == line.rstrip() for line in lines)
     header = next(line for line in lines if line.startswith("model") and "invoke" in line)
     assert header.split() == [
@@ -532,7 +564,7 @@ def test_bench_json_validates_and_is_ordered() -> None:
 def test_bench_human_output_and_errors(tmp_path: Path) -> None:
     result = invoke("bench", MLPS[2], "--seconds", "0.05")
     assert result.exit_code == 0, result.stderr
-    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    unwrapped_lines(result, "bench", MLPS[2], "--seconds", "0.05")
     assert "samples/s" in result.stdout and "peak RSS" in result.stdout
     lines = result.stdout.splitlines()
     assert all(line == line.rstrip() for line in lines)
@@ -542,6 +574,23 @@ def test_bench_human_output_and_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     result = invoke("bench", str(bad))
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+
+
+def test_bench_first_line_shortens_a_long_path(tmp_path: Path) -> None:
+    # A checkout or data directory deep in the file system: the path alone is 150 characters.
+    import shutil
+
+    room = max(1, 150 - len(str(tmp_path)) - len("/mlp_int8.tflite") - 1)
+    model = tmp_path / ("a_long_directory_name_" * 20)[:room] / "mlp_int8.tflite"
+    model.parent.mkdir()
+    shutil.copy(MLPS[2], model)
+    assert len(str(model)) >= 150
+    result = invoke("bench", str(model), "--seconds", "0.05")
+    assert result.exit_code == 0, result.stderr
+    first, second = result.stdout.splitlines()[:2]
+    assert len(first) <= 80 and second == ""  # one line, not wrapped
+    assert first.startswith(str(tmp_path)[:10]) and "/mlp_int8.tflite: " in first
+    assert first.endswith(" s") and " calls of 1 sample(s) in " in first
 
 
 def test_native_stderr_filter_drops_runtime_info_but_not_python_output() -> None:

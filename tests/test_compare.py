@@ -537,9 +537,15 @@ def test_cli_reference_outputs(
     assert mse == pytest.approx(((i8 - f32) ** 2).mean(), rel=1e-3, abs=1e-12)
 
     human = runner.invoke(app, args, env=env)
-    assert human.exit_code == 0 and max(map(len, human.stdout.splitlines())) <= 80
-    flat = " ".join(human.stdout.split())  # a long title may wrap
-    assert f"Output '{OUT}' against reference outputs {tmp_path / 'ref.npz'}" in flat
+    wide = runner.invoke(app, args, env={**env, "COLUMNS": "400"})  # nothing needs wrapping
+    lines = human.stdout.splitlines()
+    assert human.exit_code == 0 and max(map(len, lines)) <= 80
+    assert len(lines) == len(wide.stdout.splitlines())  # so nothing was wrapped at 80
+    title = f"Output '{OUT}' against reference outputs {tmp_path / 'ref.npz'}"
+    assert title in wide.stdout.splitlines()
+    # At 80 columns the path gives way in its middle, the file name kept.
+    (short,) = [line for line in lines if line.startswith(f"Output '{OUT}' against ")]
+    assert short == title or (short.endswith("/ref.npz") and "\u2026" in short)
 
     np.savez(tmp_path / "bad.npz", **{OUT: f32[:, :3]})
     bad = runner.invoke(app, [*args, "--reference-outputs", str(tmp_path / "bad.npz")])

@@ -284,7 +284,14 @@ def test_cli_convert_json_and_exit_codes(keras_file: Path, tmp_path: Path) -> No
     assert again.returncode == 2 and "exists; add --force" in again.stderr
     forced = _cli("convert", str(keras_file), "-o", str(out), "--to", "float16", "--force")
     assert forced.returncode == 0 and tflkit.quantization_kind(out) == "float16"
-    assert all(len(line) <= 80 and line == line.rstrip() for line in forced.stdout.splitlines())
+    lines = forced.stdout.splitlines()
+    assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
+    # Rich wraps a longer line, so lengths alone cannot fail: the lines that name the output
+    # are each one line (its path shortened in the middle, its file name kept).
+    wrote = next(line for line in lines if line.startswith("wrote "))
+    assert f"{out.name} (" in wrote and wrote.endswith(" s") and ", float16, " in wrote
+    verdict = next(line for line in lines if line.startswith("PASS  "))
+    assert verdict.endswith(f"{out.name}  profile float16")
 
 
 def test_cli_errors_write_nothing(keras_file: Path, tmp_path: Path) -> None:

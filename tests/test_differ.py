@@ -382,3 +382,113 @@ def test_dequantized_weights_do_not_pair_with_an_activation_of_the_same_name() -
     d = diff(FIXTURES / "mlp_float32.tflite", edited("mlp_float16.tflite", rename))
     assert not [c for c in d.section("tensors") if c.field.startswith("shape")]
     assert sum(c.kind == "added" for c in d.section("tensors")) == 4
+
+
+# --- diff --json: what changed as data, for jq ------------------------------------------------
+
+
+def _diff_doc(old: Any, new: Any) -> dict[str, Any]:
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    from tflkit.render import diff_to_dict
+
+    doc = json.loads(json.dumps(diff_to_dict(diff(old, new)), allow_nan=False))
+    schema = resources.files("tflkit").joinpath("schemas/diff.schema.json").read_text()
+    jsonschema.Draft202012Validator(json.loads(schema)).validate(doc)
+    return dict(doc)
+
+
+def _requantize_hidden_and_reshape_output(m: Any) -> None:
+    sg = m.subgraphs[0]
+    q = sg.tensors[6].quantization  # the activation between the two FULLY_CONNECTED
+    q.scale = [float(np.float32(q.scale[0] * 2))]
+    q.zeroPoint = [q.zeroPoint[0] + 1]
+    sg.tensors[sg.outputs[0]].shape = [3, 10]  # its shape signature stays [-1, 10]
+
+
+def test_json_changes_are_selected_by_name_and_hold_the_files_values() -> None:
+    old_bytes = (FIXTURES / "mlp_int8.tflite").read_bytes()
+    new_bytes = edited("mlp_int8.tflite", _requantize_hidden_and_reshape_output)
+    doc = _diff_doc(old_bytes, new_bytes)
+    # Truth: the LiteRT interpreter's view of each file.
+    old_i, new_i = litert_interpreter(old_bytes), litert_interpreter(new_bytes)
+    old_t = {d["name"]: d for d in old_i.get_tensor_details()}
+    new_t = {d["name"]: d for d in new_i.get_tensor_details()}
+    hidden = new_i.get_tensor_details()[6]
+    name = hidden["name"]
+    # jq: .changes[] | select(.tensor == NAME)
+    by_field = {c["field"]: c for c in doc["changes"] if c["tensor"] == name}
+    assert set(by_field) == {"scales", "zero_points"}
+    scales = by_field["scales"]
+    assert scales["old"] == float(old_t[name]["quantization_parameters"]["scales"][0])
+    assert scales["new"] == float(new_t[name]["quantization_parameters"]["scales"][0])
+    assert scales["drift"] == 1.0
+    zps = by_field["zero_points"]
+    assert zps["old"] == int(old_t[name]["quantization_parameters"]["zero_points"][0])
+    assert zps["new"] == int(new_t[name]["quantization_parameters"]["zero_points"][0])
+    for c in (scales, zps):
+        assert (c["section"], c["kind"], c["subgraph"], c["index"]) == (
+            "tensors",
+            "changed",
+            0,
+            hidden["index"],
+        )
+        assert c["signature"] is c["input"] is c["output"] is c["op"] is None
+        assert name in c["subject"]  # the sentence stays beside the data
+    # The output's shape, in both sections: jq select(.output == "output_0") and by tensor.
+    sigs = new_i.get_signature_list()
+    (key,) = sigs
+    (output,) = sigs[key]["outputs"]
+    out = new_i.get_output_details()[0]
+    (iface,) = [c for c in doc["changes"] if c["output"] == output]
+    assert (iface["section"], iface["signature"], iface["field"]) == ("interface", key, "shape")
+    assert iface["old"] == old_i.get_output_details()[0]["shape"].tolist()
+    assert iface["new"] == out["shape"].tolist() == [3, 10]
+    (tensor,) = [c for c in doc["changes"] if c["tensor"] == out["name"]]
+    assert (tensor["field"], tensor["index"], tensor["new"]) == ("shape", out["index"], [3, 10])
+    assert doc["counts"] == {
+        "interface": 1,
+        "quantization": 0,
+        "operators": 0,
+        "tensors": 3,
+        "size": 0,
+        "metadata": 0,
+    }
+
+
+def test_json_non_finite_scale_and_each_kind_of_thing() -> None:
+    def inf_output_scale(m: Any) -> None:
+        m.subgraphs[0].tensors[m.subgraphs[0].outputs[0]].quantization.scale = [float("inf")]
+
+    doc = _diff_doc(FIXTURES / "mlp_int8.tflite", edited("mlp_int8.tflite", inf_output_scale))
+    scales = [c for c in doc["changes"] if c["field"] == "scales"]
+    assert [(c["section"], c["new"], c["drift"]) for c in scales] == [
+        ("interface", "Infinity", None),
+        ("tensors", "Infinity", None),
+    ]
+    # An op kind added (the edit), a metadata entry removed (MANIFEST), a signature removed.
+    flex = _diff_doc(FIXTURES / "mlp_float32.tflite", edited("mlp_float32.tflite", _append_flex_op))
+    (op,) = [c for c in flex["changes"] if c["section"] == "operators"]
+    assert (op["op"], op["version"], op["kind"], op["new"]) == (
+        "CUSTOM 'FlexCumprod'",
+        None,
+        "added",
+        1,
+    )
+    (added,) = [c for c in flex["changes"] if c["tensor"] == "flex_out"]
+    appended = len(litert_interpreter(FIXTURES / "mlp_float32.tflite").get_tensor_details())
+    assert (added["kind"], added["new"], added["index"]) == ("added", "float32", appended)
+    meta = _diff_doc(FIXTURES / "mlp_float32.tflite", FIXTURES / "buffer_offset.tflite")
+    assert [(c["metadata"], c["kind"]) for c in meta["changes"]] == [
+        ("CONVERSION_METADATA", "removed")
+    ]
+    sig = _diff_doc(
+        FIXTURES / "two_signatures.tflite",
+        edited("two_signatures.tflite", _drop_signature("encode")),
+    )
+    assert [(c["signature"], c["kind"], c["input"]) for c in sig["changes"]] == [
+        ("encode", "removed", None)
+    ]

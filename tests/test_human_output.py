@@ -66,6 +66,19 @@ def _assert_fits(text: str, width: int) -> list[str]:
     return lines
 
 
+def _assert_unwrapped(width: int, *args: str) -> list[str]:
+    """The output at ``width`` fits it, and a line that fits is not wrapped: rich wraps a
+    longer line, so lengths alone cannot fail. At 1000 columns nothing needs wrapping; each
+    line there that fits ``width`` must be found whole at ``width`` (a finding's message
+    longer than the terminal wraps, indented, by design)."""
+    result, wide = invoke(width, *args), invoke(1000, *args)
+    assert result.exit_code in (0, 1), result.stderr
+    lines = _assert_fits(result.stdout, width)
+    fitting = [line for line in wide.stdout.splitlines() if len(line) <= width]
+    assert [line for line in fitting if line not in lines] == []
+    return lines
+
+
 def _cells(lines: list[str]) -> list[str]:
     return [c.strip() for line in lines for c in line.split("\u2502")[1:-1]]
 
@@ -171,9 +184,7 @@ def test_inspect_and_check_have_no_trailing_whitespace(name: str) -> None:
         *(["check", "-p", p, path] for p in ("int8", "int16x8", "float16")),
     ):
         for width in WIDTHS:
-            result = invoke(width, *args)
-            assert result.exit_code in (0, 1), result.stderr
-            _assert_fits(result.stdout, width)
+            _assert_unwrapped(width, *args)
 
 
 # ------------------------------------------------------------------ check
@@ -311,3 +322,24 @@ def test_list_rules_fits_without_trailing_whitespace() -> None:
         assert result.exit_code == 0
         cells = _cells(_assert_fits(result.stdout, width))
         assert all(rule in cells for rule in RULES)  # every rule id whole
+
+
+def test_every_render_name_resolves_and_rich_waits_for_drawing() -> None:
+    # `from tflkit.render import X` for every public name; the dicts and plain lines need no
+    # rich (`inspect --json` and `diff` run without it), the tables import it when drawn.
+    import subprocess
+    import sys
+
+    import tflkit.render as render
+
+    assert [name for name in render.__all__ if getattr(render, name, None) is None] == []
+    assert set(render.__all__) <= set(dir(render))
+    code = (
+        "import sys\n"
+        "from tflkit.render import diff_lines, diff_to_dict, json_float, model_to_dict\n"
+        "from tflkit.render import comparison_to_dict, report_to_dict, shorten_middle\n"
+        "assert shorten_middle('abcdef', 4) == 'ab\u2026f'\n"
+        "assert 'rich' not in sys.modules, sorted(m for m in sys.modules if 'rich' in m)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -56,6 +56,7 @@ class Conversion:
         report: ``tflkit.check`` with the profile ``to`` implies (None for float32 and
             dynamic-range, which have no profile; ``kind_ok`` is their verdict).
         kind_ok: ``quantization_kind`` of the result is what ``to`` asked for.
+        kind: ``quantization_kind`` of the result (``int8``, ``mixed``, ...).
         settings: how the model was made, JSON-ready: the converter, its options and the
             calibration used, so the conversion can be reproduced by hand.
         comparison: the result against the float32 conversion of the same source, when
@@ -68,6 +69,7 @@ class Conversion:
     to: str
     report: Report | None
     kind_ok: bool
+    kind: str
     settings: dict[str, Any]
     comparison: Comparison | None = None
     notes: tuple[str, ...] = field(default=())
@@ -267,9 +269,11 @@ def convert(
         io: the inputs' and outputs' dtype: for ``int8`` ``"int8"`` (default), ``"uint8"`` or
             ``"float32"`` (float I/O, QUANTIZE / DEQUANTIZE inside); for ``int16x8``
             ``"int16"`` (default) or ``"float32"``.
-        eval_x: evaluation inputs: the result is compared with the float32 conversion of the
-            same source (agreement, SNR, max error).
-        eval_y: labels for ``eval_x`` (accuracy of both).
+        eval_x: evaluation inputs (arrays as for ``compare``, or a ``.npy`` / ``.npz`` path):
+            the result is compared with the float32 conversion of the same source
+            (agreement, SNR, max error).
+        eval_y: labels for ``eval_x`` (accuracy of both): an array, or a ``.npy`` / ``.npz``
+            path (of a ``.npz``, its first array).
         progress: called with (calibration samples fed, samples to feed).
 
     Returns:
@@ -296,6 +300,7 @@ def convert(
         allowed = ", ".join(_IO.get(to, ())) or "none (the I/O stays float32)"
         raise InputError(f"io {io!r} does not apply to {to!r}; it takes: {allowed}")
     require_positive("samples", samples)
+    eval_x, eval_y = _read_eval(eval_x), _read_eval(eval_y, labels=True)  # before the long work
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
     if is_tflite:
         data, settings, notes = _convert_tflite(os.fspath(source), to, calibration, samples, io)
@@ -305,6 +310,16 @@ def convert(
         src = load_source(source)
         data, settings, notes = _convert_tf(src, to, calibration, samples, io, progress)
     return _verify(data, to, io, settings, notes, source, eval_x, eval_y, is_tflite)
+
+
+def _read_eval(value: Any, *, labels: bool = False) -> Any:
+    """Evaluation data given as a path: its arrays (labels: a .npz's first array)."""
+    if not isinstance(value, (str, os.PathLike)):
+        return value
+    from tflkit._inputs import read_arrays
+
+    arrays = read_arrays(value)
+    return next(iter(arrays.values())) if labels and isinstance(arrays, Mapping) else arrays
 
 
 def _convert_tf(
@@ -492,6 +507,7 @@ def _verify(
         to=to,
         report=report,
         kind_ok=kind_ok,
+        kind=kind,
         settings=settings,
         comparison=comparison,
         notes=tuple(notes),

@@ -19,11 +19,12 @@ import hashlib
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from tflkit.loader import resolve
 from tflkit.model import Model, ModelLike, Subgraph, Tensor
+from tflkit.render._text import json_float
 
 __all__ = ["Change", "ModelDiff", "SECTIONS", "contract", "diff", "diff_contracts"]
 
@@ -43,7 +44,17 @@ _GENERATED = re.compile(r"(arith\.constant|tfl\.pseudo_\w*const|Const)(_?\d+)?")
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One difference. ``old`` / ``new`` are JSON values (None: absent on that side)."""
+    """One difference: what changed as data, and ``subject`` saying it in words.
+
+    ``old`` / ``new`` are JSON values (None: absent on that side; a non-finite number as
+    ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``). The thing that changed is named under the
+    key for its kind, the other keys are None: ``signature`` (its key; ``""`` stands for
+    subgraph 0 of a model without signatures) and in it ``input`` or ``output``; ``tensor``;
+    ``op`` (with ``version`` when one version's count changed); ``metadata`` (an entry);
+    ``dtype`` (section ``size``: the constants of that dtype). ``subgraph`` and ``index`` say
+    where it is in the new model (in the old one when removed): the subgraph, and a tensor's
+    index in it.
+    """
 
     section: str  # one of SECTIONS
     kind: str  # "added", "removed" or "changed"
@@ -52,17 +63,21 @@ class Change:
     old: Any = None
     new: Any = None
     drift: float | None = None  # scales: largest relative change |new - old| / |old|
+    signature: str | None = None
+    input: str | None = None
+    output: str | None = None
+    tensor: str | None = None
+    op: str | None = None
+    version: int | None = None
+    metadata: str | None = None
+    dtype: str | None = None
+    subgraph: int | None = None
+    index: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "section": self.section,
-            "kind": self.kind,
-            "subject": self.subject,
-            "field": self.field,
-            "old": self.old,
-            "new": self.new,
-            "drift": self.drift,
-        }
+        """JSON-ready, as in ``schemas/diff.schema.json``: every key, None where it does not
+        apply."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +358,7 @@ def diff_contracts(old: dict[str, Any], new: dict[str, Any], *, rtol: float = 0.
                     "value",
                     old["min_runtime_version"],
                     new["min_runtime_version"],
+                    metadata="min_runtime_version",
                 )
             )
     return ModelDiff(str(old.get("model", "")), str(new.get("model", "")), tuple(changes), old, new)
@@ -363,27 +379,32 @@ def _drift(a: list[float], b: list[float]) -> float | None:
 
 
 def _quant_changes(
-    section: str, subject: str, qa: dict[str, Any] | None, qb: dict[str, Any] | None, rtol: float
+    section: str,
+    subject: str,
+    qa: dict[str, Any] | None,
+    qb: dict[str, Any] | None,
+    rtol: float,
+    at: dict[str, Any],
 ) -> Iterator[Change]:
+    def changed(field: str, old: Any, new: Any, drift: float | None = None) -> Change:
+        return Change(section, "changed", subject, field, old, new, drift, **at)
+
     if qa is None or qb is None:
         if qa != qb:
-            yield Change(section, "changed", subject, "quantization", _qtext(qa), _qtext(qb))
+            yield changed("quantization", _qtext(qa), _qtext(qb))
         return
     sa, sb = qa["scales"], qb["scales"]
     if len(sa) != len(sb):
-        yield Change(section, "changed", subject, "channels", len(sa), len(sb))
+        yield changed("channels", len(sa), len(sb))
     else:
         drift = _drift(sa, sb)
         if drift is None or drift > rtol:
-            yield Change(section, "changed", subject, "scales", _few(sa), _few(sb), drift)
+            yield changed("scales", _few(sa), _few(sb), drift)
     if qa["zero_points"] != qb["zero_points"]:
-        yield Change(
-            section, "changed", subject, "zero_points", _few(qa["zero_points"]),
-            _few(qb["zero_points"])
-        )  # fmt: skip
+        yield changed("zero_points", _few(qa["zero_points"]), _few(qb["zero_points"]))
     for key in ("quantized_dimension", "details", "block_size"):
         if qa.get(key) != qb.get(key) and len(sa) > 1:
-            yield Change(section, "changed", subject, key, qa.get(key), qb.get(key))
+            yield changed(key, qa.get(key), qb.get(key))
 
 
 def _qtext(q: dict[str, Any] | None) -> str | None:
@@ -397,53 +418,75 @@ def _qtext(q: dict[str, Any] | None) -> str | None:
 
 def _few(values: list[Any]) -> Any:
     """One value as itself; up to 4 as a list; more as their count and the first ones.
-    Non-finite scales as strings ("nan", "inf"): JSON has no such numbers."""
-    values = [v if not isinstance(v, float) or math.isfinite(v) else str(v) for v in values]
+    Non-finite scales as strings ("NaN", "Infinity"): JSON has no such numbers."""
+    values = [json_float(v) if isinstance(v, float) else v for v in values]
     if len(values) == 1:
         return values[0]
     return list(values) if len(values) <= 4 else [*values[:3], f"... ({len(values)})"]
 
 
 def _tensor_fields(
-    section: str, subject: str, a: dict[str, Any], b: dict[str, Any], rtol: float
+    section: str,
+    subject: str,
+    a: dict[str, Any],
+    b: dict[str, Any],
+    rtol: float,
+    at: dict[str, Any],
 ) -> Iterator[Change]:
     for key in ("dtype", "shape_signature", "shape"):
         if a[key] != b[key]:
             if key == "shape" and a["shape_signature"] != b["shape_signature"]:
                 continue  # said once, by the signature
-            yield Change(section, "changed", subject, key, a[key], b[key])
-    yield from _quant_changes(section, subject, a["quantization"], b["quantization"], rtol)
+            yield Change(section, "changed", subject, key, a[key], b[key], **at)
+    yield from _quant_changes(section, subject, a["quantization"], b["quantization"], rtol, at)
+
+
+def _io_at(sigs: dict[str, Any], key: str, kind: str, name: str) -> dict[str, Any]:
+    """Where a signature's input or output is: ``Change``'s signature, input/output, subgraph."""
+    return {"signature": key, kind[:-1]: name, "subgraph": sigs[key].get("subgraph_index")}
+
+
+def _gone_or_new(
+    subject: str, a: dict[str, Any], b: dict[str, Any], name: str, at: dict[str, Any]
+) -> Change | None:
+    """A signature, input or output that only one side has: removed (in ``a`` only) or
+    added (in ``b`` only); None when both have it."""
+    if (name in a) == (name in b):
+        return None
+    if name in a:
+        return Change("interface", "removed", subject, "", name, None, **at)
+    return Change("interface", "added", subject, "", None, name, **at)
 
 
 def _interface(old: dict[str, Any], new: dict[str, Any], rtol: float) -> Iterator[Change]:
-    for key in old:
-        if key not in new:
-            yield Change("interface", "removed", f"signature {key!r}", "", key, None)
-    for key in new:
-        if key not in old:
-            yield Change("interface", "added", f"signature {key!r}", "", None, key)
+    for key in [*old, *(k for k in new if k not in old)]:  # removed first, then added
+        side = old if key in old else new
+        at = {"signature": key, "subgraph": side[key].get("subgraph_index")}
+        change = _gone_or_new(f"signature {key!r}", old, new, key, at)
+        if change is not None:
+            yield change
     primary_a = sorted(k for k, v in old.items() if v.get("subgraph_index") == 0)
     primary_b = sorted(k for k, v in new.items() if v.get("subgraph_index") == 0)
     if primary_a != primary_b and set(primary_a) & set(new) and set(primary_b) & set(old):
         # subgraph 0 runs when no signature is named (Interpreter.invoke())
-        yield Change("interface", "changed", "primary subgraph", "signatures", primary_a, primary_b)
+        yield Change("interface", "changed", "primary subgraph", "signatures", primary_a,
+                     primary_b, subgraph=0)  # fmt: skip
     for key in old:
         if key not in new:
             continue
         for kind in ("inputs", "outputs"):
             a, b = old[key][kind], new[key][kind]
             label = f"signature {key!r} {kind[:-1]}" if key else kind[:-1]
-            for name in a:
-                if name not in b:
-                    yield Change("interface", "removed", f"{label} {name!r}", "", name, None)
-            for name in b:
-                if name not in a:
-                    yield Change("interface", "added", f"{label} {name!r}", "", None, name)
+            for name in [*a, *(n for n in b if n not in a)]:  # removed first, then added
+                at = _io_at(new if name in b else old, key, kind, name)
+                change = _gone_or_new(f"{label} {name!r}", a, b, name, at)
+                if change is not None:
+                    yield change
             for name in a:
                 if name in b:
-                    yield from _tensor_fields(
-                        "interface", f"{label} {name!r}", a[name], b[name], rtol
-                    )
+                    at = _io_at(new, key, kind, name)
+                    yield from _tensor_fields("interface", f"{label} {name!r}", a[name], b[name],
+                                              rtol, at)  # fmt: skip
 
 
 def _quantization(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
@@ -461,13 +504,23 @@ def _operators(old: dict[str, int], new: dict[str, int]) -> Iterator[Change]:
     kinds_b = {_op_kind(k) for k in new}
     for kind in sorted(kinds_a - kinds_b):
         n = sum(v for k, v in old.items() if _op_kind(k) == kind)
-        yield Change("operators", "removed", kind, "count", n, 0)
+        yield Change("operators", "removed", kind, "count", n, 0, op=kind)
     for kind in sorted(kinds_b - kinds_a):
         n = sum(v for k, v in new.items() if _op_kind(k) == kind)
-        yield Change("operators", "added", kind, "count", 0, n)
+        yield Change("operators", "added", kind, "count", 0, n, op=kind)
     for key in sorted(set(old) | set(new)):
         if _op_kind(key) in kinds_a & kinds_b and old.get(key, 0) != new.get(key, 0):
-            yield Change("operators", "changed", key, "count", old.get(key, 0), new.get(key, 0))
+            kind, _, version = key.rpartition(" v")
+            yield Change(
+                "operators",
+                "changed",
+                key,
+                "count",
+                old.get(key, 0),
+                new.get(key, 0),
+                op=kind,
+                version=int(version),
+            )
 
 
 def _weights(t: dict[str, Any]) -> bool:
@@ -527,20 +580,39 @@ def _tensors(old_facts: dict[str, Any], new_facts: dict[str, Any], rtol: float) 
         for i, j in pairs:
             ta, tb = a[i], b[j]
             subject = f"{prefix}tensor {tb['name']!r}"
+            at = {"tensor": tb["name"], "subgraph": s_new, "index": j}
             if ta["name"] != tb["name"] and not _GENERATED.fullmatch(ta["name"] or "x"):
-                yield Change("tensors", "changed", subject, "name", ta["name"], tb["name"])
-            yield from _tensor_fields("tensors", subject, ta, tb, rtol)
+                yield Change("tensors", "changed", subject, "name", ta["name"], tb["name"], **at)
+            yield from _tensor_fields("tensors", subject, ta, tb, rtol, at)
             same_layout = ta["dtype"] == tb["dtype"] and ta["shape"] == tb["shape"]
             if same_layout and "hash" in ta and "hash" in tb and ta["hash"] != tb["hash"]:
-                yield Change("tensors", "changed", subject, "values", "", "changed")
+                yield Change("tensors", "changed", subject, "values", "", "changed", **at)
         for i in only_a:
             t = a[i]
             yield Change(
-                "tensors", "removed", f"{prefix}tensor {t['name']!r}", "", t["dtype"], None
+                "tensors",
+                "removed",
+                f"{prefix}tensor {t['name']!r}",
+                "",
+                t["dtype"],
+                None,
+                tensor=t["name"],
+                subgraph=s_old,
+                index=i,
             )
         for j in only_b:
             t = b[j]
-            yield Change("tensors", "added", f"{prefix}tensor {t['name']!r}", "", None, t["dtype"])
+            yield Change(
+                "tensors",
+                "added",
+                f"{prefix}tensor {t['name']!r}",
+                "",
+                None,
+                t["dtype"],
+                tensor=t["name"],
+                subgraph=s_new,
+                index=j,
+            )
 
 
 def _mapping(
@@ -551,8 +623,7 @@ def _mapping(
         if a == b:
             continue
         kind = "added" if a is None else "removed" if b is None else "changed"
-        subject = f"{key} {label}" if section == "size" else f"{label} {key!r}"
         if section == "size":
-            yield Change(section, kind, subject, what, a or 0, b or 0)
+            yield Change(section, kind, f"{key} {label}", what, a or 0, b or 0, dtype=key)
         else:
-            yield Change(section, kind, subject, what, a, b)
+            yield Change(section, kind, f"{label} {key!r}", what, a, b, metadata=key)

@@ -506,8 +506,8 @@ def assert_matches_snapshot(
     import json
     import sys
 
-    from tflkit._diff_render import change_line
     from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
+    from tflkit.render.diff import change_line
 
     path = Path(snapshot_path)
     if not path.is_absolute():

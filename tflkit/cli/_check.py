@@ -154,12 +154,8 @@ def check(
         for report in reports:
             for renderable in render.report_renderables(cli_report(report)):
                 console.print(renderable)
-        failed = sum(not r.passed for r in reports)
-        summary = f"{len(reports)} checked: {len(reports) - failed} passed, {failed} failed"
-        if unreadable:
-            summary += f", {unreadable} unreadable"
-        if len(models) > 1 or failed:
-            console.print(summary)
+        if len(models) > 1 or not all(r.passed for r in reports):
+            console.print(render.checked_summary(reports, unreadable=unreadable))
     if unreadable:
         raise typer.Exit(EXIT_ERROR)
     if any(not r.passed for r in reports):

@@ -73,22 +73,12 @@ def convert(
         error(f"{output} exists; add --force to replace it")
     if labels is not None and eval_x is None:
         error("--labels needs --eval")
-    x = y = None
-    if eval_x is not None:
-        from tflkit._inputs import read_arrays
-
-        x = read_arrays(eval_x)
-        y = read_arrays(labels) if labels is not None else None
-        if isinstance(y, dict):
-            y = next(iter(y.values()))
     source_path = source if os.path.exists(source) else None
     if source_path is None:
         error(f"{source}: no such file or directory")
-    total: list[int] = [0]
     with quiet_tensorflow(), progress_bar(2.0) as bar:
 
         def tick(done: int, of: int) -> None:
-            total[0] = of
             if bar is not None and of:
                 bar(done / of)
 
@@ -98,8 +88,8 @@ def convert(
             calibration=calibration,
             samples=samples,
             io=io,
-            eval_x=x,
-            eval_y=y,
+            eval_x=eval_x,
+            eval_y=labels,
             progress=tick,
         )
     result.save(output, force=force)

@@ -28,16 +28,16 @@ def diff_args(args: list[str]) -> tuple[str, str, bool, bool] | None:
 def run_diff(old: str | os.PathLike[str], new: str | os.PathLike[str], json_: bool,
              all_changes: bool) -> int:  # fmt: skip
     """Print the diff of two models; the exit code: 0 same, 1 different (errors raise)."""
-    from tflkit import _diff_render
     from tflkit.differ import diff
+    from tflkit.render.diff import diff_lines, diff_to_dict
 
     d = diff(old, new)
     if json_:
-        print_json(_diff_render.diff_to_dict(d))
+        print_json(diff_to_dict(d))
     else:
         # Plain lines, already within 80 columns and without trailing spaces (what
         # print_trimmed is for): rich would add ~60 ms of imports to this command.
-        lines = _diff_render.diff_lines(d, all_changes=all_changes)
+        lines = diff_lines(d, all_changes=all_changes)
         sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
         sys.stdout.flush()
     return EXIT_OK if d.same else EXIT_FAILED

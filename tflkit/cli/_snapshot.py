@@ -23,22 +23,12 @@ def snapshot(
 ) -> None:
     """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON."""
     from tflkit.differ import contract
+    from tflkit.render.diff import snapshot_to_dict
     from tflkit.testing import write_snapshot
 
     facts = contract(model)
     write_snapshot(model, output, facts)
     if json_:  # what was written, for a CI log (schemas/snapshot.schema.json)
-        print_json(
-            {
-                "model": str(model),
-                "snapshot": str(output),
-                "size_bytes": output.stat().st_size,
-                "tflkit_contract": facts["tflkit_contract"],
-                "quantization_kind": facts["quantization_kind"],
-                "int8_check": facts["int8_check"],
-                "signatures": sorted(facts["signatures"]),
-                "ops": sum(facts["ops"].values()),
-                "tensors": sum(len(sg) for sg in facts["subgraphs"]),
-            }
-        )
+        size = output.stat().st_size
+        print_json(snapshot_to_dict(facts, model=str(model), snapshot=str(output), size_bytes=size))
     typer.echo(f"tflkit: wrote snapshot {output}", err=True)

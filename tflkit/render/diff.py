@@ -1,12 +1,15 @@
-"""ModelDiff -> JSON-ready dict (``schemas/diff.schema.json``) and 80-column text lines.
+"""``tflkit diff``: a ModelDiff as the JSON document (``schemas/diff.schema.json``) and as
+plain text lines within 80 columns; a contract as ``tflkit snapshot --json`` says what it wrote.
 
-Kept apart from ``render.py`` as ``_plot.py`` is: it names ``ModelDiff`` only for type hints.
-Never prints.
+Plain strings, without rich's tables: ``tflkit diff`` runs without importing rich or typer
+(``cli/_plain``); only a name that is not ASCII has its cells measured by rich. Never prints.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from tflkit.render._text import cells, shorten_middle
 
 if TYPE_CHECKING:
     from tflkit.differ import Change, ModelDiff
@@ -54,6 +57,24 @@ def diff_to_dict(d: ModelDiff) -> dict[str, Any]:
     }
 
 
+def snapshot_to_dict(
+    facts: dict[str, Any], *, model: str, snapshot: str, size_bytes: int
+) -> dict[str, Any]:
+    """What ``tflkit snapshot --json`` says it wrote (``schemas/snapshot.schema.json``): the
+    contract ``facts`` (``differ.contract``) counted, for a CI log."""
+    return {
+        "model": model,
+        "snapshot": snapshot,
+        "size_bytes": size_bytes,
+        "tflkit_contract": facts["tflkit_contract"],
+        "quantization_kind": facts["quantization_kind"],
+        "int8_check": facts["int8_check"],
+        "signatures": sorted(facts["signatures"]),
+        "ops": sum(facts["ops"].values()),
+        "tensors": sum(len(sg) for sg in facts["subgraphs"]),
+    }
+
+
 def _value(v: Any) -> str:
     if v is None:
         return "none"
@@ -66,55 +87,46 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def _fit(subject: str, rest: str, width: int) -> str:
+def _subject_and_rest(subject: str, rest: str, width: int) -> str:
     """``  subject: rest`` in ``width`` columns; when longer, the subject on its own line and
-    the rest indented below it. A subject that alone is too long keeps its end (a tensor's
-    last name part says the most)."""
+    the rest indented below it, each shortened in the middle if it alone is too long."""
     line = f"  {subject}: {rest}" if rest else f"  {subject}"
-    if len(line) <= width:
+    if cells(line) <= width:
         return line
-    if len(subject) > width - 2:
-        subject = "..." + subject[-(width - 5) :]
-    if not rest:
-        return f"  {subject}"
-    rest = f"      {rest}"
-    if len(rest) > width:
-        rest = rest[: width - 3] + "..."
-    return f"  {subject}\n{rest}"
+    subject = "  " + shorten_middle(subject, width - 2)
+    return f"{subject}\n      {shorten_middle(rest, width - 6)}" if rest else subject
 
 
 def change_line(c: Change, width: int = 80) -> str:
     """One change as one line of at most ``width`` columns."""
     if c.kind == "added" and not c.field:
-        return _fit(
-            c.subject, f"added ({_value(c.new)})" if "tensor" in c.subject else "added", width
+        return _subject_and_rest(
+            c.subject, f"added ({_value(c.new)})" if c.tensor is not None else "added", width
         )
     if c.kind == "removed" and not c.field:
-        return _fit(
-            c.subject, f"removed ({_value(c.old)})" if "tensor" in c.subject else "removed", width
+        return _subject_and_rest(
+            c.subject, f"removed ({_value(c.old)})" if c.tensor is not None else "removed", width
         )
     if c.field == "values":
-        return _fit(c.subject, "values changed", width)
+        return _subject_and_rest(c.subject, "values changed", width)
     if c.section == "metadata" and c.field == "data":
-        return _fit(
+        return _subject_and_rest(
             c.subject, {"added": "added", "removed": "removed"}.get(c.kind, "changed"), width
         )
     if c.section == "size":
-        return _fit(c.subject, f"{c.old:,} -> {c.new:,} bytes", width)
+        return _subject_and_rest(c.subject, f"{c.old:,} -> {c.new:,} bytes", width)
     if c.section == "operators":
         what = {"added": "added, ", "removed": "removed, "}.get(c.kind, "")
-        return _fit(c.subject, f"{what}{c.old} -> {c.new}", width)
+        return _subject_and_rest(c.subject, f"{what}{c.old} -> {c.new}", width)
     field = c.field.replace("_", " ")
     rest = f"{field} {_value(c.old)} -> {_value(c.new)}"
     if c.drift is not None:
         rest += f" (drift {c.drift:.2%})" if c.drift < 10 else f" (drift {c.drift:.3g}x)"
-    return _fit(c.subject, rest, width)
+    return _subject_and_rest(c.subject, rest, width)
 
 
 def diff_lines(d: ModelDiff, *, all_changes: bool = False, width: int = 80) -> list[str]:
     """The human ``tflkit diff``: the summary first, then each section with changes."""
-    import textwrap
-
     from tflkit.differ import SECTIONS
 
     a, b = d.old_facts, d.new_facts
@@ -128,8 +140,13 @@ def diff_lines(d: ModelDiff, *, all_changes: bool = False, width: int = 80) -> l
         else:
             lines[-1] += ","
             lines.append("  " + part)
-    lines = [line if len(line) <= width else textwrap.shorten(line, width) for line in lines]
-    lines.append(f"{d.old_name} -> {d.new_name}"[:width])
+    lines = [shorten_middle(line, width) for line in lines]
+    old, new = d.old_name, d.new_name
+    if cells(f"{old} -> {new}") > width:  # each name gets half, or what the other leaves
+        room = width - 4
+        left = min(cells(old), max(room // 2, room - cells(new)))
+        old, new = shorten_middle(old, left), shorten_middle(new, room - left)
+    lines.append(f"{old} -> {new}")
     if "size_bytes" in a and "size_bytes" in b:
         lines.append(f"  file size {a['size_bytes']:,} -> {b['size_bytes']:,} bytes (layout)")
     for section in SECTIONS:
