@@ -77,6 +77,21 @@ def paired_shards(
     return files, label_files
 
 
+def read_inputs(
+    path: str | os.PathLike[str], runner: Any, notes: list[str] | None = None
+) -> Array | list[Array] | dict[str, Array]:
+    """One .npy (a single-input model's) or .npz file's arrays for ``runner``'s inputs (keys
+    are input names or tensor names, or one array); ``notes`` says which array went where when
+    a key names no input."""
+    return inputs_for(
+        read_arrays(path),
+        runner.input_names,
+        [t.name for t in runner.inputs],
+        source=os.path.basename(os.fspath(path)),
+        notes=notes,
+    )
+
+
 def read_shard(
     path: str | os.PathLike[str],
     input_names: Sequence[str],
@@ -106,6 +121,16 @@ def read_shard(
     except Exception as exc:  # a truncated .npy raises ValueError, EOFError, OSError, ...
         raise InputError(f"{p}: cannot read this shard ({type(exc).__name__}: {exc})") from exc
     return inputs_for(data, input_names, tensor_names, source=p.name, notes=notes)
+
+
+def runner_shard(
+    path: str | os.PathLike[str], runner: Any, notes: list[str] | None = None
+) -> Array | list[Array] | dict[str, Array]:
+    """``read_shard`` for ``runner``'s inputs: their names, tensor names and sample shapes."""
+    names = runner.input_names
+    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
+    tensor_names = [t.name for t in runner.inputs]
+    return read_shard(path, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
 
 
 def _read_parquet(
@@ -210,10 +235,7 @@ def run_shard(
         InputError: the shard cannot be read or does not fit the model (the message names it).
     """
     p = Path(path)
-    names = runner.input_names
-    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
-    tensor_names = [t.name for t in runner.inputs]
-    held = [read_shard(p, names, shapes=shapes, tensor_names=tensor_names, notes=notes)]
+    held = [runner_shard(p, runner, notes)]
     try:  # run_slices gets the only reference to the shard: freed before the outputs join
         outs, result = run_slices(runner, held.pop(), raw=raw, chunk=chunk, progress=progress)
     except InputError as exc:

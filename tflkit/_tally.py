@@ -21,6 +21,7 @@ import numpy.typing as npt
 from tflkit._inputs import batch_size_of, take
 from tflkit._metrics import OutputSums, label_hits
 from tflkit._results import Comparison, ModelResult, OutputError
+from tflkit._stream import paired_shards, read_shard, runner_shard
 from tflkit.errors import InputError
 from tflkit.speed import LATENCY_REPEAT, THROUGHPUT_REPEAT, ModelSpeed, measure_speed, overhead_ms
 
@@ -222,14 +223,8 @@ class Tally:
 
 def _shard_inputs(setup: Setup, path: Any, notes: list[str] | None) -> dict[str, Any]:
     """One shard's arrays by the reference's input names (the reference's own checks)."""
-    from tflkit._stream import read_shard
-
     ref = setup.ref
-    shapes = {
-        n: list(t.shape_signature[1:]) for n, t in zip(ref.input_names, ref.inputs, strict=True)
-    }
-    tensor_names = [t.name for t in ref.inputs]
-    raw = read_shard(path, ref.input_names, shapes=shapes, tensor_names=tensor_names, notes=notes)
+    raw = runner_shard(path, ref, notes)
     try:
         return dict(zip(ref.input_names, ref.input_arrays(raw), strict=True))
     except InputError as exc:
@@ -262,8 +257,6 @@ def tally_shard(
 
 def label_shard(path: Any, n: int, data: Any) -> Array:
     """One shard of labels: one array of ``n`` rows (the samples of shard ``data``)."""
-    from tflkit._stream import read_shard
-
     y_raw = read_shard(path, ["labels"])
     if isinstance(y_raw, (dict, list)):
         values = list(y_raw.values()) if isinstance(y_raw, dict) else y_raw
@@ -301,8 +294,6 @@ def shard_comparison(
     ``tallier``; the tallies are merged exactly, the notes kept once each. Speed, when asked,
     is measured here on the first slice of the first shard with samples, and a note says so.
     """
-    from tflkit._stream import paired_shards
-
     files, label_files = paired_shards(data, labels)
     jobs = [(f, None if label_files is None else label_files[i]) for i, f in enumerate(files)]
     parts = (

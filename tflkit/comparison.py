@@ -114,21 +114,17 @@ def compare(
         >>> c.models[0].outputs[0].snr_db
         41.2
     """
-    if not models:
-        raise InputError("compare needs at least one model")
     source = None  # a Keras model or SavedModel as the reference: its outputs, through TF
     if reference == 0 and len(models) > 1 and _is_source(models[0]):
         if reference_outputs is not None:
             raise InputError("a source model and reference_outputs: give one reference")
         source, models = models[0], list(models[1:])
-    if not 0 <= reference < len(models):
-        raise InputError(f"reference must be in 0..{len(models) - 1}, got {reference}")
+    opened = setup(models, reference, num_threads, names)  # no model, a bad reference: refused
     read_refs: dict[str, Array] | Array | None = None
     given_refs: dict[str, Array] | None = None
     refs_source: str | None = None
     if reference_outputs is not None:
         refs_source, read_refs = _read_reference_outputs(reference_outputs)
-    opened = setup(models, reference, num_threads, names)
     runners, names, notes, ref = opened.runners, opened.names, opened.notes, opened.ref
 
     n_data: int | None = None  # samples in the data given, before ``samples`` cuts them
@@ -327,11 +323,9 @@ def compare_files(
             Keras reference, ``reference_outputs``, ``per_tensor``, ``samples``); as
             ``compare()``, ``compare_stream()`` and ``tflkit.ray.compare_shards``.
     """
-    from tflkit._stream import is_shard_spec
+    from tflkit._stream import is_shard_spec, read_inputs
     from tflkit.runner import Runner
 
-    if not models:
-        raise InputError("compare needs at least one model")
     on_ray = ray or address is not None
     shards = data is not None and is_shard_spec(data)
     if on_ray and not shards:
@@ -364,18 +358,7 @@ def compare_files(
         return compare_stream(
             runners, data, labels, num_threads=num_threads, speed=speed, label_output=label_output
         )
-    x = None
-    if data is not None:
-        from tflkit._inputs import inputs_for
-
-        ref = runners[0]
-        x = inputs_for(
-            read_arrays(data),
-            ref.input_names,
-            [t.name for t in ref.inputs],
-            source=os.path.basename(os.fspath(data)),
-            notes=notes,
-        )
+    x = None if data is None else read_inputs(data, runners[0], notes)
     y = None
     if labels is not None:
         y = read_arrays(labels)

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
-from tflkit._inputs import batch_size_of, inputs_for, read_arrays
+from tflkit._inputs import batch_size_of
 from tflkit._stream import (
     STREAM_CHUNK,
     ShardRun,
     is_shard_spec,
     output_dir,
+    read_inputs,
     run_shard,
     run_slices,
     save_npz,
@@ -240,13 +241,7 @@ def run(
 
 def _read(runner: Any, path: str | os.PathLike[str], notes: list[str]) -> Any:
     """Arrays from a .npy (single-input models) or .npz (keys = input names, or one array)."""
-    x = inputs_for(
-        read_arrays(path),
-        runner.input_names,
-        [t.name for t in runner.inputs],
-        source=os.path.basename(os.fspath(path)),
-        notes=notes,
-    )
+    x = read_inputs(path, runner, notes)
     if not isinstance(x, (list, dict)) and len(runner.inputs) > 1:
         names = ", ".join(repr(n) for n in runner.input_names)
         raise InputError(

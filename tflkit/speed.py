@@ -321,7 +321,7 @@ def benchmark(
         batch_size,
         seed=seed,
         shapes=shapes,
-        hint="--shape",
+        hint="pass shapes=",
         batch_axis=runner.batch_axis,
     )
     for _ in range(max(1, warmup)):

@@ -63,7 +63,7 @@ def run(
     """Run a model on a .npy/.npz file or on shards (on Ray too), and save the outputs."""
     from tflkit.running import run as run_model
 
-    with _Bar() as bar, quiet_runtime():
+    with quiet_runtime(), _Bar() as bar:  # the bar gone before the warnings are printed
         result = run_model(
             model,
             input,
