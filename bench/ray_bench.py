@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tflkit  # noqa: E402
+from tflkit.ray import _pool  # noqa: E402
 
 
 def build_cnn() -> bytes:
@@ -69,7 +70,7 @@ def generate(batch: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
 READY = Path(tempfile.mkdtemp(prefix="ray_bench_ready_"))
 
 
-class TimedPredictor(tflkit.ray._Predictor):
+class TimedPredictor(_pool.Predictor):
     """tflkit.ray's actor, writing when its Runner is open (wall clock, one file per actor):
     no batch runs before, so the time from the last actor ready is the work alone."""
 
@@ -143,7 +144,7 @@ def main() -> None:
     blocks = args.blocks_per_actor * args.cpus
     ids = ray.data.range(n, override_num_blocks=blocks)
     # num_cpus=0.5: actors reserving both CPUs would leave none for the ReadRange tasks
-    tflkit.ray._Predictor = TimedPredictor  # type: ignore[misc]
+    _pool.Predictor = TimedPredictor  # type: ignore[misc]
     if args.stage:  # generate as a Ray Data stage of its own: a float32 tensor column
         ds = ids.map_batches(
             generate, fn_kwargs={"name": name}, batch_size=bs, batch_format="numpy", num_cpus=0.5

@@ -271,6 +271,27 @@ def test_invoke_is_apart_from_the_whole_call(mlp_comparison: tflkit.Comparison) 
     assert (no_speed.invoke, no_speed.invoke_speedup, no_speed.overhead_ms) == (None, None, None)
 
 
+def test_batch_invoke_rate_is_the_runtime_alone(mlp_comparison: tflkit.Comparison) -> None:
+    """The batch has a runtime-only rate beside the whole call's, as one sample has ``invoke``
+    beside ``latency``; each with its ratio to the reference's, in the JSON document too."""
+    ref = mlp_comparison.models[0]
+    assert ref.invoke_samples_per_second is not None
+    rows = mlp_comparison.to_dict()["models"]
+    for m, row in zip(mlp_comparison.models, rows, strict=True):
+        assert m.invoke_samples_per_second is not None and m.invoke_samples_per_second > 0
+        assert m.invoke_throughput_speedup == pytest.approx(
+            m.invoke_samples_per_second / ref.invoke_samples_per_second
+        )
+        assert row["invoke_samples_per_second"] == m.invoke_samples_per_second
+        assert row["invoke_throughput_speedup"] == m.invoke_throughput_speedup
+    assert ref.invoke_throughput_speedup == 1.0
+    no_speed = tflkit.compare([_path("mlp_float32")], samples=4, speed=False).models[0]
+    assert (no_speed.invoke_samples_per_second, no_speed.invoke_throughput_speedup) == (None, None)
+    encode = tflkit.Runner(FIXTURES / "two_signatures.tflite", signature="encode")
+    apart = tflkit.compare([encode, encode], samples=4, latency_repeat=1, throughput_repeat=1)
+    assert all(m.samples_per_second and m.invoke_samples_per_second is None for m in apart.models)
+
+
 class _CountingInterpreter:
     """The Runner's interpreter, with invoke() counted and advancing a fake clock by 1 s."""
 

@@ -306,7 +306,7 @@ def test_compare_ray_equals_compare_stream_and_in_memory(tmp_path: Path) -> None
     from tflkit import ray as tray
 
     streamed = tflkit.compare_stream(models, data, labels, speed=False)
-    same_metrics(streamed, tray._compare_shards(models, data, labels, concurrency=2, speed=False))
+    same_metrics(streamed, tray.compare_shards(models, data, labels, concurrency=2, speed=False))
 
 
 def test_run_ray_unreadable_shard_exit_2_naming_it_no_partial_file(tmp_path: Path) -> None:

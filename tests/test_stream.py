@@ -80,7 +80,7 @@ def test_streamed_compare_equals_in_memory(tmp_path: Path, fmt: str) -> None:
 
 
 def test_output_sums_merge_equals_one_pass() -> None:
-    from tflkit.comparison import OutputSums, _output_error
+    from tflkit._metrics import OutputSums, output_error
 
     rng = np.random.default_rng(1)
     ref = rng.normal(size=(100, 10))
@@ -95,7 +95,7 @@ def test_output_sums_merge_equals_one_pass() -> None:
     d = out - ref
     assert math.isclose(total.errors()[3], 10 * math.log10(np.sum(ref**2) / np.sum(d**2)))
     assert math.isclose(total.errors()[2], math.sqrt(np.mean(d**2)))
-    merged, one = total.output_error("o"), _output_error("o", out, ref)  # one formula
+    merged, one = total.output_error("o"), output_error("o", out, ref)  # one formula
     for field in ("top1_agreement", "max_abs", "mean_abs", "rmse", "snr_db", "mse"):
         assert close(getattr(merged, field), getattr(one, field)), field  # summation order
     assert total.output_error("o").top1_agreement == np.mean(out.argmax(1) == ref.argmax(1))

@@ -59,6 +59,7 @@ __all__ = [
     "ModelDiff",
     "RULES",
     "Report",
+    "RunResult",
     "Runner",
     "SaturationWarning",
     "__version__",
@@ -73,6 +74,7 @@ __all__ = [
     "quantization_kind",
     "quantize",
     "ray",
+    "run",
 ]
 
 _LAZY = {
@@ -82,6 +84,8 @@ _LAZY = {
     "Report": "tflkit.report",
     "RULES": "tflkit.checks",
     "Runner": "tflkit.runner",  # imports the LiteRT runtime on first use
+    "run": "tflkit.running",
+    "RunResult": "tflkit.running",
     "compare": "tflkit.comparison",
     "compare_stream": "tflkit.comparison",
     "diff": "tflkit.differ",

@@ -1,8 +1,8 @@
 """Shards in: a directory or glob of .npy / .npz / .parquet files, read one at a time.
 
 ``shards(spec)`` lists the files; ``read_shard(path, ...)`` reads one into arrays by input name;
-``run_shard(runner, path, ...)`` runs one in slices and writes its outputs (``tflkit run`` on one
-machine and on Ray actors).
+``run_shard(runner, path, ...)`` runs one in slices (``run_slices``, which ``tflkit.run`` uses on
+arrays too) and writes its outputs (``tflkit.run`` on one machine and on Ray actors).
 pyarrow is imported only to read a .parquet shard. Numpy only otherwise.
 """
 
@@ -26,6 +26,8 @@ Array = npt.NDArray[Any]
 
 #: File suffixes a directory of shards is scanned for.
 SUFFIXES = (".npy", ".npz", ".parquet")
+#: Samples per predict call when shards are run without a batch size: a few batches in memory.
+STREAM_CHUNK = 4096
 
 
 def is_shard_spec(spec: str | os.PathLike[str]) -> bool:
@@ -75,6 +77,21 @@ def paired_shards(
     return files, label_files
 
 
+def read_inputs(
+    path: str | os.PathLike[str], runner: Any, notes: list[str] | None = None
+) -> Array | list[Array] | dict[str, Array]:
+    """One .npy (a single-input model's) or .npz file's arrays for ``runner``'s inputs (keys
+    are input names or tensor names, or one array); ``notes`` says which array went where when
+    a key names no input."""
+    return inputs_for(
+        read_arrays(path),
+        runner.input_names,
+        [t.name for t in runner.inputs],
+        source=os.path.basename(os.fspath(path)),
+        notes=notes,
+    )
+
+
 def read_shard(
     path: str | os.PathLike[str],
     input_names: Sequence[str],
@@ -104,6 +121,16 @@ def read_shard(
     except Exception as exc:  # a truncated .npy raises ValueError, EOFError, OSError, ...
         raise InputError(f"{p}: cannot read this shard ({type(exc).__name__}: {exc})") from exc
     return inputs_for(data, input_names, tensor_names, source=p.name, notes=notes)
+
+
+def runner_shard(
+    path: str | os.PathLike[str], runner: Any, notes: list[str] | None = None
+) -> Array | list[Array] | dict[str, Array]:
+    """``read_shard`` for ``runner``'s inputs: their names, tensor names and sample shapes."""
+    names = runner.input_names
+    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
+    tensor_names = [t.name for t in runner.inputs]
+    return read_shard(path, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
 
 
 def _read_parquet(
@@ -171,10 +198,11 @@ class ShardRun:
         self.seconds += other.seconds
         for k, v in other.outputs.items():
             self.outputs.setdefault(k, v)
-        _add_stats(self.saturation, other.saturation)
+        add_stats(self.saturation, other.saturation)
 
 
-def _add_stats(into: dict[str, QuantizeStats], more: Mapping[str, QuantizeStats]) -> None:
+def add_stats(into: dict[str, QuantizeStats], more: Mapping[str, QuantizeStats]) -> None:
+    """Add clipping counts (``Runner.saturation`` of another call) into ``into``, by input."""
     for k, s in more.items():
         a = into.get(k)
         into[k] = (
@@ -199,44 +227,65 @@ def run_shard(
     notes: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ShardRun:
-    """Run one shard through ``runner`` in slices of ``chunk`` samples; with ``output`` (a
-    directory), write its outputs to ``output/<shard stem>.npz`` all at once (a temporary
-    file, then a rename: never a partial file). ``progress(n)`` after each slice.
+    """Run one shard through ``runner`` in slices of ``chunk`` samples (``run_slices``); with
+    ``output`` (a directory), write its outputs to ``output/<shard stem>.npz`` all at once (a
+    temporary file, then a rename: never a partial file). ``progress(n)`` after each slice.
 
     Raises:
         InputError: the shard cannot be read or does not fit the model (the message names it).
+    """
+    p = Path(path)
+    held = [runner_shard(p, runner, notes)]
+    try:  # run_slices gets the only reference to the shard: freed before the outputs join
+        outs, result = run_slices(runner, held.pop(), raw=raw, chunk=chunk, progress=progress)
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from exc
+    if output is not None and outs:
+        save_npz(Path(output) / f"{p.stem}.npz", outs)
+    return result
+
+
+def run_slices(
+    runner: Any,
+    x: Any,
+    n: int | None = None,
+    *,
+    raw: bool,
+    chunk: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Array], ShardRun]:
+    """Run ``x`` (``n`` samples, default: its batch size) through ``runner`` in slices of
+    ``chunk`` samples (one call, ``x`` as it is, when ``chunk >= n``): the outputs by name,
+    joined, and the figures of the whole run (the seconds of the ``predict`` calls alone,
+    summed; the inputs' clipping summed over the slices), whatever the slicing.
+    ``progress(k)`` after each slice of ``k`` samples. ``x`` is let go before the outputs
+    are joined: a caller that keeps no reference of its own never holds both.
     """
     import time
 
     from tflkit._inputs import batch_size_of, take
 
-    p = Path(path)
-    names = runner.input_names
-    shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
-    tensor_names = [t.name for t in runner.inputs]
-    x = read_shard(p, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
-    n = batch_size_of(x)
+    n = batch_size_of(x) if n is None else n
     result = ShardRun(samples=n)
     pieces: dict[str, list[Array]] = {}
+    part = None
     for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        part = x if s == 0 and e >= n else take(x, s, e)
+        runner.saturation.clear()  # what this call clipped, nothing older
         start = time.perf_counter()
-        try:
-            got = runner.predict(take(x, s, min(n, s + chunk)), raw=raw)
-        except InputError as exc:
-            raise InputError(f"{p}: {exc}") from exc
+        got = runner.predict(part, raw=raw)
         result.seconds += time.perf_counter() - start
-        _add_stats(result.saturation, runner.saturation)
+        add_stats(result.saturation, runner.saturation)
         got = got if isinstance(got, dict) else {runner.output_names[0]: got}
         for k, v in got.items():
             pieces.setdefault(k, []).append(np.asarray(v))
         if progress is not None:
-            progress(min(n, s + chunk) - s)
-    del x
-    outs = {k: np.concatenate(v) for k, v in pieces.items()}
+            progress(e - s)
+    del x, part
+    outs = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in pieces.items()}
     result.outputs = {k: (str(v.dtype), list(v.shape[1:])) for k, v in outs.items()}
-    if output is not None and outs:
-        save_npz(Path(output) / f"{p.stem}.npz", outs)
-    return result
+    return outs, result
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
@@ -246,7 +295,9 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def output_dir(spec: str | os.PathLike[str], files: Sequence[Path], output: Path | None) -> None:
+def output_dir(
+    spec: str | os.PathLike[str], files: Sequence[Path], output: str | os.PathLike[str] | None
+) -> None:
     """Check that the shards' outputs can go to ``output`` (a directory, one .npz per shard
     stem) and create it."""
     stems = [f.stem for f in files]
@@ -254,6 +305,8 @@ def output_dir(spec: str | os.PathLike[str], files: Sequence[Path], output: Path
         dup = next(s for s in stems if stems.count(s) > 1)
         raise InputError(f"{os.fspath(spec)}: two shards named {dup!r} would write one output file")
     if output is not None:
-        if output.exists() and not output.is_dir():
-            raise InputError(f"{output}: shards write a directory of .npz files, not one file")
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise InputError(
+                f"{os.fspath(output)}: shards write a directory of .npz files, not one file"
+            )
         os.makedirs(output, exist_ok=True)

@@ -1,8 +1,10 @@
 """``benchmark()``: latency distribution and throughput of one model through the Runner.
 
-Timing helpers shared with ``tflkit.compare``. Timing uses ``time.perf_counter``; warm-up calls
-are never counted (the first call allocates, sets up the delegate and, for batches, lets the
-Runner choose its batching).
+The one timing engine of tflkit: ``benchmark()`` (``timed_calls`` for a time budget) and
+``measure_speed()``, which ``compare()``, ``compare_stream()`` and ``tflkit.ray`` use (a number
+of calls per model, interleaved across models). Both time the runtime's invoke alone through
+``invoke_times``. Timing uses ``time.perf_counter``; warm-up calls are never counted (the first
+call allocates, sets up the delegate and, for batches, lets the Runner choose its batching).
 
 Two latencies answer two questions. The runtime's ``invoke()`` alone (``Runner.time_invoke``)
 says whether a model is faster on this machine: int8 against float32 is a question about
@@ -24,7 +26,25 @@ from tflkit._inputs import random_inputs
 from tflkit.errors import InputError, UnsupportedModelError, require_positive
 from tflkit.model import ModelLike
 
-__all__ = ["Benchmark", "Latency", "benchmark", "peak_rss_bytes"]
+__all__ = [
+    "LATENCY_REPEAT",
+    "THROUGHPUT_REPEAT",
+    "Benchmark",
+    "Latency",
+    "ModelSpeed",
+    "benchmark",
+    "invoke_plan",
+    "invoke_times",
+    "measure_speed",
+    "overhead_ms",
+    "peak_rss_bytes",
+    "timed_calls",
+]
+
+#: One-sample calls (and invokes) ``measure_speed`` times per model, after two warm-up calls.
+LATENCY_REPEAT = 30
+#: Whole-batch calls (and their invokes) ``measure_speed`` times per model; the median counts.
+THROUGHPUT_REPEAT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,16 +124,20 @@ def timed_calls(
     times: list[float] = []
     start = time.perf_counter()
     while True:
-        t0 = time.perf_counter()
-        fn()
-        t1 = time.perf_counter()
-        times.append(t1 - t0)
-        elapsed = t1 - start
+        times.append(_timed(fn))
+        elapsed = time.perf_counter() - start
         if progress is not None:
             progress(min(1.0, elapsed / seconds) if seconds > 0 else 1.0)
         if elapsed >= seconds and len(times) >= min_calls:
             break
     return times
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> float:
+    """Seconds of one call ``fn(*args)``."""
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
 
 
 def overhead_ms(whole: Latency | None, invoke: Latency | None) -> float | None:
@@ -143,15 +167,100 @@ def invoke_plan(runner: Any, x: Any, n: int) -> tuple[Any, int]:
     return take(x, 0, size), -(-n // size)
 
 
-def invoke_times(runner: Any, x: Any, n: int, calls: int) -> list[float] | None:
+def invoke_times(runner: Any, x: Any, n: int, calls: int, *, warmup: int = 2) -> list[float] | None:
     """Seconds of the invokes of ``calls`` predict calls on ``x`` (``n`` samples), each call's
-    invokes summed; None where the invoke cannot be timed apart (signature on subgraph != 0)."""
+    invokes summed, after ``warmup`` untimed invokes; None where the invoke cannot be timed
+    apart (a signature on another subgraph than 0)."""
     feed, per_call = invoke_plan(runner, x, n)
     try:
-        times = runner.time_invoke(feed, repeat=calls * per_call)
+        times = runner.time_invoke(feed, repeat=calls * per_call, warmup=warmup)
     except UnsupportedModelError:
         return None
     return [sum(times[i : i + per_call]) for i in range(0, len(times), per_call)]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpeed:
+    """What ``measure_speed`` measured of one model.
+
+    ``latency``: one-sample ``predict`` calls (what an app pays per call); ``invoke``: the
+    runtime's invoke alone on the same samples (None where it cannot be timed apart);
+    ``samples_per_second``: samples / the median ``predict`` of the whole batch;
+    ``invoke_samples_per_second``: samples / the median of the invokes that call makes, the
+    runtime alone (is this model faster on a batch here?).
+    """
+
+    latency: Latency
+    invoke: Latency | None
+    samples_per_second: float | None
+    invoke_samples_per_second: float | None
+
+
+def measure_speed(
+    runners: Sequence[Any],
+    feeds: Sequence[Any],
+    n: int,
+    *,
+    latency_repeat: int = LATENCY_REPEAT,
+    throughput_repeat: int = THROUGHPUT_REPEAT,
+    whole: bool = False,
+) -> list[ModelSpeed]:
+    """Speed of each runner on its feed of the same ``n`` samples, interleaved across runners.
+
+    First ``latency_repeat`` rounds of one sample each (the whole call, then the invoke of the
+    same sample), then ``throughput_repeat`` rounds of the whole batch (the call, then its
+    invokes), each round in a rotated order so that no model always runs first; two warm-up
+    calls at batch 1 and one at the full batch are never timed. ``whole``: the models have no
+    batch axis, each feed is one call (``n`` is 1).
+    """
+    from tflkit._inputs import take
+
+    count = len(runners)
+    # one sample each; a model without a batch axis: its inputs as they are
+    singles = [[f] if whole else [take(f, i, i + 1) for i in range(min(n, 16))] for f in feeds]
+
+    def rotate(r: int) -> list[int]:
+        return [(r + j) % count for j in range(count)]
+
+    can_invoke = [True] * count
+    for i, r in enumerate(runners):  # warm-up at batch 1
+        for _ in range(2):
+            r.predict(singles[i][0])
+        can_invoke[i] = invoke_times(r, singles[i][0], 1, 1) is not None
+    lat: list[list[float]] = [[] for _ in runners]
+    inv: list[list[float]] = [[] for _ in runners]
+    for rep in range(max(1, latency_repeat)):
+        for i in rotate(rep):
+            sample = singles[i][rep % len(singles[i])]
+            lat[i].append(_timed(runners[i].predict, sample))
+            if can_invoke[i]:
+                inv[i] += invoke_times(runners[i], sample, 1, 1, warmup=0) or []
+    batch: list[list[float]] = [[] for _ in runners]
+    batch_inv: list[list[float]] = [[] for _ in runners]
+    for i, r in enumerate(runners):  # warm-up at the full batch (re-allocation after resize)
+        r.predict(feeds[i])
+    for rep in range(max(1, throughput_repeat)):
+        for i in rotate(rep):
+            batch[i].append(_timed(runners[i].predict, feeds[i]))
+            if can_invoke[i]:
+                batch_inv[i] += invoke_times(runners[i], feeds[i], n, 1, warmup=0) or []
+    return [
+        ModelSpeed(
+            latency=Latency.of(lat[i]),
+            invoke=Latency.of(inv[i]) if inv[i] else None,
+            samples_per_second=_rate(n, batch[i]),
+            invoke_samples_per_second=_rate(n, batch_inv[i]),
+        )
+        for i in range(count)
+    ]
+
+
+def _rate(n: int, seconds: Sequence[float]) -> float | None:
+    """``n`` samples over the median of ``seconds`` (None without times, or at zero)."""
+    if not seconds:
+        return None
+    med = float(np.median(seconds))
+    return n / med if med > 0 else None
 
 
 def benchmark(
@@ -212,7 +321,7 @@ def benchmark(
         batch_size,
         seed=seed,
         shapes=shapes,
-        hint="--shape",
+        hint="pass shapes=",
         batch_axis=runner.batch_axis,
     )
     for _ in range(max(1, warmup)):

@@ -1,4 +1,4 @@
-"""``tflkit compare``."""
+"""``tflkit compare``: parse, call ``comparison.compare_files``, show, choose the exit code."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from tflkit.cli._shared import (
     print_trimmed,
     quiet_runtime,
     quiet_tensorflow,
-    read_inputs,
     status,
 )
 
@@ -94,9 +93,8 @@ def compare(
     ] = False,
 ) -> None:
     """Compare models with the first: size, accuracy, agreement, error and speed."""
-    from tflkit._inputs import read_arrays
-    from tflkit.comparison import compare as run_compare
-    from tflkit.runner import Runner
+    from tflkit._source import is_source_model
+    from tflkit.comparison import compare_files
 
     if json_ and markdown:
         error("--json and --markdown exclude each other (see 'tflkit compare --help')")
@@ -104,71 +102,29 @@ def compare(
         from tflkit._plot import require_matplotlib
 
         require_matplotlib()
-    from tflkit._source import is_source_model
-
-    # A Keras file or SavedModel first: the reference, run through TensorFlow by compare()
-    source = [models[0]] if len(models) > 1 and is_source_model(models[0]) else []
-    with quiet_runtime():
-        runners = [Runner(m, num_threads=threads) for m in models[len(source) :]]
-    from tflkit._stream import is_shard_spec
-
-    use_ray = ray or address is not None
-    if use_ray and (data is None or not is_shard_spec(data)):
-        error("--ray compares shards: give a directory or a glob of shards as --data")
-    if data is not None and is_shard_spec(data):
-        if source or reference_outputs is not None or per_tensor or samples is not None:
-            error(
-                "--data shards stream through tflite models only: leave out a Keras/SavedModel "
-                "reference, --reference-outputs, --per-tensor and --samples"
-            )
-        from tflkit.comparison import compare_stream
-
-        if use_ray:
-            from tflkit import ray as tray
-
-            with quiet_runtime():
-                workers = tray._start(address, threads or 1)
-                with status(f"comparing models on shards ({workers} Ray actors)"):
-                    result = tray._compare_shards(
-                        runners,
-                        data,
-                        labels,
-                        concurrency=workers,
-                        num_threads=threads or 1,
-                        speed=speed,
-                        label_output=label_output,
-                    )
-            _show(result, plot, json_, markdown)
-            return
-        with quiet_runtime(), status("comparing models on shards"):
-            result = compare_stream(
-                runners, data, labels, num_threads=threads, speed=speed, label_output=label_output
-            )
-        _show(result, plot, json_, markdown)
-        return
-    x = read_inputs(data, runners[0]) if data is not None else None
-    y = None
-    if labels is not None:
-        y = read_arrays(labels)
-        if isinstance(y, dict):
-            if len(y) != 1:
-                error(f"{labels}: expected one array of labels, found {len(y)}")
-            y = next(iter(y.values()))
+    # A Keras file or SavedModel first runs through TensorFlow: its noise kept off the terminal
+    source = len(models) > 1 and is_source_model(models[0])
     quiet = quiet_tensorflow() if source else contextlib.nullcontext()
-    with quiet_runtime(), quiet, status("comparing models"):
-        result = run_compare(
-            [*source, *runners],
-            x,
-            y,
+    notes: list[str] = []
+    on_ray = ray or address is not None
+    with quiet_runtime(), quiet, status("comparing models" + (" on Ray" if on_ray else "")):
+        result = compare_files(
+            models,
+            data,
+            labels,
             samples=samples,
             seed=seed,
             num_threads=threads,
+            label_output=label_output,
             speed=speed,
             per_tensor=per_tensor,
-            label_output=label_output,
-            data=str(data) if data is not None else None,
             reference_outputs=reference_outputs,
+            ray=ray,
+            address=address,
+            notes=notes,
         )
+    for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
+        typer.echo(f"tflkit: note: {note}", err=True)
     _show(result, plot, json_, markdown)
 
 

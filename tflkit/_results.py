@@ -1,0 +1,145 @@
+"""What ``compare()``, ``compare_stream()`` and ``tflkit.ray.compare`` return.
+
+Plain data below the code that builds it (``_tally``, ``comparison``, ``tflkit.ray``), so that
+``comparison.py`` can choose ``tflkit.ray`` without a circle; ``tflkit.comparison`` re-exports
+every name. Showing them is ``tflkit.render``'s and ``tflkit._plot``'s, imported inside the
+convenience methods.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tflkit.speed import Latency
+
+__all__ = ["Comparison", "ModelResult", "OutputError", "PerTensor", "TensorError"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputError:
+    """How far one output of a model is from the reference's, on the same inputs.
+
+    ``top1_agreement`` is the fraction of argmax positions (over the last axis) equal to the
+    reference's, for outputs with a class axis of 2 or more, else None. ``snr_db`` is
+    ``10 log10(sum(ref^2) / sum((out - ref)^2))``: infinite when the outputs are identical.
+    ``mse`` is the mean of ``(out - ref)^2`` (``rmse`` squared, kept apart for rounding).
+    """
+
+    name: str
+    top1_agreement: float | None
+    max_abs: float
+    mean_abs: float
+    rmse: float
+    snr_db: float
+    mse: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResult:
+    """One model's row of the comparison. Speed fields are None when speed was not measured.
+
+    Two latencies of one sample: ``invoke``, the runtime's ``invoke()`` alone, answers "is this
+    model faster on this machine?" (``invoke_speedup``: the reference's p50 / this one's);
+    ``latency``, the whole ``Runner.predict`` call, is what an app pays per call. Their
+    difference at the median, ``overhead_ms``, is the Runner's own work (quantize, dequantize,
+    copies, Python). ``invoke`` is None for a signature on another subgraph than 0.
+
+    Two rates of the whole batch likewise: ``samples_per_second``, the whole ``predict`` call
+    (how fast tflkit's call is), and ``invoke_samples_per_second``, the runtime's invokes of
+    that call alone (is this model faster on a batch here?), each with its ratio to the
+    reference's (``throughput_speedup``, ``invoke_throughput_speedup``).
+    """
+
+    name: str
+    path: str | None
+    kind: str
+    size_bytes: int
+    size_ratio: float
+    accuracy: float | None
+    accuracy_delta: float | None
+    outputs: tuple[OutputError, ...]
+    latency: Latency | None
+    latency_speedup: float | None
+    samples_per_second: float | None
+    throughput_speedup: float | None
+    batching: str
+    invoke: Latency | None = None
+    invoke_speedup: float | None = None
+    overhead_ms: float | None = None
+    invoke_samples_per_second: float | None = None
+    invoke_throughput_speedup: float | None = None
+
+    @property
+    def size_mib(self) -> float:
+        return self.size_bytes / 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class TensorError:
+    """Error of one intermediate tensor of a model against the reference's tensor of that name."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    max_abs: float
+    mean_abs: float
+    rmse: float
+    snr_db: float
+    mse: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class PerTensor:
+    """Per-tensor errors of one model, worst (lowest SNR) first."""
+
+    model: str
+    samples: int
+    tensors: tuple[TensorError, ...]
+    unmatched: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The result of ``compare()``: one ``ModelResult`` per model, in the order given."""
+
+    models: tuple[ModelResult, ...]
+    reference: int
+    samples: int
+    data: str
+    inputs: tuple[str, ...]
+    label_output: str | None
+    per_tensor: tuple[PerTensor, ...] | None
+    notes: tuple[str, ...]
+    #: Where the outputs every model's errors are measured against came from (a file name, or
+    #: "given arrays") when ``reference_outputs`` was given; None: the reference model's.
+    reference_outputs: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``schemas/compare.schema.json``); infinities as the string "Infinity"."""
+        from tflkit.render import comparison_to_dict
+
+        d = comparison_to_dict(self)
+        for m, row in zip(self.models, d["models"], strict=True):  # the runtime-only batch rate
+            row.setdefault("invoke_samples_per_second", m.invoke_samples_per_second)
+            row.setdefault("invoke_throughput_speedup", m.invoke_throughput_speedup)
+        return d
+
+    def to_markdown(self) -> str:
+        """The tables ``tflkit compare`` prints, in GitHub Markdown (every tensor listed)."""
+        from tflkit.render import comparison_markdown
+
+        return comparison_markdown(self)
+
+    def plot(self, path: str | os.PathLike[str]) -> None:
+        """Write a PNG with bars for size, latency and accuracy or agreement of each model.
+
+        Needs matplotlib (``pip install 'tflkit[plot]'``). Written to a temporary file and
+        renamed: a failure leaves nothing behind.
+        """
+        from tflkit._plot import plot_comparison
+
+        plot_comparison(self, path)
