@@ -4,7 +4,7 @@ One model on arrays in memory, a .npy / .npz file, or shards (a directory or glo
 .npz / .parquet files) streamed here or on Ray actors; the outputs kept, or written to a .npz
 (shards: a directory of them), and a ``RunResult`` with the figures of the whole run. A progress
 callback may follow the run; it never changes a figure (slices are timed and counted as a whole).
-Showing a result is ``tflkit._run_render``'s; the module is not named ``run`` so that it never
+Showing a result is ``tflkit.render.run``'s; the module is not named ``run`` so that it never
 hides the function ``tflkit.run``.
 """
 

@@ -81,7 +81,7 @@ def run(
     if json_:
         print_json(result.to_dict())
         return
-    from tflkit._run_render import run_renderables
+    from tflkit.render import run_renderables
 
     print_trimmed(run_renderables(result))
 

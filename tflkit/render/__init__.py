@@ -3,7 +3,8 @@ never computes: what it shows comes from the result.
 
 - ``model``: ``tflkit inspect`` (a Model); ``report``: ``tflkit check`` (a Report, the rules);
   ``conversion``: ``tflkit convert``; ``comparison``: ``tflkit compare`` (also Markdown);
-  ``speed``: ``tflkit bench``; ``diff``: ``tflkit diff`` and ``snapshot`` (plain lines).
+  ``speed``: ``tflkit bench``; ``run``: ``tflkit run`` (a RunResult); ``diff``: ``tflkit
+  diff`` and ``snapshot`` (plain lines).
 - ``_text``: what they share: JSON numbers, sizes, ``shorten_middle`` (the one way a name is
   shortened: its start and end kept), the rich cells and lines that fit names to a terminal.
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         report_to_dict,
         rules_renderables,
     )
+    from tflkit.render.run import run_renderables
     from tflkit.render.speed import benchmark_renderables
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "report_renderables",
     "report_to_dict",
     "rules_renderables",
+    "run_renderables",
     "shorten_middle",
     "snapshot_to_dict",
 ]
@@ -84,6 +87,7 @@ _HOME = {
     "comparison_renderables": "tflkit.render.comparison",
     "comparison_to_dict": "tflkit.render.comparison",
     "benchmark_renderables": "tflkit.render.speed",
+    "run_renderables": "tflkit.render.run",
     "change_line": "tflkit.render.diff",
     "diff_lines": "tflkit.render.diff",
     "diff_to_dict": "tflkit.render.diff",

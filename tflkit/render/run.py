@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tflkit.render._text import Name, NameLine
+
 if TYPE_CHECKING:
     from tflkit.running import RunResult
 
@@ -20,21 +22,25 @@ def run_renderables(result: RunResult) -> list[Any]:
 
     stats = result.shards is None  # a run in memory: min, max and mean of each output
     table = Table(title="Outputs", title_justify="left")
-    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("name", ratio=1)
     table.add_column("dtype", no_wrap=True)
     table.add_column("shape", no_wrap=True)
     if stats:
         for column in ("min", "max", "mean"):
             table.add_column(column, justify="right", no_wrap=True)
     for o in result.outputs:
-        cells = [o.name, o.dtype, str(list(o.shape))]
+        cells: list[Any] = [Name(o.name), o.dtype, str(list(o.shape))]
         if stats:
             cells += [_number(o.min), _number(o.max), _number(o.mean)]
         table.add_row(*cells)
     lines: list[Any] = [header(result), table]
     if result.output_path:
         where = " (one .npz per shard, same stem)" if result.shards is not None else ""
-        lines.append(f"outputs written to {result.output_path}{where}")
+        lines.append(
+            NameLine(
+                str(result.output_path), before=["outputs written to "], after=[where], path=True
+            )
+        )
     return lines
 
 
