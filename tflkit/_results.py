@@ -122,11 +122,7 @@ class Comparison:
         """JSON-ready (``schemas/compare.schema.json``); infinities as the string "Infinity"."""
         from tflkit.render import comparison_to_dict
 
-        d = comparison_to_dict(self)
-        for m, row in zip(self.models, d["models"], strict=True):  # the runtime-only batch rate
-            row.setdefault("invoke_samples_per_second", m.invoke_samples_per_second)
-            row.setdefault("invoke_throughput_speedup", m.invoke_throughput_speedup)
-        return d
+        return comparison_to_dict(self)
 
     def to_markdown(self) -> str:
         """The tables ``tflkit compare`` prints, in GitHub Markdown (every tensor listed)."""
