@@ -284,7 +284,10 @@ def test_bench_cli_shape_option() -> None:
         "samples: uniform float32 in [-1, 1], shape [1, 800]"
     ]
     guessed = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05", "--json"])
-    assert "dynamic dimensions drawn as 1; --shape" in json.loads(guessed.stdout)["inputs"][0]
+    # the JSON keeps the library's words (Python: shapes=), the human output the CLI's flag
+    assert "dynamic dimensions drawn as 1; pass shapes=" in json.loads(guessed.stdout)["inputs"][0]
+    human = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05"], env={"COLUMNS": "200"})
+    assert "dynamic dimensions drawn as 1; pass --shape" in human.stdout
     for bad in ("a", "x=3", "3,4"):  # as a user runs it: one line on stderr, exit 2
         proc = subprocess.run(
             [sys.executable, "-m", "tflkit", "bench", str(AUDIO), "-s", "0.05", "--shape", bad],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
-from tflkit.cli._common import (
-    print_json,
-)
+from tflkit.cli._common import cli_text, print_json
 from tflkit.cli._shared import (
     JsonOpt,
     ModelArg,
@@ -59,7 +58,9 @@ def bench(
         return
     from tflkit.render import benchmark_renderables
 
-    print_trimmed(benchmark_renderables(result))
+    print_trimmed(
+        benchmark_renderables(replace(result, inputs=tuple(map(cli_text, result.inputs))))
+    )
 
 
 def _shapes(values: list[str]) -> dict[str, list[int]] | list[int] | None:

@@ -29,6 +29,7 @@ PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
     "ignore": "--ignore",
     # run, Runner, predict
     "input": "--input",
+    "inputs": "--input",
     "output": "--output",
     "batch_size": "--batch-size",
     "num_threads": "--threads",

@@ -9,9 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tflkit.cli._common import (
-    print_json,
-)
+from tflkit.cli._common import cli_text, print_json
 from tflkit.cli._shared import (
     AddressOpt,
     JsonOpt,
@@ -124,7 +122,7 @@ def compare(
             notes=notes,
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
-        typer.echo(f"tflkit: note: {note}", err=True)
+        typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
     _show(result, plot, json_, markdown)
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tflkit.cli._common import (
-    EXIT_FAILED,
-    print_json,
-)
+from tflkit.cli._common import EXIT_FAILED, cli_report, cli_text, print_json
 from tflkit.cli._shared import (
     JsonOpt,
     error,
@@ -100,6 +98,11 @@ def convert(
     else:
         from tflkit.render import conversion_renderables
 
-        print_trimmed(conversion_renderables(result, source=source, output=str(output)))
+        shown = replace(
+            result,
+            notes=tuple(map(cli_text, result.notes)),
+            report=cli_report(result.report) if result.report is not None else None,
+        )
+        print_trimmed(conversion_renderables(shown, source=source, output=str(output)))
     if not result.passed:
         raise typer.Exit(EXIT_FAILED)

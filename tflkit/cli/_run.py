@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tflkit.cli._common import print_json
+from tflkit.cli._common import cli_text, print_json
 from tflkit.cli._shared import (
     AddressOpt,
     JsonOpt,
@@ -77,7 +77,7 @@ def run(
             progress=bar.update if sys.stderr.isatty() else None,
         )
     for note in result.notes:
-        typer.echo(f"tflkit: note: {note}", err=True)
+        typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
     if json_:
         print_json(result.to_dict())
         return

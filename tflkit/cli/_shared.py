@@ -15,6 +15,7 @@ import typer
 
 from tflkit.cli._common import (
     EXIT_ERROR,
+    cli_text,
     error_text,
 )
 from tflkit.errors import TflkitError
@@ -80,7 +81,7 @@ def quiet_runtime() -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        typer.echo(f"tflkit: warning: {w.message}", err=True)
+        typer.echo(f"tflkit: warning: {cli_text(str(w.message))}", err=True)
 
 
 def print_trimmed(renderables: list[Any]) -> None:
@@ -198,21 +199,4 @@ def quiet_tensorflow() -> Iterator[None]:
             os.close(saved)
     for w in caught:
         if w.filename.startswith(os.path.dirname(os.path.dirname(__file__))):
-            typer.echo(f"tflkit: warning: {w.message}", err=True)
-
-
-def read_inputs(path: Path, runner: Any) -> Any:
-    """Arrays from a .npy (single-input models) or .npz (keys = input names, or one array)."""
-    from tflkit._inputs import inputs_for, read_arrays
-
-    notes: list[str] = []
-    x = inputs_for(
-        read_arrays(path),
-        runner.input_names,
-        [t.name for t in runner.inputs],
-        source=path.name,
-        notes=notes,
-    )
-    for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
-        typer.echo(f"tflkit: note: {note}", err=True)
-    return x
+            typer.echo(f"tflkit: warning: {cli_text(str(w.message))}", err=True)
