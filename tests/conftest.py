@@ -102,13 +102,20 @@ NOT_THE_TERMINAL = (
 )
 
 
-def terminal_env(env: Mapping[str, str] | None = None, width: int | None = None) -> dict[str, str]:
-    """os.environ on the fixed terminal, then ``env`` and ``width`` (COLUMNS) on top."""
+def terminal_env(
+    env: Mapping[str, str | None] | None = None, width: int | None = None
+) -> dict[str, str]:
+    """os.environ on the fixed terminal, then ``width`` (COLUMNS) and ``env`` on top (a value
+    of None removes the variable)."""
     out = {k: v for k, v in os.environ.items() if k not in NOT_THE_TERMINAL}
     out.update(TERMINAL)
     if width is not None:
         out["COLUMNS"] = str(width)
-    out.update(env or {})
+    for name, value in (env or {}).items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value
     return out
 
 
@@ -234,7 +241,7 @@ class Cli:
         self,
         *args: str | os.PathLike[str],
         input: str | bytes | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         width: int | None = None,
         cwd: Path | str | None = None,
         entry: Literal["app", "cli.py", "-m"] = "app",
@@ -243,8 +250,8 @@ class Cli:
         """``tflkit ARGS``: through the typer app in this process (``entry="app"``), or in a
         child process through the checkout's ``cli.py`` shim or ``python -m tflkit``.
 
-        ``width`` sets COLUMNS; ``env`` adds variables; ``cwd`` (a child's default: the
-        checkout) is the working directory during the call.
+        ``width`` sets COLUMNS; ``env`` adds variables (None removes one); ``cwd`` (a child's
+        default: the checkout) is the working directory during the call.
         """
         argv = [os.fspath(a) for a in args]
         full_env = terminal_env(env, width)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, MANIFEST
+from conftest import FIXTURES, MANIFEST, Cli
 
 import tflkit
 from tflkit import InputError
@@ -508,24 +508,19 @@ def test_one_array_for_a_model_of_several_outputs_is_refused() -> None:
 
 
 def test_cli_reference_outputs(
-    tmp_path: Path, hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray]
+    tmp_path: Path, hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray], cli: Cli
 ) -> None:
     import json
     from importlib import resources
 
     import jsonschema
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
 
     x, f32, i8 = hand_refs
     np.save(tmp_path / "x.npy", x)
     np.savez(tmp_path / "ref.npz", **{OUT: f32})
     args = ["compare", _path("mlp_float32"), _path("mlp_int8"), "-d", str(tmp_path / "x.npy")]
     args += ["--reference-outputs", str(tmp_path / "ref.npz"), "--no-speed"]
-    env = {"COLUMNS": "80", "NO_COLOR": "1"}
-    runner = CliRunner()
-    result = runner.invoke(app, [*args, "--json"], env=env)
+    result = cli.invoke(*args, "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     schema = resources.files("tflkit").joinpath("schemas/compare.schema.json").read_text()
@@ -535,13 +530,17 @@ def test_cli_reference_outputs(
     mse = doc["models"][1]["outputs"][0]["mse"]
     assert mse == pytest.approx(((i8 - f32) ** 2).mean(), rel=1e-3, abs=1e-12)
 
-    human = runner.invoke(app, args, env=env)
+    # The files named relative to the working directory, so that the title's length does not
+    # depend on the machine's temporary path.
+    relative = [*args[:4], "x.npy", "--reference-outputs", "ref.npz", "--no-speed"]
+    human = cli.invoke(*relative, cwd=tmp_path)
     assert human.exit_code == 0 and max(map(len, human.stdout.splitlines())) <= 80
-    flat = " ".join(human.stdout.split())  # a long title may wrap
-    assert f"Output '{OUT}' against reference outputs {tmp_path / 'ref.npz'}" in flat
+    assert not human.broken, human.broken  # no name, number or path broken to fit
+    flat = " ".join(human.stdout.split())  # a long title may wrap between words
+    assert f"Output '{OUT}' against reference outputs ref.npz" in flat
 
     np.savez(tmp_path / "bad.npz", **{OUT: f32[:, :3]})
-    bad = runner.invoke(app, [*args, "--reference-outputs", str(tmp_path / "bad.npz")])
+    bad = cli.invoke(*args, "--reference-outputs", str(tmp_path / "bad.npz"))
     assert bad.exit_code == 2 and bad.stdout == ""
     (line,) = bad.stderr.splitlines()
     assert line.startswith("tflkit: error: reference outputs: output 'output_0': expected shape")
