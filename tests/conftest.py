@@ -104,18 +104,14 @@ NOT_THE_TERMINAL = (
 
 def terminal_env(
     env: Mapping[str, str | None] | None = None, width: int | None = None
-) -> dict[str, str]:
-    """os.environ on the fixed terminal, then ``width`` (COLUMNS) and ``env`` on top (a value
-    of None removes the variable)."""
-    out = {k: v for k, v in os.environ.items() if k not in NOT_THE_TERMINAL}
+) -> dict[str, str | None]:
+    """The variables a command line runs with: the fixed terminal, then ``width`` (COLUMNS)
+    and ``env`` on top; None removes a variable."""
+    out: dict[str, str | None] = dict.fromkeys(NOT_THE_TERMINAL)
     out.update(TERMINAL)
     if width is not None:
         out["COLUMNS"] = str(width)
-    for name, value in (env or {}).items():
-        if value is None:
-            out.pop(name, None)
-        else:
-            out[name] = value
+    out.update(env or {})
     return out
 
 
@@ -124,7 +120,6 @@ class Wrap(NamedTuple):
 
     text: str
     width: int
-    in_table: bool
     broken: bool  # a word (name, number, path: no space to break at) broken or cut
 
 
@@ -134,16 +129,14 @@ def recording_wraps() -> Iterator[list[Wrap]]:
 
     Rich wraps what does not fit instead of overflowing, so "every line <= 80 columns" holds
     whatever is printed; what tells a designed layout from an accident is whether rich had to
-    break something. It breaks text in exactly one place, ``Text.wrap`` (paragraphs and table
-    cells alike); tables are told apart by running inside ``Table.__rich_console__``.
+    break something. It breaks text in exactly one place, ``Text.wrap``, for paragraphs and
+    table cells alike.
     """
     from rich.cells import cell_len
-    from rich.table import Table
     from rich.text import Text
 
     wraps: list[Wrap] = []
-    tables = [0]
-    text_wrap, table_render = Text.wrap, Table.__rich_console__
+    text_wrap = Text.wrap
 
     def wrap(self: Any, console: Any, width: int, **kwargs: Any) -> Any:
         lines = text_wrap(self, console, width, **kwargs)
@@ -155,23 +148,14 @@ def recording_wraps() -> Iterator[list[Wrap]]:
             broken = bool(no_wrap and too_long) or any(
                 cell_len(word) > width for line in too_long for word in line.split()
             )
-            wraps.append(Wrap(self.plain, width, tables[0] > 0, broken))
+            wraps.append(Wrap(self.plain, width, broken))
         return lines
 
-    def render_table(self: Any, console: Any, options: Any) -> Any:
-        tables[0] += 1
-        try:
-            yield from table_render(self, console, options)
-        finally:
-            tables[0] -= 1
-
     Text.wrap = wrap  # type: ignore[method-assign]
-    Table.__rich_console__ = render_table  # type: ignore[method-assign]
     try:
         yield wraps
     finally:
         Text.wrap = text_wrap  # type: ignore[method-assign]
-        Table.__rich_console__ = table_render  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -180,7 +164,8 @@ def _terminal_size_from_env() -> Iterator[None]:
     real = os.get_terminal_size
 
     def size(fd: int = 1) -> os.terminal_size:
-        return os.terminal_size((int(os.environ["COLUMNS"]), int(os.environ["LINES"])))
+        env = os.environ
+        return os.terminal_size((int(env.get("COLUMNS", 80)), int(env.get("LINES", 25))))
 
     os.get_terminal_size = size
     try:
@@ -254,20 +239,21 @@ class Cli:
         default: the checkout) is the working directory during the call.
         """
         argv = [os.fspath(a) for a in args]
-        full_env = terminal_env(env, width)
+        variables = terminal_env(env, width)
         if entry == "app":
             from typer.testing import CliRunner
 
             from tflkit.cli import app
 
             with _cwd(cwd), _terminal_size_from_env(), recording_wraps() as wraps:
-                got = CliRunner().invoke(app, argv, input=input, env=full_env)
+                got = CliRunner().invoke(app, argv, input=input, env=variables)
             return Result(got.exit_code, got.stdout, got.stderr, got.exception, wraps)
         head = [str(ROOT / "cli.py")] if entry == "cli.py" else ["-m", "tflkit"]
+        child = {k: v for k, v in {**os.environ, **variables}.items() if v is not None}
         proc = subprocess.run(
             [sys.executable, *head, *argv],
             cwd=ROOT if cwd is None else cwd,
-            env=full_env,
+            env=child,
             input=input,
             stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,

@@ -325,7 +325,7 @@ print(c.passed, tflkit.quantization_kind(c.model), c.settings["quantization_awar
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
-    assert proc.exit_code == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-4:] == ["True", "int8", "True", "None"], proc.stdout
 
 
