@@ -1,11 +1,18 @@
-"""Shared test helpers: fixture paths, the manifest, and the LiteRT interpreter as ground truth."""
+"""Shared test helpers: fixture paths, the manifest, the LiteRT interpreter as ground truth, and
+the command line on a fixed terminal (the `cli` fixture)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pytest
@@ -72,3 +79,200 @@ def close(a: float | None, b: float | None) -> bool:
     if math.isinf(a) or math.isinf(b):
         return a == b
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+# ---------------------------------------------------------------- the command line
+# Every CLI test goes through the `cli` fixture: one terminal for every machine (80 x 25, no
+# colour), whatever the shell exported (COLUMNS=40, FORCE_COLOR, TERM=dumb) and whatever fds 0-2
+# are (`pytest -s` in a narrow terminal: rich asks os.get_terminal_size on stdin, stdout and
+# stderr when COLUMNS and LINES do not tell it the size).
+
+TERMINAL = {"COLUMNS": "80", "LINES": "25", "NO_COLOR": "1"}
+# What would make rich or click see another terminal: colour or a tty forced on, a "dumb"
+# terminal (rich then fixes the size at 80 x 25, whatever COLUMNS says), Jupyter's own size.
+NOT_THE_TERMINAL = (
+    "FORCE_COLOR",
+    "CLICOLOR_FORCE",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "TERM",
+    "COLORTERM",
+    "JUPYTER_COLUMNS",
+    "JUPYTER_LINES",
+)
+
+
+def terminal_env(
+    env: Mapping[str, str | None] | None = None, width: int | None = None
+) -> dict[str, str | None]:
+    """The variables a command line runs with: the fixed terminal, then ``width`` (COLUMNS)
+    and ``env`` on top; None removes a variable."""
+    out: dict[str, str | None] = dict.fromkeys(NOT_THE_TERMINAL)
+    out.update(TERMINAL)
+    if width is not None:
+        out["COLUMNS"] = str(width)
+    out.update(env or {})
+    return out
+
+
+class Wrap(NamedTuple):
+    """A text rich had to break over lines, or cut, to fit ``width`` cells."""
+
+    text: str
+    width: int
+    broken: bool  # a word (name, number, path: no space to break at) broken or cut
+
+
+@contextlib.contextmanager
+def recording_wraps() -> Iterator[list[Wrap]]:
+    """Every text rich breaks or cuts while the block runs.
+
+    Rich wraps what does not fit instead of overflowing, so "every line <= 80 columns" holds
+    whatever is printed; what tells a designed layout from an accident is whether rich had to
+    break something. It breaks text in exactly one place, ``Text.wrap``, for paragraphs and
+    table cells alike.
+    """
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    wraps: list[Wrap] = []
+    text_wrap = Text.wrap
+
+    def wrap(self: Any, console: Any, width: int, **kwargs: Any) -> Any:
+        lines = text_wrap(self, console, width, **kwargs)
+        given = self.plain.split("\n")
+        too_long = [line for line in given if cell_len(line) > width]
+        if len(lines) > len(given) or too_long:
+            no_wrap = kwargs.get("no_wrap")
+            no_wrap = self.no_wrap if no_wrap is None else no_wrap
+            broken = bool(no_wrap and too_long) or any(
+                cell_len(word) > width for line in too_long for word in line.split()
+            )
+            wraps.append(Wrap(self.plain, width, broken))
+        return lines
+
+    Text.wrap = wrap  # type: ignore[method-assign]
+    try:
+        yield wraps
+    finally:
+        Text.wrap = text_wrap  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _terminal_size_from_env() -> Iterator[None]:
+    """os.get_terminal_size answers COLUMNS x LINES, never the size of a real fd 0-2."""
+    real = os.get_terminal_size
+
+    def size(fd: int = 1) -> os.terminal_size:
+        env = os.environ
+        return os.terminal_size((int(env.get("COLUMNS", 80)), int(env.get("LINES", 25))))
+
+    os.get_terminal_size = size
+    try:
+        yield
+    finally:
+        os.get_terminal_size = real
+
+
+@contextlib.contextmanager
+def _cwd(path: Path | str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+@dataclass
+class Result:
+    """One command line's exit code, stdout and stderr (and, in process, what rich wrapped)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None  # in process: what the command raised, if anything
+    wraps: list[Wrap] | None = None  # in process only
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def wrapped(self) -> list[str]:
+        """Every text rich broke over lines or cut to fit the terminal (in process only)."""
+        return [w.text for w in self._wraps()]
+
+    @property
+    def broken(self) -> list[str]:
+        """The texts in which rich broke or cut a word (a name, a number, a path): what a
+        reader can no longer read back whole. Paragraphs and cells wrapped between words are
+        not in it."""
+        return [w.text for w in self._wraps() if w.broken]
+
+    def _wraps(self) -> list[Wrap]:
+        if self.wraps is None:
+            raise AssertionError("only an in-process run (entry='app') records what rich wraps")
+        return self.wraps
+
+
+class Cli:
+    """Runs tflkit's command line on the fixed terminal (see the `cli` fixture)."""
+
+    def invoke(
+        self,
+        *args: str | os.PathLike[str],
+        input: str | bytes | None = None,
+        env: Mapping[str, str | None] | None = None,
+        width: int | None = None,
+        cwd: Path | str | None = None,
+        entry: Literal["app", "cli.py", "-m"] = "app",
+        timeout: float = 300,
+    ) -> Result:
+        """``tflkit ARGS``: through the typer app in this process (``entry="app"``), or in a
+        child process through the checkout's ``cli.py`` shim or ``python -m tflkit``.
+
+        ``width`` sets COLUMNS; ``env`` adds variables (None removes one); ``cwd`` (a child's
+        default: the checkout) is the working directory during the call.
+        """
+        argv = [os.fspath(a) for a in args]
+        variables = terminal_env(env, width)
+        if entry == "app":
+            from typer.testing import CliRunner
+
+            from tflkit.cli import app
+
+            with _cwd(cwd), _terminal_size_from_env(), recording_wraps() as wraps:
+                got = CliRunner().invoke(app, argv, input=input, env=variables)
+            return Result(got.exit_code, got.stdout, got.stderr, got.exception, wraps)
+        head = [str(ROOT / "cli.py")] if entry == "cli.py" else ["-m", "tflkit"]
+        child = {k: v for k, v in {**os.environ, **variables}.items() if v is not None}
+        proc = subprocess.run(
+            [sys.executable, *head, *argv],
+            cwd=ROOT if cwd is None else cwd,
+            env=child,
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True,
+            text=not isinstance(input, bytes),
+            timeout=timeout,
+        )
+        out, err = proc.stdout, proc.stderr
+        if isinstance(out, bytes):
+            out, err = out.decode(), err.decode()
+        return Result(proc.returncode, out, err)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line on an 80 x 25 colourless terminal: COLUMNS, LINES and NO_COLOR pinned
+    and the variables that force colour, a tty or a dumb terminal removed, in os.environ for
+    the whole test (child processes and rich consoles the test makes itself see the same)."""
+    for name in NOT_THE_TERMINAL:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TERMINAL.items():
+        monkeypatch.setenv(name, value)
+    return Cli()

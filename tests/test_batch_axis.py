@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, MODELS
+from conftest import FIXTURES, MODELS, Cli
 
 import tflkit
 from tflkit import InputError
@@ -217,27 +217,22 @@ def test_classic_models_keep_their_batch_axis(name: str, batching: set[str]) -> 
 # ------------------------------------------------------------------ inspect and run say so
 
 
-def test_inspect_and_run_say_which_case_applies(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from tflkit.cli._app import app
-
-    cli = CliRunner()
-    text = cli.invoke(app, ["inspect", str(FIXTURES / "nb_pad.tflite")]).stdout
+def test_inspect_and_run_say_which_case_applies(tmp_path: Path, cli: Cli) -> None:
+    text = cli.invoke("inspect", str(FIXTURES / "nb_pad.tflite")).stdout
     assert "batch axis    none: each input is fed at its own shape" in text
-    text = cli.invoke(app, ["inspect", str(FIXTURES / "mlp_int8.tflite")]).stdout
+    text = cli.invoke("inspect", str(FIXTURES / "mlp_int8.tflite")).stdout
     assert "batch axis    0, dynamic" in text
-    doc = json.loads(cli.invoke(app, ["inspect", "--json", str(FIXTURES / "nb_pad.tflite")]).stdout)
+    doc = json.loads(cli.invoke("inspect", "--json", str(FIXTURES / "nb_pad.tflite")).stdout)
     assert doc["subgraphs"][0]["batch_axis"] is None
 
     np.save(tmp_path / "x.npy", np.ones((2, 4), np.float32))
     result = cli.invoke(
-        app, ["run", str(FIXTURES / "nb_pad.tflite"), "-i", str(tmp_path / "x.npy"), "--json"]
+        "run", str(FIXTURES / "nb_pad.tflite"), "-i", str(tmp_path / "x.npy"), "--json"
     )
     summary = json.loads(result.stdout)
     assert summary["batch_axis"] is None and summary["samples"] == 1
     assert summary["outputs"][0]["shape"] == [4, 8]
-    human = cli.invoke(app, ["run", str(FIXTURES / "nb_pad.tflite"), "-i", str(tmp_path / "x.npy")])
+    human = cli.invoke("run", str(FIXTURES / "nb_pad.tflite"), "-i", str(tmp_path / "x.npy"))
     assert "one call" in human.stdout and "no batch axis" in human.stdout
 
 
@@ -274,10 +269,7 @@ def test_an_output_that_is_an_input_comes_back_as_the_runtime_gives_it(mode: str
     np.testing.assert_array_equal(got["side_out"], feeds["side"])
 
 
-def test_a_passthrough_tensor_keeps_its_input_and_output_names() -> None:
-    from typer.testing import CliRunner
-
-    from tflkit.cli._app import app
+def test_a_passthrough_tensor_keeps_its_input_and_output_names(cli: Cli) -> None:
     from tflkit.testing import assert_io
 
     path = FIXTURES / "passthrough_output.tflite"
@@ -285,7 +277,7 @@ def test_a_passthrough_tensor_keeps_its_input_and_output_names() -> None:
     assert "side" in sigs["inputs"] and "side_out" in sigs["outputs"]  # from the object API
     runner = tflkit.Runner(path)
     assert "side" in runner.input_names and "side_out" in runner.output_names
-    text = CliRunner().invoke(app, ["inspect", str(path)]).stdout
+    text = cli.invoke("inspect", str(path)).stdout
     assert "│ in 1  │ side " in text and "│ out 1 │ side_out " in text
     assert_io(
         path, inputs={"side": {"dtype": "float32"}}, outputs={"side_out": {"dtype": "float32"}}

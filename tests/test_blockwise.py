@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MODELS, edited, litert_interpreter, need_fixture
+from conftest import MODELS, Cli, edited, litert_interpreter, need_fixture
 
 import tflkit
 from tflkit import InvalidModelError, UnsupportedModelError, check
@@ -289,12 +289,8 @@ def test_inspect_shows_the_block_and_the_scales_tensor() -> None:
     assert "weight-only-int4-block32" in out
 
 
-def test_inspect_json_carries_the_raw_facts() -> None:
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
-
-    result = CliRunner().invoke(app, ["inspect", "--json", str(need_fixture(INT8))])
+def test_inspect_json_carries_the_raw_facts(cli: Cli) -> None:
+    result = cli.invoke("inspect", "--json", str(need_fixture(INT8)))
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     facts = MODELS[INT8]["blockwise"]
@@ -315,12 +311,11 @@ def test_inspect_json_carries_the_raw_facts() -> None:
 
 
 @pytest.mark.parametrize("code", [19, 20, 21, 22])
-def test_new_element_types_are_named_as_litert_names_them(code: int, tmp_path: Path) -> None:
+def test_new_element_types_are_named_as_litert_names_them(
+    code: int, tmp_path: Path, cli: Cli
+) -> None:
     """INT2, UINT4, FLOAT8_E4M3FN, FLOAT8_E5M2: newer than the tflite package's bindings."""
     import jsonschema
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
 
     schema = _schema()
     want = next(k for k, v in vars(schema.TensorType).items() if v == code).lower()
@@ -331,9 +326,9 @@ def test_new_element_types_are_named_as_litert_names_them(code: int, tmp_path: P
     path = tmp_path / "retyped.tflite"
     path.write_bytes(edited(INT4, retype))
     assert tflkit.load(path).primary.tensors[3].dtype == want
-    human = CliRunner().invoke(app, ["inspect", str(path)])
+    human = cli.invoke("inspect", str(path))
     assert human.exit_code == 0 and f"out 0 │ output │ {want}" in human.stdout
-    doc = json.loads(CliRunner().invoke(app, ["inspect", "--json", str(path)]).stdout)
+    doc = json.loads(cli.invoke("inspect", "--json", str(path)).stdout)
     assert doc["subgraphs"][0]["tensors"][3]["dtype"] == want
     inspect_schema = json.loads(
         (Path(tflkit.__file__).parent / "schemas" / "inspect.schema.json").read_text()

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, MANIFEST
+from conftest import FIXTURES, MANIFEST, Cli
 
 import tflkit
 from tflkit import InputError
@@ -262,8 +262,10 @@ def test_invoke_is_apart_from_the_whole_call(mlp_comparison: tflkit.Comparison) 
     for m in mlp_comparison.models:
         assert m.invoke is not None and m.latency is not None and m.overhead_ms is not None
         assert 0 < m.invoke.min_ms <= m.invoke.p50_ms <= m.invoke.p90_ms
-        # The whole call runs one invoke and the Runner's work around it.
-        assert m.invoke.p50_ms <= m.latency.p50_ms
+        assert math.isfinite(m.invoke.max_ms) and math.isfinite(m.latency.max_ms)
+        # The whole call runs one invoke and the Runner's work around it; but the two are timed
+        # apart, so their medians can come out either way on a loaded machine: that invoke's
+        # median stays below the call's is measured in bench/speed_bench.py, not here.
         assert m.overhead_ms == pytest.approx(m.latency.p50_ms - m.invoke.p50_ms)
         assert ref.invoke is not None
         assert m.invoke_speedup == pytest.approx(ref.invoke.p50_ms / m.invoke.p50_ms)
@@ -379,7 +381,9 @@ def test_benchmark_reports_invoke_and_overhead() -> None:
     b = tflkit.benchmark(runner, batch_size=3, seconds=0.05)
     assert b.invoke is not None and b.overhead_ms is not None
     assert 0 < b.invoke.min_ms <= b.invoke.p50_ms <= b.invoke.p99_ms <= b.invoke.max_ms
-    assert b.invoke.p50_ms <= b.latency.p50_ms  # three invokes are part of each call
+    assert math.isfinite(b.invoke.max_ms) and math.isfinite(b.latency.max_ms)
+    # Three invokes are part of each call, but invoke against call is two separate timings:
+    # bench/speed_bench.py compares them.
     assert b.overhead_ms == pytest.approx(b.latency.p50_ms - b.invoke.p50_ms)
     d = b.to_dict()
     assert d["invoke"]["p50_ms"] == b.invoke.p50_ms and d["overhead_ms"] == b.overhead_ms
@@ -530,24 +534,19 @@ def test_one_array_for_a_model_of_several_outputs_is_refused() -> None:
 
 
 def test_cli_reference_outputs(
-    tmp_path: Path, hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray]
+    tmp_path: Path, hand_refs: tuple[np.ndarray, np.ndarray, np.ndarray], cli: Cli
 ) -> None:
     import json
     from importlib import resources
 
     import jsonschema
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
 
     x, f32, i8 = hand_refs
     np.save(tmp_path / "x.npy", x)
     np.savez(tmp_path / "ref.npz", **{OUT: f32})
     args = ["compare", _path("mlp_float32"), _path("mlp_int8"), "-d", str(tmp_path / "x.npy")]
     args += ["--reference-outputs", str(tmp_path / "ref.npz"), "--no-speed"]
-    env = {"COLUMNS": "80", "NO_COLOR": "1"}
-    runner = CliRunner()
-    result = runner.invoke(app, [*args, "--json"], env=env)
+    result = cli.invoke(*args, "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     schema = resources.files("tflkit").joinpath("schemas/compare.schema.json").read_text()
@@ -557,19 +556,17 @@ def test_cli_reference_outputs(
     mse = doc["models"][1]["outputs"][0]["mse"]
     assert mse == pytest.approx(((i8 - f32) ** 2).mean(), rel=1e-3, abs=1e-12)
 
-    human = runner.invoke(app, args, env=env)
-    wide = runner.invoke(app, args, env={**env, "COLUMNS": "400"})  # nothing needs wrapping
-    lines = human.stdout.splitlines()
-    assert human.exit_code == 0 and max(map(len, lines)) <= 80
-    assert len(lines) == len(wide.stdout.splitlines())  # so nothing was wrapped at 80
-    title = f"Output '{OUT}' against reference outputs {tmp_path / 'ref.npz'}"
-    assert title in wide.stdout.splitlines()
-    # At 80 columns the path gives way in its middle, the file name kept.
-    (short,) = [line for line in lines if line.startswith(f"Output '{OUT}' against ")]
-    assert short == title or (short.endswith("/ref.npz") and "\u2026" in short)
+    # The files named relative to the working directory, so that the title's length does not
+    # depend on the machine's temporary path.
+    relative = [*args[:4], "x.npy", "--reference-outputs", "ref.npz", "--no-speed"]
+    human = cli.invoke(*relative, cwd=tmp_path)
+    assert human.exit_code == 0 and max(map(len, human.stdout.splitlines())) <= 80
+    assert not human.broken, human.broken  # no name, number or path broken to fit
+    flat = " ".join(human.stdout.split())  # a long title may wrap between words
+    assert f"Output '{OUT}' against reference outputs ref.npz" in flat
 
     np.savez(tmp_path / "bad.npz", **{OUT: f32[:, :3]})
-    bad = runner.invoke(app, [*args, "--reference-outputs", str(tmp_path / "bad.npz")])
+    bad = cli.invoke(*args, "--reference-outputs", str(tmp_path / "bad.npz"))
     assert bad.exit_code == 2 and bad.stdout == ""
     (line,) = bad.stderr.splitlines()
     assert line.startswith("tflkit: error: reference outputs: output 'output_0': expected shape")

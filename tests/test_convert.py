@@ -5,7 +5,6 @@ half-written. Needs the [convert] extra (in [dev])."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from importlib import resources
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, Cli
 
 tf = pytest.importorskip("tensorflow")
 
@@ -238,17 +237,6 @@ def test_comparison_with_the_float32_conversion(mlp: Any) -> None:
 # ---------------------------------------------------------------- CLI
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tflkit", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "80"},
-    )
-
-
 @pytest.fixture(scope="module")
 def keras_file(mlp: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("keras") / "mlp.keras"
@@ -256,11 +244,22 @@ def keras_file(mlp: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_cli_convert_json_and_exit_codes(keras_file: Path, tmp_path: Path) -> None:
+def test_cli_convert_json_and_exit_codes(keras_file: Path, tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "m_int8.tflite"
     calib = str(FIXTURES / "mlp_eval_x.npy")
-    proc = _cli("convert", str(keras_file), "-o", str(out), "--to", "int8", "-c", calib, "--json")
-    assert proc.returncode == 0, proc.stderr
+    proc = cli.invoke(
+        "convert",
+        str(keras_file),
+        "-o",
+        str(out),
+        "--to",
+        "int8",
+        "-c",
+        calib,
+        "--json",
+        entry="-m",
+    )
+    assert proc.exit_code == 0, proc.stderr
     doc = json.loads(proc.stdout)  # stdout is the document alone: TF's prints are not there
     import jsonschema
 
@@ -280,35 +279,41 @@ def test_cli_convert_json_and_exit_codes(keras_file: Path, tmp_path: Path) -> No
     assert tflkit.quantization_kind(out) == "int8"
     assert proc.stderr.strip() == "", proc.stderr  # TensorFlow's log lines are filtered
 
-    again = _cli("convert", str(keras_file), "-o", str(out), "--to", "int8", "-c", calib)
-    assert again.returncode == 2 and "exists; add --force" in again.stderr
-    forced = _cli("convert", str(keras_file), "-o", str(out), "--to", "float16", "--force")
-    assert forced.returncode == 0 and tflkit.quantization_kind(out) == "float16"
+    again = cli.invoke(
+        "convert", str(keras_file), "-o", str(out), "--to", "int8", "-c", calib, entry="-m"
+    )
+    assert again.exit_code == 2 and "exists; add --force" in again.stderr
+    # In this process (TensorFlow is loaded already), to see what rich wraps; the output named
+    # relative to the working directory, so that the machine's temporary path is not in it.
+    forced = cli.invoke(
+        "convert", keras_file, "-o", out.name, "--to", "float16", "--force", cwd=out.parent
+    )
+    assert forced.exit_code == 0 and tflkit.quantization_kind(out) == "float16"
+    assert all(len(line) <= 80 and line == line.rstrip() for line in forced.stdout.splitlines())
+    assert not forced.wrapped, forced.wrapped
     lines = forced.stdout.splitlines()
-    assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
-    # Rich wraps a longer line, so lengths alone cannot fail: the lines that name the output
-    # are each one line (its path shortened in the middle, its file name kept).
+    # the lines that name the output are each one line (its file name kept)
     wrote = next(line for line in lines if line.startswith("wrote "))
     assert f"{out.name} (" in wrote and wrote.endswith(" s") and ", float16, " in wrote
     verdict = next(line for line in lines if line.startswith("PASS  "))
     assert verdict.endswith(f"{out.name}  profile float16")
 
 
-def test_cli_errors_write_nothing(keras_file: Path, tmp_path: Path) -> None:
+def test_cli_errors_write_nothing(keras_file: Path, tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "nothing.tflite"
     for args in (
         ["--to", "int8"],  # no calibration
         ["--to", "int8", "-c", str(FIXTURES / "mlp_eval_y.npy")],  # labels: wrong shape
         ["--to", "bogus"],
     ):
-        proc = _cli("convert", str(keras_file), "-o", str(out), *args)
-        assert proc.returncode == 2, (args, proc.stderr)
+        proc = cli.invoke("convert", str(keras_file), "-o", str(out), *args, entry="-m")
+        assert proc.exit_code == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
         assert not out.exists() and not list(tmp_path.glob(".tflkit-*"))
         if args == ["--to", "int8"]:  # the library's calibration='calib.npy', in flags
             assert "--calibration calib.npy" in proc.stderr and "=" not in proc.stderr
-    missing = _cli("convert", str(tmp_path / "none.keras"), "-o", str(out))
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    missing = cli.invoke("convert", str(tmp_path / "none.keras"), "-o", str(out), entry="-m")
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
 def test_qat_model_converts_without_calibration(tmp_path: Path) -> None:
@@ -365,10 +370,15 @@ def test_compare_with_the_keras_model_itself_as_reference(
         np.testing.assert_allclose(err.max_abs, np.abs(got_arr - want).max(), rtol=1e-5)
 
 
-def test_cli_compare_with_a_keras_reference(keras_file: Path, tmp_path: Path) -> None:
+def test_cli_compare_with_a_keras_reference(keras_file: Path, tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "f16.tflite"
-    assert _cli("convert", str(keras_file), "-o", str(out), "--to", "float16").returncode == 0
-    proc = _cli(
+    assert (
+        cli.invoke(
+            "convert", str(keras_file), "-o", str(out), "--to", "float16", entry="-m"
+        ).exit_code
+        == 0
+    )
+    proc = cli.invoke(
         "compare",
         str(keras_file),
         str(out),
@@ -376,14 +386,15 @@ def test_cli_compare_with_a_keras_reference(keras_file: Path, tmp_path: Path) ->
         str(FIXTURES / "mlp_eval_x.npy"),
         "--no-speed",
         "--json",
+        entry="-m",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert "run through TensorFlow" in doc["reference_outputs"]
     assert [m["path"] for m in doc["models"]] == [str(out)]
 
 
-def test_a_float_tflite_is_quantized_without_tensorflow(tmp_path: Path) -> None:
+def test_a_float_tflite_is_quantized_without_tensorflow(tmp_path: Path, cli: Cli) -> None:
     from tflkit._quantizer import quantize_tflite
 
     src = FIXTURES / "mlp_float32.tflite"
@@ -395,9 +406,13 @@ def test_a_float_tflite_is_quantized_without_tensorflow(tmp_path: Path) -> None:
     assert c.data == quantize_tflite(src.read_bytes(), "int8", calibration=samples)[0]
     assert c.comparison is not None and c.comparison.models[1].outputs[0].top1_agreement > 0.9
     out = tmp_path / "q.tflite"
-    proc = _cli("convert", str(src), "-o", str(out), "--to", "dynamic-range", "--json")
-    assert proc.returncode == 0, proc.stderr
+    proc = cli.invoke(
+        "convert", str(src), "-o", str(out), "--to", "dynamic-range", "--json", entry="-m"
+    )
+    assert proc.exit_code == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["made_by"] == "litert-quantizer" and doc["quantization_kind"] == "dynamic-range"
-    refused = _cli("convert", str(FIXTURES / "mlp_int8.tflite"), "-o", str(tmp_path / "x.tflite"))
-    assert refused.returncode == 2 and "expected a float32 .tflite" in refused.stderr
+    refused = cli.invoke(
+        "convert", str(FIXTURES / "mlp_int8.tflite"), "-o", str(tmp_path / "x.tflite"), entry="-m"
+    )
+    assert refused.exit_code == 2 and "expected a float32 .tflite" in refused.stderr

@@ -12,13 +12,10 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-from conftest import ALL_FIXTURES, MODELS, edited, fixture_path, litert_interpreter
-from typer.testing import CliRunner
+from conftest import ALL_FIXTURES, MODELS, Cli, edited, fixture_path, litert_interpreter
 
-from tflkit.cli import app
 from tflkit.render import ELLIPSIS, shorten_middle
 
-runner = CliRunner()
 BASE = "mlp_int8_float_io.tflite"  # float I/O quantized inside: the I/O table's widest case
 SUBGRAPH = "subgraph_" + "s" * 87 + "_end"  # 100 characters
 WIDTHS = (80, 200)
@@ -53,10 +50,6 @@ def long_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def invoke(width: int, *args: str) -> Any:
-    return runner.invoke(app, list(args), env={"COLUMNS": str(width), "NO_COLOR": "1"})
-
-
 def _assert_fits(text: str, width: int) -> list[str]:
     lines = text.splitlines()
     assert lines
@@ -66,12 +59,12 @@ def _assert_fits(text: str, width: int) -> list[str]:
     return lines
 
 
-def _assert_unwrapped(width: int, *args: str) -> list[str]:
+def _assert_unwrapped(cli: Cli, width: int, *args: str) -> list[str]:
     """The output at ``width`` fits it, and a line that fits is not wrapped: rich wraps a
     longer line, so lengths alone cannot fail. At 1000 columns nothing needs wrapping; each
     line there that fits ``width`` must be found whole at ``width`` (a finding's message
     longer than the terminal wraps, indented, by design)."""
-    result, wide = invoke(width, *args), invoke(1000, *args)
+    result, wide = cli.invoke(*args, width=width), cli.invoke(*args, width=1000)
     assert result.exit_code in (0, 1), result.stderr
     lines = _assert_fits(result.stdout, width)
     fitting = [line for line in wide.stdout.splitlines() if len(line) <= width]
@@ -120,8 +113,8 @@ def test_shorten_middle_keeps_both_ends_at_every_width() -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_inspect_long_names_fit_and_ops_stay_whole(long_model: str, width: int) -> None:
-    result = invoke(width, "inspect", "--tensors", long_model)
+def test_inspect_long_names_fit_and_ops_stay_whole(long_model: str, width: int, cli: Cli) -> None:
+    result = cli.invoke("inspect", "--tensors", long_model, width=width)
     assert result.exit_code == 0, result.stderr
     lines = _assert_fits(result.stdout, width)
     cells = _cells(lines)
@@ -143,9 +136,8 @@ def test_inspect_long_names_fit_and_ops_stay_whole(long_model: str, width: int) 
         for line in lines
         if line.startswith("\u2502") and line.split("\u2502")[1].strip().isdigit()
     ]
-    n_tensors = len(
-        json.loads(invoke(width, "inspect", "--json", long_model).stdout)["subgraphs"][0]["tensors"]
-    )
+    doc = json.loads(cli.invoke("inspect", "--json", long_model, width=width).stdout)
+    n_tensors = len(doc["subgraphs"][0]["tensors"])
     assert [int(r.split("\u2502")[1]) for r in rows] == list(range(n_tensors))
     for r in rows:
         i, cell = int(r.split("\u2502")[1]), r.split("\u2502")[2].strip()
@@ -165,8 +157,8 @@ def test_inspect_long_names_fit_and_ops_stay_whole(long_model: str, width: int) 
             assert io[0] == full
 
 
-def test_inspect_json_keeps_the_full_names(long_model: str) -> None:
-    doc = json.loads(invoke(80, "inspect", "--json", long_model).stdout)
+def test_inspect_json_keeps_the_full_names(long_model: str, cli: Cli) -> None:
+    doc = json.loads(cli.invoke("inspect", "--json", long_model).stdout)
     sg = doc["subgraphs"][0]
     assert sg["name"] == SUBGRAPH
     assert [t["name"] for t in sg["tensors"]] == [
@@ -177,14 +169,14 @@ def test_inspect_json_keeps_the_full_names(long_model: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
-def test_inspect_and_check_have_no_trailing_whitespace(name: str) -> None:
+def test_inspect_and_check_have_no_trailing_whitespace(name: str, cli: Cli) -> None:
     path = str(fixture_path(name))
     for args in (
         ["inspect", "--tensors", path],
         *(["check", "-p", p, path] for p in ("int8", "int16x8", "float16")),
     ):
         for width in WIDTHS:
-            _assert_unwrapped(width, *args)
+            _assert_unwrapped(cli, width, *args)
 
 
 # ------------------------------------------------------------------ check
@@ -192,11 +184,13 @@ def test_inspect_and_check_have_no_trailing_whitespace(name: str) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("profile", ["int8", "int16x8"])
-def test_check_findings_shorten_long_names(long_model: str, width: int, profile: str) -> None:
-    result = invoke(width, "check", "-p", profile, long_model)
+def test_check_findings_shorten_long_names(
+    long_model: str, width: int, profile: str, cli: Cli
+) -> None:
+    result = cli.invoke("check", "-p", profile, long_model, width=width)
     assert result.exit_code == 1
     lines = _assert_fits(result.stdout, width)
-    doc = json.loads(invoke(width, "check", "--json", "-p", profile, long_model).stdout)
+    doc = json.loads(cli.invoke("check", "--json", "-p", profile, long_model, width=width).stdout)
     findings = doc["violations"]
     assert findings
     listed = [line for line in lines if line.startswith("    subgraph 0 ")]
@@ -223,10 +217,10 @@ def test_check_findings_shorten_long_names(long_model: str, width: int, profile:
     assert lines[0].startswith("FAIL  ") and lines[0].endswith(" warnings")
 
 
-def test_check_of_a_float32_model_leads_with_one_summary_line() -> None:
+def test_check_of_a_float32_model_leads_with_one_summary_line(cli: Cli) -> None:
     path = str(fixture_path("mlp_float32.tflite"))
-    lines = _assert_fits(invoke(80, "check", path).stdout, 80)
-    doc = json.loads(invoke(80, "check", "--json", path).stdout)
+    lines = _assert_fits(cli.invoke("check", path).stdout, 80)
+    doc = json.loads(cli.invoke("check", "--json", path).stdout)
     assert lines[0].startswith("FAIL  ") and lines[0].endswith("6 violations, 0 warnings")
     assert lines[1].startswith(
         "  float32 model: nothing is quantized; convert with full-integer quantization"
@@ -254,15 +248,15 @@ def test_check_of_a_float32_model_leads_with_one_summary_line() -> None:
     assert any(f"output 0, tensor {outs[0]} " in line for line in lines)
 
 
-def test_inspect_shows_the_in_graph_quantization_of_float_io() -> None:
+def test_inspect_shows_the_in_graph_quantization_of_float_io(cli: Cli) -> None:
     path = fixture_path(BASE)
     interp = litert_interpreter(path)
     details = interp.get_tensor_details()
     ops = interp._get_ops_details()
     quantize = next(o for o in ops if o["op_name"] == "QUANTIZE")
     dequantize = next(o for o in ops if o["op_name"] == "DEQUANTIZE")
-    out = invoke(80, "inspect", str(path)).stdout
-    doc = json.loads(invoke(80, "inspect", "--json", str(path)).stdout)
+    out = cli.invoke("inspect", str(path)).stdout
+    doc = json.loads(cli.invoke("inspect", "--json", str(path)).stdout)
     sg = doc["subgraphs"][0]
     for io, inner in (
         (sg["inputs"][0], int(quantize["outputs"][0])),
@@ -282,20 +276,20 @@ def test_inspect_shows_the_in_graph_quantization_of_float_io() -> None:
     assert "* quantized inside the graph" in out
     others = [t for t in sg["tensors"] if t["index"] not in sg["inputs"] + sg["outputs"]]
     assert all(t["quantized_in_graph"] is None for t in others)
-    plain = invoke(80, "inspect", str(fixture_path("mlp_int8.tflite"))).stdout
+    plain = cli.invoke("inspect", str(fixture_path("mlp_int8.tflite"))).stdout
     assert "*" not in plain
 
 
-def test_check_report_json_has_kind_and_summary() -> None:
+def test_check_report_json_has_kind_and_summary(cli: Cli) -> None:
     schema = json.loads(resources.files("tflkit").joinpath("schemas/check.schema.json").read_text())
     for name in ("mlp_float32.tflite", "mlp_int8.tflite", "mlp_int8_float_io.tflite"):
-        doc = json.loads(invoke(80, "check", "--json", str(fixture_path(name))).stdout)
+        doc = json.loads(cli.invoke("check", "--json", str(fixture_path(name))).stdout)
         jsonschema.Draft202012Validator(schema).validate(doc)
         assert doc["quantization_kind"] == MODELS[name]["quantization_kind"]
         assert (doc["summary"] is None) == MODELS[name]["fully_int8"]
 
 
-def test_readme_check_example_is_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_check_example_is_the_output(monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     import re
 
     from conftest import ROOT
@@ -306,19 +300,15 @@ def test_readme_check_example_is_the_output(monkeypatch: pytest.MonkeyPatch) -> 
         r"```console\n\$ tflkit check fixtures/mlp_int8_float_io.tflite\n(.*?)```", readme, re.S
     )
     assert block is not None
-    result = runner.invoke(
-        app,
-        ["check", "fixtures/mlp_int8_float_io.tflite"],
-        env={"COLUMNS": "80", "NO_COLOR": "1"},
-    )
+    result = cli.invoke("check", "fixtures/mlp_int8_float_io.tflite")
     assert block.group(1).splitlines() == result.stdout.splitlines()
 
 
-def test_list_rules_fits_without_trailing_whitespace() -> None:
+def test_list_rules_fits_without_trailing_whitespace(cli: Cli) -> None:
     from tflkit.checks import RULES
 
     for width in WIDTHS:
-        result = invoke(width, "check", "--list-rules")
+        result = cli.invoke("check", "--list-rules", width=width)
         assert result.exit_code == 0
         cells = _cells(_assert_fits(result.stdout, width))
         assert all(rule in cells for rule in RULES)  # every rule id whole

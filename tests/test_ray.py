@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, close
+from conftest import FIXTURES, Cli, close
 
 import tflkit
 from tflkit.errors import InputError
@@ -225,14 +225,6 @@ def test_compare_speed_measured_on_the_driver() -> None:
 # --- tflkit run/compare --ray over shards -----------------------------------------------------
 
 
-def invoke(*args: str) -> Any:
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
-
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "80", "NO_COLOR": "1"})
-
-
 def shard_dir(tmp: Path, name: str, arrays: dict[str, np.ndarray], parts: int = 4) -> Path:
     folder = tmp / name
     folder.mkdir()
@@ -246,7 +238,9 @@ def shard_dir(tmp: Path, name: str, arrays: dict[str, np.ndarray], parts: int = 
 
 
 @pytest.mark.parametrize("model", ["mlp_int8.tflite", "multi_io.tflite"])
-def test_run_ray_writes_each_shard_as_predict_gives_it(tmp_path: Path, model: str) -> None:
+def test_run_ray_writes_each_shard_as_predict_gives_it(
+    tmp_path: Path, model: str, cli: Cli
+) -> None:
     import json
 
     path = str(FIXTURES / model)
@@ -257,7 +251,7 @@ def test_run_ray_writes_each_shard_as_predict_gives_it(tmp_path: Path, model: st
         for n, t in zip(runner.input_names, runner.inputs, strict=True)
     }
     data, out = shard_dir(tmp_path, "x", arrays), tmp_path / "out"
-    result = invoke("run", path, "-i", str(data), "-o", str(out), "--ray", "-b", "10", "--json")
+    result = cli.invoke("run", path, "-i", str(data), "-o", str(out), "--ray", "-b", "10", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)  # stdout holds the document and nothing of Ray's
     assert doc["samples"] == 90 and doc["shards"] == 4 and doc["ray"]["workers"] >= 1
@@ -275,7 +269,7 @@ def test_run_ray_writes_each_shard_as_predict_gives_it(tmp_path: Path, model: st
     jsonschema.validate(doc, schema)
 
 
-def test_compare_ray_equals_compare_stream_and_in_memory(tmp_path: Path) -> None:
+def test_compare_ray_equals_compare_stream_and_in_memory(tmp_path: Path, cli: Cli) -> None:
     import json
 
     x = np.load(FIXTURES / "mlp_eval_x.npy")
@@ -284,7 +278,7 @@ def test_compare_ray_equals_compare_stream_and_in_memory(tmp_path: Path) -> None
     labels = shard_dir(tmp_path, "y", {"labels": y})
     models = [str(FIXTURES / m) for m in MLPS]
     whole = tflkit.compare(models, x, y, speed=False)
-    result = invoke(
+    result = cli.invoke(
         "compare",
         *models,
         "--data",
@@ -309,13 +303,15 @@ def test_compare_ray_equals_compare_stream_and_in_memory(tmp_path: Path) -> None
     same_metrics(streamed, tray.compare_shards(models, data, labels, concurrency=2, speed=False))
 
 
-def test_run_ray_unreadable_shard_exit_2_naming_it_no_partial_file(tmp_path: Path) -> None:
+def test_run_ray_unreadable_shard_exit_2_naming_it_no_partial_file(
+    tmp_path: Path, cli: Cli
+) -> None:
     x = np.load(FIXTURES / "mlp_eval_x.npy")
     data = shard_dir(tmp_path, "x", {"keras_tensor": x})
     bad = data / "part1.npy"
     bad.write_bytes(bad.read_bytes()[:300])
     out = tmp_path / "out"
-    result = invoke(
+    result = cli.invoke(
         "run", str(FIXTURES / "mlp_int8.tflite"), "-i", str(data), "-o", str(out), "--ray"
     )
     assert result.exit_code == 2
@@ -330,7 +326,7 @@ def test_run_ray_unreadable_shard_exit_2_naming_it_no_partial_file(tmp_path: Pat
         part = np.array_split(x, 4)[i]
         want = tflkit.Runner(FIXTURES / "mlp_int8.tflite").predict(part)
         np.testing.assert_array_equal(np.load(out / name)["output_0"], want)
-    result = invoke(
+    result = cli.invoke(
         "compare",
         str(FIXTURES / MLPS[0]),
         str(FIXTURES / MLPS[1]),
@@ -343,20 +339,18 @@ def test_run_ray_unreadable_shard_exit_2_naming_it_no_partial_file(tmp_path: Pat
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_ray_flag_needs_shards_and_a_reachable_address(tmp_path: Path) -> None:
+def test_ray_flag_needs_shards_and_a_reachable_address(tmp_path: Path, cli: Cli) -> None:
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((4, 32), np.float32))
     model = str(FIXTURES / "mlp_int8.tflite")
-    result = invoke("run", model, "-i", str(x), "--ray")
+    result = cli.invoke("run", model, "-i", str(x), "--ray")
     assert result.exit_code == 2 and "--ray runs shards" in result.stderr
-    result = invoke("compare", model, model, "--ray")
+    result = cli.invoke("compare", model, model, "--ray")
     assert result.exit_code == 2 and "--ray compares shards" in result.stderr
 
 
-def test_unreachable_address_is_one_line_at_once(tmp_path: Path) -> None:
+def test_unreachable_address_is_one_line_at_once(tmp_path: Path, cli: Cli) -> None:
     import socket
-    import subprocess
-    import sys
     import time
 
     with socket.socket() as s:  # a port nothing listens on
@@ -365,23 +359,17 @@ def test_unreachable_address_is_one_line_at_once(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     np.save(tmp_path / "d" / "a.npy", np.zeros((4, 32), np.float32))
     start = time.monotonic()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tflkit",
-            "run",
-            str(FIXTURES / "mlp_int8.tflite"),
-            "-i",
-            str(tmp_path / "d"),
-            "--address",
-            f"127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        text=True,
+    proc = cli.invoke(
+        "run",
+        FIXTURES / "mlp_int8.tflite",
+        "-i",
+        tmp_path / "d",
+        "--address",
+        f"127.0.0.1:{port}",
+        entry="-m",
         timeout=120,
     )
-    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.exit_code == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
         f"tflkit: error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused "
         "(start one with 'ray start --head', or leave out --address for a local Ray)"

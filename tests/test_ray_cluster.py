@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, Cli
 
 import tflkit
 
@@ -84,18 +84,8 @@ def _listening(port: int) -> bool:
     return True
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-
-
-def test_run_and_compare_on_a_cluster_by_address(head: str, tmp_path: Path) -> None:
+def test_run_and_compare_on_a_cluster_by_address(head: str, tmp_path: Path, cli: Cli) -> None:
+    no_address = {"RAY_ADDRESS": None}  # --address alone says where the cluster is
     x = np.load(FIXTURES / "mlp_eval_x.npy")
     data = tmp_path / "x"
     data.mkdir()
@@ -103,8 +93,11 @@ def test_run_and_compare_on_a_cluster_by_address(head: str, tmp_path: Path) -> N
         np.save(data / f"part{i}.npy", part)
     model = str(FIXTURES / "mlp_int8.tflite")
     out = tmp_path / "out"
-    proc = cli("run", model, "-i", str(data), "-o", str(out), "--address", head, "--json")
-    assert proc.returncode == 0, proc.stderr
+    proc = cli.invoke(
+        "run", model, "-i", data, "-o", out, "--address", head, "--json",
+        env=no_address, entry="cli.py",
+    )  # fmt: skip
+    assert proc.exit_code == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["ray"] == {"address": head, "workers": 2} and doc["samples"] == len(x)
     runner = tflkit.Runner(model)
@@ -113,7 +106,7 @@ def test_run_and_compare_on_a_cluster_by_address(head: str, tmp_path: Path) -> N
             np.load(out / f"part{i}.npz")["output_0"], runner.predict(part)
         )
     whole = tflkit.compare([str(FIXTURES / "mlp_float32.tflite"), model], x, speed=False)
-    proc = cli(
+    proc = cli.invoke(
         "compare",
         str(FIXTURES / "mlp_float32.tflite"),
         model,
@@ -123,8 +116,10 @@ def test_run_and_compare_on_a_cluster_by_address(head: str, tmp_path: Path) -> N
         head,
         "--no-speed",
         "--json",
+        env=no_address,
+        entry="cli.py",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     got = json.loads(proc.stdout)["models"][1]["outputs"][0]
     want = whole.models[1].outputs[0]
     assert got["rmse"] == pytest.approx(want.rmse, rel=1e-9)

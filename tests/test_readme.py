@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, Cli
 
 README = (ROOT / "README.md").read_text()
 
@@ -40,22 +40,9 @@ def test_python_examples_run() -> None:
         assert proc.returncode == 0, f"{code}\n{proc.stderr}"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The checkout's command line on an 80-column, colourless terminal."""
-    proc = subprocess.run(
-        [sys.executable, "cli.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def test_documented_inspect_output_matches_the_fixture() -> None:
-    proc = _cli("inspect", "fixtures/mlp_int8.tflite")
+def test_documented_inspect_output_matches_the_fixture(cli: Cli) -> None:
+    proc = cli.invoke("inspect", "fixtures/mlp_int8.tflite", entry="cli.py")  # in the checkout
+    assert proc.exit_code == 0, proc.stderr
     console = re.search(
         r"```console\n\$ tflkit inspect fixtures/mlp_int8.tflite\n(.*?)```", README, re.S
     )
@@ -65,25 +52,18 @@ def test_documented_inspect_output_matches_the_fixture() -> None:
     assert documented == actual
 
 
-def test_documented_check_output_matches_the_fixture() -> None:
+def test_documented_check_output_matches_the_fixture(cli: Cli) -> None:
     console = re.search(
         r"```console\n\$ tflkit check fixtures/add_blockwise_int8.tflite\n(.*?)```", README, re.S
     )
     assert console is not None
-    proc = subprocess.run(
-        [sys.executable, "cli.py", "check", "fixtures/add_blockwise_int8.tflite"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
-    )
-    assert proc.returncode == 1, proc.stderr
+    proc = cli.invoke("check", "fixtures/add_blockwise_int8.tflite", entry="cli.py")
+    assert proc.exit_code == 1, proc.stderr
     documented = [line.rstrip() for line in console.group(1).splitlines()]
     assert documented == [line.rstrip() for line in proc.stdout.splitlines()]
 
 
-def test_documented_compare_output_matches_the_fixtures() -> None:
+def test_documented_compare_output_matches_the_fixtures(cli: Cli) -> None:
     """The size and accuracy tables of the README's example (speed varies, so it is left out)."""
     console = re.search(r"```console\n(reference  mlp_float32\n.*?)```", README, re.S)
     assert console is not None
@@ -92,7 +72,8 @@ def test_documented_compare_output_matches_the_fixtures() -> None:
     assert command is not None
     args = command.group(1).replace("\\\n", " ").split()[2:]
     args = [a for a in args if not a.endswith(".png") and a != "--plot"]
-    proc = _cli("compare", *args, "--no-speed")
+    proc = cli.invoke("compare", *args, "--no-speed", entry="cli.py")
+    assert proc.exit_code == 0, proc.stderr
     actual = {line.rstrip() for line in proc.stdout.splitlines()}
     start = next(i for i, line in enumerate(documented) if line.startswith("Speed"))
     end = next(i for i, line in enumerate(documented) if line.startswith("Output "))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, MODELS, edited
+from conftest import FIXTURES, MODELS, Cli, edited
 
 import tflkit
 from tflkit import DelegateWarning, InvalidModelError, SaturationWarning, UnsupportedModelError
@@ -272,30 +272,20 @@ def test_benchmark_takes_a_sample_shape_for_dynamic_inputs() -> None:
         tflkit.benchmark(runner, seconds=0.05, shapes={"x": [3]})
 
 
-def test_bench_cli_shape_option() -> None:
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
-
-    cli = CliRunner()
-    ok = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05", "--shape", "samples=800", "--json"])
+def test_bench_cli_shape_option(cli: Cli) -> None:
+    ok = cli.invoke("bench", str(AUDIO), "-s", "0.05", "--shape", "samples=800", "--json")
     assert ok.exit_code == 0, ok.stderr
     assert json.loads(ok.stdout)["inputs"] == [
         "samples: uniform float32 in [-1, 1], shape [1, 800]"
     ]
-    guessed = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05", "--json"])
+    guessed = cli.invoke("bench", str(AUDIO), "-s", "0.05", "--json")
     # the JSON keeps the library's words (Python: shapes=), the human output the CLI's flag
     assert "dynamic dimensions drawn as 1; pass shapes=" in json.loads(guessed.stdout)["inputs"][0]
-    human = cli.invoke(app, ["bench", str(AUDIO), "-s", "0.05"], env={"COLUMNS": "200"})
+    human = cli.invoke("bench", str(AUDIO), "-s", "0.05", width=200)
     assert "dynamic dimensions drawn as 1; pass --shape" in human.stdout
     for bad in ("a", "x=3", "3,4"):  # as a user runs it: one line on stderr, exit 2
-        proc = subprocess.run(
-            [sys.executable, "-m", "tflkit", "bench", str(AUDIO), "-s", "0.05", "--shape", bad],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        proc = cli.invoke("bench", AUDIO, "-s", "0.05", "--shape", bad, entry="-m", timeout=60)
+        assert proc.exit_code == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_one_sample_dict_takes_the_same_names_as_the_general_path() -> None:
@@ -312,17 +302,14 @@ def test_one_sample_dict_takes_the_same_names_as_the_general_path() -> None:
         runner.predict({"nope": x})
 
 
-def test_run_cli_on_the_dynamic_model(tmp_path: Path) -> None:
+def test_run_cli_on_the_dynamic_model(tmp_path: Path, cli: Cli) -> None:
     from importlib import resources
 
     import jsonschema
-    from typer.testing import CliRunner
-
-    from tflkit.cli import app
 
     x = np.random.default_rng(8).standard_normal((3, 1280)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    result = CliRunner().invoke(app, ["run", str(AUDIO), "-i", str(tmp_path / "x.npy"), "--json"])
+    result = cli.invoke("run", str(AUDIO), "-i", str(tmp_path / "x.npy"), "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     schema = json.loads(resources.files("tflkit").joinpath("schemas/run.schema.json").read_text())

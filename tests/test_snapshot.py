@@ -12,10 +12,8 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-from conftest import FIXTURES, MODELS, ROOT, edited, litert_interpreter
-from typer.testing import CliRunner
+from conftest import FIXTURES, MODELS, ROOT, Cli, edited, litert_interpreter
 
-from tflkit.cli import app
 from tflkit.testing import UPDATE_SNAPSHOTS, assert_matches_snapshot
 
 INT8 = FIXTURES / "mlp_int8.tflite"
@@ -114,26 +112,22 @@ def test_not_a_snapshot_is_an_assertion(tmp_path: Path) -> None:
 # --- the command line -------------------------------------------------------------------------
 
 
-def _run(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
-
-
 def _schema() -> dict[str, Any]:
     text = resources.files("tflkit").joinpath("schemas/diff.schema.json").read_text()
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def test_cli_snapshot_writes_what_the_assertion_reads(tmp_path: Path) -> None:
+def test_cli_snapshot_writes_what_the_assertion_reads(tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "s.json"
-    result = _run("snapshot", str(INT8), "-o", str(out))
+    result = cli.invoke("snapshot", str(INT8), "-o", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert assert_matches_snapshot(INT8, out) == "matched"
 
 
-def test_cli_snapshot_json_says_what_was_written(tmp_path: Path) -> None:
+def test_cli_snapshot_json_says_what_was_written(tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "s.json"
-    result = _run("snapshot", str(INT8), "-o", str(out), "--json")
+    result = cli.invoke("snapshot", str(INT8), "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     text = resources.files("tflkit").joinpath("schemas/snapshot.schema.json").read_text()
@@ -157,29 +151,29 @@ def test_cli_snapshot_json_says_what_was_written(tmp_path: Path) -> None:
         ("two_signatures.tflite", "flex_cumprod.tflite", 1),
     ],
 )
-def test_cli_exit_codes_json_and_80_columns(old: str, new: str, code: int) -> None:
+def test_cli_exit_codes_json_and_80_columns(old: str, new: str, code: int, cli: Cli) -> None:
     paths = (str(FIXTURES / old), str(FIXTURES / new))
-    result = _run("diff", *paths, "--json")
+    result = cli.invoke("diff", *paths, "--json")
     assert result.exit_code == code, result.output
     doc = json.loads(result.stdout)
     jsonschema.Draft202012Validator(_schema()).validate(doc)
     assert doc["same"] is (code == 0)
-    human = _run("diff", *paths, "--all")
+    human = cli.invoke("diff", *paths, "--all")
     assert human.exit_code == code
     lines = human.stdout.splitlines()
     assert lines[0].startswith("no changes" if code == 0 else doc["summary"][:40])
     assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
 
 
-def test_cli_flex_side_lists_the_flex_op() -> None:
-    result = _run("diff", str(FIXTURES / "mlp_float32.tflite"),
+def test_cli_flex_side_lists_the_flex_op(cli: Cli) -> None:
+    result = cli.invoke("diff", str(FIXTURES / "mlp_float32.tflite"),
                   str(FIXTURES / "flex_cumprod.tflite"), "--json")  # fmt: skip
     doc = json.loads(result.stdout)
     assert doc["new"]["flex_ops"] == ["CUSTOM 'FlexCumprod'"] == doc["new"]["custom_ops"]
     assert doc["old"]["flex_ops"] == []
 
 
-def test_cli_unreadable_model_exits_2(tmp_path: Path) -> None:
+def test_cli_unreadable_model_exits_2(tmp_path: Path, cli: Cli) -> None:
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model at all, not even close")
     for args in (
@@ -187,13 +181,13 @@ def test_cli_unreadable_model_exits_2(tmp_path: Path) -> None:
         ("diff", str(bad), str(INT8)),
         ("snapshot", str(bad), "-o", str(tmp_path / "s.json")),
     ):
-        result = _run(*args)
+        result = cli.invoke(*args)
         assert result.exit_code == 2
         assert result.stderr.startswith("tflkit: error: ") and "Traceback" not in result.stderr
     assert not (tmp_path / "s.json").exists()
 
 
-def test_default_lists_20_per_section_and_all_lists_every_one(tmp_path: Path) -> None:
+def test_default_lists_20_per_section_and_all_lists_every_one(tmp_path: Path, cli: Cli) -> None:
     n = 25  # tensors added by hand, read by no operator: 25 changes in one section
 
     def add_tensors(m: Any) -> None:
@@ -207,8 +201,8 @@ def test_default_lists_20_per_section_and_all_lists_every_one(tmp_path: Path) ->
     other = tmp_path / "extra.tflite"
     other.write_bytes(edited("mlp_float32.tflite", add_tensors))
     base = str(FIXTURES / "mlp_float32.tflite")
-    short = _run("diff", base, str(other)).stdout.splitlines()
-    full = _run("diff", base, str(other), "--all").stdout.splitlines()
+    short = cli.invoke("diff", base, str(other)).stdout.splitlines()
+    full = cli.invoke("diff", base, str(other), "--all").stdout.splitlines()
     assert short[0] == f"{n} tensors added"
     assert "Tensors (25)" in short
     assert len([line for line in short if line.startswith("  tensor 'extra")]) == 20
@@ -230,22 +224,15 @@ def test_diff_imports_neither_tensorflow_nor_litert() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_documented_diff_output_matches_the_fixtures() -> None:
+def test_documented_diff_output_matches_the_fixtures(cli: Cli) -> None:
     import re
 
     readme = (ROOT / "README.md").read_text()
     command = "tflkit diff fixtures/mlp_int8.tflite fixtures/mlp_int8_float_io.tflite"
     console = re.search(rf"```console\n\$ {re.escape(command)}\n(.*?)```", readme, re.S)
     assert console is not None
-    proc = subprocess.run(
-        [sys.executable, "cli.py", *command.split()[1:]],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
-    )
-    assert proc.returncode == 1, proc.stderr
+    proc = cli.invoke(*command.split()[1:], entry="cli.py")
+    assert proc.exit_code == 1, proc.stderr
     assert console.group(1).splitlines() == proc.stdout.splitlines()
 
 
@@ -268,7 +255,7 @@ def test_committed_snapshot_matches_the_fixture() -> None:
         ["fixtures/mlp_int8.tflite", "fixtures/missing.tflite"],
     ],
 )
-def test_plain_path_and_typer_app_agree(args: list[str]) -> None:
+def test_plain_path_and_typer_app_agree(args: list[str], cli: Cli) -> None:
     """`python -m tflkit diff ...` runs without typer; the typer app (CliRunner) prints the
     same stdout and stderr and exits with the same code."""
     from tflkit.cli._plain import diff_args
@@ -279,7 +266,7 @@ def test_plain_path_and_typer_app_agree(args: list[str]) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert " typer" not in fast.stderr  # importtime lines name every module imported
-    app_result = _run("diff", *args)
+    app_result = cli.invoke("diff", *args, cwd=ROOT)  # the paths are the checkout's
     assert fast.returncode == app_result.exit_code
     assert fast.stdout == app_result.stdout
     errors = [line for line in fast.stderr.splitlines() if not line.startswith("import time:")]

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, Cli
 
 import tflkit
 from tflkit import targets
@@ -86,20 +86,14 @@ def test_json_validates_and_lists_every_operator(fake: str) -> None:
     assert (doc["memory"] is None) == (fake == "cpu")
 
 
-def test_cli_target(fake: str) -> None:
-    from typer.testing import CliRunner
-
-    from tflkit.cli._app import app
-
-    result = CliRunner().invoke(
-        app, ["check", str(FIXTURES / "mlp_int8.tflite"), "--target", "fake"]
-    )
+def test_cli_target(fake: str, cli: Cli) -> None:
+    result = cli.invoke("check", str(FIXTURES / "mlp_int8.tflite"), "--target", "fake")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("FAIL") and "target fake" in lines[0]
     assert "2 of 3 operators on fake" in lines[1]
     assert "fake-softmax" in result.stdout
-    ok = CliRunner().invoke(app, ["check", str(FIXTURES / "quantize_int8.tflite"), "-t", "fake"])
+    ok = cli.invoke("check", str(FIXTURES / "quantize_int8.tflite"), "-t", "fake")
     assert ok.exit_code == 0
 
 

@@ -10,13 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MODELS, edited, need_fixture
+from conftest import MODELS, Cli, edited, need_fixture
 from rich.console import Console
-from typer.testing import CliRunner
 
 import tflkit
 from tflkit import check
-from tflkit.cli import app
 from tflkit.kinds import QUANTIZATION_KINDS
 from tflkit.model import cast_dequantized
 from tflkit.render import inspect_renderables
@@ -159,10 +157,9 @@ def test_float16_profile_says_the_int8_constants_are_not_float16() -> None:
     assert report.summary is not None and report.summary.startswith("weight-only-int8 model: ")
 
 
-def test_inspect_marks_the_weights() -> None:
+def test_inspect_marks_the_weights(cli: Cli) -> None:
     path = need_fixture(NAME)
-    runner = CliRunner()
-    doc = json.loads(runner.invoke(app, ["inspect", str(path), "--json"]).stdout)
+    doc = json.loads(cli.invoke("inspect", str(path), "--json").stdout)
     assert doc["quantization_kind"] == "weight-only-int8"
     marked = {
         t["index"]: t["dequantized_in_graph"]
