@@ -546,7 +546,7 @@ def test_bench_human_output_and_errors(tmp_path: Path, cli: Cli) -> None:
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
 
 
-def test_bench_first_line_shortens_a_long_path(tmp_path: Path) -> None:
+def test_bench_first_line_shortens_a_long_path(tmp_path: Path, cli: Cli) -> None:
     # A checkout or data directory deep in the file system: the path alone is 150 characters.
     import shutil
 
@@ -555,7 +555,7 @@ def test_bench_first_line_shortens_a_long_path(tmp_path: Path) -> None:
     model.parent.mkdir()
     shutil.copy(MLPS[2], model)
     assert len(str(model)) >= 150
-    result = invoke("bench", str(model), "--seconds", "0.05")
+    result = cli.invoke("bench", str(model), "--seconds", "0.05")
     assert result.exit_code == 0, result.stderr
     first, second = result.stdout.splitlines()[:2]
     assert len(first) <= 80 and second == ""  # one line, not wrapped

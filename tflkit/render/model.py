@@ -4,6 +4,7 @@ tables. Never computes: what it shows comes from the Model."""
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from tflkit.model import (
@@ -199,7 +200,13 @@ def _quant_text(q: Quantization | None) -> tuple[str, str]:
     lo, hi = min(q.scales), max(q.scales)
     zps = set(q.zero_points)
     zp = str(next(iter(zps))) if len(zps) == 1 else f"{min(zps)}..{max(zps)}" if zps else ""
-    return (f"{len(q.scales)}\u00d7ax{q.quantized_dimension} {lo:.2g}..{hi:.2g}", zp)
+    return (f"{len(q.scales)}\u00d7ax{q.quantized_dimension} {_g2(lo)}..{_g2(hi)}", zp)
+
+
+def _g2(x: float) -> str:
+    """Two significant digits, the exponent without padding (``2.2e-6``, not ``2.2e-06``): a
+    per-channel range then fits its column at 80 columns without a number broken."""
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{x:.2g}")
 
 
 def _blockwise_cells(t: Tensor, sg: Subgraph) -> tuple[str, str]:
@@ -245,7 +252,7 @@ def _io_table(model: Model, sg: Subgraph) -> list[RenderableType]:
     table.add_column("shape", no_wrap=True)
     table.add_column("scale", no_wrap=True)  # a number, or a channel count and range
     table.add_column("zp", no_wrap=True, justify="right")
-    table.add_column("real range", no_wrap=True)
+    table.add_column("real range")  # wraps after its comma, never inside a number
     marked = False
     for kind, indices in (("in", sg.inputs), ("out", sg.outputs)):
         for n, i in enumerate(indices):
