@@ -38,6 +38,7 @@ __all__ = [
     "PerTensor",
     "compare",
     "compare_files",
+    "reference_is_source",
     "compare_stream",
 ]
 
@@ -115,7 +116,7 @@ def compare(
         41.2
     """
     source = None  # a Keras model or SavedModel as the reference: its outputs, through TF
-    if reference == 0 and len(models) > 1 and _is_source(models[0]):
+    if reference == 0 and reference_is_source(models):
         if reference_outputs is not None:
             raise InputError("a source model and reference_outputs: give one reference")
         source, models = models[0], list(models[1:])
@@ -331,7 +332,7 @@ def compare_files(
     if on_ray and not shards:
         raise InputError("ray=True compares shards: give data= a directory or a glob of shards")
     # A Keras file or SavedModel first: the reference, run through TensorFlow by compare()
-    source = list(models[:1]) if len(models) > 1 and _is_source(models[0]) else []
+    source = list(models[:1]) if reference_is_source(models) else []
     runners = [
         m if isinstance(m, Runner) else Runner(m, num_threads=num_threads)
         for m in models[len(source) :]
@@ -383,10 +384,12 @@ def compare_files(
     )
 
 
-def _is_source(model: Any) -> bool:
+def reference_is_source(models: Sequence[ModelLike | Any]) -> bool:
+    """True when ``compare`` runs the first of ``models`` through TensorFlow: a Keras model (in
+    memory or a .keras / .h5 file) or a SavedModel directory, compared with .tflite models."""
     from tflkit._source import is_source_model
 
-    return is_source_model(model)
+    return len(models) > 1 and is_source_model(models[0])
 
 
 def _source_name(source: Any) -> str:

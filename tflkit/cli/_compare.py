@@ -91,8 +91,7 @@ def compare(
     ] = False,
 ) -> None:
     """Compare models with the first: size, accuracy, agreement, error and speed."""
-    from tflkit._source import is_source_model
-    from tflkit.comparison import compare_files
+    from tflkit.comparison import compare_files, reference_is_source
 
     if json_ and markdown:
         error("--json and --markdown exclude each other (see 'tflkit compare --help')")
@@ -101,7 +100,7 @@ def compare(
 
         require_matplotlib()
     # A Keras file or SavedModel first runs through TensorFlow: its noise kept off the terminal
-    source = len(models) > 1 and is_source_model(models[0])
+    source = reference_is_source(models)
     quiet = quiet_tensorflow() if source else contextlib.nullcontext()
     notes: list[str] = []
     on_ray = ray or address is not None
