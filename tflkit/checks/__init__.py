@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from tflkit.checks import conformance, profiles
 from tflkit.checks.hazards import runtime_hazards
 from tflkit.checks.profiles import EVERY_PROFILE, PROFILES
+from tflkit.errors import InputError
 from tflkit.kinds import quantization_kind
 from tflkit.loader import resolve
 from tflkit.model import ModelLike
@@ -28,7 +29,7 @@ from tflkit.report import Finding, Report, Rule
 if TYPE_CHECKING:
     from tflkit.targets import TargetResult
 
-__all__ = ["EVERY_PROFILE", "PROFILES", "RULES", "check", "runtime_hazards"]
+__all__ = ["EVERY_PROFILE", "PROFILES", "RULES", "check", "check_options", "runtime_hazards"]
 
 #: Every rule by id: the profile rules (the verdict), then the conformance warnings
 #: (``strict=True`` makes them violations).
@@ -62,6 +63,29 @@ def _placement_findings(
     return off_target, fallback
 
 
+def check_options(
+    profile: str | None,
+    *,
+    target: str | None = None,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+) -> None:
+    """Raise InputError (a ValueError) naming what is known when ``check()`` would refuse these
+    options: an unknown profile, target or rule id. Callers that check many models (the
+    command line) ask once, before reading any.
+    """
+    if profile is not None and profile not in PROFILES:
+        raise InputError(f"unknown profile {profile!r}, expected one of {', '.join(PROFILES)}")
+    from tflkit.targets import MODULES, TARGETS, module_for
+
+    if target is not None and target not in MODULES:
+        raise InputError(f"unknown target {target!r}, expected one of {', '.join(TARGETS)}")
+    known = set(RULES) | set(getattr(module_for(target), "RULES", {}) if target else ())
+    for rid in sorted({*(select or ()), *ignore}):
+        if rid not in known:
+            raise InputError(f"unknown rule {rid!r}; rules: {', '.join(sorted(known))}")
+
+
 def check(
     model: ModelLike,
     profile: str | None = None,
@@ -93,7 +117,7 @@ def check(
         A Report; ``report.passed`` is False when any violation was found.
 
     Raises:
-        ValueError: an unknown profile or rule id.
+        InputError (a ValueError): an unknown profile, target or rule id (``check_options``).
         TypeError: ``model`` is not a path, bytes or Model.
         InvalidModelError, OSError: the file cannot be read as a model.
 
@@ -104,19 +128,9 @@ def check(
     """
     if profile is None and target is None:
         profile = "int8"
-    if profile is not None and profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}, expected one of {', '.join(PROFILES)}")
-    target_mod = None
-    if target is not None:
-        from tflkit.targets import module_for
-
-        target_mod = module_for(target)
-    known = set(RULES) | set(getattr(target_mod, "RULES", {}))
     selected = None if select is None else set(select)
     ignored = set(ignore)
-    for rid in (selected or set()) | ignored:
-        if rid not in known:
-            raise ValueError(f"unknown rule {rid!r}; rules: {', '.join(sorted(known))}")
+    check_options(profile, target=target, select=selected, ignore=ignored)
     model = resolve(model)
     placed = None
     off_target: list[Finding] = []

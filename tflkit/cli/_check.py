@@ -105,21 +105,13 @@ def check(
         return
     if not models:
         error("no MODEL given (see 'tflkit check --help')")
-    from tflkit import targets
-
-    if profile is not None and profile not in checks.PROFILES:
-        error(f"unknown profile {profile!r}, expected one of: {', '.join(checks.PROFILES)}")
-    if target is not None and target not in targets.MODULES:
-        error(f"unknown target {target!r}, expected one of: {', '.join(targets.TARGETS)}")
     if resolver and target != "tflm":
         error("--resolver needs --target tflm")
-    known = set(checks.RULES) | set(
-        getattr(targets.module_for(target), "RULES", {}) if target else {}
-    )
     selected, ignored = _rule_ids(select), _rule_ids(ignore) or []
-    for rid in (selected or []) + ignored:
-        if rid not in known:
-            error(f"unknown rule {rid!r} (see 'tflkit check --list-rules')")
+    try:  # once, before any model is read
+        checks.check_options(profile, target=target, select=selected, ignore=ignored)
+    except TflkitError as exc:
+        error(error_text(exc))
     reports, unreadable, loaded = [], 0, []
     for path in models:
         try:
