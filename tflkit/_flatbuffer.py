@@ -22,6 +22,7 @@ This module knows the flatbuffer format and the bindings; ``tflkit.loader`` know
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -32,11 +33,12 @@ from flatbuffers.table import Table
 
 from tflkit.errors import InvalidModelError
 
-__all__ = ["READER_ERRORS", "Reader", "op_name"]
+__all__ = ["READER_ERRORS", "OptionLayouts", "Reader", "op_name", "option_layouts"]
 
 _I32 = struct.Struct("<i").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _U16 = struct.Struct("<H").unpack_from
+_U8 = struct.Struct("<B").unpack_from
 _VTABLE = struct.Struct("<HH").unpack_from  # a vtable starts: its own size, the table's size
 
 _IDENTIFIER = b"TFL3"
@@ -62,6 +64,70 @@ _OP_NAMES: dict[int, str] = {
 }
 for _code, _name in {209: "STABLEHLO_CASE"}.items():
     _OP_NAMES.setdefault(_code, _name)
+
+
+# (name, vtable slot, struct unpack, width in bytes, default) of one scalar options field
+_Field = tuple[str, int, Any, int, Any]
+
+
+class _Probe:
+    """Stands in for the ``flatbuffers.table.Table`` of a binding's options object, to learn
+    where one of its scalar getters reads: the vtable slot and the number type (and, when told
+    the field is absent, the default the getter returns)."""
+
+    __slots__ = ("Pos", "present", "slot", "flags")
+
+    def __init__(self, present: bool) -> None:
+        self.Pos, self.present, self.slot = 0, present, -1
+        self.flags: Any = None
+
+    def Offset(self, slot: int) -> int:  # noqa: N802 (flatbuffers' name)
+        self.slot = slot
+        return 4 if self.present else 0
+
+    def Get(self, flags: Any, off: int) -> int:  # noqa: N802
+        self.flags = flags
+        return 0
+
+
+def _field(cls: Any, getter: str, name: str) -> _Field:
+    """Where the bindings' ``cls.getter`` reads its scalar, learnt by calling it on probes."""
+    obj = cls.__new__(cls)
+    obj._tab = _Probe(False)
+    default = getattr(obj, getter)()
+    obj._tab = probe = _Probe(True)
+    getattr(obj, getter)()
+    packer = probe.flags.packer_type  # struct.Struct("<i") ...
+    return (name, probe.slot, packer.unpack_from, packer.size, default)
+
+
+class OptionLayouts(dict[int, tuple[_Field, ...]]):
+    """BuiltinOptions union code -> the fields of its options class to read, learnt from the
+    bindings' getters on first use (each class once per process)."""
+
+    def __init__(self, getters: tuple[tuple[str, str], ...]) -> None:
+        super().__init__()
+        self.getters = getters
+
+    def __missing__(self, code: int) -> tuple[_Field, ...]:
+        cls = getattr(tflite, _OPTION_CLASSES.get(code, ""), None)
+        methods = vars(cls) if cls is not None else {}
+        fields = tuple(_field(cls, g, name) for g, name in self.getters if g in methods)
+        self[code] = fields
+        return fields
+
+
+# BuiltinOptions union code -> the name of the bindings' options class (``Conv2DOptions``)
+_OPTION_CLASSES: dict[int, str] = {
+    code: name for name, code in vars(tflite.BuiltinOptions).items() if isinstance(code, int)
+}
+
+
+@functools.cache
+def option_layouts(getters: tuple[tuple[str, str], ...]) -> OptionLayouts:
+    """What ``Reader.builtin_options`` reads: ``getters`` pairs a getter of the bindings'
+    options classes (``"StrideW"``) with the name the value gets (``"stride_w"``)."""
+    return OptionLayouts(getters)
 
 
 def op_name(code: int) -> str:
@@ -141,10 +207,15 @@ class Reader:
 
     def table(self, obj: Any) -> Any:
         """Check the table a binding object points at (start, vtable, inline fields); return it."""
-        pos, size, data = obj._tab.Pos, self.size, self.data
+        self._check_table(obj._tab.Pos)
+        return obj
+
+    def _check_table(self, pos: int) -> int:
+        """Check the table at ``pos`` (start, vtable, inline fields); return its vtable's."""
+        size, data = self.size, self.data
         if pos + 4 > size:
             raise self.past_end(pos)
-        vt = pos - _I32(data, pos)[0]
+        vt: int = pos - _I32(data, pos)[0]
         if vt < 0 or vt + 4 > size:
             raise self.past_end(vt)
         vsize, tsize = _VTABLE(data, vt)
@@ -158,7 +229,7 @@ class Reader:
             raise self.past_end(vt + vsize - 1)
         if pos + tsize > size:  # the table's own bytes: every scalar field sits in them
             raise self.past_end(pos + tsize - 1)
-        return obj
+        return vt
 
     def root(self) -> Any:
         """The root table as a ``tflite.Model``, after the identifier and root offset checks."""
@@ -265,17 +336,61 @@ class Reader:
 
     def int32(self, obj: Any, slot: int, default: int) -> int:
         """The int32 scalar field at vtable ``slot`` of a checked table; ``default`` if absent."""
+        return int(self._scalar(obj._tab.Pos, slot, _I32, 4, default))
+
+    def _scalar(self, pos: int, slot: int, unpack: Any, width: int, default: Any) -> Any:
+        """The scalar field at vtable ``slot`` of the checked table at ``pos``."""
         data = self.data
-        pos: int = obj._tab.Pos
         vt = pos - _I32(data, pos)[0]
         if slot >= _U16(data, vt)[0]:
             return default
         off = _U16(data, vt + slot)[0]
         if not off:
             return default
-        if pos + off + 4 > self.size:
+        if pos + off + width > self.size:
             raise self.past_end(pos + off)
-        return int(_I32(data, pos + off)[0])
+        return unpack(data, pos + off)[0]
+
+    def builtin_options(
+        self, op: Any, type_slot: int, slot: int, layouts: OptionLayouts
+    ) -> tuple[tuple[str, Any], ...]:
+        """An operator's builtin options, ``(name, value)`` for the fields ``layouts`` (from
+        ``option_layouts``) knows in its options class (``Conv2DOptions`` ...), in their order.
+
+        ``type_slot`` / ``slot``: the vtable slots of the operator's ``builtin_options_type``
+        and ``builtin_options`` (the union). A field the table leaves out reads as the
+        schema's default, as the bindings read it. () when the operator stores no options,
+        when their type is newer than the bindings, or when the table cannot be read (a crafted
+        offset): the options are then absent, which is what a rule that reads them has always
+        made of such a file, and the rest of the model loads.
+        """
+        data, size = self.data, self.size
+        try:
+            # the operator's table was checked by table(); read its two fields with struct
+            op_pos: int = op._tab.Pos
+            op_vt = op_pos - _I32(data, op_pos)[0]
+            if slot >= _U16(data, op_vt)[0]:
+                return ()
+            type_at, value_at = _U16(data, op_vt + type_slot)[0], _U16(data, op_vt + slot)[0]
+            fields = layouts[_U8(data, op_pos + type_at)[0]] if type_at and value_at else ()
+            if not fields:
+                return ()
+            pos = op_pos + value_at
+            pos += _U32(data, pos)[0]
+            vt = self._check_table(pos)
+            vsize = _U16(data, vt)[0]
+            out = []
+            for name, fslot, unpack, width, default in fields:
+                off = _U16(data, vt + fslot)[0] if fslot < vsize else 0
+                if not off:
+                    out.append((name, default))
+                    continue
+                if pos + off + width > size:
+                    raise self.past_end(pos + off)
+                out.append((name, unpack(data, pos + off)[0]))
+            return tuple(out)
+        except (InvalidModelError, *READER_ERRORS):
+            return ()
 
     def int32s(self, obj: Any, slot: int, what: str) -> tuple[int, ...]:
         """The vector of int32 at vtable ``slot`` of a checked table; () when absent."""
@@ -303,19 +418,3 @@ class Reader:
         if arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         return tuple(arr.tolist())
-
-
-def external_buffers(data: Any, where: str) -> frozenset[int]:
-    """Indices of the buffers whose data sits after the flatbuffer (``Buffer.offset > 1``).
-
-    Offset 1 is the converter's placeholder for "no data". Runtimes that copy such data into
-    memory (TFLM places it in the tensor arena) need to know which buffers these are.
-    """
-    reader = Reader(data, where)
-    root = reader.root()
-    out = set()
-    for i in range(root.BuffersLength()):
-        b = reader.table(root.Buffers(i))
-        if int(b.Offset()) > 1 and int(b.Size()) > 0:
-            out.add(i)
-    return frozenset(out)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tflkit.targets._base import Memory, Placement, TargetResult, default_segments, output_name
+from tflkit.targets._base import Memory, Placement, TargetResult, output_name, target_runs
 
 if TYPE_CHECKING:
     from tflkit.model import Model
@@ -32,10 +32,10 @@ __all__ = [
     "Memory",
     "Placement",
     "TargetResult",
-    "default_segments",
     "module_for",
     "output_name",
     "place",
+    "target_runs",
 ]
 
 #: target name -> module (imported on first use)
@@ -68,7 +68,7 @@ def place(model: Model, target: str, *, allow_cpu_fallback: bool = False) -> Tar
     mod = module_for(target)
     placement = tuple(mod.place(model, target))
     seg_fn = getattr(mod, "segments", None)
-    segments = seg_fn(model, placement) if seg_fn else default_segments(placement)
+    segments = seg_fn(model, placement) if seg_fn else target_runs(placement)
     if mod.FALLBACK == "none":  # no delegate: nothing is cut into parts
         segments = 0
     mem_fn = getattr(mod, "memory", None)
