@@ -197,12 +197,12 @@ def interpreter_source(model: Model) -> str | bytes:
 # MultiAxisQuantization are newer than the tflite 2.18 bindings (LiteRT schema.fbs, read with
 # Reader.int32/int32s): scales 4, zero_points 6, block_size 8 (int32 each), then block_shape 10
 # (Blockwise) or quantized_dimensions 10 (MultiAxis), vectors of int32.
-# Operator: inputs 6, outputs 8. Buffer: data 4. Metadata: name 4. SignatureDef: inputs 4,
-# outputs 6, signature_key 8. TensorMap: name 4.
+# Operator: inputs 6, outputs 8, builtin_options_type 10, builtin_options 12 (a union).
+# Buffer: data 4. Metadata: name 4. SignatureDef: inputs 4, outputs 6, signature_key 8.
+# TensorMap: name 4.
 
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
-# Operator: builtin_options_type 10, builtin_options 12 (the union's value)
-_OPTIONS_TYPE, _OPTIONS = 10, 12
+_OPTIONS_TYPE, _OPTIONS = 10, 12  # Operator.builtin_options_type, builtin_options (a union)
 # The builtin options a Model carries (what the target rules read): the bindings' getter on
 # the options class -> the field's name in schema.fbs. An operator gets those its options
 # class has (Conv2DOptions: padding, strides, dilations, fused activation), in this order.
