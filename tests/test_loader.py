@@ -309,3 +309,19 @@ def test_external_buffers_and_data_view() -> None:
         view = t.data_view()
         assert view is not None and view.readonly and bytes(view) == t.numpy().tobytes()
     assert next(t for t in model.primary.tensors if not t.is_constant).data_view() is None
+
+
+def test_options_field_outside_its_table_is_absent() -> None:
+    """A vtable that places an options field past the end of its table: the operators whose
+    options tables share that vtable have no options; the model loads."""
+    import tflite
+
+    path = FIXTURES / "eu_stride4.tflite"
+    data = bytearray(path.read_bytes())
+    op = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(0)
+    table = op.BuiltinOptions()
+    vtable = table.Pos - struct.unpack_from("<i", data, table.Pos)[0]
+    struct.pack_into("<H", data, vtable + 6, 0xFFF0)  # Conv2DOptions.stride_w
+    model = tflkit.load(bytes(data))
+    assert model.primary.operators[0].options == ()
+    assert len(model.primary.operators) == len(tflkit.load(path).primary.operators)

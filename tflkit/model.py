@@ -323,14 +323,11 @@ class Subgraph:
 
         def quantized(index: int) -> Tensor | None:
             # Integer tensors with scales only: DEQUANTIZE also widens float16 weights.
-            t = self.tensors[index] if 0 <= index < len(self.tensors) else None
-            if t is None or t.quantization is None or t.dtype not in dtypes.INTEGER_RANGES:
-                return None
-            return t
+            t = self.tensor(index)
+            return t if t is not None and t.is_quantized_int else None
 
-        if not 0 <= tensor_index < len(self.tensors):
-            return None
-        if self.tensors[tensor_index].dtype not in dtypes.FLOAT_NAMES:
+        edge = self.tensor(tensor_index)
+        if edge is None or edge.dtype not in dtypes.FLOAT_NAMES:
             return None
         found: Tensor | None = None
         if tensor_index in self.inputs:
@@ -367,7 +364,7 @@ def unsupported_blockwise(sg: Subgraph) -> tuple[tuple[Operator, Tensor, str], .
     found = []
     for op in sg.operators:
         for pos, i in enumerate(op.inputs):
-            t = sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+            t = sg.tensor(i)
             q = t.quantization if t is not None else None
             if t is None or q is None or not q.is_blockwise:
                 continue

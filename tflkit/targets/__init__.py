@@ -13,7 +13,9 @@ A target module exposes ``TARGETS`` (the names it handles), ``SOURCE`` (where it
 from, with the version), ``RULES`` (rule id -> one line), ``FALLBACK`` ("cpu" for a delegate,
 "none" for TFLM) and ``place(model, target) -> list[Placement]`` (one entry per operator of
 every subgraph, in order); optionally ``memory(model, target) -> Memory`` and
-``segments(model, placements) -> int``. Nothing here imports TensorFlow or a runtime.
+``segments(model, placements) -> int`` (else ``target_runs``: runs of consecutive operators on
+the target). They read the Model only (operator options included), never the file; nothing here
+imports TensorFlow or a runtime.
 """
 
 from __future__ import annotations
