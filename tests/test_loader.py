@@ -6,9 +6,12 @@ against the manifest; a wrong type is a TypeError naming what was expected and w
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import struct
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +247,81 @@ def test_interpreter_source_of_a_model_built_by_hand() -> None:
     without = tflkit.Model(path=None, **fields, **parts)
     with pytest.raises(tflkit.TflkitError, match="carries neither a path nor its bytes"):
         interpreter_source(without)
+
+
+# ---------------------------------------------------------------- operator options, buffers
+
+
+def test_operator_options_are_read_at_load() -> None:
+    """Builtin options come with the Model, by their schema.fbs names, as plain data."""
+    path = FIXTURES / "eu_stride4.tflite"
+    model = tflkit.load(path)
+    conv = model.primary.operators[0]
+    assert conv.op == "CONV_2D"
+    assert dict(conv.options) == {
+        "dilation_h_factor": 1,
+        "dilation_w_factor": 1,
+        "fused_activation_function": 1,  # RELU
+        "padding": 0,  # SAME
+        "stride_h": 4,
+        "stride_w": 4,
+    }
+    assert conv.option("stride_w") == 4 and conv.option("filter_width") is None
+    assert conv.option("filter_width", 0) == 0
+    assert model.primary.operators[2].option("padding") == 1  # VALID
+    # plain data: the same from bytes, hashable, pickles, goes to JSON
+    assert tflkit.load(path.read_bytes()).subgraphs == model.subgraphs
+    assert pickle.loads(pickle.dumps(conv)) == conv and hash(conv) == hash(replace(conv))
+    assert json.loads(json.dumps(conv.options)) == [list(kv) for kv in conv.options]
+    # SOFTMAX stores options (beta), but none of those a Model carries
+    assert [op.options for op in tflkit.load(INT8).operators if op.op == "SOFTMAX"] == [()]
+
+
+def test_unreadable_options_are_absent_and_the_model_loads() -> None:
+    """A crafted options offset: the operator has no options (as the target rules always took
+    such a file), the rest of the model loads."""
+    import tflite
+
+    path = FIXTURES / "eu_stride4.tflite"
+    data = bytearray(path.read_bytes())
+    op = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(0)
+    field = op._tab.Pos + op._tab.Offset(12)  # Operator.builtin_options
+    struct.pack_into("<I", data, field, len(data))  # now points past the end of the file
+    model = tflkit.load(bytes(data))
+    original = tflkit.load(path)
+    assert model.primary.operators[0].options == ()
+    assert model.primary.operators[1:] == original.primary.operators[1:]
+    from tflkit.targets import ethos_u
+
+    rules = [p.rule for p in ethos_u.place(model, "ethos-u55")]
+    assert (
+        rules[0] == "" and rules[1:] == [p.rule for p in ethos_u.place(original, "ethos-u55")][1:]
+    )
+
+
+def test_external_buffers_and_data_view() -> None:
+    """Buffers stored after the flatbuffer are known at load; a tensor's bytes as stored."""
+    model = tflkit.load(FIXTURES / "buffer_offset.tflite")
+    constants = [t for t in model.primary.tensors if t.is_constant]
+    assert model.external_buffers == tuple(sorted(t.buffer for t in constants))
+    assert tflkit.load(INT8).external_buffers == ()
+    for t in constants:
+        view = t.data_view()
+        assert view is not None and view.readonly and bytes(view) == t.numpy().tobytes()
+    assert next(t for t in model.primary.tensors if not t.is_constant).data_view() is None
+
+
+def test_options_field_outside_its_table_is_absent() -> None:
+    """A vtable that places an options field past the end of its table: the operators whose
+    options tables share that vtable have no options; the model loads."""
+    import tflite
+
+    path = FIXTURES / "eu_stride4.tflite"
+    data = bytearray(path.read_bytes())
+    op = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(0)
+    table = op.BuiltinOptions()
+    vtable = table.Pos - struct.unpack_from("<i", data, table.Pos)[0]
+    struct.pack_into("<H", data, vtable + 6, 0xFFF0)  # Conv2DOptions.stride_w
+    model = tflkit.load(bytes(data))
+    assert model.primary.operators[0].options == ()
+    assert len(model.primary.operators) == len(tflkit.load(path).primary.operators)

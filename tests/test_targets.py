@@ -112,3 +112,39 @@ def test_assert_runs_on(fake: str) -> None:
         with pytest.raises(AssertionError, match="arena of 1,234 bytes, more than"):
             assert_runs_on(FIXTURES / "quantize_int8.tflite", "fake", max_arena_bytes=1000)
         assert_runs_on(FIXTURES / "quantize_int8.tflite", "fake", max_arena_bytes=2000)
+
+
+def test_nothing_after_model_reads_the_file() -> None:
+    """STYLE.md: only ``tflkit._flatbuffer`` imports the ``tflite`` bindings and
+    ``flatbuffers``, only the loader imports it, and only the loader and the model touch the
+    bytes a Model was read from (``_source``, ``_data_offset``): targets, differ, render ...
+    read the Model (operator options included)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(tflkit.__file__).parent
+    readers = {"tflite": {"_flatbuffer.py"}, "flatbuffers": {"_flatbuffer.py"}}
+    readers["tflkit._flatbuffer"] = {"loader.py"}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        where = path.relative_to(package).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value]  # importlib.import_module("...")
+            for name in names:
+                for module, allowed in readers.items():
+                    if (name == module or name.startswith(module + ".")) and where not in allowed:
+                        found.append(f"{where}:{node.lineno}: {name}")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("_source", "_data_offset")
+                and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+                and where not in ("loader.py", "model.py")
+            ):
+                found.append(f"{where}:{node.lineno}: .{node.attr}")
+    assert not found, "\n".join(found)

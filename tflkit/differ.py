@@ -144,10 +144,9 @@ class ModelDiff:
 
 
 def _hash(t: Tensor) -> str:
-    data = t._source.data if t._source is not None else None
-    if data is None or t._data_offset < 0:
+    view = t.data_view()
+    if view is None:
         return ""
-    view = memoryview(data)[t._data_offset : t._data_offset + t.buffer_size]
     # sha256: hardware-accelerated (SHA extensions), faster here than blake2b and md5
     return hashlib.sha256(view).hexdigest()[:24]
 

@@ -41,7 +41,7 @@ from tflkit.model import (
 )
 
 if TYPE_CHECKING:
-    from tflkit._flatbuffer import Reader
+    from tflkit._flatbuffer import OptionLayouts, Reader
 
 __all__ = ["ModelLike", "ModelSource", "interpreter_source", "load", "resolve"]
 
@@ -197,10 +197,28 @@ def interpreter_source(model: Model) -> str | bytes:
 # MultiAxisQuantization are newer than the tflite 2.18 bindings (LiteRT schema.fbs, read with
 # Reader.int32/int32s): scales 4, zero_points 6, block_size 8 (int32 each), then block_shape 10
 # (Blockwise) or quantized_dimensions 10 (MultiAxis), vectors of int32.
-# Operator: inputs 6, outputs 8. Buffer: data 4. Metadata: name 4. SignatureDef: inputs 4,
-# outputs 6, signature_key 8. TensorMap: name 4.
+# Operator: inputs 6, outputs 8, builtin_options_type 10, builtin_options 12 (a union).
+# Buffer: data 4. Metadata: name 4. SignatureDef: inputs 4, outputs 6, signature_key 8.
+# TensorMap: name 4.
 
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
+_OPTIONS_TYPE, _OPTIONS = 10, 12  # Operator.builtin_options_type, builtin_options (a union)
+# The builtin options a Model carries (what the target rules read): the bindings' getter on
+# the options class -> the field's name in schema.fbs. An operator gets those its options
+# class has (Conv2DOptions: padding, strides, dilations, fused activation), in this order.
+_OPTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("AlignCorners", "align_corners"),
+    ("DilationHFactor", "dilation_h_factor"),
+    ("DilationWFactor", "dilation_w_factor"),
+    ("FilterHeight", "filter_height"),
+    ("FilterWidth", "filter_width"),
+    ("FusedActivationFunction", "fused_activation_function"),
+    ("HalfPixelCenters", "half_pixel_centers"),
+    ("NumSplits", "num_splits"),
+    ("Padding", "padding"),
+    ("StrideH", "stride_h"),
+    ("StrideW", "stride_w"),
+)
 # QuantizationDetails union members whose scales live in a tensor: code -> Quantization.details
 _BLOCKWISE = {2: "blockwise", 3: "multi_axis"}
 # dtype of a scales / zero points tensor -> how to read its values
@@ -209,13 +227,21 @@ _ZERO_POINT_TYPES = {"int32": "int32", "int16": "int16", "int8": "int8", "int64"
 
 
 class _Builder:
-    def __init__(self, fb: Reader, source: _Source, op_name: Callable[[int], str]) -> None:
+    def __init__(
+        self,
+        fb: Reader,
+        source: _Source,
+        op_name: Callable[[int], str],
+        option_layouts: OptionLayouts,
+    ) -> None:
         self.fb = fb
         self.op_name = op_name
+        self.option_layouts = option_layouts
         self.source = source
         self.root: Any = None
         self.nbuffers = 0
         self._buffer_info: dict[int, tuple[int, int]] = {}
+        self.external: set[int] = set()  # buffers read whose data sits after the flatbuffer
         self.at = "the model"  # what is being read, for a message if a reader fails
 
     def buffer(self, index: int, what: str) -> tuple[int, int]:
@@ -239,6 +265,8 @@ class _Builder:
                     f"{offset + size - 1:,} but the file has {fb.size:,} bytes"
                 )
             info = (offset, size) if size > 0 else (-1, 0)
+            if size > 0:
+                self.external.add(index)
         else:
             start, length = fb.span(b, 4, f"buffer {index} data")
             info = (start, length) if length > 0 else (-1, 0)
@@ -303,6 +331,7 @@ class _Builder:
             signatures=tuple(signatures),
             metadata=tuple(metadata),
             num_buffers=self.nbuffers,
+            external_buffers=tuple(sorted(self.external)),
             _source=self.source,
         )
 
@@ -340,6 +369,7 @@ class _Builder:
                     inputs=ins,
                     outputs=outs,
                     opcode_index=opcode_index,
+                    options=fb.builtin_options(op, _OPTIONS_TYPE, _OPTIONS, self.option_layouts),
                 )
             )
         self.at = where
@@ -478,9 +508,10 @@ class _Builder:
 
 def _build(source: _Source, *, path: str | None, where: str) -> Model:
     # imported here: tflite (~190 modules), flatbuffers and numpy, on the first load only
-    from tflkit._flatbuffer import READER_ERRORS, Reader, op_name
+    from tflkit._flatbuffer import READER_ERRORS, Reader, op_name, option_layouts
 
-    builder = _Builder(Reader(source.data, where), source, op_name)
+    layouts = option_layouts(_OPTION_FIELDS)
+    builder = _Builder(Reader(source.data, where), source, op_name, layouts)
     try:
         return builder.model(path)
     except InvalidModelError:

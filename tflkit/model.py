@@ -193,6 +193,14 @@ class Tensor:
         arr.flags.writeable = False
         return arr
 
+    def data_view(self) -> memoryview | None:
+        """The bytes of the tensor's buffer as stored (sparse, int4, strings: as they are), a
+        read-only view of the file (no copy); None when the tensor has no constant data."""
+        if self._source is None or self._data_offset < 0:
+            return None
+        start = self._data_offset
+        return memoryview(self._source.data)[start : start + self.buffer_size].toreadonly()
+
 
 @dataclass(frozen=True, slots=True)
 class Operator:
@@ -206,6 +214,19 @@ class Operator:
     inputs: tuple[int, ...]  # tensor indices; -1 marks an absent optional input
     outputs: tuple[int, ...]
     opcode_index: int = 0
+    # Builtin options as stored, by their schema.fbs names: (("padding", 1), ("stride_h", 2),
+    # ...). Enums stay codes (padding 0 SAME, 1 VALID; fused_activation_function 0 NONE, 1 RELU,
+    # 2 RELU_N1_TO_1, 3 RELU6, 4 TANH, 5 SIGN_BIT). The options the target rules read (strides,
+    # padding, dilations, filter sizes, fused activation, num_splits, resize flags) that the
+    # operator's options table has; () when it stores none, or when they cannot be read.
+    options: tuple[tuple[str, int | float | bool], ...] = ()
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """The builtin option ``name`` (``"stride_w"``), or ``default`` when not stored."""
+        for key, value in self.options:
+            if key == name:
+                return value
+        return default
 
     @property
     def is_custom(self) -> bool:
@@ -302,14 +323,11 @@ class Subgraph:
 
         def quantized(index: int) -> Tensor | None:
             # Integer tensors with scales only: DEQUANTIZE also widens float16 weights.
-            t = self.tensors[index] if 0 <= index < len(self.tensors) else None
-            if t is None or t.quantization is None or t.dtype not in dtypes.INTEGER_RANGES:
-                return None
-            return t
+            t = self.tensor(index)
+            return t if t is not None and t.is_quantized_int else None
 
-        if not 0 <= tensor_index < len(self.tensors):
-            return None
-        if self.tensors[tensor_index].dtype not in dtypes.FLOAT_NAMES:
+        edge = self.tensor(tensor_index)
+        if edge is None or edge.dtype not in dtypes.FLOAT_NAMES:
             return None
         found: Tensor | None = None
         if tensor_index in self.inputs:
@@ -346,7 +364,7 @@ def unsupported_blockwise(sg: Subgraph) -> tuple[tuple[Operator, Tensor, str], .
     found = []
     for op in sg.operators:
         for pos, i in enumerate(op.inputs):
-            t = sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+            t = sg.tensor(i)
             q = t.quantization if t is not None else None
             if t is None or q is None or not q.is_blockwise:
                 continue
@@ -546,6 +564,10 @@ class Model:
     signatures: tuple[Signature, ...]
     metadata: tuple[Metadata, ...]
     num_buffers: int = 0
+    # Buffers whose data is stored after the flatbuffer (``Buffer.offset``, models over 2 GB),
+    # among those that tensors and metadata refer to: a runtime that copies such data into
+    # memory (TFLM's tensor arena) counts them.
+    external_buffers: tuple[int, ...] = ()
     # The bytes the model was read from (a path to re-map, or the bytes): for
     # ``tflkit.loader.interpreter_source``. Not part of the model's value.
     _source: _Source | None = field(default=None, compare=False, repr=False)

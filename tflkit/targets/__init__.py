@@ -13,7 +13,9 @@ A target module exposes ``TARGETS`` (the names it handles), ``SOURCE`` (where it
 from, with the version), ``RULES`` (rule id -> one line), ``FALLBACK`` ("cpu" for a delegate,
 "none" for TFLM) and ``place(model, target) -> list[Placement]`` (one entry per operator of
 every subgraph, in order); optionally ``memory(model, target) -> Memory`` and
-``segments(model, placements) -> int``. Nothing here imports TensorFlow or a runtime.
+``segments(model, placements) -> int`` (else ``target_runs``: runs of consecutive operators on
+the target). They read the Model only (operator options included), never the file; nothing here
+imports TensorFlow or a runtime.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tflkit.targets._base import Memory, Placement, TargetResult, default_segments, output_name
+from tflkit.targets._base import Memory, Placement, TargetResult, output_name, target_runs
 
 if TYPE_CHECKING:
     from tflkit.model import Model
@@ -32,10 +34,10 @@ __all__ = [
     "Memory",
     "Placement",
     "TargetResult",
-    "default_segments",
     "module_for",
     "output_name",
     "place",
+    "target_runs",
 ]
 
 #: target name -> module (imported on first use)
@@ -68,7 +70,7 @@ def place(model: Model, target: str, *, allow_cpu_fallback: bool = False) -> Tar
     mod = module_for(target)
     placement = tuple(mod.place(model, target))
     seg_fn = getattr(mod, "segments", None)
-    segments = seg_fn(model, placement) if seg_fn else default_segments(placement)
+    segments = seg_fn(model, placement) if seg_fn else target_runs(placement)
     if mod.FALLBACK == "none":  # no delegate: nothing is cut into parts
         segments = 0
     mem_fn = getattr(mod, "memory", None)

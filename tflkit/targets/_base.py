@@ -6,13 +6,14 @@ it and not the package that imports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tflkit.model import Operator, Subgraph
 
-__all__ = ["Memory", "Placement", "TargetResult", "default_segments", "output_name"]
+__all__ = ["Memory", "Placement", "TargetResult", "output_name", "target_runs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +76,20 @@ class TargetResult:
 
 def output_name(sg: Subgraph, op: Operator) -> str:
     """The name of an operator's first output tensor ("" when it has none)."""
-    first = next((i for i in op.outputs if 0 <= i < len(sg.tensors)), None)
-    return sg.tensors[first].name if first is not None else ""
+    first = next((t for i in op.outputs if (t := sg.tensor(i)) is not None), None)
+    return first.name if first is not None else ""
 
 
-def default_segments(placement: tuple[Placement, ...]) -> int:
-    """Maximal runs of consecutive operators on the target, subgraph by subgraph."""
+def target_runs(
+    placement: Iterable[Placement], skip: Callable[[Placement], bool] | None = None
+) -> int:
+    """Maximal runs of consecutive operators on the target, subgraph by subgraph: the segments
+    a compiler that cuts the graph in execution order makes. Operators for which ``skip`` is
+    true (Vela's folded constants) neither start nor break a run."""
     runs, previous = 0, None
     for p in placement:
+        if skip is not None and skip(p):
+            continue
         here = (p.subgraph, p.on == "target")
         if p.on == "target" and here != previous:
             runs += 1

@@ -30,8 +30,8 @@ compiled for ethos-u55-128, ethos-u65-256, ethos-u85-256): the rules ``unsupport
 ``stride`` and ``kernel``. The others (``int32``, ``weights``, ``params``, ``rank``,
 ``activation``, ``op-limit``) are encoded from the report's text and not yet met by a fixture.
 
-Operator options (strides, padding, kernel sizes, fused activation) are not in ``tflkit.Model``;
-they are read from the model's own bytes with the ``tflite`` bindings (``_options``).
+Operator options (strides, padding, kernel sizes, fused activation) come from
+``Operator.options``, as ``tflkit.load`` read them.
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tflkit.targets._base import Placement, output_name
-from tflkit.targets._options import Options, read_options
+from tflkit.targets._base import Placement, output_name, target_runs
 
 if TYPE_CHECKING:
     from tflkit.model import Model, Operator, Subgraph, Tensor
@@ -202,11 +201,37 @@ _BIAS_LIMIT = {"u55": 1099511627775, "u85": 281474976710655}  # "Int64 bias must
 # ---------------------------------------------------------------- context of one operator
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The builtin options the rules read (``Operator.options``); these defaults when the
+    operator stores none, the schema's defaults when its options table leaves a field out."""
+
+    padding: int = -1  # 0 SAME, 1 VALID, -1 none
+    stride_w: int = 1
+    stride_h: int = 1
+    dilation_w_factor: int = 1
+    dilation_h_factor: int = 1
+    filter_width: int = 0
+    filter_height: int = 0
+    fused_activation_function: int = 0
+    num_splits: int = 0
+    align_corners: bool = False
+    half_pixel_centers: bool = False
+
+    @classmethod
+    def of(cls, op: Operator) -> _Options:
+        stored: dict[str, Any] = {k: v for k, v in op.options if k in _OPTION_NAMES}
+        return cls(**stored)
+
+
+_OPTION_NAMES = frozenset(_Options.__dataclass_fields__)
+
+
 @dataclass(slots=True)
 class _Op:
     sg: Subgraph
     op: Operator
-    opts: Options
+    opts: _Options
     folded: set[int]  # tensor indices Vela turns into constants (folded shape arithmetic)
 
     def tensor(self, i: int) -> Tensor | None:
@@ -375,7 +400,7 @@ def _activation(c: _Op, target: str) -> tuple[str, str] | None:
     # (ethosu/vela/tflite_supported_operators.py 5.2.0, constraint_faf / constraint_faf_type):
     # a ReLU variant or tanh, on an 8/16-bit output. Vela 5.2.0 itself crashes on SIGN_BIT
     # ("IndexError: map::at"), so no NPU.
-    faf = c.opts.activation
+    faf = c.opts.fused_activation_function
     if faf == 0:
         return None
     if faf not in _FAF_OK:
@@ -409,14 +434,14 @@ def _pads(c: _Op) -> tuple[int, int]:
     ih, iw = _hw(_shape(ifm))
     oh, ow = _hw(_shape(ofm))
     kh, kw = _kernel(c)
-    ph = max((oh - 1) * c.opts.stride_h + (kh - 1) * c.opts.dilation_h + 1 - ih, 0)
-    pw = max((ow - 1) * c.opts.stride_w + (kw - 1) * c.opts.dilation_w + 1 - iw, 0)
+    ph = max((oh - 1) * c.opts.stride_h + (kh - 1) * c.opts.dilation_h_factor + 1 - ih, 0)
+    pw = max((ow - 1) * c.opts.stride_w + (kw - 1) * c.opts.dilation_w_factor + 1 - iw, 0)
     return ph, pw
 
 
 def _kernel(c: _Op) -> tuple[int, int]:
     if c.op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        return c.opts.filter_h, c.opts.filter_w
+        return c.opts.filter_height, c.opts.filter_width
     w = c.input(1)
     if w is not None and len(w.shape) == 4:  # OHWI (depthwise: 1HWC)
         return w.shape[1], w.shape[2]
@@ -432,7 +457,7 @@ def _stride(c: _Op, target: str) -> tuple[str, str] | None:
         # "Stride>3 is only supported IF (dilation = 1 AND padding = VALID)"; SAME padding that
         # works out to none counts as VALID (Vela reads the explicit padding)
         if max(sw, sh) > 3:
-            dilated = o.dilation_w != 1 or o.dilation_h != 1
+            dilated = o.dilation_w_factor != 1 or o.dilation_h_factor != 1
             if dilated or _pads(c) != (0, 0):
                 return (
                     "ethos-u-stride",
@@ -458,7 +483,7 @@ def _stride(c: _Op, target: str) -> tuple[str, str] | None:
 
 def _pool_kernel(c: _Op, target: str) -> tuple[str, str] | None:
     op, o = c.op.op, c.opts
-    kw, kh = o.filter_w, o.filter_h
+    kw, kh = o.filter_width, o.filter_height
     if op == "MAX_POOL_2D" or (op == "AVERAGE_POOL_2D" and _pads(c) == (0, 0)):
         # "Kernel product must be less than or equal to 256*256", "Kernel height ... 256."
         if kh > 256 or kw * kh > 256 * 256:
@@ -686,17 +711,18 @@ def _folded_ops(sg: Subgraph) -> tuple[set[int], set[int]]:
     for i, op in enumerate(sg.operators):
         if op.op not in _FOLDABLE:
             continue
-        ins = [sg.tensors[k] for k in op.inputs if 0 <= k < len(sg.tensors)]
+        ins = [t for k in op.inputs if (t := sg.tensor(k)) is not None]
+        outs = [t for k in op.outputs if (t := sg.tensor(k)) is not None]
         if op.op == "SHAPE":
             src = ins[0] if ins else None
             ok = src is not None and all(d >= 0 for d in src.shape_signature[1:])
         else:
             ok = bool(ins) and all(t.is_constant or t.index in tensors for t in ins)
             # only integer shape arithmetic, not a constant feature map
-            ok = ok and all(sg.tensors[k].dtype in ("int32", "int64") for k in op.outputs)
+            ok = ok and all(t.dtype in ("int32", "int64") for t in outs)
         if ok:
             ops.add(i)
-            tensors.update(k for k in op.outputs if 0 <= k < len(sg.tensors))
+            tensors.update(t.index for t in outs)
     return ops, tensors
 
 
@@ -719,7 +745,6 @@ def _verdict(c: _Op, target: str) -> tuple[str, str] | None:
 def _placements(model: Model, target: str) -> Iterator[Placement]:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}, expected one of {', '.join(TARGETS)}")
-    options = read_options(model)
     for s, sg in enumerate(model.subgraphs):
         folded_ops, folded = _folded_ops(sg)
         placed: list[Placement] = []
@@ -729,7 +754,7 @@ def _placements(model: Model, target: str) -> Iterator[Placement]:
                 reason = "folded by Vela into a constant (shape arithmetic, batch fixed to 1)"
                 placed.append(Placement(s, i, op.op, out, "target", reason, ""))
                 continue
-            c = _Op(sg, op, options.get((s, i), Options()), folded)
+            c = _Op(sg, op, _Options.of(op), folded)
             found = _verdict(c, target)
             if found is None:
                 placed.append(Placement(s, i, op.op, out, "target"))
@@ -791,18 +816,13 @@ def segments(model: Model, placement: tuple[Placement, ...] | list[Placement]) -
     the operator that makes that input: when k > 1 of its inputs come from different CPU
     operators, k - 1 of those writes sit between CPU operators, each one more segment.
     """
-    runs, previous = 0, None
     on_cpu = {(p.subgraph, p.operator) for p in placement if p.on == "cpu"}
-    for p in placement:
-        if _is_folded(p):
-            continue
-        here = (p.subgraph, p.on == "target")
-        if p.on == "target" and here != previous:
-            runs += 1
-        previous = here
-        if p.on == "target" and p.op in ("CONCATENATION", "PACK"):
-            runs += max(len(_cpu_producers(model, p, on_cpu)) - 1, 0)
-    return runs
+    writes = sum(
+        max(len(_cpu_producers(model, p, on_cpu)) - 1, 0)
+        for p in placement
+        if p.on == "target" and p.op in ("CONCATENATION", "PACK") and not _is_folded(p)
+    )
+    return target_runs(placement, _is_folded) + writes
 
 
 def _cpu_producers(model: Model, p: Placement, on_cpu: set[tuple[int, int]]) -> set[int]:

@@ -228,7 +228,7 @@ _MAX_RANK = 4
 
 
 def _tensors(sg: Subgraph, indices: tuple[int, ...]) -> list[tuple[int, Tensor]]:
-    return [(pos, sg.tensors[i]) for pos, i in enumerate(indices) if 0 <= i < len(sg.tensors)]
+    return [(pos, t) for pos, i in enumerate(indices) if (t := sg.tensor(i)) is not None]
 
 
 def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:

@@ -288,7 +288,7 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
             return "tflm-hybrid", f"{x.dtype} input with {w.dtype} weights"  # type: ignore[union-attr]
     # after the weights check: TFLM's FULLY_CONNECTED names the float/int8 mix first
     for i in (*op.inputs, *op.outputs):
-        t = sg.tensors[i] if 0 <= i < len(sg.tensors) else None
+        t = sg.tensor(i)
         if t is not None and t.quantization is not None and t.quantization.is_blockwise:
             return "tflm-blockwise", f"tensor {t.name!r} is blockwise-quantized"
         if t is not None and t.is_sparse:
@@ -391,9 +391,9 @@ def _plan(sg: Subgraph, start: int) -> list[tuple[int, int, int]]:
         last[i] = end
     out: list[tuple[int, int, int]] = []
     for i, f in first.items():
-        if not 0 <= i < len(sg.tensors):
+        tensor = sg.tensor(i)
+        if tensor is None:
             continue
-        tensor = sg.tensors[i]
         if tensor.is_constant or tensor.is_variable or tensor.dtype == "resource":
             continue
         out.append((_align(_nbytes(tensor)), f, last.get(i, f)))
@@ -439,15 +439,6 @@ def _op_data(sg: Subgraph, op: Operator) -> int:
     return size
 
 
-def _external_buffers(model: Model) -> frozenset[int]:
-    source = model._source
-    if source is None:
-        return frozenset()
-    from tflkit._flatbuffer import external_buffers
-
-    return external_buffers(source.data, model.name)
-
-
 def memory(model: Model, target: str = "tflm") -> Memory:
     """The tensor arena TFLM needs for the model, and the flash the model takes.
 
@@ -475,7 +466,7 @@ def memory(model: Model, target: str = "tflm") -> Memory:
     head = _align(_greedy(buffers))
     # Data stored after the flatbuffer (Buffer.offset): TFLM copies it into the arena's head,
     # alive for the whole run (fixtures/buffer_offset.tflite: head = activations + weights).
-    external = _external_buffers(model)
+    external = frozenset(model.external_buffers)
     if external:
         head += sum(
             _align(_nbytes(t))
@@ -488,10 +479,11 @@ def memory(model: Model, target: str = "tflm") -> Memory:
     n_ops = sum(len(sg.operators) for sg in model.subgraphs)
     tail = _align(_EVAL_TENSOR * sum(len(sg.tensors) for sg in model.subgraphs))
     for i in io:
-        if primary is None or not 0 <= i < len(primary.tensors):
+        t = primary.tensor(i) if primary is not None else None
+        if t is None:
             continue
         tail += _TFLITE_TENSOR
-        if primary.tensors[i].quantization is not None:
+        if t.quantization is not None:
             tail += _QUANT_PARAMS
     tail += _NODE * n_ops
     tail += sum(_op_data(sg, op) for sg in model.subgraphs for op in sg.operators)
