@@ -287,7 +287,18 @@ def private_reaches(root: Path = PACKAGE) -> list[Reach]:
 
 
 # Reaches allowed on purpose: {(file, what as listed): reason}. Empty until a case is argued.
-ALLOWED_REACHES: dict[tuple[str, str], str] = {}
+ALLOWED_REACHES: dict[tuple[str, str], str] = {
+    # loader.py builds every Model: it alone puts the file's bytes behind a Model and reads
+    # them back (the runtime's source, a constant's values); nothing after Model sees them.
+    (
+        "tflkit/loader.py",
+        "model._source (defined in tflkit.model, tflkit.runner)",
+    ): "load() builds Model and hands its bytes to the runtime (interpreter_source)",
+    (
+        "tflkit/loader.py",
+        "t._data_offset (defined in tflkit.model)",
+    ): "load() placed the constant's data; it reads it back through its own reader",
+}
 
 
 def test_no_module_takes_another_modules_underscore_names() -> None:
