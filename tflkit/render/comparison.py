@@ -89,8 +89,8 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[Grid]:
             )
         headers += ("agree", "max err", "MSE", "RMSE", "SNR")
         title = f"Output {o.name!r} against {_against(c)}"
-        footer = _nonfinite_lines(c, k)
-        grids.append(Grid(title, headers, rows, footer=footer, title_name=_against_parts(c)[1]))
+        marks = _nonfinite_lines(c, k)
+        grids.append(Grid(title, headers, rows, footer=marks, title_name=_against_parts(c)[1]))
     for p in c.per_tensor or ():
         shown = p.tensors if tensors is None else p.tensors[:tensors]
         footer = []
