@@ -50,16 +50,18 @@ class OutputSums:
         error NaN), never dropped.
         """
         a = ref.astype(np.float64, copy=False)
-        d = out.astype(np.float64) - a
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: counted, kept
+            d = out.astype(np.float64) - a
         if out.dtype.kind in "fc" and out.size:
             self.nan += int(np.count_nonzero(np.isnan(out)))
             self.inf += int(np.count_nonzero(np.isinf(out)))
         if d.size:
             self.count += d.size
             ad = np.abs(d)
-            self.sum_abs += float(np.sum(ad))
-            self.sum_sq += float(np.sum(d * d))
-            self.sum_ref_sq += float(np.sum(a * a))
+            with np.errstate(invalid="ignore", over="ignore"):
+                self.sum_abs += float(np.sum(ad))
+                self.sum_sq += float(np.sum(d * d))
+                self.sum_ref_sq += float(np.sum(a * a))
             self.max_abs = _max(self.max_abs, float(np.max(ad)))  # np.max keeps a NaN
         if out.ndim >= 2 and out.shape[-1] >= 2:
             self.top1 = True
