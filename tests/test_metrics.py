@@ -252,3 +252,20 @@ def test_cli_empty_data_exits_2(tmp_path: Path, cli: Cli) -> None:
     assert result.exit_code == 2 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith("tflkit: error: ") and "Traceback" not in result.stderr
+
+
+# --- elsewhere in the package -----------------------------------------------------------------
+
+
+def test_inspect_shows_a_nan_scale_in_a_per_channel_range(tmp_path: Path, cli: Cli) -> None:
+    def nan_scale(m: Any) -> None:
+        t = m.subgraphs[0].tensors[4]
+        assert t.name.endswith(b"dense_1/MatMul") and len(t.quantization.scale) == 64
+        t.quantization.scale = [*t.quantization.scale]
+        t.quantization.scale[5] = math.nan  # Python's min/max over the list would skip it
+
+    (tmp_path / "m.tflite").write_bytes(edited("mlp_int8.tflite", nan_scale))
+    result = cli.invoke("inspect", "--tensors", "m.tflite", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    (row,) = [s for s in result.stdout.splitlines() if s.startswith("│ 4 ")]
+    assert "64×ax0 nan..nan" in row, row
