@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, Cli, close
+from conftest import FIXTURES, Cli, close, edited
 
 import tflkit
 from tflkit.errors import InputError
@@ -458,3 +458,41 @@ def test_compare_preprocess_equals_compare_on_the_preprocessed_data() -> None:
         preprocess=_scaled,
     )
     same_metrics(whole, got)
+
+
+def test_compare_refuses_an_empty_dataset() -> None:
+    x = np.load(FIXTURES / "mlp_eval_x.npy")[:8]
+    empty = _dataset({"keras_tensor": x}).limit(0)
+    models = [str(FIXTURES / m) for m in MLPS[:2]]
+    # Ray warns that its actor pool received no input: that is the point here
+    with warnings.catch_warnings(), pytest.raises(InputError, match="no samples"):
+        warnings.simplefilter("ignore", UserWarning)
+        tflkit.ray.compare(empty, models, batch_size=16, concurrency=1, speed=False)
+
+
+def test_compare_counts_nan_and_inf_like_compare() -> None:
+    def inf_constant(m: Any) -> None:  # y = x * inf: NaN where x == 0, inf elsewhere
+        sg = m.subgraphs[0]
+        t = sg.tensors[sg.operators[0].inputs[1]]
+        m.buffers[t.buffer].data = np.frombuffer(np.float32(np.inf).tobytes(), np.uint8)
+
+    rng = np.random.default_rng(5)
+    cols = {
+        "x": rng.normal(size=(40, 4)).astype(np.float32),
+        "side": rng.normal(size=(40, 3)).astype(np.float32),
+    }
+    cols["x"][::3, 1] = 0.0
+    clean = str(FIXTURES / "passthrough_output.tflite")
+    bad = edited("passthrough_output.tflite", inf_constant)
+    got = tflkit.ray.compare(_dataset(cols), [clean, bad], batch_size=16, concurrency=2)
+    whole = tflkit.compare([clean, bad], cols, speed=False)
+    assert got.has_nonfinite and whole.has_nonfinite
+    counts = [[(o.nan_count, o.inf_count) for o in m.outputs] for m in got.models]
+    assert counts == [[(o.nan_count, o.inf_count) for o in m.outputs] for m in whole.models]
+    y = cols["x"]  # the truth: numpy's x * inf
+    with np.errstate(invalid="ignore"):
+        assert counts[1][0] == (
+            np.count_nonzero(np.isnan(y * np.float32(np.inf))),
+            np.count_nonzero(np.isinf(y * np.float32(np.inf))),
+        )
+    assert math.isnan(got.models[1].outputs[0].max_abs)

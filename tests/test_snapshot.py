@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -107,6 +109,131 @@ def test_not_a_snapshot_is_an_assertion(tmp_path: Path) -> None:
     snap.write_text('{"a": 1}')
     with pytest.raises(AssertionError, match="not a tflkit snapshot"):
         assert_matches_snapshot(INT8, snap)
+
+
+def _good_snapshot(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    snap = tmp_path / "mlp_int8.json"
+    assert assert_matches_snapshot(INT8, snap) == "written"
+    return snap, json.loads(snap.read_text())
+
+
+def _fails_naming(snap: Path, *what: str) -> str:
+    """The one AssertionError a malformed snapshot makes: it names the file and the fault."""
+    with pytest.raises(AssertionError, match=re.escape(str(snap))) as err:
+        assert_matches_snapshot(INT8, snap)
+    assert type(err.value) is AssertionError  # not a JSONDecodeError, KeyError, ...
+    message = str(err.value)
+    for w in what:
+        assert w in message, message
+    return message
+
+
+def _edited_snapshot(tmp_path: Path, edit: Any) -> Path:
+    snap, stored = _good_snapshot(tmp_path)
+    edit(stored)
+    snap.write_text(json.dumps(stored))
+    return snap
+
+
+def test_good_snapshot_still_passes_and_fails(tmp_path: Path) -> None:
+    snap, _ = _good_snapshot(tmp_path)
+    assert assert_matches_snapshot(INT8, snap) == "matched"
+    with pytest.raises(AssertionError, match="no longer matches"):
+        assert_matches_snapshot(edited("mlp_int8.tflite", _scale_times(1.5)), snap)
+
+
+def test_malformed_snapshot_corrupt_json(tmp_path: Path) -> None:
+    snap, _ = _good_snapshot(tmp_path)
+    snap.write_text(snap.read_text()[:200])  # cut in the middle of the document
+    _fails_naming(snap, "not JSON")
+
+
+def test_malformed_snapshot_empty_file(tmp_path: Path) -> None:
+    snap, _ = _good_snapshot(tmp_path)
+    snap.write_bytes(b"")
+    _fails_naming(snap, "empty")
+
+
+def test_malformed_snapshot_not_utf8(tmp_path: Path) -> None:
+    snap, _ = _good_snapshot(tmp_path)
+    data = b'{"tflkit_contract": 1, "model": "\xff\xfe"}'
+    snap.write_bytes(data)
+    _fails_naming(snap, "not UTF-8", f"byte {data.index(0xFF)}")
+
+
+def test_malformed_snapshot_directory(tmp_path: Path) -> None:
+    snap = tmp_path / "snap.json"
+    snap.mkdir()
+    _fails_naming(snap, "is a directory")
+
+
+def test_malformed_snapshot_fifo_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "snap.json"
+    os.mkfifo(fifo)
+    code = (
+        "from tflkit.testing import assert_matches_snapshot\n"
+        "try:\n"
+        f"    assert_matches_snapshot({str(INT8)!r}, {str(fifo)!r})\n"
+        "except AssertionError as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.stdout.startswith(f"AssertionError {fifo}: not a regular file"), done
+    assert "Traceback" not in done.stderr
+
+
+def test_malformed_snapshot_not_an_object(tmp_path: Path) -> None:
+    snap = tmp_path / "snap.json"
+    snap.write_text("[1, 2]")
+    _fails_naming(snap, "expected a JSON object, got list")
+
+
+def test_malformed_snapshot_missing_keys(tmp_path: Path) -> None:
+    def drop(stored: dict[str, Any]) -> None:
+        del stored["signatures"], stored["ops"]
+
+    snap = _edited_snapshot(tmp_path, drop)
+    _fails_naming(snap, "missing key 'signatures'", "missing key 'ops'")
+
+
+def test_malformed_snapshot_wrong_top_level_types(tmp_path: Path) -> None:
+    def retype(stored: dict[str, Any]) -> None:
+        stored["subgraphs"] = 5
+        stored["int8_check"] = "yes"
+
+    snap = _edited_snapshot(tmp_path, retype)
+    _fails_naming(
+        snap,
+        "'subgraphs' is a number, expected an array",
+        "'int8_check' is a string, expected a boolean",
+    )
+
+
+def test_malformed_snapshot_wrong_nested_types(tmp_path: Path) -> None:
+    def retype(stored: dict[str, Any]) -> None:
+        stored["signatures"]["serving_default"] = 7  # an object in every snapshot
+        stored["subgraphs"][0][0] = "tensor"
+
+    snap = _edited_snapshot(tmp_path, retype)
+    _fails_naming(snap, "malformed snapshot")
+
+
+def test_malformed_snapshot_missing_nested_key(tmp_path: Path) -> None:
+    def drop(stored: dict[str, Any]) -> None:
+        for t in stored["subgraphs"][0]:
+            del t["dtype"]
+
+    snap = _edited_snapshot(tmp_path, drop)
+    _fails_naming(snap, "malformed snapshot", "missing key 'dtype'")
+
+
+def test_malformed_snapshot_nested_too_deeply(tmp_path: Path) -> None:
+    snap, _ = _good_snapshot(tmp_path)
+    depth = 100_000  # beyond any recursion limit: json.loads raises RecursionError
+    snap.write_text('{"tflkit_contract": 1, "model": ' + "[" * depth + "]" * depth + "}")
+    _fails_naming(snap, "nested too deeply")
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -40,18 +40,29 @@ class OutputSums:
     top1_hits: int = 0
     top1_count: int = 0
     top1: bool | None = None  # None until a batch says whether the output has a class axis
+    nan: int = 0  # NaN values among the model's own outputs
+    inf: int = 0  # +-inf values among them
 
     def add(self, out: Array, ref: Array) -> None:
-        """Add one batch of outputs and the reference's for the same samples."""
+        """Add one batch of outputs and the reference's for the same samples.
+
+        NaN and inf are data: they are counted, and they reach the sums (a NaN makes every
+        error NaN), never dropped.
+        """
         a = ref.astype(np.float64, copy=False)
-        d = out.astype(np.float64) - a
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: counted, kept
+            d = out.astype(np.float64) - a
+        if out.dtype.kind in "fc" and out.size:
+            self.nan += int(np.count_nonzero(np.isnan(out)))
+            self.inf += int(np.count_nonzero(np.isinf(out)))
         if d.size:
             self.count += d.size
             ad = np.abs(d)
-            self.sum_abs += float(np.sum(ad))
-            self.sum_sq += float(np.sum(d * d))
-            self.sum_ref_sq += float(np.sum(a * a))
-            self.max_abs = max(self.max_abs, float(np.max(ad)))
+            with np.errstate(invalid="ignore", over="ignore"):
+                self.sum_abs += float(np.sum(ad))
+                self.sum_sq += float(np.sum(d * d))
+                self.sum_ref_sq += float(np.sum(a * a))
+            self.max_abs = _max(self.max_abs, float(np.max(ad)))  # np.max keeps a NaN
         if out.ndim >= 2 and out.shape[-1] >= 2:
             self.top1 = True
             if out.size:
@@ -67,29 +78,49 @@ class OutputSums:
         self.sum_abs += other.sum_abs
         self.sum_sq += other.sum_sq
         self.sum_ref_sq += other.sum_ref_sq
-        self.max_abs = max(self.max_abs, other.max_abs)
+        self.max_abs = _max(self.max_abs, other.max_abs)
+        self.nan += other.nan
+        self.inf += other.inf
         self.top1_hits += other.top1_hits
         self.top1_count += other.top1_count
         if other.top1 is not None:
             self.top1 = bool(self.top1) or other.top1
 
     def errors(self) -> tuple[float, float, float, float, float]:
-        """max abs, mean abs, RMSE, SNR (dB) and MSE from the sums."""
+        """max abs, mean abs, RMSE, SNR (dB) and MSE from the sums; NaN when a NaN was added.
+
+        Raises:
+            InputError: nothing was added: no samples is no evidence, not a perfect match
+                (MSE 0, SNR inf).
+        """
         if self.count == 0:
-            return 0.0, 0.0, 0.0, math.inf, 0.0
-        if self.sum_sq == 0:
-            snr = math.inf
-        elif self.sum_ref_sq == 0:
-            snr = -math.inf
-        else:
-            snr = 10 * math.log10(self.sum_ref_sq / self.sum_sq)
+            raise InputError("no samples to compare: an empty comparison measures nothing")
         mse = self.sum_sq / self.count
-        return self.max_abs, self.sum_abs / self.count, math.sqrt(mse), snr, mse
+        return self.max_abs, self.sum_abs / self.count, math.sqrt(mse), _snr_db(self), mse
 
     def output_error(self, name: str) -> OutputError:
         top1 = self.top1_hits / self.top1_count if self.top1 and self.top1_count else None
         mx, mean, rmse, snr, mse = self.errors()
-        return OutputError(name, top1, mx, mean, rmse, snr, mse)
+        return OutputError(name, top1, mx, mean, rmse, snr, mse, self.nan, self.inf)
+
+
+def _max(a: float, b: float) -> float:
+    """The larger, NaN when either is NaN (Python's ``max(0.0, nan)`` is 0.0)."""
+    return float(np.maximum(a, b))
+
+
+def _snr_db(s: OutputSums) -> float:
+    """``10 log10(sum(ref^2) / sum(d^2))``: inf for identical outputs, -inf for a zero
+    reference, NaN when a sum is NaN or both are infinite (no finite ratio to take)."""
+    ref_sq, err_sq = s.sum_ref_sq, s.sum_sq
+    if math.isnan(ref_sq) or math.isnan(err_sq):
+        return math.nan
+    if err_sq == 0:
+        return math.inf
+    ratio = ref_sq / err_sq  # inf / inf is NaN; a finite over inf is 0
+    if math.isnan(ratio):
+        return math.nan
+    return -math.inf if ratio == 0 else 10 * math.log10(ratio)
 
 
 def errors(out: Array, ref: Array) -> tuple[float, float, float, float, float]:
@@ -166,7 +197,12 @@ def per_tensor(
     unmatched = 0
     for key, value in traced.items():
         other = ref.get(key)
-        if other is None or other.shape != value.shape or value.dtype.kind not in "iufb":
+        if (
+            other is None
+            or other.shape != value.shape
+            or value.dtype.kind not in "iufb"
+            or not value.size  # nothing to measure
+        ):
             unmatched += 1
             continue
         mx, mean, rmse, snr, mse = errors(value, other)

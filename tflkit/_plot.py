@@ -71,7 +71,7 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
         panels.append(
             (
                 f"SNR vs {c.models[c.reference].name} (dB, capped at 100)",
-                [min(100.0, m.outputs[0].snr_db) for m in c.models],
+                [_cap(m.outputs[0].snr_db, 100.0) for m in c.models],
                 "{:.1f}",
                 None,
             )
@@ -101,3 +101,9 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
         atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     finally:
         plt.close(fig)
+
+
+def _cap(x: float, top: float) -> float:
+    """``x``, at most ``top``; a NaN stays NaN (no bar, labelled nan): ``min(top, nan)`` would
+    draw a perfect bar."""
+    return top if x > top else x

@@ -26,6 +26,10 @@ class OutputError:
     reference's, for outputs with a class axis of 2 or more, else None. ``snr_db`` is
     ``10 log10(sum(ref^2) / sum((out - ref)^2))``: infinite when the outputs are identical.
     ``mse`` is the mean of ``(out - ref)^2`` (``rmse`` squared, kept apart for rounding).
+
+    ``nan_count`` and ``inf_count`` count the NaN and infinite values among this model's own
+    outputs (the reference model's row counts the reference's): with any, the errors are NaN or
+    infinite and measure nothing (``nonfinite``; ``Comparison.has_nonfinite``).
     """
 
     name: str
@@ -35,6 +39,16 @@ class OutputError:
     rmse: float
     snr_db: float
     mse: float = math.nan
+    nan_count: int = 0
+    inf_count: int = 0
+
+    @property
+    def nonfinite(self) -> bool:
+        """True when the errors are not a measure of agreement: the outputs held NaN or inf,
+        or the outputs measured against did (given reference outputs)."""
+        return bool(self.nan_count or self.inf_count) or not (
+            math.isfinite(self.max_abs) and math.isfinite(self.mean_abs)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +131,12 @@ class Comparison:
     #: Where the outputs every model's errors are measured against came from (a file name, or
     #: "given arrays") when ``reference_outputs`` was given; None: the reference model's.
     reference_outputs: str | None = None
+
+    @property
+    def has_nonfinite(self) -> bool:
+        """True when an output compared held NaN or inf (a model's, the reference model's, or
+        given reference outputs): its errors measure nothing; ``tflkit compare`` exits 1."""
+        return any(o.nonfinite for m in self.models for o in m.outputs)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``schemas/compare.schema.json``); infinities as the string "Infinity"."""

@@ -389,7 +389,10 @@ def _speedup(a: ModelSpeed | None, b: ModelSpeed | None, field: str) -> float | 
 def finish(
     setup: Setup, tally: Tally, data: str, speeds: Sequence[ModelSpeed] | None
 ) -> Comparison:
-    """The Comparison of a tallied run (the errors, accuracies and sample count from the sums)."""
+    """The Comparison of a tallied run (the errors, accuracies and sample count from the sums);
+    refuses a run without samples (no evidence is not a perfect match)."""
+    if tally.samples == 0:
+        raise InputError(f"{data}: no samples: an empty comparison measures nothing")
     ref = setup.ref
     errors = [tuple(sums[k].output_error(k) for k in ref.output_names) for sums in tally.sums]
     accuracies = [h / tally.labelled for h in tally.hits] if tally.labelled else None

@@ -158,6 +158,8 @@ def compare(
     # A model without a batch axis runs its inputs in one call: one "sample"
     whole = ref.batch_axis is None
     n = 1 if whole else batch_size_of(x)
+    if n == 0:
+        raise InputError(f"{description}: no samples: an empty comparison measures nothing")
     if source is not None:
         from tflkit._source import source_outputs
 
@@ -167,6 +169,7 @@ def compare(
         given_refs = _reference_samples(
             read_refs, ref.output_names, n, n if n_data is None else n_data, whole, notes
         )
+        notes += _nonfinite_notes(given_refs)
 
     feeds, outputs = run_all(opened, x)
     against = outputs[reference]
@@ -226,6 +229,18 @@ def compare(
         notes=tuple(notes),
         reference_outputs=refs_source,
     )
+
+
+def _nonfinite_notes(given: dict[str, Array]) -> list[str]:
+    """A note for each given reference output holding NaN or inf (every error against it is
+    then NaN or infinite: ``Comparison.has_nonfinite``)."""
+    notes = []
+    for k, a in given.items():
+        if a.dtype.kind in "fc":
+            nan, inf = int(np.count_nonzero(np.isnan(a))), int(np.count_nonzero(np.isinf(a)))
+            if nan or inf:
+                notes.append(f"reference outputs: output {k!r} holds {nan} NaN and {inf} inf")
+    return notes
 
 
 def _accuracies(

@@ -497,13 +497,14 @@ def assert_matches_snapshot(
         ``"written"``, ``"updated"`` or ``"matched"``.
 
     Raises:
-        AssertionError: the model differs from the snapshot, listing every change.
+        AssertionError: the model differs from the snapshot, listing every change; or the
+            snapshot is malformed (not a file, not UTF-8 JSON, sections missing or of
+            another type), naming the file and what is wrong.
 
     Example:
         >>> assert_matches_snapshot("mlp_int8.tflite", "snapshots/mlp_int8.json")
         'matched'
     """
-    import json
     import sys
 
     from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
@@ -522,17 +523,94 @@ def assert_matches_snapshot(
         write_snapshot(m, path)
         sys.stderr.write(f"tflkit: {'updated' if existed else 'wrote'} snapshot {path}\n")
         return "updated" if existed else "written"
-    stored = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(stored, dict) or stored.get("tflkit_contract") != CONTRACT_VERSION:
+    stored = _read_snapshot(path)
+    if stored.get("tflkit_contract") != CONTRACT_VERSION:
         raise AssertionError(
             f"{path}: not a tflkit snapshot of version {CONTRACT_VERSION}; "
             f"rewrite it with {UPDATE_SNAPSHOTS}=1"
         )
-    d = diff_contracts(stored, contract(m), rtol=rtol)
-    if not d.same:
+    facts = contract(m)
+    _check_snapshot_shape(path, stored, facts)
+    try:  # a snapshot edited by hand can still hold what the diff cannot read
+        d = diff_contracts(stored, facts, rtol=rtol)
         lines = "\n".join(change_line(c, width=100) for c in d.changes)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        raise AssertionError(
+            f"{path}: malformed snapshot ({_exception_text(exc)}); "
+            f"rewrite it with {UPDATE_SNAPSHOTS}=1"
+        ) from None
+    if not d.same:
         raise AssertionError(
             f"{m.name} no longer matches snapshot {path}: {d.summary}\n{lines}\n"
             f"(if the change is intended: {UPDATE_SNAPSHOTS}=1 pytest ... rewrites it)"
         )
     return "matched"
+
+
+def _exception_text(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, KeyError):
+        return f"missing key {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _read_snapshot(path: Path) -> dict[str, Any]:
+    """A snapshot file's JSON object; anything else one AssertionError naming the file (a
+    test fails, it does not crash with a JSONDecodeError from inside tflkit)."""
+    import json
+
+    def bad(what: str) -> AssertionError:
+        return AssertionError(
+            f"{path}: malformed snapshot ({what}); rewrite it with {UPDATE_SNAPSHOTS}=1"
+        )
+
+    try:
+        if path.is_dir():
+            raise AssertionError(f"{path}: is a directory, not a snapshot file")
+        if not path.is_file():  # a FIFO would hang the read, a device never ends
+            raise AssertionError(f"{path}: not a regular file, not a snapshot file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AssertionError(f"{path}: cannot read the snapshot: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad(f"not UTF-8: byte {exc.start}") from None
+    if not text.strip():
+        raise bad("the file is empty")
+    try:
+        stored = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise bad(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise bad("nested too deeply") from None
+    if not isinstance(stored, dict):
+        raise bad(f"expected a JSON object, got {type(stored).__name__}")
+    return stored
+
+
+def _check_snapshot_shape(path: Path, stored: dict[str, Any], facts: dict[str, Any]) -> None:
+    """Every section a contract has, of the JSON type it has (the snapshot's own values are
+    the diff's to judge): one AssertionError listing what is missing or of another type."""
+    problems = []
+    for key, value in facts.items():
+        if key not in stored:
+            problems.append(f"missing key {key!r}")
+        elif _json_type(stored[key]) != _json_type(value):
+            problems.append(f"{key!r} is {_json_type(stored[key])}, expected {_json_type(value)}")
+    if problems:
+        raise AssertionError(
+            f"{path}: malformed snapshot ({'; '.join(problems)}); "
+            f"rewrite it with {UPDATE_SNAPSHOTS}=1"
+        )
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (true and 1 told apart)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    names = {str: "a string", list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

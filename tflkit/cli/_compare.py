@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tflkit.cli._common import cli_text, print_json
+from tflkit.cli._common import EXIT_FAILED, cli_text, print_json
 from tflkit.cli._shared import (
     AddressOpt,
     JsonOpt,
@@ -123,6 +123,10 @@ def compare(
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
     _show(result, plot, json_, markdown)
+    if result.has_nonfinite:  # errors of NaN or inf outputs measure nothing: a failed check
+        where = "each output's nonfinite" if json_ else "the marked rows"
+        typer.echo(f"tflkit: NaN or inf in the compared outputs (see {where})", err=True)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:

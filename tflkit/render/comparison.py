@@ -84,10 +84,13 @@ def _comparison_grids(c: Comparison, *, tensors: int | None) -> list[Grid]:
                 delta = None if m.accuracy_delta is None else m.accuracy_delta * 100
                 cells += [fmt(m.accuracy, ".1%"), fmt(delta, "+.1f")]
             cells += [fmt(e.top1_agreement, ".1%"), f"{e.max_abs:.3g}", f"{e.mse:.3g}"]
-            rows.append([*cells, f"{e.rmse:.3g}", _db(e.snr_db)])
+            rows.append(
+                [*cells, f"{e.rmse:.3g}", _db(e.snr_db) + (NONFINITE_MARK if e.nonfinite else "")]
+            )
         headers += ("agree", "max err", "MSE", "RMSE", "SNR")
         title = f"Output {o.name!r} against {_against(c)}"
-        grids.append(Grid(title, headers, rows, title_name=_against_parts(c)[1]))
+        marks = _nonfinite_lines(c, k)
+        grids.append(Grid(title, headers, rows, footer=marks, title_name=_against_parts(c)[1]))
     for p in c.per_tensor or ():
         shown = p.tensors if tensors is None else p.tensors[:tensors]
         footer = []
@@ -117,6 +120,27 @@ CALL_MEANS = (
     "call: a whole Runner.predict = invoke + overhead (quantize, dequantize, copies):\n"
     "what an app pays per call"
 )
+
+
+#: After the SNR of an output whose errors measure nothing (NaN or inf in what was compared).
+NONFINITE_MARK = " !"
+
+
+def _nonfinite_lines(c: Comparison, k: int) -> tuple[str, ...]:
+    """The lines under output ``k``'s table when errors in it measure nothing: which model
+    gave how many NaN and inf (the reference outputs given: in the notes)."""
+    errors = [m.outputs[k] for m in c.models]
+    if not any(e.nonfinite for e in errors):
+        return ()
+    lines = [
+        f"! {m.name}: {e.nan_count} NaN and {e.inf_count} inf in output {e.name!r}"
+        for m, e in zip(c.models, errors, strict=True)
+        if e.nan_count or e.inf_count
+    ]
+    if c.reference_outputs is not None and not lines:
+        lines.append("! the reference outputs hold NaN or inf (see the notes)")
+    lines.append("! marked: NaN or inf in the outputs compared; the errors measure nothing")
+    return tuple(lines)
 
 
 def _speed_grid(c: Comparison) -> Grid:
@@ -230,7 +254,12 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
                 "accuracy": m.accuracy,
                 "accuracy_delta": m.accuracy_delta,
                 "outputs": [
-                    {"name": e.name, "top1_agreement": e.top1_agreement, **_errors_dict(e)}
+                    {
+                        "name": e.name,
+                        "top1_agreement": e.top1_agreement,
+                        **_errors_dict(e),
+                        "nonfinite": {"nan": e.nan_count, "inf": e.inf_count},
+                    }
                     for e in m.outputs
                 ],
                 "latency_ms": _latency_ms(m.latency),
@@ -270,4 +299,5 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "models": models,
         "per_tensor": per,
         "reference_outputs": c.reference_outputs,
+        "has_nonfinite": c.has_nonfinite,
     }

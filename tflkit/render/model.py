@@ -197,7 +197,10 @@ def _quant_text(q: Quantization | None) -> tuple[str, str]:
     if len(q.scales) == 1:
         zp = str(q.zero_points[0]) if q.zero_points else ""
         return (g4(q.scales[0]), zp)
-    lo, hi = min(q.scales), max(q.scales)
+    # NaN shown as the range (nan..nan): Python's min and max would hide it by its position
+    lo, hi = (
+        (math.nan, math.nan) if any(map(math.isnan, q.scales)) else (min(q.scales), max(q.scales))
+    )
     zps = set(q.zero_points)
     zp = str(next(iter(zps))) if len(zps) == 1 else f"{min(zps)}..{max(zps)}" if zps else ""
     return (f"{len(q.scales)}\u00d7ax{q.quantized_dimension} {_g2(lo)}..{_g2(hi)}", zp)
