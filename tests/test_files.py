@@ -316,20 +316,22 @@ FIFO_COMMANDS = {
         "{fifo}",
     ],  # fmt: skip
     "bench": ["bench", "{fifo}"],
+    "convert-keras": ["convert", "{keras}", "--to", "float16", "-o", "{tmp}/o.tflite"],
+    "compare-keras": ["compare", "{keras}", str(INT8), "-d", str(X), "--no-speed"],
 }
 
 
 @pytest.mark.parametrize("name", sorted(FIFO_COMMANDS))
 def test_a_fifo_never_hangs_a_command(tmp_path: Path, cli: Cli, name: str) -> None:
-    pipe = fifo(tmp_path)
-    args = [a.format(fifo=pipe, tmp=tmp_path) for a in FIFO_COMMANDS[name]]
+    pipe = fifo(tmp_path, "pipe.keras" if "{keras}" in FIFO_COMMANDS[name] else "pipe.npy")
+    args = [a.format(fifo=pipe, keras=pipe, tmp=tmp_path) for a in FIFO_COMMANDS[name]]
     result = cli.invoke(*args, entry="-m", timeout=120)  # a hang fails as a timeout
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tflkit: error: "), result.stderr
     assert "is a named pipe (FIFO), expected a regular file" in lines[0]
     assert str(pipe) in lines[0] and "Traceback" not in result.stderr
-    assert not (tmp_path / "s.json").exists()
+    assert not (tmp_path / "s.json").exists() and not (tmp_path / "o.tflite").exists()
 
 
 OUTPUT_COMMANDS = {
