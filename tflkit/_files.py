@@ -17,7 +17,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from typing import IO
 
@@ -94,8 +93,6 @@ def open_regular(path: str | os.PathLike[str], what: str = "file") -> IO[bytes]:
     Raises:
         InputError, OSError: as ``require_regular``.
     """
-    import fcntl
-
     text = os.fspath(path)
     require_regular(text, what)
     fd = os.open(text, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -103,7 +100,7 @@ def open_regular(path: str | os.PathLike[str], what: str = "file") -> IO[bytes]:
         kind = file_kind(os.fstat(fd).st_mode)
         if kind is not None:
             raise _refusal(text, what, kind)
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -196,6 +193,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         OSError: the file cannot be written; its ``filename`` is ``path``, never the
             temporary name.
     """
+    import tempfile  # here: reading a model (``inspect --json``) does not need it
+
     target = os.fspath(path)
     require_writable(target)
     directory = os.path.dirname(target) or "."
