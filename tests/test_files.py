@@ -263,6 +263,22 @@ def test_a_read_only_folder_is_named_not_the_temporary_file(tmp_path: Path) -> N
         folder.chmod(0o700)
 
 
+def test_a_temporary_file_that_cannot_be_made_is_reported_as_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a read-only folder does as a user other than root, on any machine
+    import tempfile
+
+    def denied(*args: Any, dir: str = ".", **kwargs: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, ".tflkit-x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError) as info:
+        atomic_write(tmp_path / "out.bin", _write(b"data"))
+    assert info.value.filename == os.fspath(tmp_path / "out.bin")
+    assert ".tflkit-" not in str(info.value)
+
+
 def test_a_dangling_symlink_is_replaced_by_the_library_writer(tmp_path: Path) -> None:
     link = tmp_path / "out.bin"
     link.symlink_to(tmp_path / "nowhere")
