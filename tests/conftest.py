@@ -231,12 +231,15 @@ class Cli:
         cwd: Path | str | None = None,
         entry: Literal["app", "cli.py", "-m"] = "app",
         timeout: float = 300,
+        stdout: Any = None,
     ) -> Result:
         """``tflkit ARGS``: through the typer app in this process (``entry="app"``), or in a
         child process through the checkout's ``cli.py`` shim or ``python -m tflkit``.
 
         ``width`` sets COLUMNS; ``env`` adds variables (None removes one); ``cwd`` (a child's
-        default: the checkout) is the working directory during the call.
+        default: the checkout) is the working directory during the call. ``stdout`` (a child
+        only): an open file the child writes its stdout to instead of a pipe (``Result.stdout``
+        is then empty).
         """
         argv = [os.fspath(a) for a in args]
         variables = terminal_env(env, width)
@@ -256,13 +259,16 @@ class Cli:
             env=child,
             input=input,
             stdin=subprocess.DEVNULL if input is None else None,
-            capture_output=True,
+            stdout=subprocess.PIPE if stdout is None else stdout,
+            stderr=subprocess.PIPE,
             text=not isinstance(input, bytes),
             timeout=timeout,
         )
-        out, err = proc.stdout, proc.stderr
+        out, err = proc.stdout if proc.stdout is not None else "", proc.stderr
         if isinstance(out, bytes):
-            out, err = out.decode(), err.decode()
+            out = out.decode()
+        if isinstance(err, bytes):
+            err = err.decode()
         return Result(proc.returncode, out, err)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tflkit import dtypes
+from tflkit._files import require_regular
 from tflkit.errors import InputError
 from tflkit.model import Tensor
 
@@ -25,7 +26,11 @@ INT_RANGE = (0, 9)
 
 
 def read_arrays(path: str | os.PathLike[str]) -> Array | dict[str, Array]:
-    """A .npy file's array, or a .npz file's arrays by key (read eagerly, file closed)."""
+    """A .npy file's array, or a .npz file's arrays by key (read eagerly, file closed).
+
+    A path that is not a regular file (FIFO, device, directory) is refused before it is opened.
+    """
+    require_regular(path)
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as exc:

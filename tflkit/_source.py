@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._files import require_regular
 from tflkit.errors import ConversionError, InputError
 
 Array = npt.NDArray[Any]
@@ -120,6 +121,8 @@ def load_source(source: Any) -> Source:
     path = os.fspath(source)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or directory")
+    if not os.path.isdir(path):
+        require_regular(path, "model")  # a FIFO would hang TensorFlow's read
     if os.path.isdir(path):
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
             raise InputError(f"{path}: a directory without saved_model.pb, expected a SavedModel")
@@ -171,6 +174,7 @@ def source_outputs(
         else:
             import keras
 
+            require_regular(source, "model")  # a FIFO would hang the read
             model = keras.models.load_model(os.fspath(source), compile=False)
         names = [t.name.split(":")[0] for t in model.inputs]
         feed: Any = [x[n] for n in names] if set(names) <= set(x) else arrays

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._files import require_regular
 from tflkit._inputs import inputs_for, read_arrays
 from tflkit.errors import InputError
 from tflkit.quant import QuantizeStats
@@ -111,6 +112,7 @@ def read_shard(
         InputError: the file cannot be read, or its columns do not fit; the message names it.
     """
     p = Path(path)
+    require_regular(p)  # a FIFO would hang pyarrow's read
     try:
         if p.suffix == ".parquet":
             data: Array | dict[str, Array] = _read_parquet(p, shapes or {}, input_names)

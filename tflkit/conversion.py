@@ -83,7 +83,7 @@ class Conversion:
         """Write the model atomically; refuse to replace a file unless ``force``."""
         from tflkit._files import atomic_write
 
-        if os.path.exists(path) and not force:
+        if os.path.lexists(path) and not force:  # a dangling symlink exists too
             raise InputError(f"{os.fspath(path)} exists; pass force=True to replace it")
         data = self.data
 
@@ -441,7 +441,9 @@ def _convert_tflite(
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
+    from tflkit._files import open_regular
+
+    with open_regular(path, "model") as f:
         return f.read()
 
 

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tflkit import dtypes
-from tflkit.errors import InvalidModelError, TflkitError
+from tflkit.errors import InputError, InvalidModelError, TflkitError
 from tflkit.model import (
     Metadata,
     Model,
@@ -75,7 +75,13 @@ class _Source:
 
 
 def _map_file(path: str) -> Any:
-    with open(path, "rb") as f:
+    from tflkit._files import open_regular
+
+    try:  # a FIFO would hang the read, a device be mapped: refused before opening
+        f = open_regular(path, "model")
+    except InputError as exc:
+        raise InvalidModelError(str(exc)) from None
+    with f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise InvalidModelError(
@@ -107,7 +113,8 @@ def load(model: ModelLike) -> Model:
 
     Raises:
         InvalidModelError: the file is not a valid TFLite flatbuffer (wrong identifier,
-            truncated, offsets or indices out of range).
+            truncated, offsets or indices out of range), or not a regular file (a FIFO,
+            device, socket or directory is refused before it is opened).
         OSError: the file cannot be read.
         TypeError: ``model`` is not a path, bytes or Model.
 
@@ -152,8 +159,6 @@ def resolve(model: ModelLike) -> Model:
         path = os.fspath(model)
         if not isinstance(path, str):  # os.PathLike[bytes]
             raise TypeError(f"expected {_EXPECTED}, got a bytes path {path!r}")
-        if os.path.isdir(path):
-            raise InvalidModelError(f"{path}: is a directory, expected a .tflite file")
         return _build(_Source(path, _map_file(path)), path=path, where=os.path.basename(path))
     raise TypeError(f"expected {_EXPECTED}, got {_type_name(model)}")
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
+from tflkit._files import require_writable
 from tflkit._inputs import batch_size_of
 from tflkit._stream import (
     STREAM_CHUNK,
@@ -190,6 +191,8 @@ def run(
     if on_ray and not streamed:
         raise InputError("ray=True runs shards: give inputs= a directory or a glob of shards")
     out = None if output is None else os.fspath(output)
+    if out is not None and not streamed:
+        require_writable(out)  # before the run: a device, FIFO or missing folder refused
     if streamed:
         assert path is not None
         threads = num_threads or 1

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tflkit.checks import check
+from tflkit.errors import InputError
 from tflkit.loader import interpreter_source, resolve
 from tflkit.model import Model, ModelLike, Tensor
 
@@ -441,7 +442,11 @@ def _snapshot_text(value: Any, indent: str = "") -> str:
 
 
 def write_snapshot(
-    model: ModelLike, path: str | os.PathLike[str], facts: dict[str, Any] | None = None
+    model: ModelLike,
+    path: str | os.PathLike[str],
+    facts: dict[str, Any] | None = None,
+    *,
+    force: bool = False,
 ) -> Path:
     """Write a model's contract as a snapshot file (what ``tflkit snapshot MODEL -o FILE`` does).
 
@@ -453,22 +458,61 @@ def write_snapshot(
         model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         path: the JSON file to write (written to a temporary name, then renamed).
         facts: the model's contract when the caller has it already (``contract(model)``).
+        force: replace ``path`` whatever it holds. Without it an existing snapshot of the
+            same model is replaced, but a snapshot of another model, or a file that is not a
+            snapshot, is not.
 
     Returns:
         The path written.
 
+    Raises:
+        InputError: ``path`` holds a snapshot of another model or another file (without
+            ``force``), or is not a regular file (a device, FIFO or directory is never
+            replaced).
+
     Example:
         >>> write_snapshot("mlp_int8.tflite", "tests/snapshots/mlp_int8.json")
     """
-    from tflkit._files import atomic_write
+    from tflkit._files import atomic_write, require_writable
     from tflkit.differ import contract
 
     target = Path(path)
-    text = _snapshot_text(facts if facts is not None else contract(model)) + "\n"
+    m = resolve(model)
+    if target.parent.is_dir():  # else made below: checked before the contract is worked out
+        require_writable(target)
+    if not force:
+        _require_replaceable(target, m.name)
+    text = _snapshot_text(facts if facts is not None else contract(m)) + "\n"
     target.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
     atomic_write(target, lambda f: f.writelines([data]))
     return target
+
+
+def _require_replaceable(target: Path, model_name: str) -> None:
+    """InputError when ``target`` holds anything but a snapshot of ``model_name``."""
+    import json
+
+    from tflkit._files import open_regular
+
+    if not os.path.lexists(target):
+        return
+    try:
+        with open_regular(target) as f:
+            stored = json.loads(f.read().decode("utf-8"))
+    except (ValueError, RecursionError):  # JSON, UTF-8
+        stored = None
+    except FileNotFoundError:  # a dangling symlink
+        stored = None
+    if not isinstance(stored, dict) or "tflkit_contract" not in stored:
+        raise InputError(
+            f"{target} exists and is not a tflkit snapshot; pass force=True to replace it"
+        )
+    if stored.get("model") != model_name:
+        raise InputError(
+            f"{target} is the snapshot of another model ({stored.get('model')!r}, not "
+            f"{model_name!r}); pass force=True to replace it"
+        )
 
 
 def assert_matches_snapshot(
@@ -518,9 +562,9 @@ def assert_matches_snapshot(
     if update is None:
         update = os.environ.get(UPDATE_SNAPSHOTS, "") not in ("", "0")
     m = resolve(model)
-    if update or not path.exists():
-        existed = path.exists()
-        write_snapshot(m, path)
+    if update or not os.path.lexists(path):
+        existed = os.path.lexists(path)
+        write_snapshot(m, path, force=True)
         sys.stderr.write(f"tflkit: {'updated' if existed else 'wrote'} snapshot {path}\n")
         return "updated" if existed else "written"
     stored = _read_snapshot(path)
@@ -560,17 +604,18 @@ def _read_snapshot(path: Path) -> dict[str, Any]:
     test fails, it does not crash with a JSONDecodeError from inside tflkit)."""
     import json
 
+    from tflkit._files import require_regular
+
     def bad(what: str) -> AssertionError:
         return AssertionError(
             f"{path}: malformed snapshot ({what}); rewrite it with {UPDATE_SNAPSHOTS}=1"
         )
 
     try:
-        if path.is_dir():
-            raise AssertionError(f"{path}: is a directory, not a snapshot file")
-        if not path.is_file():  # a FIFO would hang the read, a device never ends
-            raise AssertionError(f"{path}: not a regular file, not a snapshot file")
+        require_regular(path, "snapshot")  # a FIFO would hang the read, a device never ends
         data = path.read_bytes()
+    except InputError as exc:
+        raise AssertionError(str(exc)) from None
     except OSError as exc:
         raise AssertionError(f"{path}: cannot read the snapshot: {exc.strerror or exc}") from None
     try:

@@ -53,11 +53,11 @@ def _root(
     """Inspect, check and run TensorFlow Lite (LiteRT) models."""
 
 
-# One module per command; registered here, in the order `tflkit --help` lists them. check
-# reports unreadable models itself (the others still get checked), the rest through
-# user_errors: one line on stderr, exit 2.
+# One module per command; registered here, in the order `tflkit --help` lists them. Every
+# one inside user_errors: one line on stderr, exit 2 (check reports unreadable models itself,
+# so that the others still get checked; a failed write of its report still ends here).
 app.command()(user_errors(_inspect.inspect))
-app.command()(_check.check)
+app.command()(user_errors(_check.check))
 app.command()(user_errors(_run.run))
 app.command()(user_errors(_compare.compare))
 app.command()(user_errors(_bench.bench))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sys
@@ -96,12 +97,40 @@ def cli_report(report: Report) -> Report:
     )
 
 
+# What writing stdout fails with when it goes to a full disk or device (``> /dev/full``), a
+# file past its size limit or a vanished terminal: an OSError without a file name.
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name)
+)
+
+
 def error_text(exc: TflkitError | OSError) -> str:
     """One line for a user error: ``photo.jpg: no such file or directory``; a library message
-    in the CLI's spelling (``cli_text``)."""
+    in the CLI's spelling (``cli_text``).
+
+    A failed write on stdout (``tflkit check M > /dev/full``) reads ``stdout: no space left on
+    device``, and what is still buffered for stdout is dropped (fd 1 then goes to
+    ``os.devnull``), so that Python's flush at exit cannot fail a second time.
+    """
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror.lower()}"
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS and exc.strerror:
+        _drop_stdout()
+        return f"stdout: {exc.strerror.lower()}"
     return cli_text(str(exc))
+
+
+def _drop_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture)
+        pass
 
 
 def echo_error(line: str) -> None:

@@ -96,9 +96,11 @@ def compare(
     if json_ and markdown:
         error("--json and --markdown exclude each other (see 'tflkit compare --help')")
     if plot is not None:
+        from tflkit._files import require_writable
         from tflkit._plot import require_matplotlib
 
         require_matplotlib()
+        require_writable(plot, "plot")  # before the comparison, not after it
     # A Keras file or SavedModel first runs through TensorFlow: its noise kept off the terminal
     source = reference_is_source(models)
     quiet = quiet_tensorflow() if source else contextlib.nullcontext()
@@ -130,8 +132,8 @@ def compare(
 
 
 def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
-    if plot is not None:
-        result.plot(plot)
+    # the report first: a plot that cannot be written (checked before the work, but the disk
+    # can fill up meanwhile) loses nothing computed; it still exits 2
     if json_:
         print_json(result.to_dict())
     elif markdown:
@@ -142,4 +144,5 @@ def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
 
         print_trimmed(comparison_renderables(result))
     if plot is not None:
+        result.plot(plot)
         typer.echo(f"plot written to {plot}", err=True)

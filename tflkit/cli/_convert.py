@@ -65,10 +65,12 @@ def convert(
     """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
     import os
 
+    from tflkit._files import require_writable
     from tflkit.conversion import convert as run_convert
 
-    if output.exists() and not force:
+    if os.path.lexists(output) and not force:  # a symlink, even dangling, exists
         error(f"{output} exists; add --force to replace it")
+    require_writable(output)  # before the conversion: its folder, never a device
     if labels is not None and eval_x is None:
         error("--labels needs --eval")
     source_path = source if os.path.exists(source) else None

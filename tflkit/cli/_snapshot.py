@@ -19,16 +19,22 @@ def snapshot(
             "--output", "-o", help="The snapshot file to write (JSON).", show_default=False
         ),
     ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace OUTPUT even if it is another model's snapshot."),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON."""
     from tflkit.differ import contract
+    from tflkit.loader import load
     from tflkit.render.diff import snapshot_to_dict
     from tflkit.testing import write_snapshot
 
-    facts = contract(model)
-    write_snapshot(model, output, facts)
+    m = load(model)
+    write_snapshot(m, output, force=force)  # checks OUTPUT before working out the contract
     if json_:  # what was written, for a CI log (schemas/snapshot.schema.json)
+        facts = contract(m)
         size = output.stat().st_size
         print_json(snapshot_to_dict(facts, model=str(model), snapshot=str(output), size_bytes=size))
     typer.echo(f"tflkit: wrote snapshot {output}", err=True)
