@@ -27,6 +27,7 @@ from tflkit.errors import InputError
 __all__ = [
     "SUFFIXES",
     "arrays_of",
+    "labels_array",
     "check_numbers",
     "nonfinite_text",
     "read_arrays",
@@ -268,12 +269,31 @@ def check_numbers(dtype: Any, where: str) -> None:
 
 
 def arrays_of(data: Any) -> list[tuple[str, Array]]:
-    """(key, array) for an array (key ''), a list (its index) or a mapping (its key)."""
+    """(key, array) for an array (key ''), a list (its index) or a mapping (its key), the
+    inputs of a model; what numpy cannot make an array of (ragged lists) is left out, for the
+    checks of the model's inputs to refuse."""
     if isinstance(data, Mapping):
-        return [(str(k), np.asarray(v)) for k, v in data.items()]
-    if isinstance(data, (list, tuple)):
-        return [(str(i), np.asarray(v)) for i, v in enumerate(data)]
-    return [("", np.asarray(data))]
+        items = [(str(k), v) for k, v in data.items()]
+    elif isinstance(data, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(data)]
+    else:
+        items = [("", data)]
+    out = []
+    for k, v in items:
+        try:
+            out.append((k, np.asarray(v)))
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+def labels_array(y: Any) -> Any:
+    """Labels as one array (a list of class indices is one array, not a list of inputs);
+    ``y`` itself when numpy cannot make an array of it (the label checks refuse it)."""
+    try:
+        return np.asarray(y)
+    except (ValueError, TypeError):
+        return y
 
 
 def nonfinite_text(array: Any) -> str | None:
@@ -297,7 +317,7 @@ def nonfinite_text(array: Any) -> str | None:
 
 
 def require_finite(array: Any, what: str, *, allow_nonfinite: bool = False) -> None:
-    """InputError when ``array`` (an array, a list or a dict of arrays) holds NaN or inf,
+    """InputError when ``array`` (an array, a list or a dict of arrays by input) holds NaN or inf,
     with the counts and the first index: ``calibration data 'x.npy': 3 NaN and 1 inf values,
     the first at index (12, 4); pass allow_nonfinite=True to use them anyway``. Nothing when
     ``allow_nonfinite``."""
@@ -306,8 +326,8 @@ def require_finite(array: Any, what: str, *, allow_nonfinite: bool = False) -> N
     for key, a in arrays_of(array):
         text = nonfinite_text(a)
         if text is not None:
-            which = f", array {key!r}" if isinstance(array, Mapping) else ""
-            which = which or (f", array {key}" if key else "")
+            which = f", input {key!r}" if isinstance(array, Mapping) else ""
+            which = which or (f", input {key}" if key else "")
             raise InputError(f"{what}{which}: {text}; pass allow_nonfinite=True to use them anyway")
 
 
@@ -317,8 +337,11 @@ def require_samples(n: int, what: str, data: Any = None) -> None:
         return
     shapes = ""
     if data is not None:
+        named = isinstance(data, (Mapping, list, tuple))
         shapes = ", ".join(
-            f"{k + ' ' if k else ''}{_shape(np.shape(a))}" for k, a in arrays_of(data)
+            (f"input {k!r} " if isinstance(data, Mapping) else f"input {k} " if named else "")
+            + f"of shape {_shape(np.shape(a))}"
+            for k, a in arrays_of(data)
         )
-        shapes = f" (shape {shapes})"
+        shapes = f" ({shapes})"
     raise InputError(f"{what}: no samples{shapes}; give at least one")

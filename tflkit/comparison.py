@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._arrays import read_arrays, require_finite, require_samples
+from tflkit._arrays import labels_array, read_arrays, require_finite, require_samples
 from tflkit._inputs import batch_size_of, random_inputs, take
 from tflkit._metrics import OutputSums, label_hits, output_error
 from tflkit._metrics import per_tensor as per_tensor_errors
@@ -177,7 +177,7 @@ def compare(
         )
 
     if y is not None:
-        require_finite(y, "the labels (y)", allow_nonfinite=allow_nonfinite)
+        require_finite(labels_array(y), "the labels (y)", allow_nonfinite=allow_nonfinite)
     feeds, outputs = run_all(opened, x)
     against = outputs[reference]
     if given_refs is not None:

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._arrays import check_numbers, require_finite, require_samples
+from tflkit._arrays import check_numbers, labels_array, require_finite, require_samples
 from tflkit._source import Source, first_line, load_source, tensorflow
 from tflkit.errors import ConversionError, InputError, require_positive
 
@@ -324,7 +324,7 @@ def convert(
         require_samples(batch_size_of(eval_x), eval_what, eval_x)
         require_finite(eval_x, eval_what, allow_nonfinite=allow_nonfinite)
     if eval_y is not None:
-        require_finite(eval_y, labels_what, allow_nonfinite=allow_nonfinite)
+        require_finite(labels_array(eval_y), labels_what, allow_nonfinite=allow_nonfinite)
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
     if is_tflite:
         data, settings, notes = _convert_tflite(
