@@ -339,8 +339,8 @@ def require_samples(n: int, what: str, data: Any = None) -> None:
     if data is not None:
         named = isinstance(data, (Mapping, list, tuple))
         shapes = ", ".join(
-            (f"input {k!r} " if isinstance(data, Mapping) else f"input {k} " if named else "")
-            + f"of shape {_shape(np.shape(a))}"
+            (f"input {k!r} of " if isinstance(data, Mapping) else f"input {k} of " if named else "")
+            + f"shape {_shape(np.shape(a))}"
             for k, a in arrays_of(data)
         )
         shapes = f" ({shapes})"
