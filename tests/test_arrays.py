@@ -319,6 +319,9 @@ def test_convert_refuses_nonfinite_calibration_and_eval(tmp_path: Path) -> None:
         tflkit.convert(F32, "int8", calibration=x)
     # only the samples fed are checked: the first 12 hold no NaN
     assert tflkit.convert(F32, "int8", calibration=x, samples=12).kind == "int8"
+    # inf crashes TensorFlow's converter: refused even when non-finite data is allowed
+    with pytest.raises(InputError, match=r"2 inf values, the first at index \(30, 2\): the conv"):
+        tflkit.convert(F32, "int8", calibration=x, allow_nonfinite=True)
     np.save(tmp_path / "eval.npy", x)
     with pytest.raises(InputError, match=r"evaluation data '.*eval.npy'.*3 NaN and 2 inf"):
         tflkit.convert(F32, "dynamic-range", eval_x=tmp_path / "eval.npy")

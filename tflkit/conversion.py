@@ -18,7 +18,13 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._arrays import check_numbers, labels_array, require_finite, require_samples
+from tflkit._arrays import (
+    check_numbers,
+    labels_array,
+    nonfinite_text,
+    require_finite,
+    require_samples,
+)
 from tflkit._source import Source, first_line, load_source, tensorflow
 from tflkit.errors import ConversionError, InputError, require_positive
 
@@ -174,6 +180,19 @@ def _check_batch(
     return sizes.pop()
 
 
+def _refuse_inf(batch: Mapping[str, Array], what: str) -> None:
+    """inf in calibration data: refused even with allow_nonfinite=True, because TensorFlow's
+    converter dies of it (SIGSEGV, issue 20). NaN passes when allowed (the ranges it gives are
+    the caller's business)."""
+    for k, a in batch.items():
+        if a.dtype.kind == "f" and a.size and np.isinf(a).any():
+            text = nonfinite_text(np.nan_to_num(a, nan=0.0, posinf=np.inf, neginf=-np.inf))
+            raise InputError(
+                f"{what}, input {k!r}: {text}: the converter crashes on inf in calibration "
+                "data, so it is refused even with allow_nonfinite=True"
+            )
+
+
 class _Calibration:
     """The converter's representative_dataset: one sample at a time, ``samples`` at most,
     checked against the model's inputs first, counted, with an optional progress callback."""
@@ -200,6 +219,7 @@ class _Calibration:
                 batch = {k: v[: samples - total] if v.ndim else v for k, v in batch.items()}
             total += n
             require_finite(batch, what, allow_nonfinite=allow_nonfinite)
+            _refuse_inf(batch, what)
             self.batches.append(batch)
             if samples is not None and total >= samples:
                 break
@@ -285,8 +305,9 @@ def convert(
         eval_y: labels for ``eval_x`` (accuracy of both): an array, or a ``.npy`` / ``.npz``
             path (of a ``.npz``, its first array).
         progress: called with (calibration samples fed, samples to feed).
-        allow_nonfinite: use calibration and evaluation data holding NaN or inf all the same
-            (refused by default: one inf in calibration data can crash the converter).
+        allow_nonfinite: use evaluation data holding NaN or inf, and calibration data holding
+            NaN, all the same (refused by default); inf in calibration data is always refused:
+            it crashes TensorFlow's converter.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the

@@ -63,7 +63,7 @@ def convert(
     allow_nonfinite: Annotated[
         bool,
         typer.Option(
-            "--allow-nonfinite", help="Use calibration and --eval data holding NaN or inf."
+            "--allow-nonfinite", help="Use --eval data with NaN or inf, calibration with NaN."
         ),
     ] = False,
     json_: JsonOpt = False,
