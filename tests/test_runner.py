@@ -270,7 +270,7 @@ def test_input_errors() -> None:
         multi.predict(np.zeros((1, 8)))
     with pytest.raises(InputError, match="different batch sizes"):
         multi.predict({"features": np.zeros((2, 8)), "mask": np.zeros((3, 4))})
-    with pytest.raises(InputError, match="cannot cast|expected"):
+    with pytest.raises(InputError, match=r"strings \(<U1\), not numbers"):
         mlp.predict(np.array([["a"] * 32]))
     assert isinstance(InputError("x"), ValueError)
 

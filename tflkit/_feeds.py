@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tflkit import dtypes
+from tflkit._arrays import check_numbers
 from tflkit.errors import InputError, SaturationWarning, caller_stacklevel
 from tflkit.model import Subgraph, Tensor
 from tflkit.quant import (
@@ -151,13 +152,26 @@ class Feeds:
                     f"the model has {n} inputs ({listed}): pass a list or a dict, not one array"
                 )
             values = [x]
-        return [np.asarray(v) for v in values]
+        return [self._array(i, v) for i, v in enumerate(values)]
+
+    def _array(self, i: int, value: Any) -> Array:
+        """``value`` as an array: ragged nested lists and objects numpy cannot hold refused."""
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError) as exc:  # "inhomogeneous shape", "setting an element"
+            text = str(exc).split(". ")[0].strip().rstrip(".")
+            if "inhomogeneous" in str(exc):
+                text = "ragged: nested lists of different lengths"
+            raise InputError(f"{self.where(i)}: not an array of numbers ({text})") from None
 
     def prepare(self, x: Inputs, raw: bool) -> tuple[list[Array], int | None]:
         """Checked, converted feeds in input order, and the batch size (None: one invoke at the
         feeds' own shapes: no batch axis, or all inputs 0-d). ``raw``: no quantization."""
         arrays = self.arrays(x)
         for i, a in enumerate(arrays):
+            target = self.dtypes[i]
+            if target is not None and not (a.dtype.kind == "c" and target.kind == "c"):
+                check_numbers(a.dtype, self.where(i))  # objects, strings; complex not cast
             self.check_shape(i, a)
         feeds = [self.convert(i, a, raw) for i, a in enumerate(arrays)]
         if self.batch_axis is None:

@@ -1,11 +1,11 @@
-"""Input arrays for running models: read from .npy/.npz files, or drawn at random.
+"""Input arrays for running models: arranged for a model's inputs (as ``_arrays.read_arrays``
+reads them), or drawn at random.
 
 Shared by ``tflkit run``, ``tflkit compare`` and ``tflkit bench``. Numpy only.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 
 from tflkit import dtypes
-from tflkit._files import require_regular
 from tflkit.errors import InputError
 from tflkit.model import Tensor
 
@@ -25,22 +24,6 @@ FLOAT_RANGE = (-1.0, 1.0)
 INT_RANGE = (0, 9)
 
 
-def read_arrays(path: str | os.PathLike[str]) -> Array | dict[str, Array]:
-    """A .npy file's array, or a .npz file's arrays by key (read eagerly, file closed).
-
-    A path that is not a regular file (FIFO, device, directory) is refused before it is opened.
-    """
-    require_regular(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"{path}: not a .npy or .npz file numpy can read ({exc})") from None
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        return {k: data[k] for k in data.files}
-
-
 def inputs_for(
     data: Array | dict[str, Array],
     names: Sequence[str],
@@ -49,7 +32,7 @@ def inputs_for(
     source: str = "",
     notes: list[str] | None = None,
 ) -> Array | list[Array] | dict[str, Array]:
-    """Arrange arrays read by ``read_arrays`` for a model with these input names.
+    """Arrange arrays read by ``_arrays.read_arrays`` for a model with these input names.
 
     A .npz whose keys are none of the names but whose count matches (``np.savez(f, a, b)``
     gives ``arr_0, arr_1``) is taken in input order; a .npz with one array feeds a

@@ -3,7 +3,7 @@
 ``shards(spec)`` lists the files; ``read_shard(path, ...)`` reads one into arrays by input name;
 ``run_shard(runner, path, ...)`` runs one in slices (``run_slices``, which ``tflkit.run`` uses on
 arrays too) and writes its outputs (``tflkit.run`` on one machine and on Ray actors).
-pyarrow is imported only to read a .parquet shard. Numpy only otherwise.
+Files are read by ``_arrays.read_arrays``. Numpy only.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._files import require_regular
-from tflkit._inputs import inputs_for, read_arrays
+from tflkit._arrays import SUFFIXES, read_arrays
+from tflkit._inputs import inputs_for
 from tflkit.errors import InputError
 from tflkit.quant import QuantizeStats
 
 Array = npt.NDArray[Any]
 
-#: File suffixes a directory of shards is scanned for.
-SUFFIXES = (".npy", ".npz", ".parquet")
 #: Samples per predict call when shards are run without a batch size: a few batches in memory.
 STREAM_CHUNK = 4096
 
@@ -112,16 +110,7 @@ def read_shard(
         InputError: the file cannot be read, or its columns do not fit; the message names it.
     """
     p = Path(path)
-    require_regular(p)  # a FIFO would hang pyarrow's read
-    try:
-        if p.suffix == ".parquet":
-            data: Array | dict[str, Array] = _read_parquet(p, shapes or {}, input_names)
-        else:
-            data = read_arrays(p)
-    except InputError:
-        raise
-    except Exception as exc:  # a truncated .npy raises ValueError, EOFError, OSError, ...
-        raise InputError(f"{p}: cannot read this shard ({type(exc).__name__}: {exc})") from exc
+    data = read_arrays(p, input_names=input_names, shapes=shapes)
     return inputs_for(data, input_names, tensor_names, source=p.name, notes=notes)
 
 
@@ -133,55 +122,6 @@ def runner_shard(
     shapes = {n: list(t.shape_signature[1:]) for n, t in zip(names, runner.inputs, strict=True)}
     tensor_names = [t.name for t in runner.inputs]
     return read_shard(path, names, shapes=shapes, tensor_names=tensor_names, notes=notes)
-
-
-def _read_parquet(
-    path: Path, shapes: Mapping[str, Sequence[int]], input_names: Sequence[str]
-) -> dict[str, Array]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow is an optional dependency
-        raise InputError(f"{path}: reading .parquet needs pyarrow (pip install pyarrow)") from None
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:
-        raise InputError(f"{path}: not a parquet file pyarrow can read ({exc})") from exc
-    out: dict[str, Array] = {}
-    single = len(input_names) == 1 and table.num_columns == 1
-    for name in table.column_names:
-        target = input_names[0] if single else name
-        out[name] = _column_array(path, name, table.column(name), shapes.get(target))
-    return out
-
-
-def _column_array(path: Path, name: str, column: Any, shape: Sequence[int] | None) -> Array:
-    import pyarrow as pa
-
-    rows = len(column)
-    kind = column.type
-    depth = 0
-    while (
-        pa.types.is_list(kind)
-        or pa.types.is_fixed_size_list(kind)
-        or (pa.types.is_large_list(kind))
-    ):
-        kind = kind.value_type
-        depth += 1
-    if depth == 0:
-        return np.asarray(column.to_numpy())
-    flat = column.combine_chunks()
-    for _ in range(depth):
-        flat = flat.flatten()
-    values = np.asarray(flat.to_numpy(zero_copy_only=False))
-    trailing = [int(d) for d in shape] if shape is not None and all(d >= 0 for d in shape) else None
-    if trailing is not None and values.size == rows * int(np.prod(trailing)):
-        return values.reshape(rows, *trailing)
-    if rows == 0 or values.size % rows:
-        raise InputError(
-            f"{path}: column {name!r}: lists of different lengths ({values.size} values in "
-            f"{rows} rows)"
-        )
-    return values.reshape(rows, values.size // rows)
 
 
 @dataclass(slots=True)
@@ -238,6 +178,7 @@ def run_shard(
     """
     p = Path(path)
     held = [runner_shard(p, runner, notes)]
+    warn_nonfinite(held[0], f"inputs {os.fspath(p)!r}")
     try:  # run_slices gets the only reference to the shard: freed before the outputs join
         outs, result = run_slices(runner, held.pop(), raw=raw, chunk=chunk, progress=progress)
     except InputError as exc:
@@ -288,6 +229,25 @@ def run_slices(
     outs = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in pieces.items()}
     result.outputs = {k: (str(v.dtype), list(v.shape[1:])) for k, v in outs.items()}
     return outs, result
+
+
+def warn_nonfinite(x: Any, what: str) -> None:
+    """A ``NonFiniteWarning`` with the counts when inputs ``x`` hold NaN or inf (``tflkit.run``
+    runs them as they are: the outputs are what the model makes of them)."""
+    import warnings
+
+    from tflkit._arrays import arrays_of, nonfinite_text
+    from tflkit.errors import NonFiniteWarning, caller_stacklevel
+
+    for key, a in arrays_of(x):
+        text = nonfinite_text(a)
+        if text is not None:
+            which = f", input {key!r}" if isinstance(x, Mapping) else ""
+            warnings.warn(
+                f"{what}{which}: {text}; run as they are",
+                NonFiniteWarning,
+                stacklevel=caller_stacklevel(),
+            )
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._arrays import require_finite, require_samples
 from tflkit._inputs import batch_size_of, take
 from tflkit._metrics import OutputSums, label_hits
 from tflkit._results import Comparison, ModelResult, OutputError
@@ -238,14 +239,19 @@ def tally_shard(
     *,
     batch_size: int,
     label_output: str | None,
+    allow_nonfinite: bool = False,
 ) -> tuple[Tally, list[str]]:
     """Read one shard (and its labels) and tally it in slices of ``batch_size``: its tally
-    and the notes reading it made. Runs where the shard is read (here, or in a Ray actor)."""
+    and the notes reading it made. Runs where the shard is read (here, or in a Ray actor).
+    NaN or inf in the shard or its labels is refused unless ``allow_nonfinite``."""
     notes: list[str] = []
     tally = Tally.empty(setup)
     x = _shard_inputs(setup, path, notes)
+    require_finite(x, f"data {os.fspath(path)!r}", allow_nonfinite=allow_nonfinite)
     n = batch_size_of(x)
     y = label_shard(label_path, n, path) if label_path is not None else None
+    if y is not None:
+        require_finite(y, f"labels {os.fspath(label_path)!r}", allow_nonfinite=allow_nonfinite)
     for s in range(0, n, batch_size):
         e = min(n, s + batch_size)
         try:
@@ -287,18 +293,29 @@ def shard_comparison(
     latency_repeat: int = LATENCY_REPEAT,
     throughput_repeat: int = THROUGHPUT_REPEAT,
     tallier: ShardTallier | None = None,
+    allow_nonfinite: bool = False,
 ) -> Comparison:
     """The shard loop of ``compare_stream`` and ``tflkit.ray.compare_shards``.
 
     Every shard of ``data`` (with its label shard) is tallied here one after the other, or by
     ``tallier``; the tallies are merged exactly, the notes kept once each. Speed, when asked,
     is measured here on the first slice of the first shard with samples, and a note says so.
+
+    Raises:
+        InputError: as ``tally_shard``; no samples in any shard.
     """
     files, label_files = paired_shards(data, labels)
     jobs = [(f, None if label_files is None else label_files[i]) for i, f in enumerate(files)]
     parts = (
         (
-            tally_shard(setup, f, lf, batch_size=batch_size, label_output=label_output)
+            tally_shard(
+                setup,
+                f,
+                lf,
+                batch_size=batch_size,
+                label_output=label_output,
+                allow_nonfinite=allow_nonfinite,
+            )
             for f, lf in jobs
         )
         if tallier is None
@@ -309,6 +326,7 @@ def shard_comparison(
     for part, part_notes in parts:
         tally.merge(part)
         notes += [n for n in part_notes if n not in notes]
+    require_samples(tally.samples, f"data {os.fspath(data)!r} ({len(files)} shards)")
     setup.notes += notes
     speeds = None
     if speed and tally.samples:

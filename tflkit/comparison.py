@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._inputs import batch_size_of, random_inputs, read_arrays, take
+from tflkit._arrays import labels_array, read_arrays, require_finite, require_samples
+from tflkit._inputs import batch_size_of, random_inputs, take
 from tflkit._metrics import OutputSums, label_hits, output_error
 from tflkit._metrics import per_tensor as per_tensor_errors
 from tflkit._results import Comparison, ModelResult, OutputError, PerTensor, TensorError
@@ -70,6 +71,7 @@ def compare(
     data: str | None = None,
     reference_outputs: Any = None,
     names: Sequence[str] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Comparison:
     """Run models on the same inputs and compare them with the reference.
 
@@ -101,6 +103,7 @@ def compare(
             them. One row per sample of the data, each output's shape as the models give it
             (the first ``samples`` rows are taken when the arrays cover all of ``x``). Size,
             speed and accuracy stay relative to the reference model; per-tensor errors too.
+        allow_nonfinite: compare on data (``x``, ``y``) holding NaN or inf all the same.
 
     Returns:
         A Comparison; ``models[i].outputs`` holds model i's errors per output.
@@ -108,7 +111,9 @@ def compare(
     Raises:
         InputError: models whose inputs or outputs do not match the reference's (names,
             shapes), bad labels, an out-of-range reference, reference outputs that miss an
-            output or do not have its shape or the data's number of samples.
+            output or do not have its shape or the data's number of samples; data without
+            samples; NaN or inf in ``x`` or ``y`` (counted, the first one's index given)
+            unless ``allow_nonfinite``.
 
     Example:
         >>> c = tflkit.compare(["m_int8.tflite"], x, reference_outputs=keras_model.predict(x))
@@ -151,8 +156,11 @@ def compare(
         # The reference's own argument handling (array, list or dict, with its messages).
         x = dict(zip(ref.input_names, ref.input_arrays(x), strict=True))
         n_data = batch_size_of(x) if ref.batch_axis is not None else 1
+        what = f"data {data!r}" if data else "the data (x)"
+        require_samples(n_data, what, x)
         if samples is not None and ref.batch_axis is not None:
             x = take(x, 0, samples)
+        require_finite(x, what, allow_nonfinite=allow_nonfinite)
         lines = [f"{k}: {np.asarray(v).dtype} {list(np.shape(v))}" for k, v in x.items()]
         description = data or "given arrays"
     # A model without a batch axis runs its inputs in one call: one "sample"
@@ -171,6 +179,8 @@ def compare(
         )
         notes += _nonfinite_notes(given_refs)
 
+    if y is not None:
+        require_finite(labels_array(y), "the labels (y)", allow_nonfinite=allow_nonfinite)
     feeds, outputs = run_all(opened, x)
     against = outputs[reference]
     if given_refs is not None:
@@ -264,6 +274,7 @@ def compare_stream(
     throughput_repeat: int = THROUGHPUT_REPEAT,
     batch_size: int = 4096,
     names: Sequence[str] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Comparison:
     """``compare()`` over shards that need not fit in memory, one slice at a time.
 
@@ -275,8 +286,8 @@ def compare_stream(
         models: as for ``compare()`` (tflite models or Runners; no Keras source).
         data: a directory of .npy/.npz/.parquet shards, a glob pattern, or one file.
         labels: shards of class labels, matched to the data's shards in sorted order.
-        reference, num_threads, label_output, speed, latency_repeat, throughput_repeat, names:
-            as for ``compare()``.
+        reference, num_threads, label_output, speed, latency_repeat, throughput_repeat, names,
+            allow_nonfinite: as for ``compare()``.
         batch_size: samples run per predict call (a few such slices are held in memory).
 
     Returns:
@@ -284,7 +295,8 @@ def compare_stream(
 
     Raises:
         InputError: a shard that cannot be read (named), label shards that do not pair with
-            the data's, or inputs and outputs that do not match, as for ``compare()``.
+            the data's, or inputs and outputs that do not match, as for ``compare()``; NaN or
+            inf in a shard (unless ``allow_nonfinite``); no samples in any shard.
 
     Example:
         >>> c = tflkit.compare_stream(["m_f32.tflite", "m_int8.tflite"], "eval/*.npy")
@@ -300,6 +312,7 @@ def compare_stream(
         speed=speed,
         latency_repeat=latency_repeat,
         throughput_repeat=throughput_repeat,
+        allow_nonfinite=allow_nonfinite,
     )
 
 
@@ -318,6 +331,7 @@ def compare_files(
     ray: bool = False,
     address: str | None = None,
     notes: list[str] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Comparison:
     """What ``tflkit compare`` does: compare models on data in files, the engine chosen by it.
 
@@ -330,7 +344,7 @@ def compare_files(
 
     Args:
         models, samples, seed, num_threads, label_output, speed, per_tensor,
-            reference_outputs: as for ``compare()``.
+            reference_outputs, allow_nonfinite: as for ``compare()``.
         notes: notes reading ``data`` made (a .npz key fed to an input of another name) are
             appended here; the caller shows them.
 
@@ -370,9 +384,16 @@ def compare_files(
                 num_threads=num_threads or 1,
                 speed=speed,
                 label_output=label_output,
+                allow_nonfinite=allow_nonfinite,
             )
         return compare_stream(
-            runners, data, labels, num_threads=num_threads, speed=speed, label_output=label_output
+            runners,
+            data,
+            labels,
+            num_threads=num_threads,
+            speed=speed,
+            label_output=label_output,
+            allow_nonfinite=allow_nonfinite,
         )
     x = None if data is None else read_inputs(data, runners[0], notes)
     y = None
@@ -384,6 +405,7 @@ def compare_files(
                     f"{os.fspath(labels)}: expected one array of labels, found {len(y)}"
                 )
             y = next(iter(y.values()))
+        require_finite(y, f"labels {os.fspath(labels)!r}", allow_nonfinite=allow_nonfinite)
     return compare(
         [*source, *runners],
         x,
@@ -396,6 +418,7 @@ def compare_files(
         label_output=label_output,
         data=os.fspath(data) if data is not None else None,
         reference_outputs=reference_outputs,
+        allow_nonfinite=allow_nonfinite,
     )
 
 

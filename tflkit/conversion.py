@@ -18,6 +18,13 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._arrays import (
+    check_numbers,
+    labels_array,
+    nonfinite_text,
+    require_finite,
+    require_samples,
+)
 from tflkit._source import Source, first_line, load_source, tensorflow
 from tflkit.errors import ConversionError, InputError, require_positive
 
@@ -102,7 +109,7 @@ def _calibration_arrays(
     """Batches of calibration data as dicts by input name (not yet split into samples)."""
     names = [n for n, _, _ in inputs]
     if isinstance(calibration, (str, os.PathLike)):
-        from tflkit._inputs import read_arrays
+        from tflkit._arrays import read_arrays
 
         calibration = read_arrays(calibration)
         if isinstance(calibration, Mapping) and len(inputs) == 1 and len(calibration) == 1:
@@ -166,10 +173,24 @@ def _check_batch(
             raise InputError(
                 f"calibration for input {name!r}: the model takes {dtype}, got {a.dtype} values"
             )
+        check_numbers(a.dtype, f"calibration for input {name!r}")
         sizes.add(int(a.shape[0]) if a.ndim else 1)
     if len(sizes) > 1:
         raise InputError(f"calibration inputs have different numbers of samples: {sorted(sizes)}")
     return sizes.pop()
+
+
+def _refuse_inf(batch: Mapping[str, Array], what: str) -> None:
+    """inf in calibration data: refused even with allow_nonfinite=True, because TensorFlow's
+    converter dies of it (SIGSEGV, issue 20). NaN passes when allowed (the ranges it gives are
+    the caller's business)."""
+    for k, a in batch.items():
+        if a.dtype.kind == "f" and a.size and np.isinf(a).any():
+            text = nonfinite_text(np.nan_to_num(a, nan=0.0, posinf=np.inf, neginf=-np.inf))
+            raise InputError(
+                f"{what}, input {k!r}: {text}: the converter crashes on inf in calibration "
+                "data, so it is refused even with allow_nonfinite=True"
+            )
 
 
 class _Calibration:
@@ -182,6 +203,7 @@ class _Calibration:
         inputs: Sequence[tuple[str, tuple[int | None, ...], str]],
         samples: int | None,
         progress: Callable[[int], None] | None,
+        allow_nonfinite: bool = False,
     ) -> None:
         self.inputs = list(inputs)
         self.samples = samples
@@ -190,13 +212,20 @@ class _Calibration:
         # before it starts
         self.batches: list[dict[str, Array]] = []
         total = 0
+        what = _data_name("calibration data", calibration, "calibration")
         for batch in _calibration_arrays(calibration, inputs):
-            total += _check_batch(batch, inputs)
+            n = _check_batch(batch, inputs)
+            if samples is not None and total + n > samples:  # only what is fed is checked
+                batch = {k: v[: samples - total] if v.ndim else v for k, v in batch.items()}
+            total += n
+            require_finite(batch, what, allow_nonfinite=allow_nonfinite)
+            _refuse_inf(batch, what)
             self.batches.append(batch)
             if samples is not None and total >= samples:
                 break
         self.available = total
         self.used = min(total, samples) if samples is not None else total
+        require_samples(self.used, what, self.batches[0] if self.batches else None)
         self.fed = 0
 
     def __call__(self) -> Iterator[dict[str, Array]]:
@@ -253,6 +282,7 @@ def convert(
     eval_x: Any = None,
     eval_y: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Conversion:
     """Convert a model to ``to`` and prove it in the same step.
 
@@ -275,6 +305,9 @@ def convert(
         eval_y: labels for ``eval_x`` (accuracy of both): an array, or a ``.npy`` / ``.npz``
             path (of a ``.npz``, its first array).
         progress: called with (calibration samples fed, samples to feed).
+        allow_nonfinite: use evaluation data holding NaN or inf, and calibration data holding
+            NaN, all the same (refused by default); inf in calibration data is always refused:
+            it crashes TensorFlow's converter.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
@@ -285,7 +318,9 @@ def convert(
         ConversionError: TensorFlow (or litert-quantizer) missing, the converter failed (one
             line naming the op), or the source cannot be converted (Keras 3 quantized model).
         InputError: no calibration for int8, calibration that does not fit the inputs, a
-            missing source, an unknown ``to`` or ``io``.
+            missing source, an unknown ``to`` or ``io``; calibration or evaluation data
+            without samples, or holding NaN or inf (counted, the first one's index given)
+            unless ``allow_nonfinite``.
 
     Example:
         >>> c = tflkit.convert("model.keras", "int8", calibration="calib.npy")
@@ -300,23 +335,46 @@ def convert(
         allowed = ", ".join(_IO.get(to, ())) or "none (the I/O stays float32)"
         raise InputError(f"io {io!r} does not apply to {to!r}; it takes: {allowed}")
     require_positive("samples", samples)
-    eval_x, eval_y = _read_eval(eval_x), _read_eval(eval_y, labels=True)  # before the long work
+    # the evaluation data read and checked before the long work
+    eval_what = _data_name("evaluation data", eval_x, "eval_x")
+    labels_what = _data_name("evaluation labels", eval_y, "eval_y")
+    eval_x, eval_y = _read_eval(eval_x), _read_eval(eval_y, labels=True)
+    if eval_x is not None:
+        from tflkit._inputs import batch_size_of
+
+        require_samples(batch_size_of(eval_x), eval_what, eval_x)
+        require_finite(eval_x, eval_what, allow_nonfinite=allow_nonfinite)
+    if eval_y is not None:
+        require_finite(labels_array(eval_y), labels_what, allow_nonfinite=allow_nonfinite)
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
     if is_tflite:
-        data, settings, notes = _convert_tflite(os.fspath(source), to, calibration, samples, io)
+        data, settings, notes = _convert_tflite(
+            os.fspath(source), to, calibration, samples, io, allow_nonfinite
+        )
     else:
         if to in TFLITE_ONLY:
             raise InputError(f"{to!r} is made from a float .tflite (litert-quantizer)")
         src = load_source(source)
-        data, settings, notes = _convert_tf(src, to, calibration, samples, io, progress)
-    return _verify(data, to, io, settings, notes, source, eval_x, eval_y, is_tflite)
+        data, settings, notes = _convert_tf(
+            src, to, calibration, samples, io, progress, allow_nonfinite
+        )
+    return _verify(
+        data, to, io, settings, notes, source, eval_x, eval_y, is_tflite, allow_nonfinite
+    )
+
+
+def _data_name(what: str, value: Any, parameter: str) -> str:
+    """``evaluation data 'x.npy'`` for a path, ``evaluation data (eval_x)`` for arrays."""
+    if isinstance(value, (str, os.PathLike)):
+        return f"{what} {os.fspath(value)!r}"
+    return f"{what} ({parameter})"
 
 
 def _read_eval(value: Any, *, labels: bool = False) -> Any:
     """Evaluation data given as a path: its arrays (labels: a .npz's first array)."""
     if not isinstance(value, (str, os.PathLike)):
         return value
-    from tflkit._inputs import read_arrays
+    from tflkit._arrays import read_arrays
 
     arrays = read_arrays(value)
     return next(iter(arrays.values())) if labels and isinstance(arrays, Mapping) else arrays
@@ -329,6 +387,7 @@ def _convert_tf(
     samples: int | None,
     io: str | None,
     progress: Callable[[int, int], None] | None,
+    allow_nonfinite: bool = False,
 ) -> tuple[bytes, dict[str, Any], list[str]]:
     tf = tensorflow()
     notes: list[str] = []
@@ -341,9 +400,7 @@ def _convert_tf(
             tick = None
             if progress is not None:
                 tick = lambda k: progress(k, calib.used if calib else k)  # noqa: E731
-            calib = _Calibration(calibration, src.inputs, samples, tick)
-            if calib.used == 0:
-                raise InputError("calibration: no samples")
+            calib = _Calibration(calibration, src.inputs, samples, tick, allow_nonfinite)
             if calib.used > _MANY_SAMPLES and samples is None:
                 notes.append(
                     f"calibrating on all {calib.used} samples; a few hundred usually suffice "
@@ -401,7 +458,12 @@ def _convert_tf(
 
 
 def _convert_tflite(
-    path: str, to: str, calibration: Any, samples: int | None, io: str | None
+    path: str,
+    to: str,
+    calibration: Any,
+    samples: int | None,
+    io: str | None,
+    allow_nonfinite: bool = False,
 ) -> tuple[bytes, dict[str, Any], list[str]]:
     from tflkit import _quantizer
     from tflkit.kinds import quantization_kind
@@ -429,7 +491,7 @@ def _convert_tflite(
             )
             for t in model.inputs
         ]
-        calib = _Calibration(calibration, inputs, samples, None)
+        calib = _Calibration(calibration, inputs, samples, None, allow_nonfinite)
         per_sample = list(calib())
     elif to == "int8":
         raise InputError(
@@ -457,6 +519,7 @@ def _verify(
     eval_x: Any,
     eval_y: Any,
     is_tflite: bool,
+    allow_nonfinite: bool = False,
 ) -> Conversion:
     from tflkit.checks import check
     from tflkit.kinds import quantization_kind
@@ -502,7 +565,14 @@ def _verify(
             reference: Any = _read(os.fspath(source))
         else:
             reference = _convert_tf(load_source(source), "float32", None, None, None, None)[0]
-        comparison = compare([reference, data], eval_x, eval_y, speed=False, names=["float32", to])
+        comparison = compare(
+            [reference, data],
+            eval_x,
+            eval_y,
+            speed=False,
+            names=["float32", to],
+            allow_nonfinite=allow_nonfinite,
+        )
     return Conversion(
         data=data,
         model=model,

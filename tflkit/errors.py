@@ -10,6 +10,7 @@ __all__ = [
     "DelegateWarning",
     "InputError",
     "InvalidModelError",
+    "NonFiniteWarning",
     "SaturationWarning",
     "TflkitError",
     "UnsupportedModelError",
@@ -40,6 +41,11 @@ class ConversionError(TflkitError):
 
 class SaturationWarning(UserWarning):
     """More than 1% of an input's real values fell outside what its quantized type can hold."""
+
+
+class NonFiniteWarning(UserWarning):
+    """Inputs hold NaN or inf: ``tflkit.run`` runs them as they are and says how many (compare
+    and convert refuse them unless ``allow_nonfinite=True``)."""
 
 
 class DelegateWarning(RuntimeWarning):

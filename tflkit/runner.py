@@ -57,7 +57,8 @@ class Runner:
     Raises:
         InvalidModelError: not a TFLite file.
         UnsupportedModelError: the runtime cannot run it (custom or Flex ops).
-        InputError: an unknown signature.
+        InputError: an unknown signature; ``num_threads`` or ``batch_size`` not an integer of
+            at least 1 (an ``InputError`` is a ``ValueError``).
 
     Example:
         >>> runner = tflkit.Runner("mlp_int8.tflite")
@@ -78,6 +79,7 @@ class Runner:
                 f"batching must be 'auto', 'batched' or 'per-sample', got {batching!r}"
             )
         require_positive("batch_size", batch_size)
+        num_threads = _threads(num_threads)  # a caller's mistake, named before the runtime
         self.model: Model = resolve(model)
         self._source: str | bytes = interpreter_source(self.model)
         self.num_threads = num_threads
@@ -306,7 +308,7 @@ class Runner:
 
         Raises:
             InputError: wrong number of inputs, unknown name, wrong rank or shape, values that
-                cannot be cast.
+                cannot be cast; ragged lists, objects, strings and complex numbers (never cast).
             UnsupportedModelError: the runtime failed to run the model.
         """
         if self._one and not raw:
@@ -361,3 +363,17 @@ class Runner:
             feeds = slice_feeds(feeds, 0, n, self._fixed)
         with self._lock, self._guard:
             return self._session.time_invoke(feeds, repeat=repeat, warmup=warmup)
+
+
+def _threads(num_threads: Any) -> int | None:
+    """``num_threads`` as the runtime takes it (None, or a Python int of at least 1); an
+    InputError for anything else."""
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise InputError(
+            f"num_threads must be an integer of at least 1 (or None: the runtime's default), "
+            f"got {num_threads!r}"
+        )
+    require_positive("num_threads", int(num_threads))
+    return int(num_threads)

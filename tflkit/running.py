@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
+from tflkit._arrays import require_samples
 from tflkit._files import require_writable
 from tflkit._inputs import batch_size_of
 from tflkit._stream import (
@@ -34,6 +35,7 @@ from tflkit._stream import (
     run_slices,
     save_npz,
     shards,
+    warn_nonfinite,
 )
 from tflkit.errors import InputError, SaturationWarning
 from tflkit.model import ModelLike
@@ -166,7 +168,10 @@ def run(
 
     Raises:
         InputError: inputs that do not fit the model, a model without a batch axis on shards,
-            ``ray=True`` without shards, a shard that cannot be read (named).
+            ``ray=True`` without shards, a shard that cannot be read (named), no samples.
+
+    Warns:
+        NonFiniteWarning: inputs holding NaN or inf (run as they are), with the counts.
         UnsupportedModelError: the runtime cannot run the model.
 
     Example:
@@ -210,6 +215,9 @@ def run(
     notes: list[str] = []
     x = inputs if path is None else _read(runner, path, notes)
     samples = 1 if runner.batch_axis is None else batch_size_of(x)  # no batch axis: one call
+    what = "inputs" if path is None else f"inputs {os.fspath(path)!r}"
+    require_samples(samples, what, x)
+    warn_nonfinite(x, what)
     step = samples
     if progress is not None and runner.batch_axis is not None and samples >= 2:
         step = max(1, -(-samples // PROGRESS_STEPS))
@@ -334,6 +342,7 @@ def _run_shards(
             if progress is not None:
                 progress(RunProgress(count[0], None, count[1], len(files)))
     wall = time.perf_counter() - start
+    require_samples(total.samples, f"inputs {os.fspath(spec)!r} ({len(files)} shards)")
     return RunResult(
         model=name,
         samples=total.samples,

@@ -49,6 +49,7 @@ PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
     "reference_outputs": "--reference-outputs",
     "per_tensor": "--per-tensor",
     "speed": ("--speed", "--no-speed"),
+    "allow_nonfinite": "--allow-nonfinite",
     # bench (benchmark)
     "seconds": "--seconds",
     "warmup": "--warmup",

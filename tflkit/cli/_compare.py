@@ -82,6 +82,10 @@ def compare(
         int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    allow_nonfinite: Annotated[
+        bool,
+        typer.Option("--allow-nonfinite", help="Use data holding NaN or inf (refused by default)."),
+    ] = False,
     ray: RayOpt = False,
     address: AddressOpt = None,
     json_: JsonOpt = False,
@@ -121,6 +125,7 @@ def compare(
             ray=ray,
             address=address,
             notes=notes,
+            allow_nonfinite=allow_nonfinite,
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)

@@ -60,6 +60,12 @@ def convert(
         Path | None, typer.Option("--labels", "-l", help="Labels of --eval (accuracy).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+    allow_nonfinite: Annotated[
+        bool,
+        typer.Option(
+            "--allow-nonfinite", help="Use --eval data with NaN or inf, calibration with NaN."
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
@@ -91,6 +97,7 @@ def convert(
             eval_x=eval_x,
             eval_y=labels,
             progress=tick,
+            allow_nonfinite=allow_nonfinite,
         )
     result.save(output, force=force)
     if json_:

@@ -290,6 +290,7 @@ def compare_shards(
     speed: bool = True,
     batch_size: int = 4096,
     names: Sequence[str] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Comparison:
     """``tflkit.compare_stream`` with the shards tallied on Ray actors, one shard per call.
 
@@ -306,8 +307,8 @@ def compare_shards(
         labels: shards of class labels, paired with the data's in sorted order.
         concurrency: number of actors (default: what ``start`` says fits).
         address: the Ray cluster to join (default: the running Ray, or a local one).
-        num_threads, reference, label_output, speed, batch_size, names: as for
-            ``compare_stream``.
+        num_threads, reference, label_output, speed, batch_size, names, allow_nonfinite: as
+            for ``compare_stream``.
 
     Returns:
         A ``Comparison``; ``samples`` counts every shard's samples.
@@ -327,6 +328,7 @@ def compare_shards(
         "num_threads": num_threads,
         "batch_size": batch_size,
         "label_output": label_output,
+        "allow_nonfinite": allow_nonfinite,
     }
 
     def on_actors(jobs: list[tuple[Any, Any]]) -> Iterator[tuple[_tally.Tally, list[str]]]:
@@ -343,6 +345,7 @@ def compare_shards(
         label_output=label_output,
         speed=speed,
         tallier=on_actors,
+        allow_nonfinite=allow_nonfinite,
     )
 
 

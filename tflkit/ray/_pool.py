@@ -240,6 +240,7 @@ class ShardComparer(_Comparer):
             str(batch["labels"][0]) or None,
             batch_size=self.options["batch_size"],
             label_output=self.label_output,
+            allow_nonfinite=self.options.get("allow_nonfinite", False),
         )
 
 
