@@ -212,10 +212,10 @@ def test_parquet_of_strings_is_refused_naming_the_column(tmp_path: Path) -> None
 def test_what_is_not_a_regular_file_is_refused_without_opening_it(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo.npy"
     os.mkfifo(fifo)  # opening it to read would wait for a writer forever
-    with pytest.raises(InputError, match=r"fifo.npy: is a FIFO"):
+    with pytest.raises(InputError, match=r"fifo.npy is a named pipe \(FIFO\), expected a regular file"):
         read_arrays(fifo)
     (tmp_path / "dir.npy").mkdir()
-    with pytest.raises(InputError, match=r"dir.npy: is a directory"):
+    with pytest.raises(InputError, match=r"dir.npy is a directory, expected a regular file"):
         read_arrays(tmp_path / "dir.npy")
 
 
@@ -448,7 +448,7 @@ def test_cli_fifo_input_does_not_hang(cli: Cli, tmp_path: Path) -> None:
     os.mkfifo(fifo)
     r = cli.invoke("run", F32, "-i", fifo, entry="-m", timeout=60)
     assert r.exit_code == 2
-    one_error_line(r.stderr, "x.npy: is a FIFO")
+    one_error_line(r.stderr, "x.npy is a named pipe (FIFO)")
 
 
 def test_cli_nonfinite_data(cli: Cli, tmp_path: Path) -> None:

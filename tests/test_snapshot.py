@@ -180,7 +180,7 @@ def test_malformed_snapshot_fifo_does_not_hang(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
-    assert done.stdout.startswith(f"AssertionError {fifo}: not a regular file"), done
+    assert done.stdout.startswith(f"AssertionError snapshot {fifo} is a named pipe (FIFO)"), done
     assert "Traceback" not in done.stderr
 
 
