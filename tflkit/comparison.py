@@ -406,6 +406,7 @@ def compare_files(
                 )
             y = next(iter(y.values()))
         require_finite(y, f"labels {os.fspath(labels)!r}", allow_nonfinite=allow_nonfinite)
+        require_samples(int(np.shape(y)[0]) if np.ndim(y) else 1, f"labels {os.fspath(labels)!r}")
     return compare(
         [*source, *runners],
         x,
