@@ -212,7 +212,9 @@ def test_parquet_of_strings_is_refused_naming_the_column(tmp_path: Path) -> None
 def test_what_is_not_a_regular_file_is_refused_without_opening_it(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo.npy"
     os.mkfifo(fifo)  # opening it to read would wait for a writer forever
-    with pytest.raises(InputError, match=r"fifo.npy is a named pipe \(FIFO\), expected a regular file"):
+    with pytest.raises(
+        InputError, match=r"fifo.npy is a named pipe \(FIFO\), expected a regular file"
+    ):
         read_arrays(fifo)
     (tmp_path / "dir.npy").mkdir()
     with pytest.raises(InputError, match=r"dir.npy is a directory, expected a regular file"):
