@@ -70,6 +70,7 @@ def compare(
     data: str | None = None,
     reference_outputs: Any = None,
     names: Sequence[str] | None = None,
+    trust_source: bool = False,
 ) -> Comparison:
     """Run models on the same inputs and compare them with the reference.
 
@@ -101,6 +102,9 @@ def compare(
             them. One row per sample of the data, each output's shape as the models give it
             (the first ``samples`` rows are taken when the arrays cover all of ``x``). Size,
             speed and accuracy stay relative to the reference model; per-tensor errors too.
+        trust_source: run a SavedModel (or Keras file) reference holding ops or layers that
+            reach outside the model (files, Python, the network) instead of refusing it.
+            Running a SavedModel or Keras model runs its code: trust its author.
 
     Returns:
         A Comparison; ``models[i].outputs`` holds model i's errors per output.
@@ -161,7 +165,7 @@ def compare(
     if source is not None:
         from tflkit._source import source_outputs
 
-        read_refs = source_outputs(source, x, ref.output_names)
+        read_refs = source_outputs(source, x, ref.output_names, trust_source=trust_source)
         refs_source = f"{_source_name(source)} (run through TensorFlow)"
     if read_refs is not None:
         given_refs = _reference_samples(
@@ -303,6 +307,7 @@ def compare_files(
     ray: bool = False,
     address: str | None = None,
     notes: list[str] | None = None,
+    trust_source: bool = False,
 ) -> Comparison:
     """What ``tflkit compare`` does: compare models on data in files, the engine chosen by it.
 
@@ -318,6 +323,7 @@ def compare_files(
             reference_outputs: as for ``compare()``.
         notes: notes reading ``data`` made (a .npz key fed to an input of another name) are
             appended here; the caller shows them.
+        trust_source: as for ``compare()``.
 
     Raises:
         InputError: ``ray=True`` without shards; shards with what only ``compare()`` does (a
@@ -381,6 +387,7 @@ def compare_files(
         label_output=label_output,
         data=os.fspath(data) if data is not None else None,
         reference_outputs=reference_outputs,
+        trust_source=trust_source,
     )
 
 

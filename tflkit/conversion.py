@@ -190,8 +190,14 @@ class _Calibration:
         # before it starts
         self.batches: list[dict[str, Array]] = []
         total = 0
-        for batch in _calibration_arrays(calibration, inputs):
+        dtypes = {n: np.dtype(d) for n, _, d in self.inputs}
+        for i, batch in enumerate(_calibration_arrays(calibration, inputs)):
             total += _check_batch(batch, inputs)
+            # cast first: a float64 1e300 is inf as float32; the converter is fed the cast
+            with np.errstate(over="ignore", invalid="ignore"):
+                batch = {k: v.astype(dtypes[k], copy=False) for k, v in batch.items()}
+            for name, array in batch.items():
+                _require_finite(array, name, i if i or not _is_single(calibration) else None)
             self.batches.append(batch)
             if samples is not None and total >= samples:
                 break
@@ -201,18 +207,36 @@ class _Calibration:
 
     def __call__(self) -> Iterator[dict[str, Array]]:
         names = [n for n, _, _ in self.inputs]
-        dtypes = {n: np.dtype(d) for n, _, d in self.inputs}
         count = 0
         for batch in self.batches:
             n = next(iter(batch.values())).shape[0]
             for s in range(n):
                 if count >= self.used:
                     return
-                yield {k: batch[k][s : s + 1].astype(dtypes[k], copy=False) for k in names}
+                yield {k: batch[k][s : s + 1] for k in names}
                 count += 1
                 self.fed = count
                 if self.progress is not None:
                     self.progress(count)
+
+
+def _is_single(calibration: Any) -> bool:
+    return isinstance(calibration, (str, os.PathLike, np.ndarray, Mapping))
+
+
+def _require_finite(array: Array, name: str, batch: int | None) -> None:
+    """NaN or inf in calibration crashes TensorFlow's calibrator (SIGSEGV, TF 2.21: one inf in
+    the .npy was enough) or gives a model without ranges: refused, with no way around it."""
+    from tflkit._arrays import require_finite
+
+    what = f"calibration for input {name!r}" + (f" (batch {batch})" if batch is not None else "")
+    try:
+        require_finite(array, what)
+    except InputError as exc:
+        reason = str(exc).split("; pass allow_nonfinite=")[0]
+        raise InputError(
+            f"{reason}: the converter measures ranges on calibration data and cannot use them"
+        ) from None
 
 
 # ---------------------------------------------------------------- converter errors
@@ -253,6 +277,7 @@ def convert(
     eval_x: Any = None,
     eval_y: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    trust_source: bool = False,
 ) -> Conversion:
     """Convert a model to ``to`` and prove it in the same step.
 
@@ -275,6 +300,9 @@ def convert(
         eval_y: labels for ``eval_x`` (accuracy of both): an array, or a ``.npy`` / ``.npz``
             path (of a ``.npz``, its first array).
         progress: called with (calibration samples fed, samples to feed).
+        trust_source: load a SavedModel (or a Keras file) holding ops or layers that reach
+            outside the model (files, Python, the network; ``_source.OUTSIDE_OPS``) instead of
+            refusing it. Loading a SavedModel or Keras model runs its code: trust its author.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
@@ -285,7 +313,9 @@ def convert(
         ConversionError: TensorFlow (or litert-quantizer) missing, the converter failed (one
             line naming the op), or the source cannot be converted (Keras 3 quantized model).
         InputError: no calibration for int8, calibration that does not fit the inputs, a
-            missing source, an unknown ``to`` or ``io``.
+            missing source, an unknown ``to`` or ``io``, calibration with NaN or inf, a
+            source that cannot be read, a SavedModel holding ops that reach outside it (unless
+            ``trust_source``).
 
     Example:
         >>> c = tflkit.convert("model.keras", "int8", calibration="calib.npy")
@@ -307,9 +337,9 @@ def convert(
     else:
         if to in TFLITE_ONLY:
             raise InputError(f"{to!r} is made from a float .tflite (litert-quantizer)")
-        src = load_source(source)
+        src = load_source(source, trust_source=trust_source)
         data, settings, notes = _convert_tf(src, to, calibration, samples, io, progress)
-    return _verify(data, to, io, settings, notes, source, eval_x, eval_y, is_tflite)
+    return _verify(data, to, io, settings, notes, source, eval_x, eval_y, is_tflite, trust_source)
 
 
 def _read_eval(value: Any, *, labels: bool = False) -> Any:
@@ -455,6 +485,7 @@ def _verify(
     eval_x: Any,
     eval_y: Any,
     is_tflite: bool,
+    trust_source: bool,
 ) -> Conversion:
     from tflkit.checks import check
     from tflkit.kinds import quantization_kind
@@ -499,7 +530,8 @@ def _verify(
         if is_tflite:
             reference: Any = _read(os.fspath(source))
         else:
-            reference = _convert_tf(load_source(source), "float32", None, None, None, None)[0]
+            src = load_source(source, trust_source=trust_source)
+            reference = _convert_tf(src, "float32", None, None, None, None)[0]
         comparison = compare([reference, data], eval_x, eval_y, speed=False, names=["float32", to])
     return Conversion(
         data=data,

@@ -82,6 +82,13 @@ def compare(
         int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    trust_source: Annotated[
+        bool,
+        typer.Option(
+            "--trust-source",
+            help="Run a SavedModel reference holding file, Python or network ops.",
+        ),
+    ] = False,
     ray: RayOpt = False,
     address: AddressOpt = None,
     json_: JsonOpt = False,
@@ -119,6 +126,7 @@ def compare(
             ray=ray,
             address=address,
             notes=notes,
+            trust_source=trust_source,
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)

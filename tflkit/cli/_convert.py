@@ -60,6 +60,13 @@ def convert(
         Path | None, typer.Option("--labels", "-l", help="Labels of --eval (accuracy).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+    trust_source: Annotated[
+        bool,
+        typer.Option(
+            "--trust-source",
+            help="Load a SavedModel holding file, Python or network ops (it runs code).",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
@@ -89,6 +96,7 @@ def convert(
             eval_x=eval_x,
             eval_y=labels,
             progress=tick,
+            trust_source=trust_source,
         )
     result.save(output, force=force)
     if json_:
