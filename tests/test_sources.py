@@ -145,7 +145,8 @@ def test_convert_refuses_nonfinite_calibration(
         entry="-m", timeout=TIMEOUT,
     )  # fmt: skip
     line = _one_line_error(proc)
-    assert f"{count} of 128 values are NaN or inf (first at index {first})" in line
+    cast = " as float32" if edit == "float64_1e300" else ""
+    assert f"{count} of 128 values are NaN or inf{cast} (first at index {first})" in line
     assert "calibration for input" in line
     assert not out.exists() and not list(tmp_path.glob(".tflkit-*"))
 
@@ -301,3 +302,41 @@ def test_cli_help_names_trust_source(cli: Cli) -> None:
         proc = cli.invoke(command, "--help")
         assert "--trust-source" in proc.stdout
     assert ROOT.exists()
+
+
+def test_float_tflite_calibration_is_checked_too(tmp_path: Path, cli: Cli) -> None:
+    # the litert-quantizer path (no TensorFlow) gets the same refusal, before the library
+    pytest.importorskip("litert_quantizer")
+    from conftest import FIXTURES
+
+    x = np.load(FIXTURES / "mlp_eval_x.npy")[:50].copy()
+    x[7, 0] = np.nan
+    np.save(tmp_path / "calib.npy", x)
+    out = tmp_path / "out.tflite"
+    proc = cli.invoke(
+        "convert", FIXTURES / "mlp_float32.tflite", "-o", out, "-c", tmp_path / "calib.npy",
+        entry="-m", timeout=TIMEOUT,
+    )  # fmt: skip
+    line = _one_line_error(proc)
+    assert "1 of 1600 values are NaN or inf (first at index (7, 0))" in line
+    assert not out.exists()
+
+
+def test_python_convert_refuses_ragged_and_object_calibration(sources: dict[str, Path]) -> None:
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, tflkit
+        for calibration in ([[[1.0] * 8, [2.0] * 7]], [{{"input_layer": [[1.0] * 8, [1.0] * 3]}}],
+                            [np.array([[1 + 2j] * 8])]):
+            try:
+                tflkit.convert({str(sources["keras"])!r}, "int8", calibration=calibration)
+            except tflkit.InputError as exc:
+                print("InputError:", exc)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith("InputError: calibration") for line in lines)

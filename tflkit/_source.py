@@ -281,6 +281,7 @@ def open_source(source: Any, *, trust_source: bool = False) -> Opened:
     if os.path.isdir(path):
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
             raise InputError(f"{path}: a directory without saved_model.pb, expected a SavedModel")
+        _require_regular(os.path.join(path, "saved_model.pb"))  # a FIFO would hang TensorFlow
         if not trust_source:
             scan_saved_model(path)
         tf = tensorflow()

@@ -126,7 +126,9 @@ def _calibration_arrays(
                 raise InputError(
                     f"a calibration batch has {len(batch)} arrays, expected {len(inputs)}"
                 )
-            yield dict(zip(names, (np.asarray(b) for b in batch), strict=True))
+            yield dict(
+                zip(names, (_array(b, n) for n, b in zip(names, batch, strict=True)), strict=True)
+            )
         else:
             yield _by_name({names[0]: batch}, names)
 
@@ -139,7 +141,21 @@ def _by_name(arrays: Mapping[str, Any], names: Sequence[str]) -> dict[str, Array
         raise InputError(
             f"calibration: {what}; the model's inputs are {', '.join(map(repr, names))}"
         )
-    return {n: np.asarray(arrays[n]) for n in names}
+    return {n: _array(arrays[n], n) for n in names}
+
+
+def _array(value: Any, name: str) -> Array:
+    """A calibration batch as one numeric array: ragged lists and objects are refused here,
+    not inside the converter."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise InputError(f"calibration for input {name!r}: not an array ({exc})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(
+            f"calibration for input {name!r}: expected real numbers, got {a.dtype} values"
+        )
+    return a
 
 
 def _check_batch(
@@ -195,9 +211,11 @@ class _Calibration:
             total += _check_batch(batch, inputs)
             # cast first: a float64 1e300 is inf as float32; the converter is fed the cast
             with np.errstate(over="ignore", invalid="ignore"):
-                batch = {k: v.astype(dtypes[k], copy=False) for k, v in batch.items()}
-            for name, array in batch.items():
-                _require_finite(array, name, i if i or not _is_single(calibration) else None)
+                cast = {k: v.astype(dtypes[k], copy=False) for k, v in batch.items()}
+            for name, array in cast.items():
+                where = i if i or not _is_single(calibration) else None
+                _require_finite(array, name, where, batch[name].dtype)
+            batch = cast
             self.batches.append(batch)
             if samples is not None and total >= samples:
                 break
@@ -224,7 +242,7 @@ def _is_single(calibration: Any) -> bool:
     return isinstance(calibration, (str, os.PathLike, np.ndarray, Mapping))
 
 
-def _require_finite(array: Array, name: str, batch: int | None) -> None:
+def _require_finite(array: Array, name: str, batch: int | None, given: np.dtype[Any]) -> None:
     """NaN or inf in calibration crashes TensorFlow's calibrator (SIGSEGV, TF 2.21: one inf in
     the .npy was enough) or gives a model without ranges: refused, with no way around it."""
     from tflkit._arrays import require_finite
@@ -234,6 +252,8 @@ def _require_finite(array: Array, name: str, batch: int | None) -> None:
         require_finite(array, what)
     except InputError as exc:
         reason = str(exc).split("; pass allow_nonfinite=")[0]
+        if given != array.dtype:  # a float64 1e300 is finite, and inf as float32
+            reason = reason.replace(" are NaN or inf ", f" are NaN or inf as {array.dtype} ")
         raise InputError(
             f"{reason}: the converter measures ranges on calibration data and cannot use them"
         ) from None
