@@ -338,5 +338,28 @@ def test_python_convert_refuses_ragged_and_object_calibration(sources: dict[str,
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.splitlines()
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("InputError:")]
     assert len(lines) == 3 and all(line.startswith("InputError: calibration") for line in lines)
+
+
+def test_only_the_calibration_samples_fed_are_checked(sources: dict[str, Path]) -> None:
+    # NaN at sample 12 with samples=10: never fed, so no reason to refuse (float32: no cast)
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, tflkit
+        x = np.load({str(sources["x"])!r}); x[12, 0] = np.nan
+        c = tflkit.convert({str(sources["keras"])!r}, "int8", calibration=x, samples=10)
+        print("result:", c.settings["representative_dataset"]["samples"], c.kind)
+        try:
+            tflkit.convert({str(sources["keras"])!r}, "int8", calibration=x, samples=13)
+        except tflkit.InputError as exc:
+            print("InputError:", exc)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [x for x in proc.stdout.splitlines() if x.startswith(("result:", "InputError:"))]
+    assert lines[0] == "result: 10 int8"
+    assert "1 of 104 values are NaN or inf (first at index (12, 0))" in lines[1]

@@ -208,10 +208,16 @@ class _Calibration:
         total = 0
         dtypes = {n: np.dtype(d) for n, _, d in self.inputs}
         for i, batch in enumerate(_calibration_arrays(calibration, inputs)):
+            before = total
             total += _check_batch(batch, inputs)
+            # only the samples fed are checked (``samples=300`` of a file with NaN at 900: fine)
+            need = None if samples is None else samples - before
             # cast first: a float64 1e300 is inf as float32; the converter is fed the cast
             with np.errstate(over="ignore", invalid="ignore"):
-                cast = {k: v.astype(dtypes[k], copy=False) for k, v in batch.items()}
+                cast = {
+                    k: (v[:need] if v.ndim else v).astype(dtypes[k], copy=False)
+                    for k, v in batch.items()
+                }
             for name, array in cast.items():
                 where = i if i or not _is_single(calibration) else None
                 _require_finite(array, name, where, batch[name].dtype)
@@ -321,8 +327,9 @@ def convert(
             path (of a ``.npz``, its first array).
         progress: called with (calibration samples fed, samples to feed).
         trust_source: load a SavedModel (or a Keras file) holding ops or layers that reach
-            outside the model (files, Python, the network; ``_source.OUTSIDE_OPS``) instead of
-            refusing it. Loading a SavedModel or Keras model runs its code: trust its author.
+            outside the model (files, Python, the network: the README's "Errors and exit
+            codes" lists them) instead of refusing it. Loading a SavedModel or Keras model
+            runs its code: trust its author.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
