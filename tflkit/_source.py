@@ -2,6 +2,11 @@
 and SavedModels, loaded, described, handed to TFLiteConverter (``tflkit.conversion``) or run on
 data (a source as ``compare``'s reference). With ``tflkit.conversion``, the only importers of
 TensorFlow and Keras, and only inside functions.
+
+``open_source`` is the one guard every load goes through: a SavedModel's protobuf is scanned
+for ops that reach outside the model (``OUTSIDE_OPS``) and a Keras file's config for layers that
+load from outside it, before TensorFlow or Keras reads them, unless ``trust_source``; every
+failure to load is one ``InputError`` naming the path.
 """
 
 from __future__ import annotations
