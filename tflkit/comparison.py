@@ -72,6 +72,7 @@ def compare(
     reference_outputs: Any = None,
     names: Sequence[str] | None = None,
     allow_nonfinite: bool = False,
+    trust_source: bool = False,
 ) -> Comparison:
     """Run models on the same inputs and compare them with the reference.
 
@@ -104,6 +105,9 @@ def compare(
             (the first ``samples`` rows are taken when the arrays cover all of ``x``). Size,
             speed and accuracy stay relative to the reference model; per-tensor errors too.
         allow_nonfinite: compare on data (``x``, ``y``) holding NaN or inf all the same.
+        trust_source: run a SavedModel (or Keras file) reference holding ops or layers that
+            reach outside the model (files, Python, the network) instead of refusing it.
+            Running a SavedModel or Keras model runs its code: trust its author.
 
     Returns:
         A Comparison; ``models[i].outputs`` holds model i's errors per output.
@@ -171,7 +175,7 @@ def compare(
     if source is not None:
         from tflkit._source import source_outputs
 
-        read_refs = source_outputs(source, x, ref.output_names)
+        read_refs = source_outputs(source, x, ref.output_names, trust_source=trust_source)
         refs_source = f"{_source_name(source)} (run through TensorFlow)"
     if read_refs is not None:
         given_refs = _reference_samples(
@@ -332,6 +336,7 @@ def compare_files(
     address: str | None = None,
     notes: list[str] | None = None,
     allow_nonfinite: bool = False,
+    trust_source: bool = False,
 ) -> Comparison:
     """What ``tflkit compare`` does: compare models on data in files, the engine chosen by it.
 
@@ -347,6 +352,7 @@ def compare_files(
             reference_outputs, allow_nonfinite: as for ``compare()``.
         notes: notes reading ``data`` made (a .npz key fed to an input of another name) are
             appended here; the caller shows them.
+        trust_source: as for ``compare()``.
 
     Raises:
         InputError: ``ray=True`` without shards; shards with what only ``compare()`` does (a
@@ -420,6 +426,7 @@ def compare_files(
         data=os.fspath(data) if data is not None else None,
         reference_outputs=reference_outputs,
         allow_nonfinite=allow_nonfinite,
+        trust_source=trust_source,
     )
 
 

@@ -133,7 +133,9 @@ def _calibration_arrays(
                 raise InputError(
                     f"a calibration batch has {len(batch)} arrays, expected {len(inputs)}"
                 )
-            yield dict(zip(names, (np.asarray(b) for b in batch), strict=True))
+            yield dict(
+                zip(names, (_array(b, n) for n, b in zip(names, batch, strict=True)), strict=True)
+            )
         else:
             yield _by_name({names[0]: batch}, names)
 
@@ -146,7 +148,21 @@ def _by_name(arrays: Mapping[str, Any], names: Sequence[str]) -> dict[str, Array
         raise InputError(
             f"calibration: {what}; the model's inputs are {', '.join(map(repr, names))}"
         )
-    return {n: np.asarray(arrays[n]) for n in names}
+    return {n: _array(arrays[n], n) for n in names}
+
+
+def _array(value: Any, name: str) -> Array:
+    """A calibration batch as one numeric array: ragged lists and objects are refused here,
+    not inside the converter."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise InputError(f"calibration for input {name!r}: not an array ({exc})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(
+            f"calibration for input {name!r}: expected real numbers, got {a.dtype} values"
+        )
+    return a
 
 
 def _check_batch(
@@ -213,13 +229,24 @@ class _Calibration:
         self.batches: list[dict[str, Array]] = []
         total = 0
         what = _data_name("calibration data", calibration, "calibration")
-        for batch in _calibration_arrays(calibration, inputs):
-            n = _check_batch(batch, inputs)
-            if samples is not None and total + n > samples:  # only what is fed is checked
-                batch = {k: v[: samples - total] if v.ndim else v for k, v in batch.items()}
-            total += n
-            require_finite(batch, what, allow_nonfinite=allow_nonfinite)
-            _refuse_inf(batch, what)
+        dtypes = {n: np.dtype(d) for n, _, d in self.inputs}
+        for i, batch in enumerate(_calibration_arrays(calibration, inputs)):
+            before = total
+            total += _check_batch(batch, inputs)
+            # only the samples fed are checked (``samples=300`` of a file with NaN at 900: fine)
+            need = None if samples is None else samples - before
+            # cast first: a float64 1e300 is inf as float32; the converter is fed the cast
+            with np.errstate(over="ignore", invalid="ignore"):
+                cast = {
+                    k: (v[:need] if v.ndim else v).astype(dtypes[k], copy=False)
+                    for k, v in batch.items()
+                }
+            if not allow_nonfinite:
+                for name, array in cast.items():
+                    where = i if i or not _is_single(calibration) else None
+                    _require_finite(array, name, where, batch[name].dtype)
+            _refuse_inf(cast, what)  # even when allowed: the converter dies of it
+            batch = cast
             self.batches.append(batch)
             if samples is not None and total >= samples:
                 break
@@ -230,18 +257,39 @@ class _Calibration:
 
     def __call__(self) -> Iterator[dict[str, Array]]:
         names = [n for n, _, _ in self.inputs]
-        dtypes = {n: np.dtype(d) for n, _, d in self.inputs}
         count = 0
         for batch in self.batches:
             n = next(iter(batch.values())).shape[0]
             for s in range(n):
                 if count >= self.used:
                     return
-                yield {k: batch[k][s : s + 1].astype(dtypes[k], copy=False) for k in names}
+                yield {k: batch[k][s : s + 1] for k in names}
                 count += 1
                 self.fed = count
                 if self.progress is not None:
                     self.progress(count)
+
+
+def _is_single(calibration: Any) -> bool:
+    return isinstance(calibration, (str, os.PathLike, np.ndarray, Mapping))
+
+
+def _require_finite(array: Array, name: str, batch: int | None, given: np.dtype[Any]) -> None:
+    """NaN or inf in calibration crashes TensorFlow's calibrator (SIGSEGV, TF 2.21: one inf in
+    the .npy was enough) or gives a model without ranges: refused (NaN passes with
+    allow_nonfinite=True; inf never, ``_refuse_inf``)."""
+    from tflkit._arrays import require_finite
+
+    what = f"calibration for input {name!r}" + (f" (batch {batch})" if batch is not None else "")
+    if given != array.dtype:  # a float64 1e300 is finite, and inf as float32
+        what += f" as {array.dtype}"
+    try:
+        require_finite(array, what)
+    except InputError as exc:
+        reason = str(exc).split("; pass allow_nonfinite=")[0]
+        raise InputError(
+            f"{reason}: the converter measures ranges on calibration data and cannot use them"
+        ) from None
 
 
 # ---------------------------------------------------------------- converter errors
@@ -283,6 +331,7 @@ def convert(
     eval_y: Any = None,
     progress: Callable[[int, int], None] | None = None,
     allow_nonfinite: bool = False,
+    trust_source: bool = False,
 ) -> Conversion:
     """Convert a model to ``to`` and prove it in the same step.
 
@@ -308,6 +357,10 @@ def convert(
         allow_nonfinite: use evaluation data holding NaN or inf, and calibration data holding
             NaN, all the same (refused by default); inf in calibration data is always refused:
             it crashes TensorFlow's converter.
+        trust_source: load a SavedModel (or a Keras file) holding ops or layers that reach
+            outside the model (files, Python, the network: the README's "Errors and exit
+            codes" lists them) instead of refusing it. Loading a SavedModel or Keras model
+            runs its code: trust its author.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
@@ -320,7 +373,8 @@ def convert(
         InputError: no calibration for int8, calibration that does not fit the inputs, a
             missing source, an unknown ``to`` or ``io``; calibration or evaluation data
             without samples, or holding NaN or inf (counted, the first one's index given)
-            unless ``allow_nonfinite``.
+            unless ``allow_nonfinite``; a source that cannot be read, a SavedModel holding ops
+            that reach outside it (unless ``trust_source``).
 
     Example:
         >>> c = tflkit.convert("model.keras", "int8", calibration="calib.npy")
@@ -354,12 +408,22 @@ def convert(
     else:
         if to in TFLITE_ONLY:
             raise InputError(f"{to!r} is made from a float .tflite (litert-quantizer)")
-        src = load_source(source)
+        src = load_source(source, trust_source=trust_source)
         data, settings, notes = _convert_tf(
             src, to, calibration, samples, io, progress, allow_nonfinite
         )
     return _verify(
-        data, to, io, settings, notes, source, eval_x, eval_y, is_tflite, allow_nonfinite
+        data,
+        to,
+        io,
+        settings,
+        notes,
+        source,
+        eval_x,
+        eval_y,
+        is_tflite,
+        allow_nonfinite,
+        trust_source,
     )
 
 
@@ -520,6 +584,7 @@ def _verify(
     eval_y: Any,
     is_tflite: bool,
     allow_nonfinite: bool = False,
+    trust_source: bool = False,
 ) -> Conversion:
     from tflkit.checks import check
     from tflkit.kinds import quantization_kind
@@ -564,7 +629,8 @@ def _verify(
         if is_tflite:
             reference: Any = _read(os.fspath(source))
         else:
-            reference = _convert_tf(load_source(source), "float32", None, None, None, None)[0]
+            src = load_source(source, trust_source=trust_source)
+            reference = _convert_tf(src, "float32", None, None, None, None)[0]
         comparison = compare(
             [reference, data],
             eval_x,

@@ -61,6 +61,7 @@ PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
     "eval_x": "--eval",
     "eval_y": "--labels",
     "force": "--force",
+    "trust_source": "--trust-source",
 }
 _PARAMETER = re.compile(
     r"(?<![\w.])("

@@ -86,6 +86,13 @@ def compare(
         bool,
         typer.Option("--allow-nonfinite", help="Use data holding NaN or inf (refused by default)."),
     ] = False,
+    trust_source: Annotated[
+        bool,
+        typer.Option(
+            "--trust-source",
+            help="Run a SavedModel reference holding file, Python or network ops.",
+        ),
+    ] = False,
     ray: RayOpt = False,
     address: AddressOpt = None,
     json_: JsonOpt = False,
@@ -126,6 +133,7 @@ def compare(
             address=address,
             notes=notes,
             allow_nonfinite=allow_nonfinite,
+            trust_source=trust_source,
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)

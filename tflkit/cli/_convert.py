@@ -66,6 +66,13 @@ def convert(
             "--allow-nonfinite", help="Use --eval data with NaN or inf, calibration with NaN."
         ),
     ] = False,
+    trust_source: Annotated[
+        bool,
+        typer.Option(
+            "--trust-source",
+            help="Load a SavedModel holding file, Python or network ops (it runs code).",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
@@ -98,6 +105,7 @@ def convert(
             eval_y=labels,
             progress=tick,
             allow_nonfinite=allow_nonfinite,
+            trust_source=trust_source,
         )
     result.save(output, force=force)
     if json_:
