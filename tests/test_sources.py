@@ -122,13 +122,13 @@ def test_tensorflow_itself_crashes_on_inf_calibration(sources: dict[str, Path]) 
 @pytest.mark.parametrize(
     ("edit", "count", "first"),
     [
-        ("one_inf", 1, "(3, 5)"),
-        ("all_nan", 128, "(0, 0)"),
-        ("float64_1e300", 1, "(2, 1)"),  # finite as float64, inf as the model's float32
+        ("one_inf", "1 inf value", "(3, 5)"),
+        ("all_nan", "128 NaN values", "(0, 0)"),
+        ("float64_1e300", "1 inf value", "(2, 1)"),  # finite as float64, inf as float32
     ],
 )
 def test_convert_refuses_nonfinite_calibration(
-    sources: dict[str, Path], tmp_path: Path, cli: Cli, edit: str, count: int, first: str
+    sources: dict[str, Path], tmp_path: Path, cli: Cli, edit: str, count: str, first: str
 ) -> None:
     x = np.load(sources["x"])
     if edit == "one_inf":
@@ -146,8 +146,7 @@ def test_convert_refuses_nonfinite_calibration(
     )  # fmt: skip
     line = _one_line_error(proc)
     cast = " as float32" if edit == "float64_1e300" else ""
-    assert f"{count} of 128 values are NaN or inf{cast} (first at index {first})" in line
-    assert "calibration for input" in line
+    assert f"calibration for input 'input_layer'{cast}: {count}, the first at index {first}" in line
     assert not out.exists() and not list(tmp_path.glob(".tflkit-*"))
 
 
@@ -168,7 +167,7 @@ def test_python_convert_refuses_nonfinite_calibration_batches(sources: dict[str,
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "(batch 1): 1 of 128 values are NaN or inf (first at index (0, 7))" in proc.stdout
+    assert "(batch 1): 1 inf value, the first at index (0, 7)" in proc.stdout
 
 
 # ---------------------------------------------------------------- one guard for every source
@@ -318,7 +317,7 @@ def test_float_tflite_calibration_is_checked_too(tmp_path: Path, cli: Cli) -> No
         entry="-m", timeout=TIMEOUT,
     )  # fmt: skip
     line = _one_line_error(proc)
-    assert "1 of 1600 values are NaN or inf (first at index (7, 0))" in line
+    assert "1 NaN value, the first at index (7, 0)" in line
     assert not out.exists()
 
 
@@ -362,4 +361,4 @@ def test_only_the_calibration_samples_fed_are_checked(sources: dict[str, Path]) 
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [x for x in proc.stdout.splitlines() if x.startswith(("result:", "InputError:"))]
     assert lines[0] == "result: 10 int8"
-    assert "1 of 104 values are NaN or inf (first at index (12, 0))" in lines[1]
+    assert "1 NaN value, the first at index (12, 0)" in lines[1]
