@@ -463,7 +463,7 @@ def test_cli_nonfinite_data(cli: Cli, tmp_path: Path) -> None:
     assert r.exit_code != 2, r.output
     r = cli.invoke("convert", F32, "-o", tmp_path / "m.tflite", "--to", "int8", "-c", path)
     assert r.exit_code == 2, r.output
-    one_error_line(r.stderr, "calibration data", "nan.npy", "pass --allow-nonfinite")
+    one_error_line(r.stderr, "calibration data", "nan.npy", "refused even with --allow-nonfinite")
     assert not (tmp_path / "m.tflite").exists()
     r = cli.invoke("run", F32, "-i", path, "--json")
     assert r.exit_code == 0, r.output

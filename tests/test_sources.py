@@ -146,7 +146,8 @@ def test_convert_refuses_nonfinite_calibration(
     )  # fmt: skip
     line = _one_line_error(proc)
     cast = " as float32" if edit == "float64_1e300" else ""
-    assert f"calibration for input 'input_layer'{cast}: {count}, the first at index {first}" in line
+    want = f"calibration data '{tmp_path / 'calib.npy'}', input 'input_layer'{cast}: {count}"
+    assert f"{want}, the first at index {first}" in line
     assert not out.exists() and not list(tmp_path.glob(".tflkit-*"))
 
 

@@ -244,7 +244,7 @@ class _Calibration:
             if not allow_nonfinite:
                 for name, array in cast.items():
                     where = i if i or not _is_single(calibration) else None
-                    _require_finite(array, name, where, batch[name].dtype)
+                    _require_finite(array, what, name, where, batch[name].dtype)
             _refuse_inf(cast, what)  # even when allowed: the converter dies of it
             batch = cast
             self.batches.append(batch)
@@ -274,22 +274,27 @@ def _is_single(calibration: Any) -> bool:
     return isinstance(calibration, (str, os.PathLike, np.ndarray, Mapping))
 
 
-def _require_finite(array: Array, name: str, batch: int | None, given: np.dtype[Any]) -> None:
+def _require_finite(
+    array: Array, source: str, name: str, batch: int | None, given: np.dtype[Any]
+) -> None:
     """NaN or inf in calibration crashes TensorFlow's calibrator (SIGSEGV, TF 2.21: one inf in
     the .npy was enough) or gives a model without ranges: refused (NaN passes with
     allow_nonfinite=True; inf never, ``_refuse_inf``)."""
     from tflkit._arrays import require_finite
 
-    what = f"calibration for input {name!r}" + (f" (batch {batch})" if batch is not None else "")
+    what = f"{source}, input {name!r}" + (f" (batch {batch})" if batch is not None else "")
     if given != array.dtype:  # a float64 1e300 is finite, and inf as float32
         what += f" as {array.dtype}"
-    try:
-        require_finite(array, what)
-    except InputError as exc:
-        reason = str(exc).split("; pass allow_nonfinite=")[0]
-        raise InputError(
-            f"{reason}: the converter measures ranges on calibration data and cannot use them"
-        ) from None
+    if array.dtype.kind == "f" and array.size and np.isinf(array).any():
+        try:  # inf: no way around it (the converter dies of it)
+            require_finite(array, what)
+        except InputError as exc:
+            reason = str(exc).split("; pass allow_nonfinite=")[0]
+            raise InputError(
+                f"{reason}: the converter crashes on inf in calibration data, so it is refused "
+                "even with allow_nonfinite=True"
+            ) from None
+    require_finite(array, what)  # NaN alone: allow_nonfinite=True lets it through
 
 
 # ---------------------------------------------------------------- converter errors
