@@ -170,8 +170,13 @@ class Feeds:
         arrays = self.arrays(x)
         for i, a in enumerate(arrays):
             target = self.dtypes[i]
-            if target is not None and not (a.dtype.kind == "c" and target.kind == "c"):
-                check_numbers(a.dtype, self.where(i))  # objects, strings; complex not cast
+            # objects, strings; complex not cast (the message built only when refused)
+            if (
+                a.dtype.kind not in "biuf"
+                and target is not None
+                and not (a.dtype.kind == "c" and target.kind == "c")
+            ):
+                check_numbers(a.dtype, self.where(i))
             self.check_shape(i, a)
         feeds = [self.convert(i, a, raw) for i, a in enumerate(arrays)]
         if self.batch_axis is None:

@@ -171,7 +171,7 @@ def saved_model_ops(path: str) -> set[str]:
     from tensorflow.core.protobuf import saved_model_pb2
 
     pb = os.path.join(path, "saved_model.pb")
-    _require_regular(pb)
+    require_regular(pb, "model")
     with open(pb, "rb") as f:
         data = f.read()
     saved = saved_model_pb2.SavedModel()
@@ -245,17 +245,6 @@ def scan_keras_file(path: str) -> None:
         )
 
 
-def _require_regular(path: str) -> None:
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise InputError(f"{path}: {(exc.strerror or 'cannot read it').lower()}") from None
-    if not stat.S_ISREG(mode):
-        raise InputError(f"{path}: not a regular file")
-
-
 @dataclass
 class Opened:
     """A source model read by ``open_source``: a Keras model, or a loaded SavedModel and its
@@ -289,7 +278,9 @@ def open_source(source: Any, *, trust_source: bool = False) -> Opened:
     if os.path.isdir(path):
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
             raise InputError(f"{path}: a directory without saved_model.pb, expected a SavedModel")
-        _require_regular(os.path.join(path, "saved_model.pb"))  # a FIFO would hang TensorFlow
+        require_regular(
+            os.path.join(path, "saved_model.pb"), "model"
+        )  # a FIFO would hang TensorFlow
         if not trust_source:
             scan_saved_model(path)
         tf = tensorflow()
@@ -303,7 +294,7 @@ def open_source(source: Any, *, trust_source: bool = False) -> Opened:
             raise InputError(f"{path}: no 'serving_default' signature (signatures: {keys})")
         return Opened(path, signature=fn)
     if path.endswith((".keras", ".h5", ".hdf5")):
-        _require_regular(path)
+        require_regular(path, "model")
         if not trust_source:
             scan_keras_file(path)
         tensorflow()

@@ -196,19 +196,6 @@ def _check_batch(
     return sizes.pop()
 
 
-def _refuse_inf(batch: Mapping[str, Array], what: str) -> None:
-    """inf in calibration data: refused even with allow_nonfinite=True, because TensorFlow's
-    converter dies of it (SIGSEGV, issue 20). NaN passes when allowed (the ranges it gives are
-    the caller's business)."""
-    for k, a in batch.items():
-        if a.dtype.kind == "f" and a.size and np.isinf(a).any():
-            text = nonfinite_text(np.nan_to_num(a, nan=0.0, posinf=np.inf, neginf=-np.inf))
-            raise InputError(
-                f"{what}, input {k!r}: {text}: the converter crashes on inf in calibration "
-                "data, so it is refused even with allow_nonfinite=True"
-            )
-
-
 class _Calibration:
     """The converter's representative_dataset: one sample at a time, ``samples`` at most,
     checked against the model's inputs first, counted, with an optional progress callback."""
@@ -241,11 +228,11 @@ class _Calibration:
                     k: (v[:need] if v.ndim else v).astype(dtypes[k], copy=False)
                     for k, v in batch.items()
                 }
-            if not allow_nonfinite:
-                for name, array in cast.items():
-                    where = i if i or not _is_single(calibration) else None
-                    _require_finite(array, what, name, where, batch[name].dtype)
-            _refuse_inf(cast, what)  # even when allowed: the converter dies of it
+            for name, array in cast.items():
+                where = i if i or not _is_single(calibration) else None
+                _require_finite(
+                    array, what, name, where, batch[name].dtype, allow_nonfinite=allow_nonfinite
+                )
             batch = cast
             self.batches.append(batch)
             if samples is not None and total >= samples:
@@ -275,26 +262,28 @@ def _is_single(calibration: Any) -> bool:
 
 
 def _require_finite(
-    array: Array, source: str, name: str, batch: int | None, given: np.dtype[Any]
+    array: Array,
+    source: str,
+    name: str,
+    batch: int | None,
+    given: np.dtype[Any],
+    *,
+    allow_nonfinite: bool,
 ) -> None:
-    """NaN or inf in calibration crashes TensorFlow's calibrator (SIGSEGV, TF 2.21: one inf in
-    the .npy was enough) or gives a model without ranges: refused (NaN passes with
-    allow_nonfinite=True; inf never, ``_refuse_inf``)."""
-    from tflkit._arrays import require_finite
-
+    """inf in calibration crashes TensorFlow's calibrator (SIGSEGV, TF 2.21: one inf in the .npy
+    was enough): refused even with ``allow_nonfinite``. NaN gives a model without ranges:
+    refused unless ``allow_nonfinite``. Checked after the cast to the input's dtype."""
     what = f"{source}, input {name!r}" + (f" (batch {batch})" if batch is not None else "")
     if given != array.dtype:  # a float64 1e300 is finite, and inf as float32
         what += f" as {array.dtype}"
     if array.dtype.kind == "f" and array.size and np.isinf(array).any():
-        try:  # inf: no way around it (the converter dies of it)
-            require_finite(array, what)
-        except InputError as exc:
-            reason = str(exc).split("; pass allow_nonfinite=")[0]
-            raise InputError(
-                f"{reason}: the converter crashes on inf in calibration data, so it is refused "
-                "even with allow_nonfinite=True"
-            ) from None
-    require_finite(array, what)  # NaN alone: allow_nonfinite=True lets it through
+        # with NaN allowed, name the inf alone (its count, where the first one is)
+        shown = np.where(np.isnan(array), 0, array) if allow_nonfinite else array
+        raise InputError(
+            f"{what}: {nonfinite_text(shown)}: the converter crashes on inf in calibration "
+            "data, so it is refused even with allow_nonfinite=True"
+        )
+    require_finite(array, what, allow_nonfinite=allow_nonfinite)
 
 
 # ---------------------------------------------------------------- converter errors
@@ -406,6 +395,7 @@ def convert(
     if eval_y is not None:
         require_finite(labels_array(eval_y), labels_what, allow_nonfinite=allow_nonfinite)
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
+    src: Source | None = None  # the loaded Keras model / SavedModel, reused by _verify
     if is_tflite:
         data, settings, notes = _convert_tflite(
             os.fspath(source), to, calibration, samples, io, allow_nonfinite
@@ -426,9 +416,8 @@ def convert(
         source,
         eval_x,
         eval_y,
-        is_tflite,
+        src,
         allow_nonfinite,
-        trust_source,
     )
 
 
@@ -587,9 +576,8 @@ def _verify(
     source: Any,
     eval_x: Any,
     eval_y: Any,
-    is_tflite: bool,
+    src: Source | None,
     allow_nonfinite: bool = False,
-    trust_source: bool = False,
 ) -> Conversion:
     from tflkit.checks import check
     from tflkit.kinds import quantization_kind
@@ -631,10 +619,9 @@ def _verify(
     if eval_x is not None:
         from tflkit.comparison import compare
 
-        if is_tflite:
+        if src is None:  # a float .tflite: it is the reference
             reference: Any = _read(os.fspath(source))
-        else:
-            src = load_source(source, trust_source=trust_source)
+        else:  # the source loaded (and scanned) once, by convert()
             reference = _convert_tf(src, "float32", None, None, None, None)[0]
         comparison = compare(
             [reference, data],

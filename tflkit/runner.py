@@ -27,7 +27,7 @@ from tflkit.errors import (
     require_positive,
 )
 from tflkit.loader import interpreter_source, resolve
-from tflkit.model import Model, ModelLike, Tensor
+from tflkit.model import Model, ModelLike, Signature, Tensor
 from tflkit.quant import QuantizeStats
 
 __all__ = ["Runner"]
@@ -85,7 +85,7 @@ class Runner:
         self.num_threads = num_threads
         self._lock = threading.RLock()
 
-        sig = None
+        sig: Signature | None
         if signature is not None:
             try:
                 sig = self.model.signature(signature)
