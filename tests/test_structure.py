@@ -332,6 +332,7 @@ CLI_MAY_IMPORT = {
     "tflkit._inputs": "reads the .npy / .npz arrays the user names",
     "tflkit._plot": "draws a Comparison (rendering)",
     "tflkit._diff_render": "draws a ModelDiff (rendering)",
+    "tflkit._quiet": "keeps TensorFlow's output off the terminal, shows it on --verbose",
 }
 
 

@@ -8,12 +8,13 @@ and, with evaluation data, compared with the float32 conversion of the same sour
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -45,7 +46,8 @@ TARGETS: dict[str, str] = {
     "int8": "int8",
     "int16x8": "int16x8",
 }
-#: Only from a float .tflite (litert-quantizer): weight-only quantization.
+#: Weight-only quantization: from a float .tflite (litert-quantizer), or, for
+#: ``weight-only-int8``, a Keras 3 model quantized weight-only (converted as it is).
 TFLITE_ONLY = ("weight-only-int8", "weight-only-int4")
 _PROFILES = {"int8": "int8", "int16x8": "int16x8", "float16": "float16"}
 _IO = {"int8": ("int8", "uint8", "float32"), "int16x8": ("int16", "float32")}
@@ -311,9 +313,62 @@ def _converter_error(exc: BaseException) -> ConversionError:
     )
 
 
+# ---------------------------------------------------------------- quiet and progress
+
+P = ParamSpec("P")
+R = TypeVar("R")
+#: ``progress(done, of, stage)``: ``of`` 0 for a step without counts
+Progress = Callable[[int, int, str], None]
+
+
+def _quietly(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` with TensorFlow's output kept off the terminal (``tflkit._quiet``) and its
+    ``progress`` callback given stages and called with the terminal back."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from tflkit._quiet import quiet_tensorflow
+
+        with quiet_tensorflow() as captured:
+            given: Any = kwargs.get("progress")
+            if given is not None:
+                kwargs["progress"] = _staged(captured.wrap(given), _takes_stage(given))
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _takes_stage(fn: Any) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the old form
+        return False
+    kinds = [p.kind for p in params]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(k in positional for k in kinds) >= 3
+
+
+def _staged(fn: Any, stages: bool) -> Progress:
+    """The three-argument form for tflkit's code; a two-argument callback hears the
+    calibration alone, as it always did."""
+    if stages:
+        return fn  # type: ignore[no-any-return]
+
+    def calibration_only(done: int, of: int, stage: str) -> None:
+        if stage == "calibrating":
+            fn(done, of)
+
+    return calibration_only
+
+
 # ---------------------------------------------------------------- convert
 
 
+@_quietly
 def convert(
     source: Any,
     to: str,
@@ -323,7 +378,7 @@ def convert(
     io: str | None = None,
     eval_x: Any = None,
     eval_y: Any = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
     allow_nonfinite: bool = False,
     trust_source: bool = False,
 ) -> Conversion:
@@ -333,7 +388,12 @@ def convert(
         source: a Keras model (Keras 3 or tf_keras), a ``.keras`` / ``.h5`` file, a SavedModel
             directory, or a float ``.tflite`` (quantized without TensorFlow by litert-quantizer).
         to: ``float32``, ``float16``, ``dynamic-range``, ``int8`` or ``int16x8``; from a
-            ``.tflite`` also ``weight-only-int8`` and ``weight-only-int4``.
+            ``.tflite`` also ``weight-only-int8`` and ``weight-only-int4`` (litert-quantizer);
+            ``weight-only-int8`` also converts a Keras 3 model quantized weight-only
+            (``model.quantize("int8", config=Int8QuantizationConfig(activation_quantizer=
+            None))``) as it is: the converter keeps its int8 kernels (CAST and MUL in the
+            graph), or folds small ones back to float32 (a note says so; measured: a
+            32->32 Dense folds, 32->256 does not).
         calibration: representative samples, required for ``int8`` and ``int16x8`` (unless the
             model was trained with quantization-aware training): an array (single input), a
             dict by input name, a ``.npy`` / ``.npz`` path, or an iterable of batches. Fed to
@@ -347,7 +407,11 @@ def convert(
             (agreement, SNR, max error).
         eval_y: labels for ``eval_x`` (accuracy of both): an array, or a ``.npy`` / ``.npz``
             path (of a ``.npz``, its first array).
-        progress: called with (calibration samples fed, samples to feed).
+        progress: called as ``progress(done, of, stage)`` while it works: stage
+            ``"loading"``, ``"calibrating"`` (samples fed of samples to feed),
+            ``"converting"``, ``"quantizing"``, ``"evaluating"`` (``of`` is 0 for a step
+            without counts); a two-argument callback is called with (calibration samples
+            fed, samples to feed) alone. Called with the real stdout and stderr back.
         allow_nonfinite: use evaluation data holding NaN or inf, and calibration data holding
             NaN, all the same (refused by default); inf in calibration data is always refused:
             it crashes TensorFlow's converter.
@@ -355,6 +419,10 @@ def convert(
             outside the model (files, Python, the network: the README's "Errors and exit
             codes" lists them) instead of refusing it. Loading a SavedModel or Keras model
             runs its code: trust its author.
+
+    TensorFlow's and the converter's output (C++ log lines, prints, warnings) is kept off
+    the terminal (``tflkit._quiet``): logged at DEBUG level on the ``tflkit`` logger, and
+    added to an exception's notes when the conversion fails.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
@@ -398,15 +466,19 @@ def convert(
     src: Source | None = None  # the loaded Keras model / SavedModel, reused by _verify
     if is_tflite:
         data, settings, notes = _convert_tflite(
-            os.fspath(source), to, calibration, samples, io, allow_nonfinite
+            os.fspath(source), to, calibration, samples, io, allow_nonfinite, progress
         )
     else:
-        if to in TFLITE_ONLY:
-            raise InputError(f"{to!r} is made from a float .tflite (litert-quantizer)")
+        quantized = _keras_quantized_layers(source)
+        _require_weight_only_source(to, quantized)
+        if progress is not None:
+            progress(0, 0, "loading")
         src = load_source(source, trust_source=trust_source)
         data, settings, notes = _convert_tf(
             src, to, calibration, samples, io, progress, allow_nonfinite
         )
+        if quantized:
+            settings["keras_quantized_layers"] = quantized
     return _verify(
         data,
         to,
@@ -418,7 +490,86 @@ def convert(
         eval_y,
         src,
         allow_nonfinite,
+        progress=progress,
     )
+
+
+# ---------------------------------------------------------------- Keras 3 weight-only
+
+_KERAS_INT4 = (
+    "TFLiteConverter unpacks Keras 3 int4 kernels into int8 tensors and float tables larger "
+    "than the float model (measured: 66 KiB against 44 KiB for Dense 32->256->10); convert "
+    "the float model to='float32', then that .tflite to='weight-only-int4' (litert-quantizer)"
+)
+
+
+def _keras_quantized_layers(source: Any) -> dict[str, str] | None:
+    """Layers of a Keras 3 model quantized by ``model.quantize``: name -> mode (``int8``,
+    ``int4``, ...), from a model in memory or a .keras / .h5 file's config (read without
+    Keras); None for a SavedModel, whose graph does not say."""
+    if not isinstance(source, (str, os.PathLike)):
+        flatten = getattr(source, "_flatten_layers", None)
+        layers = flatten() if flatten is not None else getattr(source, "layers", [])
+        return {
+            str(layer.name): str(layer.quantization_mode)
+            for layer in layers
+            if getattr(layer, "quantization_mode", None)
+        }
+    path = os.fspath(source)
+    if not path.endswith((".keras", ".h5", ".hdf5")):
+        return None
+    found: dict[str, str] = {}
+    stack = [_keras_file_config(path)]
+    while stack:  # every layer config, nested models included
+        item = stack.pop()
+        if isinstance(item, dict):
+            config = item.get("config")
+            dtype = config.get("dtype") if isinstance(config, dict) else None
+            if isinstance(dtype, dict) and "Quantized" in str(dtype.get("class_name", "")):
+                mode = (dtype.get("config") or {}).get("mode")
+                if isinstance(config, dict) and mode:
+                    found[str(config.get("name"))] = str(mode)
+            stack.extend(reversed(list(item.values())))  # in the file's order
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
+
+
+def _keras_file_config(path: str) -> Any:
+    """A .keras (zip) or .h5 file's model config; None when unreadable (the load says why)."""
+    import json
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                info = z.getinfo("config.json")
+                return json.loads(z.read(info)) if info.file_size <= 64 << 20 else None
+        import h5py  # type: ignore[import-untyped,unused-ignore]
+
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("model_config")
+            return json.loads(text) if text is not None else None
+    except Exception:  # a broken file: loading it says what is wrong
+        return None
+
+
+def _require_weight_only_source(to: str, quantized: dict[str, str] | None) -> None:
+    """``weight-only-*`` from a Keras model or SavedModel: only a Keras 3 int8 weight-only
+    model converts as it is (None: a SavedModel, judged by the result)."""
+    if to not in TFLITE_ONLY or quantized is None:
+        return
+    if not quantized:
+        raise InputError(
+            f"{to!r} from a Keras model needs one quantized with Keras 3 model.quantize('int8', "
+            "config=Int8QuantizationConfig(activation_quantizer=None)); from a float model, "
+            f"convert to='float32', then that .tflite to={to!r} (litert-quantizer)"
+        )
+    modes = sorted(set(quantized.values()))
+    if to == "weight-only-int4" or modes != ["int8"]:
+        layers = ", ".join(f"{k} ({v})" for k, v in list(quantized.items())[:3])
+        why = _KERAS_INT4 if "int4" in modes or to == "weight-only-int4" else "not int8"
+        raise InputError(f"{to!r} from the Keras 3 quantized layers {layers}: {why}")
 
 
 def _data_name(what: str, value: Any, parameter: str) -> str:
@@ -444,20 +595,32 @@ def _convert_tf(
     calibration: Any,
     samples: int | None,
     io: str | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     allow_nonfinite: bool = False,
 ) -> tuple[bytes, dict[str, Any], list[str]]:
     tf = tensorflow()
     notes: list[str] = []
     needs_data = to in ("int8", "int16x8") and not src.qat
     calib: _Calibration | None = None
-    if calibration is not None and to in ("int8", "int16x8", "dynamic-range", "float16"):
-        if to in ("dynamic-range", "float16"):
+    if calibration is not None and to in (
+        "int8",
+        "int16x8",
+        "dynamic-range",
+        "float16",
+        *TFLITE_ONLY,
+    ):
+        if to in ("dynamic-range", "float16", *TFLITE_ONLY):
             notes.append(f"calibration data is not used for {to}")
         else:
             tick = None
             if progress is not None:
-                tick = lambda k: progress(k, calib.used if calib else k)  # noqa: E731
+
+                def tick(k: int) -> None:
+                    n = calib.used if calib else k
+                    progress(k, n, "calibrating")
+                    if k >= n:  # the converter quantizes after the last sample
+                        progress(0, 0, "converting")
+
             calib = _Calibration(calibration, src.inputs, samples, tick, allow_nonfinite)
             if calib.used > _MANY_SAMPLES and samples is None:
                 notes.append(
@@ -473,7 +636,7 @@ def _convert_tf(
         )
     conv = src.make()
     settings: dict[str, Any] = {**src.settings, "to": to}
-    if to != "float32":
+    if to not in ("float32", *TFLITE_ONLY):  # a Keras 3 weight-only model: as it is
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         settings["optimizations"] = ["DEFAULT"]
     if to == "float16":
@@ -505,6 +668,8 @@ def _convert_tf(
             settings["representative_dataset"] = None
             notes.append("quantization-aware trained model: ranges come from its fake-quant layers")
     settings["quantization_aware_training"] = src.qat
+    if progress is not None:
+        progress(0, 0, "converting")
     started = time.perf_counter()
     try:
         data = bytes(conv.convert())
@@ -522,6 +687,7 @@ def _convert_tflite(
     samples: int | None,
     io: str | None,
     allow_nonfinite: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[bytes, dict[str, Any], list[str]]:
     from tflkit import _quantizer
     from tflkit.kinds import quantization_kind
@@ -556,6 +722,8 @@ def _convert_tflite(
             "int8 needs calibration data (pass calibration='calib.npy'): tflkit never "
             "calibrates on random data"
         )
+    if progress is not None:  # litert-quantizer calibrates in one call: no counts
+        progress(0, 0, "calibrating" if per_sample and to == "int8" else "quantizing")
     data, settings = _quantizer.quantize_tflite(_read(path), to, calibration=per_sample, io=io)
     return data, {"from": "litert-quantizer", "source": path, "to": to, **settings}, []
 
@@ -565,6 +733,52 @@ def _read(path: str) -> bytes:
 
     with open_regular(path, "model") as f:
         return f.read()
+
+
+def _weight_only_ok(
+    model: Model, kind: str, to: str, settings: dict[str, Any], notes: list[str]
+) -> bool:
+    """The kind check of ``weight-only-int8`` / ``-int4``, read from the result's constants
+    (not from what was asked): weights of that type behind DEQUANTIZE or CAST and MUL
+    (``weight-only-*``), or read directly by hybrid kernels (``dynamic-range``: named as
+    it is). A Keras 3 weight-only model that the converter folded back to float32 passes
+    with a note: its file holds the dequantized weights, nothing quantized."""
+    want = to.removeprefix("weight-only-")
+    if kind == to:
+        ok = True
+    elif kind == "dynamic-range":
+        weights = {
+            t.dtype
+            for sg in model.subgraphs
+            for t in sg.tensors
+            if t.is_constant and t.quantization is not None and t.dtype.startswith(("int", "uint"))
+        }
+        ok = weights == {want}
+        if ok:
+            notes.append(
+                f"hybrid kernels read the {want} weights directly (dynamic-range): "
+                "activations are quantized on the fly, not kept float"
+            )
+    else:
+        ok = False
+    layers = settings.get("keras_quantized_layers")
+    if layers:
+        from tflkit.model import cast_dequantized
+
+        kept = sum(len(cast_dequantized(sg)) for sg in model.subgraphs)
+        if kind == "float32":
+            ok = True
+            notes.append(
+                f"the converter folded the int8 kernels of {len(layers)} Keras 3 weight-only "
+                "layer(s) back to float32 (it does so for small layers: a 32->32 Dense folds, "
+                "32->256 does not): the file holds the dequantized weights, the same function"
+            )
+        elif ok and kept < len(layers):
+            notes.append(
+                f"{kept} of {len(layers)} Keras 3 weight-only layers keep int8 kernels; the "
+                "converter folded the others back to float32 (small layers)"
+            )
+    return ok
 
 
 def _verify(
@@ -578,6 +792,8 @@ def _verify(
     eval_y: Any,
     src: Source | None,
     allow_nonfinite: bool = False,
+    *,
+    progress: Progress | None = None,
 ) -> Conversion:
     from tflkit.checks import check
     from tflkit.kinds import quantization_kind
@@ -587,7 +803,7 @@ def _verify(
     kind = quantization_kind(model)
     expected = TARGETS.get(to)
     if to in TFLITE_ONLY:
-        kind_ok = kind.startswith("weight-only")
+        kind_ok = _weight_only_ok(model, kind, to, settings, notes)
     elif io == "float32":  # integer inside, float at the edges: QUANTIZE / DEQUANTIZE
         sg = model.primary
         edges = set(sg.inputs) | set(sg.outputs)
@@ -615,14 +831,23 @@ def _verify(
         report = check(model, profile, allow_uint8_io=(io == "uint8"), ignore=ignore)
     if not kind_ok:
         notes.append(f"the result is {kind}, not {to}")
+        if settings.get("keras_quantized_layers") and to not in TFLITE_ONLY:
+            notes.append(
+                "the source is a Keras 3 quantized model: to='weight-only-int8' converts an "
+                "int8 weight-only one as it is"
+            )
     comparison = None
     if eval_x is not None:
         from tflkit.comparison import compare
 
+        if progress is not None:
+            progress(0, 0, "evaluating")
         if src is None:  # a float .tflite: it is the reference
             reference: Any = _read(os.fspath(source))
         else:  # the source loaded (and scanned) once, by convert()
             reference = _convert_tf(src, "float32", None, None, None, None)[0]
+        if progress is not None:
+            progress(0, 2, "evaluating")
         comparison = compare(
             [reference, data],
             eval_x,
@@ -631,6 +856,8 @@ def _verify(
             names=["float32", to],
             allow_nonfinite=allow_nonfinite,
         )
+        if progress is not None:
+            progress(2, 2, "evaluating")
     return Conversion(
         data=data,
         model=model,

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from tflkit import dtypes
 from tflkit.loader import resolve
-from tflkit.model import Model, ModelLike, block_scale_tensors, cast_dequantized
+from tflkit.model import Model, ModelLike, Subgraph, block_scale_tensors, cast_dequantized
 
 __all__ = ["KIND_TEXT", "QUANTIZATION_KINDS", "kind_text", "quantization_kind"]
 
 #: The words ``quantization_kind()`` returns. ``weight-only`` comes with the blockwise
 #: weights' type and block size when they all share them: ``weight-only-int4-block32``.
-#: ``weight-only-int8`` (and ``-int4``): constants without scales that the graph itself
-#: dequantizes with CAST and MUL (Keras 3 weight-only quantization).
+#: ``weight-only-int8`` (and ``-int4``): int8 (int4) weights the graph dequantizes before
+#: float compute: constants without scales widened by CAST and scaled by MUL (Keras 3
+#: weight-only quantization), or quantized constants each read only by a DEQUANTIZE
+#: (litert-quantizer's weight-only recipes).
 QUANTIZATION_KINDS = (
     "float32",
     "float16",
@@ -53,10 +55,34 @@ def kind_text(model: Model, kind: str) -> str:
             f"{sg.tensors[i].dtype} weights dequantized in the graph (CAST, MUL)"
             for i in cast_dequantized(sg)
         )
+        for i in _dequantized_weights(sg):
+            t = sg.tensors[i]
+            per = "per channel" if t.quantization and t.quantization.per_channel else "per tensor"
+            weights.add(f"{t.dtype} weights {per}, each read by a DEQUANTIZE")
     return f"{kind} model: {' and '.join(sorted(weights))}, float32 activations"
 
 
 _INT8ISH = frozenset({"int8", "uint8"})
+_WEIGHT_ONLY_DTYPES = frozenset({"int8", "int4"})
+
+
+def _dequantized_weights(sg: Subgraph) -> frozenset[int]:
+    """Quantized int8 / int4 constants (scales in the file, not blockwise) that only DEQUANTIZE
+    ops read: weights stored small and computed with in float (weight-only). A constant that
+    a kernel reads directly is a hybrid kernel's weight (dynamic-range) instead."""
+    readers: dict[int, set[str]] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            readers.setdefault(i, set()).add(op.op)
+    return frozenset(
+        t.index
+        for t in sg.tensors
+        if t.is_constant
+        and t.dtype in _WEIGHT_ONLY_DTYPES
+        and t.quantization is not None
+        and not t.quantization.is_blockwise
+        and readers.get(t.index) == {"DEQUANTIZE"}
+    )
 
 
 def quantization_kind(model: ModelLike) -> str:
@@ -70,11 +96,14 @@ def quantization_kind(model: ModelLike) -> str:
       ``weight-only-int4-block32`` names the weights' type and block size, plain
       ``weight-only`` when the blockwise weights differ in them. The float16 tensors that hold
       block scales are not float16 weights.
-    - ``weight-only-int8`` (``weight-only-int4``): int8 (int4) constants without scales that
-      the graph dequantizes itself, a CAST to float then a MUL by a float constant, directly
-      or after BATCH_MATMUL / FULLY_CONNECTED (Keras 3 ``model.quantize("int8")`` with
-      ``activation_quantizer=None``); float activations. ``weight-only`` when they come with
-      blockwise weights or in both types.
+    - ``weight-only-int8`` (``weight-only-int4``): int8 (int4) weights dequantized in the
+      graph, float activations and float compute: constants without scales that a CAST to
+      float then a MUL by a float constant dequantize, directly or after BATCH_MATMUL /
+      FULLY_CONNECTED (Keras 3 ``model.quantize("int8")`` with ``activation_quantizer=None``),
+      or quantized constants (per channel or per tensor) that only DEQUANTIZE ops read
+      (litert-quantizer's weight-only recipes). ``weight-only`` when they come with
+      blockwise weights or in both types. Quantized weights that a kernel reads directly
+      beside them make the model ``dynamic-range`` (hybrid kernels).
     - ``int8``: every activation quantized int8 or uint8, no float activation.
     - ``int16x8``: quantized int16 activations with int8 weights, no float activation.
     - ``mixed``: anything else, such as an int8 model with float inputs and outputs.
@@ -98,9 +127,11 @@ def quantization_kind(model: ModelLike) -> str:
     f16_consts = q_consts = 0
     blockwise: set[tuple[str, int]] = set()  # (dtype, block size) of blockwise constants
     cast: set[str] = set()  # dtypes of constants dequantized by CAST and MUL in the graph
+    dequantized: set[str] = set()  # dtypes of quantized constants only DEQUANTIZE reads
     for sg in model.subgraphs:
         block_scales = block_scale_tensors(sg)
         cast_weights = cast_dequantized(sg)
+        dequantized_weights = _dequantized_weights(sg)
         for t in sg.tensors:
             quantized = t.quantization is not None and t.dtype not in dtypes.FLOAT_NAMES
             if t.is_constant:
@@ -108,6 +139,9 @@ def quantization_kind(model: ModelLike) -> str:
                     continue  # the scales of blockwise weights, not weights
                 if t.index in cast_weights:
                     cast.add(t.dtype)
+                    continue
+                if t.index in dequantized_weights:
+                    dequantized.add(t.dtype)
                     continue
                 if t.quantization is not None and t.quantization.is_blockwise:
                     blockwise.add((t.dtype, t.quantization.block_size))
@@ -125,14 +159,19 @@ def quantization_kind(model: ModelLike) -> str:
             elif quantized:
                 other_q_acts += 1
     if not (q8_acts or q16_acts or other_q_acts):
-        if cast:
-            # Weight-only quantization the graph undoes itself (CAST, MUL): its constants
-            # have no scales, so a dynamic-range or float16 weight beside them is a mix.
-            if f16_consts or q_consts:
+        if cast or dequantized:
+            # Weight-only quantization the graph undoes before float compute: CAST and MUL
+            # (constants without scales) or DEQUANTIZE (quantized constants).
+            if f16_consts or (q_consts and cast):
                 return "mixed"
-            if blockwise or len(cast) > 1:
+            if q_consts:
+                # a hybrid kernel reads other quantized weights directly: activations are
+                # quantized on the fly there (TensorFlow's dynamic range, ops without one)
+                return "dynamic-range"
+            types = cast | dequantized
+            if blockwise or len(types) > 1:
                 return "weight-only"
-            return f"weight-only-{next(iter(cast))}"
+            return f"weight-only-{next(iter(types))}"
         if blockwise:
             # Weight-only quantization: blockwise weights (per-channel int8 ones may sit beside
             # them, as embeddings of language models do), float activations.

@@ -13,9 +13,14 @@ from tflkit.cli._shared import (
     JsonOpt,
     error,
     print_trimmed,
-    progress_bar,
     quiet_tensorflow,
+    show_captured,
+    stage_progress,
 )
+from tflkit.errors import TflkitError
+
+# TensorFlow's output shown with a failed conversion: its last lines (the error is there)
+_FAILURE_LINES = 40
 
 
 def convert(
@@ -73,6 +78,14 @@ def convert(
             help="Load a SavedModel holding file, Python or network ops (it runs code).",
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show TensorFlow's output (kept back otherwise; shown on errors).",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
@@ -89,24 +102,25 @@ def convert(
     source_path = source if os.path.exists(source) else None
     if source_path is None:
         error(f"{source}: no such file or directory")
-    with quiet_tensorflow(), progress_bar(2.0) as bar:
-
-        def tick(done: int, of: int) -> None:
-            if bar is not None and of:
-                bar(done / of)
-
-        result = run_convert(
-            source,
-            to,
-            calibration=calibration,
-            samples=samples,
-            io=io,
-            eval_x=eval_x,
-            eval_y=labels,
-            progress=tick,
-            allow_nonfinite=allow_nonfinite,
-            trust_source=trust_source,
-        )
+    try:
+        with quiet_tensorflow() as captured, stage_progress() as tick:
+            result = run_convert(
+                source,
+                to,
+                calibration=calibration,
+                samples=samples,
+                io=io,
+                eval_x=eval_x,
+                eval_y=labels,
+                progress=tick,
+                allow_nonfinite=allow_nonfinite,
+                trust_source=trust_source,
+            )
+    except (TflkitError, OSError):  # the one-line error follows TensorFlow's last lines
+        show_captured(captured, lines=None if verbose else _FAILURE_LINES)
+        raise
+    if verbose:
+        show_captured(captured)
     result.save(output, force=force)
     if json_:
         from tflkit.render import conversion_to_dict

@@ -13,6 +13,8 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from tflkit._quiet import Captured, terminal_stderr
+from tflkit._quiet import quiet_tensorflow as core_quiet_tensorflow
 from tflkit.cli._common import (
     EXIT_ERROR,
     cli_text,
@@ -101,7 +103,7 @@ def print_trimmed(renderables: list[Any]) -> None:
 @contextlib.contextmanager
 def status(message: str) -> Iterator[None]:
     """A spinner on stderr while something runs, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+    if not terminal_stderr().isatty():
         yield
         return
     with stderr_console().status(message):
@@ -111,7 +113,7 @@ def status(message: str) -> Iterator[None]:
 @contextlib.contextmanager
 def progress_bar(seconds: float) -> Iterator[Callable[[float], None] | None]:
     """A progress callback (fraction done) drawing a bar on stderr, for runs over a second."""
-    if not sys.stderr.isatty() or seconds <= 1:
+    if not terminal_stderr().isatty() or seconds <= 1:
         yield None
         return
     from rich.progress import Progress
@@ -119,6 +121,54 @@ def progress_bar(seconds: float) -> Iterator[Callable[[float], None] | None]:
     with Progress(transient=True, console=stderr_console()) as progress:
         task = progress.add_task("measuring", total=1.0)
         yield lambda done: progress.update(task, completed=done)
+
+
+@contextlib.contextmanager
+def stage_progress() -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress callback ``(done, of, stage)`` drawing a bar on the terminal's stderr (also
+    while TensorFlow is kept quiet): the stage's name, ``done`` of ``of`` (a moving pulse when
+    ``of`` is 0: a step without counts), the time spent. None when stderr is not a terminal."""
+    if not terminal_stderr().isatty():
+        yield None
+        return
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    # redirect_stdout=False: a print from TensorFlow must not be drawn above the bar
+    with Progress(
+        *columns,
+        transient=True,
+        console=stderr_console(),
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+        last = [0.0]
+
+        def tick(done: int, of: int, stage: str) -> None:
+            progress.update(task, description=stage, completed=done, total=of or None)
+            now = time.monotonic()
+            # drawn from here too: the refresh thread may wait on the GIL in a long C++ call
+            if now - last[0] > 0.1 or (of and done >= of):
+                last[0] = now
+                progress.refresh()
+
+        yield tick
 
 
 # What the runtime and TensorFlow log from C++ on their own: LiteRT's "INFO: Created ..." lines,
@@ -166,37 +216,36 @@ def native_stderr_filtered() -> Iterator[None]:
 
 
 def stderr_console() -> Any:
+    """A console on the user's stderr: the real one while TensorFlow is kept quiet."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    stream = terminal_stderr()
+    return Console(stderr=True) if stream is sys.stderr else Console(file=stream)
 
 
 @contextlib.contextmanager
-def quiet_tensorflow() -> Iterator[None]:
-    """While TensorFlow converts: its stdout prints (Keras's "Saved artifact at ...") and C++
-    lines dropped, its Python warnings dropped; tflkit's own warnings still shown."""
-    import io
-    import os
-    import tempfile
+def quiet_tensorflow() -> Iterator[Captured]:
+    """While TensorFlow converts or runs: its prints, C++ lines, logger lines and warnings kept
+    in the ``Captured`` yielded (``tflkit._quiet``); tflkit's own warnings shown afterwards as
+    ``tflkit: warning: ...`` lines."""
     import warnings
 
-    sys.stdout.flush()
-    saved = os.dup(1)
-    python_stdout = sys.stdout
-    with (
-        warnings.catch_warnings(record=True) as caught,
-        native_stderr_filtered(),
-        tempfile.TemporaryFile() as tmp,
-    ):
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        os.dup2(tmp.fileno(), 1)
-        sys.stdout = io.StringIO()
-        try:
-            yield
-        finally:
-            sys.stdout = python_stdout
-            os.dup2(saved, 1)
-            os.close(saved)
-    for w in caught:
-        if w.filename.startswith(os.path.dirname(os.path.dirname(__file__))):
-            typer.echo(f"tflkit: warning: {cli_text(str(w.message))}", err=True)
+        with core_quiet_tensorflow() as captured:
+            yield captured
+    for w in caught:  # only tflkit's own come out of the quiet block
+        typer.echo(f"tflkit: warning: {cli_text(str(w.message))}", err=True)
+
+
+def show_captured(captured: Captured, *, lines: int | None = None) -> None:
+    """TensorFlow's captured output on stderr (its last ``lines``, or all of it)."""
+    text = captured.text().rstrip()
+    if not text:
+        return
+    all_lines = text.splitlines()
+    shown = all_lines if lines is None else all_lines[-lines:]
+    head = "tflkit: TensorFlow's output"
+    if len(shown) < len(all_lines):
+        head += f" (its last {len(shown)} of {len(all_lines)} lines; --verbose shows all)"
+    typer.echo(head + ":\n" + "\n".join(shown), err=True)
