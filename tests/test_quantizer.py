@@ -62,18 +62,18 @@ CASES: dict[str, tuple[Callable[[], Any], str, str, str, str]] = {
         "FULLY_CONNECTED",
     ),
     "float16": (_float16_recipe, "float16", "float32", "FLOAT16", "DEQUANTIZE"),
-    # quantization_kind names per-channel int8/int4 weights with float activations
-    # "dynamic-range" whether or not a DEQUANTIZE follows them; the consumer tells them apart
+    # per-channel int8/int4 weights that only a DEQUANTIZE reads: weight-only (the
+    # interpreter's op list below shows the DEQUANTIZE); read directly: dynamic-range
     "weight-only-int8": (
         lq_recipe.weight_only_wi8_afp32,
-        "dynamic-range",
+        "weight-only-int8",
         "float32",
         "INT8",
         "DEQUANTIZE",
     ),
     "weight-only-int4": (
         lq_recipe.weight_only_wi4_afp32,
-        "dynamic-range",
+        "weight-only-int4",
         "float32",
         "INT4",
         "DEQUANTIZE",

@@ -96,7 +96,16 @@ class Captured:
         return "".join(self._warnings)
 
     def terminal(self) -> TextIO:
-        """A text stream on the real stderr, valid until the block ends (progress bars)."""
+        """The user's stderr, valid until the block ends (progress bars): a stream on the
+        saved descriptor 2, or the ``sys.stderr`` of outside the block when that is no file
+        descriptor's (a notebook's, a test runner's)."""
+        outside = self._streams[1]
+        try:
+            on_fd2 = outside is not None and outside.fileno() == 2
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation included
+            on_fd2 = False
+        if not on_fd2:
+            return outside if outside is not None else sys.__stderr__  # type: ignore[return-value]
         if self._terminal is None:
             self._terminal = os.fdopen(
                 os.dup(self._saved[1]), "w", buffering=1, encoding="utf-8", errors="replace"
