@@ -186,3 +186,168 @@ def test_inspect_marks_the_weights(cli: Cli) -> None:
 def test_other_models_have_no_cast_dequantized_weights(name: str) -> None:
     model = tflkit.load(need_fixture(name))
     assert all(cast_dequantized(sg) == {} for sg in model.subgraphs)
+
+
+# ---------------------------------------------------------------- the weight-only routes of
+# `tflkit convert`: from a float .tflite (litert-quantizer) and from a Keras 3 weight-only model
+
+
+def _weight_feeds(data: bytes) -> list[tuple[str, str, int]]:
+    """Per FULLY_CONNECTED, read with LiteRT's object API: what feeds its weight input (an
+    op's name, or ``constant``), the weight constant's TensorType and its number of scales."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    ops = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    sg = m.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    producer = {o: op for op in sg.operators for o in op.outputs}
+    found = []
+    for op in sg.operators:
+        if codes[op.opcodeIndex] != schema.BuiltinOperator.FULLY_CONNECTED:
+            continue
+        w, feed = op.inputs[1], "constant"
+        if w in producer:
+            feed = ops[codes[producer[w].opcodeIndex]]
+            w = producer[w].inputs[0]
+        q = sg.tensors[w].quantization
+        scales = 0 if q is None or q.scale is None else len(q.scale)
+        found.append((feed, types[sg.tensors[w].type], scales))
+    return found
+
+
+@pytest.mark.parametrize("to", ["weight-only-int8", "weight-only-int4"])
+def test_weight_only_from_a_float_tflite_passes_with_the_kind_named(
+    cli: Cli, tmp_path: Any, to: str
+) -> None:
+    pytest.importorskip("litert_quantizer")
+    out = tmp_path / "wo.tflite"
+    result = cli.invoke("convert", str(need_fixture("mlp_float32.tflite")), "-o", str(out),
+                        "--to", to, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["passed"] and doc["kind_ok"] and doc["quantization_kind"] == to
+    # the truth: every FULLY_CONNECTED computes in float on a DEQUANTIZE of a per-channel
+    # int8 (int4) constant, 64 and 10 output channels
+    dtype = to.rsplit("-", 1)[1].upper()
+    feeds = _weight_feeds(out.read_bytes())
+    assert sorted(feeds) == [("DEQUANTIZE", dtype, 10), ("DEQUANTIZE", dtype, 64)]
+    it = _interpreter(out)
+    assert {op["op_name"] for op in it._get_ops_details()} >= {"DEQUANTIZE", "FULLY_CONNECTED"}
+    human = cli.invoke("convert", str(need_fixture("mlp_float32.tflite")), "-o", str(out),
+                       "--to", to, "--force")  # fmt: skip
+    assert human.exit_code == 0 and f"PASS  the result is {to}" in human.stdout
+
+
+def _bypass_dequantize(m: Any) -> None:
+    """The first FULLY_CONNECTED reads its int8 weight directly: a hybrid kernel."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+    sg = m.subgraphs[0]
+    producer = {o: op for op in sg.operators for o in op.outputs}
+    fc = next(
+        op for op in sg.operators if codes[op.opcodeIndex] == schema.BuiltinOperator.FULLY_CONNECTED
+    )
+    fc.inputs[1] = producer[fc.inputs[1]].inputs[0]
+
+
+def test_weights_a_kernel_reads_directly_are_dynamic_range(tmp_path: Any) -> None:
+    pytest.importorskip("litert_quantizer")
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    c = tflkit.convert(need_fixture("mlp_float32.tflite"), "weight-only-int8")
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(c.data))
+    _bypass_dequantize(m)
+    hybrid = bytes(flatbuffer_utils.convert_object_to_bytearray(m))
+    assert sorted(f for f, _, _ in _weight_feeds(hybrid)) == ["DEQUANTIZE", "constant"]
+    it = _interpreter(hybrid)  # the runtime takes it: a hybrid FULLY_CONNECTED
+    it.allocate_tensors()
+    it.invoke()
+    assert tflkit.quantization_kind(hybrid) == "dynamic-range"
+
+
+def _keras_weight_only(path: Any, units: int, mode: str = "int8") -> Any:
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("tensorflow")
+    from keras import quantizers
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(32,)),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    config = {"int8": quantizers.Int8QuantizationConfig, "int4": quantizers.Int4QuantizationConfig}
+    model.quantize(mode, config=config[mode](activation_quantizer=None))
+    model.save(path)
+    return path
+
+
+def _int8_cast_constants(path: Any) -> list[int]:
+    """The interpreter's int8 tensors without scales that a CAST reads (Keras's kernels)."""
+    it = _interpreter(path)
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    return sorted(
+        int(op["inputs"][0])
+        for op in it._get_ops_details()
+        if op["op_name"] == "CAST"
+        and details[int(op["inputs"][0])]["dtype"] == np.int8
+        and not len(details[int(op["inputs"][0])]["quantization_parameters"]["scales"])
+    )
+
+
+def test_a_keras3_weight_only_model_converts_with_to_weight_only_int8(
+    cli: Cli, tmp_path: Any
+) -> None:
+    src = _keras_weight_only(tmp_path / "wo256.keras", 256)
+    out = tmp_path / "wo256.tflite"
+    result = cli.invoke("convert", str(src), "-o", str(out), "--to", "weight-only-int8", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["quantization_kind"] == "weight-only-int8" and doc["passed"]
+    assert doc["settings"].get("optimizations") is None  # converted as it is
+    assert len(_int8_cast_constants(out)) == 2  # both kernels kept int8 (the interpreter's)
+    # --to float32 fails (the file is not float32) and says which --to fits
+    other = cli.invoke("convert", str(src), "-o", str(tmp_path / "f.tflite"), "--to", "float32")
+    assert other.exit_code == 1
+    assert "note: the result is weight-only-int8, not float32" in other.stdout
+    assert "--to weight-only-int8 converts" in other.stdout.replace("\n", " ")
+
+
+def test_a_small_keras3_weight_only_model_folded_to_float32_passes_with_a_note(
+    cli: Cli, tmp_path: Any
+) -> None:
+    src = _keras_weight_only(tmp_path / "wo32.keras", 32)
+    out = tmp_path / "wo32.tflite"
+    result = cli.invoke("convert", str(src), "-o", str(out), "--to", "weight-only-int8", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    # the truth: the interpreter sees no int8 tensor at all, the converter folded them
+    it = _interpreter(out)
+    assert not [d for d in it.get_tensor_details() if d["dtype"] == np.int8]
+    assert doc["quantization_kind"] == "float32" and doc["passed"]
+    assert any("folded the int8 kernels of 2 Keras 3 weight-only" in n for n in doc["notes"])
+
+
+def test_weight_only_from_keras_needs_a_keras3_int8_weight_only_model(
+    cli: Cli, tmp_path: Any
+) -> None:
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("tensorflow")
+    plain = tmp_path / "float.keras"
+    keras.Sequential([keras.Input(shape=(32,)), keras.layers.Dense(10)]).save(plain)
+    out = tmp_path / "out.tflite"
+    result = cli.invoke("convert", str(plain), "-o", str(out), "--to", "weight-only-int8")
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.startswith("tflkit: error: 'weight-only-int8' from a Keras model needs")
+    assert len(result.stderr.splitlines()) == 1
+    int4 = _keras_weight_only(tmp_path / "int4.keras", 256, "int4")
+    for to in ("weight-only-int4", "weight-only-int8"):
+        result = cli.invoke("convert", str(int4), "-o", str(out), "--to", to)
+        assert result.exit_code == 2 and not out.exists()
+        assert "unpacks Keras 3 int4 kernels" in result.stderr

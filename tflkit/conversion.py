@@ -511,7 +511,7 @@ def _keras_quantized_layers(source: Any) -> dict[str, str] | None:
         flatten = getattr(source, "_flatten_layers", None)
         layers = flatten() if flatten is not None else getattr(source, "layers", [])
         return {
-            str(layer.name): str(layer.quantization_mode)
+            str(layer.name): str(layer.quantization_mode).split("/")[0]
             for layer in layers
             if getattr(layer, "quantization_mode", None)
         }
@@ -525,10 +525,12 @@ def _keras_quantized_layers(source: Any) -> dict[str, str] | None:
         if isinstance(item, dict):
             config = item.get("config")
             dtype = config.get("dtype") if isinstance(config, dict) else None
-            if isinstance(dtype, dict) and "Quantized" in str(dtype.get("class_name", "")):
-                mode = (dtype.get("config") or {}).get("mode")
-                if isinstance(config, dict) and mode:
-                    found[str(config.get("name"))] = str(mode)
+            # a quantized layer's dtype policy carries a mode: QuantizedDTypePolicy "int8",
+            # Int4DTypePolicy "int4/128" (its block size), GPTQDTypePolicy, ...
+            policy = dtype.get("config") if isinstance(dtype, dict) else None
+            mode = policy.get("mode") if isinstance(policy, dict) else None
+            if isinstance(config, dict) and mode:
+                found[str(config.get("name"))] = str(mode).split("/")[0]
             stack.extend(reversed(list(item.values())))  # in the file's order
         elif isinstance(item, list):
             stack.extend(reversed(item))

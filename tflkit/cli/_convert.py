@@ -17,7 +17,7 @@ from tflkit.cli._shared import (
     show_captured,
     stage_progress,
 )
-from tflkit.errors import TflkitError
+from tflkit.errors import ConversionError, TflkitError
 
 # TensorFlow's output shown with a failed conversion: its last lines (the error is there)
 _FAILURE_LINES = 40
@@ -116,8 +116,12 @@ def convert(
                 allow_nonfinite=allow_nonfinite,
                 trust_source=trust_source,
             )
-    except (TflkitError, OSError):  # the one-line error follows TensorFlow's last lines
+    except ConversionError:  # the converter failed: its last lines, then the one-line error
         show_captured(captured, lines=None if verbose else _FAILURE_LINES)
+        raise
+    except (TflkitError, OSError):  # the user's input: the one-line error says it all
+        if verbose:
+            show_captured(captured)
         raise
     if verbose:
         show_captured(captured)
