@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MODELS, Cli, edited, need_fixture
+from conftest import MODELS, ROOT, Cli, edited, need_fixture
 from rich.console import Console
 
 import tflkit
@@ -310,6 +310,9 @@ def test_a_keras3_weight_only_model_converts_with_to_weight_only_int8(
     assert result.exit_code == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
     assert doc["quantization_kind"] == "weight-only-int8" and doc["passed"]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = (ROOT / "tflkit" / "schemas" / "convert.schema.json").read_text()
+    jsonschema.validate(doc, json.loads(schema))
     assert doc["settings"].get("optimizations") is None  # converted as it is
     assert len(_int8_cast_constants(out)) == 2  # both kernels kept int8 (the interpreter's)
     # --to float32 fails (the file is not float32) and says which --to fits

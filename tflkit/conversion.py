@@ -604,14 +604,9 @@ def _convert_tf(
     notes: list[str] = []
     needs_data = to in ("int8", "int16x8") and not src.qat
     calib: _Calibration | None = None
-    if calibration is not None and to in (
-        "int8",
-        "int16x8",
-        "dynamic-range",
-        "float16",
-        *TFLITE_ONLY,
-    ):
-        if to in ("dynamic-range", "float16", *TFLITE_ONLY):
+    unused = ("dynamic-range", "float16", *TFLITE_ONLY)  # targets that calibrate nothing
+    if calibration is not None and to in ("int8", "int16x8", *unused):
+        if to in unused:
             notes.append(f"calibration data is not used for {to}")
         else:
             tick = None
@@ -848,6 +843,11 @@ def _verify(
             reference: Any = _read(os.fspath(source))
         else:  # the source loaded (and scanned) once, by convert()
             reference = _convert_tf(src, "float32", None, None, None, None)[0]
+            if settings.get("keras_quantized_layers"):
+                notes.append(
+                    "the float32 conversion of a Keras 3 quantized model keeps its quantized "
+                    "kernels: the comparison measures the conversion, not the quantization"
+                )
         if progress is not None:
             progress(0, 2, "evaluating")
         comparison = compare(
