@@ -250,3 +250,26 @@ def test_in_a_terminal_the_bar_moves_through_the_stages_and_tensorflow_stays_qui
         assert re.search(rf"^\S* ?{stage} ", plain, re.M), plain[:3000]
     assert re.search(r"calibrating .* \d+/200 ", plain), plain[:3000]
     assert "PASS" in plain
+
+
+def test_quiet_keeps_others_output_and_gives_back_tflkits_warnings(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import warnings
+
+    from tflkit._quiet import quiet_tensorflow
+
+    with pytest.warns(UserWarning, match="from tflkit") as shown, quiet_tensorflow() as captured:
+        with quiet_tensorflow() as inner:  # nested: one capture
+            os.write(2, b"W0000 00:00:00.0 from C++\n")
+            os.write(1, b"on fd 1\n")
+            print("printed")
+            warnings.warn("from TensorFlow", UserWarning, stacklevel=1)
+            warnings.warn_explicit("from tflkit", UserWarning, tflkit.__file__, 1)
+        assert inner is captured
+    assert [str(w.message) for w in shown] == ["from tflkit"]
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    text = captured.text()
+    assert text.startswith("W0000 00:00:00.0 from C++\non fd 1\nprinted\n")
+    assert "UserWarning: from TensorFlow" in text and "from tflkit" not in text

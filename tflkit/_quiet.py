@@ -91,7 +91,12 @@ class Captured:
                 stream.flush()
         self._tmp.flush()
         with contextlib.suppress(OSError, ValueError):
-            data = os.pread(self._tmp.fileno(), os.fstat(self._tmp.fileno()).st_size, 0)
+            fd = self._tmp.fileno()
+            if hasattr(os, "pread"):  # leaves the offset the redirected fds write at alone
+                data = os.pread(fd, os.fstat(fd).st_size, 0)
+            else:  # Windows: read, then back to the end
+                self._tmp.seek(0)
+                data = self._tmp.read()
             return data.decode("utf-8", "replace") + "".join(self._warnings)
         return "".join(self._warnings)
 
