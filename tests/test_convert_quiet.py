@@ -273,3 +273,30 @@ def test_quiet_keeps_others_output_and_gives_back_tflkits_warnings(
     text = captured.text()
     assert text.startswith("W0000 00:00:00.0 from C++\non fd 1\nprinted\n")
     assert "UserWarning: from TensorFlow" in text and "from tflkit" not in text
+
+
+def test_a_float_tflite_calibrates_in_counted_slices_to_the_same_model() -> None:
+    """From a .tflite the bar moves too: litert-quantizer calibrates in slices, each resuming
+    from the last one's ranges; the model is byte for byte the one a single call gives (the
+    library called directly, as its README shows)."""
+    lq = pytest.importorskip("litert_quantizer")
+    from litert_quantizer import quantizer as lq_quantizer
+    from litert_quantizer import recipe as lq_recipe
+
+    assert lq is not None
+    float_model = (FIXTURES / "mlp_float32.tflite").read_bytes()
+    x = np.load(X)[:120]
+    q = lq_quantizer.Quantizer(float_model, lq_recipe.static_wi8_ai8())
+    ranges = q.calibrate({"serving_default": [{"keras_tensor": x[i : i + 1]} for i in range(120)]})
+    direct = bytes(q.quantize(ranges, enable_progress_report=False).quantized_model)
+    seen: list[tuple[int, int, str]] = []
+    c = tflkit.convert(
+        FIXTURES / "mlp_float32.tflite",
+        "int8",
+        calibration=x,
+        progress=lambda done, of, stage: seen.append((done, of, stage)),
+    )
+    assert c.data == direct
+    counted = [(d, n) for d, n, s in seen if s == "calibrating"]
+    assert counted == [(k, 120) for k in range(6, 121, 6)]  # 20 slices of 6 samples
+    assert seen[0] == (0, 0, "quantizing") and seen[-1] == (0, 0, "quantizing")

@@ -21,12 +21,13 @@ library for (its own recipe functions where it has one, so the recipe is the lib
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import io as _io
 import json
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tflkit.errors import ConversionError, InputError
@@ -48,6 +49,7 @@ def quantize_tflite(
     *,
     calibration: list[dict[str, np.ndarray]] | None,
     io: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     """Quantize a float .tflite with litert-quantizer; no TensorFlow involved.
 
@@ -61,6 +63,9 @@ def quantize_tflite(
         io: the quantized model's input and output type. ``"int8"`` (the default for
             ``to="int8"``) is all litert-quantizer gives a static int8 model; the other targets
             keep ``"float32"`` inputs and outputs.
+        progress: called with (calibration samples fed, samples to feed): the samples then
+            go to the library in about 20 slices, each resuming from the last one's ranges
+            (its ``previous_calibration_result``; the same ranges as in one call).
 
     Returns:
         The quantized model's bytes and the settings used, JSON-ready: ``path``
@@ -118,8 +123,18 @@ def quantize_tflite(
         q = _call("reading the model", lambda: lq.Quantizer(bytes(model), recipe))
         calibration_result = None
         if signature is not None:
-            data = {signature.key: samples}
-            calibration_result = _call("calibration", lambda: q.calibrate(data))
+            key = signature.key
+            step = len(samples) if progress is None else max(1, -(-len(samples) // 20))
+            for start in range(0, len(samples), step):
+                data = {key: samples[start : start + step]}
+                calibration_result = _call(
+                    "calibration",
+                    functools.partial(
+                        q.calibrate, data, previous_calibration_result=calibration_result
+                    ),
+                )
+                if progress is not None:
+                    progress(min(start + step, len(samples)), len(samples))
         result = _call(
             "quantization",
             lambda: q.quantize(calibration_result, enable_progress_report=False),

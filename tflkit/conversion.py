@@ -719,9 +719,20 @@ def _convert_tflite(
             "int8 needs calibration data (pass calibration='calib.npy'): tflkit never "
             "calibrates on random data"
         )
-    if progress is not None:  # litert-quantizer calibrates in one call: no counts
-        progress(0, 0, "calibrating" if per_sample and to == "int8" else "quantizing")
-    data, settings = _quantizer.quantize_tflite(_read(path), to, calibration=per_sample, io=io)
+    tick = None
+    if progress is not None:
+        progress(0, 0, "quantizing")
+        if per_sample and to == "int8":
+            calibrated = progress  # bound for mypy: the closure outlives the narrowing
+
+            def tick(done: int, of: int) -> None:
+                calibrated(done, of, "calibrating")
+                if done >= of:
+                    calibrated(0, 0, "quantizing")
+
+    data, settings = _quantizer.quantize_tflite(
+        _read(path), to, calibration=per_sample, io=io, progress=tick
+    )
     return data, {"from": "litert-quantizer", "source": path, "to": to, **settings}, []
 
 
