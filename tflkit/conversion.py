@@ -90,8 +90,13 @@ class Conversion:
 
     @property
     def passed(self) -> bool:
-        """The kind is the one asked for and the profile's check passed."""
-        return self.kind_ok and (self.report is None or self.report.passed)
+        """The kind is the one asked for, the profile's check passed and a ``max_drop`` /
+        ``min_snr`` target was met."""
+        return (
+            self.kind_ok
+            and (self.report is None or self.report.passed)
+            and (self.search is None or self.search.met)
+        )
 
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
         """Write the model atomically; refuse to replace a file unless ``force``."""
@@ -670,16 +675,34 @@ def _select(
             )
         calib = _Calibration(calibration, source.inputs, samples, None, allow_nonfinite)
         reference = _convert_tf(source, "float32", None, None, None, None)[0]
+        io = io or "int8"
+        base: dict[str, Any] = {
+            **source.settings,
+            "to": "int8",
+            "optimizations": ["DEFAULT"],
+            "target_spec.supported_ops": ["TFLITE_BUILTINS_INT8"],
+            **(
+                {"inference_input_type": io, "inference_output_type": io}
+                if io != "float32"
+                else {}
+            ),
+            "representative_dataset": {
+                "samples": calib.used,
+                "one_sample_at_a_time": True,
+                "inputs": [n for n, _, _ in source.inputs],
+            },
+            "quantization_aware_training": False,
+            "tensorflow_version": tensorflow().__version__,
+        }
         seconds["reference"] = time.perf_counter() - started
         started = time.perf_counter()
         if fallback == "int16":  # per-operator int16 exists on litert-quantizer's route only
             routes.append(
                 _quantizer.QuantizerRoute(reference, _renamed(list(calib()), reference))
             )
+            base = {**source.settings, "to": "int8", "via": "its float32 conversion"}
         else:
-            routes.append(
-                _selective.ConverterRoute(source.make, calib, io or "int8", _converter_error)
-            )
+            routes.append(_selective.ConverterRoute(source.make, calib, io, _converter_error))
     else:
         path = os.fspath(source)
         reference = _read(path)
@@ -697,6 +720,7 @@ def _select(
             )
         calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
         routes.append(_quantizer.QuantizerRoute(reference, list(calib())))
+        base = {"from": "litert-quantizer", "source": path, "to": "int8"}
     seconds["calibration"] = time.perf_counter() - started
 
     def stage(name: str, done: int, of: int) -> None:
@@ -727,7 +751,10 @@ def _select(
         except ConversionError:
             if not auto or f == fallbacks[0]:
                 raise  # the int16 try of an automatic choice may fail: float stands
-    return _smaller(found), reference
+    chosen = _smaller(found)
+    from dataclasses import replace
+
+    return replace(chosen, settings={**base, **chosen.settings}), reference
 
 
 def _renamed(samples: list[dict[str, Array]], model: bytes) -> list[dict[str, Array]]:
