@@ -300,14 +300,18 @@ def _head(x: Any, n: int) -> Any:
 # ---------------------------------------------------------------- ranking
 
 
-def rank_tensors(calibrated: bytes, plain: bytes, x: Any) -> list[tuple[str, float]]:
+def rank_tensors(
+    calibrated: bytes, plain: bytes, x: Any, *, how: str = "local"
+) -> list[tuple[str, float]]:
     """Activation tensors of the float graph by their own int8 quantization noise, worst first.
 
-    Each tensor's float values (the calibrated graph run on ``x``) are quantized with the
-    scale and zero point the plain int8 model gives the tensor of the same name, with TFLite's
-    rounding, and dequantized: the SNR of that round trip is how much int8 costs that tensor
-    alone, whatever happens upstream. Graph inputs and outputs are left out (they are int8 in
-    every candidate); tensors the int8 model does not quantize are too.
+    ``local`` (the default, measured best: bench/README.md): each tensor's float values (the
+    calibrated graph run on ``x``) are quantized with the scale and zero point the plain int8
+    model gives the tensor of the same name, with TFLite's rounding, and dequantized: the SNR
+    of that round trip is how much int8 costs that tensor alone, whatever happens upstream.
+    ``accumulated``: the plain int8 model's own tensor against the float one (the error that
+    arrived there, as ``compare --per-tensor`` measures it). Graph inputs and outputs are left
+    out (they are int8 in every candidate); tensors the int8 model does not quantize are too.
     """
     from tflkit.loader import load
     from tflkit.quant import dequantize, quantize
@@ -322,7 +326,11 @@ def rank_tensors(calibrated: bytes, plain: bytes, x: Any) -> list[tuple[str, flo
         if t.is_constant or q is None or t.dtype not in ("int8", "uint8", "int16") or q.per_channel:
             continue
         scales.setdefault(t.name, (q.scale, q.zero_point, t.dtype))
-    values = Runner(calibrated).intermediates(_head(x, RANK_SAMPLES))
+    head = _head(x, RANK_SAMPLES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SaturationWarning)
+        values = Runner(calibrated).intermediates(head)
+        int8 = Runner(plain).intermediates(head) if how == "accumulated" else {}
     ranked = []
     for name, value in values.items():
         if name in edges or name not in scales or value.dtype.kind != "f":
@@ -331,7 +339,12 @@ def rank_tensors(calibrated: bytes, plain: bytes, x: Any) -> list[tuple[str, flo
         if not scale:
             continue
         real = np.asarray(value, np.float32)
-        back = dequantize(quantize(real, scale, zero, dtype), scale, zero)
+        if how == "accumulated":
+            if name not in int8 or int8[name].shape != real.shape:
+                continue
+            back = np.asarray(int8[name], np.float32)
+        else:
+            back = dequantize(quantize(real, scale, zero, dtype), scale, zero)
         signal = float(np.sum(np.square(real, dtype=np.float64)))
         noise = float(np.sum(np.square(real.astype(np.float64) - back)))
         snr = math.inf if noise == 0 else (-math.inf if signal == 0 else 10 * math.log10(signal / noise))
@@ -369,6 +382,7 @@ def run_search(
     keep: Sequence[Op] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     seconds: dict[str, float] | None = None,
+    ranking_by: str = "local",
 ) -> tuple[Search, bytes]:
     """Search (or, with ``keep``, just build and measure) the operators kept out of int8.
 
@@ -423,7 +437,7 @@ def run_search(
         chosen, met = plain, plain.meets
         if not plain.meets:
             started = time.perf_counter()
-            ranking = rank_tensors(route.calibrated, models[0], evaluation.x)
+            ranking = rank_tensors(route.calibrated, models[0], evaluation.x, how=ranking_by)
             groups = units(ranking, ops)
             seconds["ranking"] = time.perf_counter() - started
 

@@ -62,43 +62,51 @@ def check_request(
     """
     selective = max_drop is not None or min_snr is not None or bool(keep_float)
     if fallback is not None and fallback not in FALLBACKS:
-        raise InputError(f"fallback must be 'float' or 'int16', got {fallback!r}")
+        raise InputError(f"fallback={fallback!r}: expected 'float' or 'int16'")
     if not selective:
         if fallback is not None:
-            raise InputError("fallback applies with max_drop, min_snr or keep_float")
+            raise InputError(
+                f"fallback={fallback!r} applies with max_drop=P, min_snr=DB or keep_float=SPEC"
+            )
         return False
     what = (
-        "max_drop" if max_drop is not None else "min_snr" if min_snr is not None else "keep_float"
+        "max_drop=P"
+        if max_drop is not None
+        else "min_snr=DB"
+        if min_snr is not None
+        else "keep_float=SPEC"
     )
     if to != "int8":
         raise InputError(
-            f"{what} chooses operators to keep out of int8: it takes to='int8', got {to!r}"
+            f"{what} chooses operators to keep out of int8: it takes to='int8', got to={to!r}"
         )
     if max_drop is not None and min_snr is not None:
-        raise InputError("give max_drop (accuracy, with labels) or min_snr (dB), not both")
+        raise InputError("give max_drop=P (accuracy, with labels) or min_snr=DB, not both")
     if keep_float and (max_drop is not None or min_snr is not None):
-        raise InputError(f"keep_float is a manual choice; {what} searches one: give one of them")
+        raise InputError(
+            f"keep_float=SPEC is a manual choice and {what} searches one: give one of them"
+        )
     if isinstance(keep_float, str):
         raise InputError(f"keep_float takes a list of names, got the string {keep_float!r}")
     for name, value in (("max_drop", max_drop), ("min_snr", min_snr)):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{name} must be a number, got {value!r}")
+            raise InputError(f"{name}={value!r}: expected a number")
         if not math.isfinite(value) or (name == "max_drop" and value < 0):
             raise InputError(
-                f"{name} must be a finite number"
+                f"{name}={value!r}: expected a finite number"
                 + (" of accuracy points, 0 or more" if name == "max_drop" else " of dB")
-                + f", got {value!r}"
             )
     if max_drop is not None and (eval_x is None or eval_y is None):
         raise InputError(
-            "max_drop is top-1 accuracy points below the float32 conversion: it needs "
+            "max_drop=P is top-1 accuracy points below the float32 conversion: it needs "
             "eval_x='x.npy' and eval_y='labels.npy'"
         )
     if min_snr is not None and eval_x is None:
         raise InputError(
-            "min_snr is the outputs' SNR against the float32 conversion: it needs eval_x='x.npy'"
+            "min_snr=DB is the outputs' SNR against the float32 conversion: it needs "
+            "eval_x='x.npy'"
         )
     return True
 

@@ -901,18 +901,27 @@ def _kept_out(model: Model, kind: str, selection: Selection) -> tuple[bool, str]
     """Are exactly the kept operators out of int8? (verdict, a note when not)."""
     from tflkit.kinds import float_operators
 
-    floating = {name for _, name in float_operators(model)}
-    kept = set(selection.kept)
+    floating = [name for _, name in float_operators(model)]
     if selection.fallback == "float":
+        # A graph output keeps its name on the int8 tensor after the QUANTIZE, so the float
+        # operator writing it has the name with a digit added ("...:0" -> "...:01").
+        def named(kept: str) -> str | None:
+            return next((f for f in floating if f == kept), None) or next(
+                (f for f in floating if f.startswith(kept) and f[len(kept) :].isdigit()), None
+            )
+
+        found = {k: named(k) for k in selection.kept}
+        missing = [k for k, f in found.items() if f is None]
+        extra = sorted(set(floating) - set(found.values()))
         # "mixed" when a kept operator is at an edge: litert-quantizer then leaves that input
         # or output float
-        ok = kind in ("int8-float-islands", "mixed") and floating == kept
+        ok = kind in ("int8-float-islands", "mixed") and not missing and not extra
         if ok:
             return True, ""
-        extra = sorted(floating - kept)
         return False, (
             f"the result is {kind}"
             + (f"; float operators not asked for: {', '.join(extra[:3])}" if extra else "")
+            + (f"; kept operators not float: {', '.join(missing[:3])}" if missing else "")
         )
     # int16 fallback: no float operator at all; the kept ones compute in int16
     int16 = {
@@ -921,5 +930,5 @@ def _kept_out(model: Model, kind: str, selection: Selection) -> tuple[bool, str]
         for t in sg.tensors
         if not t.is_constant and t.dtype == "int16"
     }
-    ok = not floating and bool(int16)
+    ok = not floating and bool(int16)  # (which ones: the search's steps name them)
     return ok, "" if ok else f"the result is {kind}, expected int8 with int16 operators"
