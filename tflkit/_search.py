@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tflkit.dtypes import FLOAT_NAMES
 from tflkit.errors import InputError, SaturationWarning
 
 __all__ = [
@@ -154,7 +155,8 @@ class Search:
 
 
 def candidate_ops(calibrated: bytes) -> list[Op]:
-    """The operators of the calibrated graph's first subgraph, QUANTIZE/DEQUANTIZE aside."""
+    """The operators of the calibrated graph's first subgraph that write a float tensor,
+    QUANTIZE/DEQUANTIZE aside."""
     from tflkit.loader import load
 
     sg = load(calibrated).primary
@@ -162,6 +164,8 @@ def candidate_ops(calibrated: bytes) -> list[Op]:
     for op in sg.operators:
         if op.op in _EDGES or not op.outputs:
             continue
+        if not any(i >= 0 and sg.tensors[i].dtype in FLOAT_NAMES for i in op.outputs):
+            continue  # shape arithmetic (SHAPE, STRIDED_SLICE on int32): nothing to keep float
         outs = tuple(sg.tensors[i].name for i in op.outputs if i >= 0)
         ins = tuple(sg.tensors[i].name for i in op.inputs if i >= 0)
         ops.append(Op(op.index, op.op, outs, ins))
