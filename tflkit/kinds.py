@@ -176,14 +176,15 @@ def quantization_kind(model: ModelLike) -> str:
     return "int8"
 
 
-_EDGE_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+# The islands' edges, and operators that read a tensor's shape, never its values.
+_EDGE_OPS = frozenset({"QUANTIZE", "DEQUANTIZE", "SHAPE", "RANK"})
 
 
 def float_operators(model: ModelLike) -> list[tuple[Operator, str]]:
     """The operators that compute in float in a quantized model: (operator, the name of its
     first output), in graph order over every subgraph; QUANTIZE and DEQUANTIZE are the float
-    islands' edges, not islands. An operator computes in float when a non-constant input or
-    output of it is a float tensor.
+    islands' edges, not islands, and SHAPE and RANK read no values. An operator computes in
+    float when a non-constant input or output of it is a float tensor.
 
     Example:
         >>> [(op.op, name) for op, name in float_operators("selective.tflite")]
