@@ -250,9 +250,9 @@ def _not_met(search: Search) -> str:
         got = "n/a" if best.accuracy is None else f"{100 * best.accuracy:.1f}%"
         ref = search.reference_accuracy
         want = f"{100 * ref - search.limit:.1f}%" if ref is not None else "?"
-        what = f"accuracy {got}, needed {want}"
+        what = f"accuracy {got} (needed {want})"
     else:
-        what = f"SNR {best.snr_db:.1f} dB, needed {search.limit:g} dB"
+        what = f"SNR {best.snr_db:.1f} dB (needed {search.limit:g} dB)"
     return (
         f"target not met: best {what} with {len(best.kept)} operators kept out of int8 "
         f"(written all the same)"

@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -666,7 +666,7 @@ def _select(
         )
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    routes: list[Any] = []
+    tries: list[tuple[Any, str, dict[str, Any]]] = []  # (route, fallback, settings)
     if isinstance(source, Source):
         if source.qat:
             raise InputError(
@@ -696,13 +696,17 @@ def _select(
         }
         seconds["reference"] = time.perf_counter() - started
         started = time.perf_counter()
-        if fallback == "int16":  # per-operator int16 exists on litert-quantizer's route only
-            routes.append(
-                _quantizer.QuantizerRoute(reference, _renamed(list(calib()), reference))
+        auto = fallback is None and not keep_float
+        if fallback in (None, "float"):
+            tries.append(
+                (_selective.ConverterRoute(source.make, calib, io, _converter_error), "float", base)
             )
-            base = {**source.settings, "to": "int8", "via": "its float32 conversion"}
-        else:
-            routes.append(_selective.ConverterRoute(source.make, calib, io, _converter_error))
+        # int16 activations per operator: litert-quantizer's route only, from the float32
+        # conversion (int8 I/O, one input); tried too when no fallback was given
+        if fallback == "int16" or (auto and io == "int8" and len(source.inputs) == 1):
+            litert = _quantizer.QuantizerRoute(reference, _renamed(list(calib()), reference))
+            via = {**source.settings, "to": "int8", "via": "its float32 conversion"}
+            tries.append((litert, "int16", via))
     else:
         path = os.fspath(source)
         reference = _read(path)
@@ -719,42 +723,39 @@ def _select(
                 "outputs; supported io for int8 from a .tflite: 'int8'"
             )
         calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
-        routes.append(_quantizer.QuantizerRoute(reference, list(calib())))
+        litert = _quantizer.QuantizerRoute(reference, list(calib()))
         base = {"from": "litert-quantizer", "source": path, "to": "int8"}
+        # no fallback given: float and int16 both (the smaller model meeting the target wins);
+        # a keep_float list is a manual choice: float
+        for f in [fallback] if fallback else ["float"] if keep_float else ["float", "int16"]:
+            tries.append((litert, f, base))
     seconds["calibration"] = time.perf_counter() - started
 
     def stage(name: str, done: int, of: int) -> None:
         if progress is not None:
             progress(done, of)
 
-    # no fallback given: float, and from litert-quantizer's route int16 as well (the smaller
-    # model meeting the target wins); a keep_float list is a manual choice: float
-    auto = fallback is None and not keep_float
-    fallbacks = [fallback or "float"] if not auto else list(routes[0].fallbacks)
     found = []
-    for f in fallbacks:
+    for route, f, settings in tries:
         try:
-            found.append(
-                _selective.select(
-                    routes[0],
-                    reference=reference,
-                    eval_x=eval_x,
-                    eval_y=eval_y,
-                    max_drop=max_drop,
-                    min_snr=min_snr,
-                    keep_float=keep_float,
-                    fallback=f,
-                    seconds=dict(seconds),
-                    progress=stage,
-                )
+            selection = _selective.select(
+                route,
+                reference=reference,
+                eval_x=eval_x,
+                eval_y=eval_y,
+                max_drop=max_drop,
+                min_snr=min_snr,
+                keep_float=keep_float,
+                fallback=f,
+                seconds=dict(seconds),
+                progress=stage,
             )
         except ConversionError:
-            if not auto or f == fallbacks[0]:
+            if len(tries) == 1 or f == tries[0][1]:
                 raise  # the int16 try of an automatic choice may fail: float stands
-    chosen = _smaller(found)
-    from dataclasses import replace
-
-    return replace(chosen, settings={**base, **chosen.settings}), reference
+            continue
+        found.append(replace(selection, settings={**settings, **selection.settings}))
+    return _smaller(found), reference
 
 
 def _renamed(samples: list[dict[str, Array]], model: bytes) -> list[dict[str, Array]]:
@@ -788,8 +789,6 @@ def _smaller(found: list[Selection]) -> Selection:
         if s is not best
     )
     note = f"fallback {best.fallback} chosen: {len(best.data):,} bytes (searched too: {others})"
-    from dataclasses import replace
-
     return replace(best, notes=(*best.notes, note))
 
 
