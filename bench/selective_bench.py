@@ -163,7 +163,7 @@ def ranking() -> None:
         for route in routes:
             for how in ("local", "accumulated"):
                 t, (s, _) = timed(
-                    lambda route=route, how=how: _search.run_search(
+                    lambda route=route, how=how, evaluation=evaluation: _search.run_search(
                         route,
                         evaluation,
                         target="max_drop",
@@ -172,9 +172,7 @@ def ranking() -> None:
                         ranking_by=how,
                     )
                 )
-                rows.append(
-                    (name, route.name, how, len(s.result.kept), s.conversions, s.met, t)
-                )
+                rows.append((name, route.name, how, len(s.result.kept), s.conversions, s.met, t))
     print("| model | route | ranking | ops kept out | models built | met | search s |")
     print("|---|---|---|--:|--:|---|--:|")
     for r in rows:

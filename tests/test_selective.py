@@ -251,9 +251,7 @@ def test_search_keeps_the_brute_force_minimum_out_of_int8(
     # the truth's settings: float I/O on TFLiteConverter's route (the debugger's non-debug
     # model), int8 I/O on litert-quantizer's; "out of int8" is float there
     io = "float32" if route == "tflite-converter" else None
-    c = tflkit.convert(
-        source, "int8", calibration=calib, eval_x=x, io=io, fallback="float", **goal
-    )
+    c = tflkit.convert(source, "int8", calibration=calib, eval_x=x, io=io, fallback="float", **goal)
     s = c.search
     assert s is not None and s.route == route and s.met and c.passed
     plain = s.plain
@@ -305,11 +303,10 @@ def test_unreachable_target_exits_1_with_the_best_model_written(tmp_path: Path, 
     assert best["snr_db"] == max(snrs)
 
 
-def test_cli_search_prints_the_steps_and_json_follows_the_schema(
-    tmp_path: Path, cli: Cli
-) -> None:
-    import jsonschema
+def test_cli_search_prints_the_steps_and_json_follows_the_schema(tmp_path: Path, cli: Cli) -> None:
     from importlib import resources
+
+    import jsonschema
 
     calib, x, y = _data("outlier_mlp")
     xp, yp = tmp_path / "x.npy", tmp_path / "y.npy"

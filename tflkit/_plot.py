@@ -123,9 +123,7 @@ def plot_search(s: Search, path: str | os.PathLike[str]) -> None:
     accuracy = s.target == "max_drop" or (
         s.reference_accuracy is not None and all(st.accuracy is not None for st in s.steps)
     )
-    ys = [
-        100 * (st.accuracy or 0.0) if accuracy else _cap(st.snr_db, 100.0) for st in s.steps
-    ]
+    ys = [100 * (st.accuracy or 0.0) if accuracy else _cap(st.snr_db, 100.0) for st in s.steps]
     xs = [st.size_bytes / 1024 for st in s.steps]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(xs, ys, color="#bbbbbb", linewidth=1, zorder=1)
@@ -133,8 +131,11 @@ def plot_search(s: Search, path: str | os.PathLike[str]) -> None:
     ax.scatter(xs, ys, c=colors, zorder=2)
     for i, st in enumerate(s.steps):
         ax.annotate(
-            f"{i} {st.phase} ({len(st.kept)})", (xs[i], ys[i]), fontsize=7,
-            textcoords="offset points", xytext=(4, 4),
+            f"{i} {st.phase} ({len(st.kept)})",
+            (xs[i], ys[i]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(4, 4),
         )
     r = s.chosen
     ax.scatter([xs[r]], [ys[r]], s=200, facecolors="none", edgecolors="black", zorder=3)

@@ -299,7 +299,12 @@ class QuantizerRoute:
                 entries.append({**a16, "regex": regex})
             else:
                 entries.append(
-                    {"regex": regex, "operation": "*", "algorithm_key": "no_quantize", "op_config": {}}
+                    {
+                        "regex": regex,
+                        "operation": "*",
+                        "algorithm_key": "no_quantize",
+                        "op_config": {},
+                    }
                 )
         return entries
 

@@ -351,7 +351,11 @@ def rank_tensors(
             back = dequantize(quantize(real, scale, zero, dtype), scale, zero)
         signal = float(np.sum(np.square(real, dtype=np.float64)))
         noise = float(np.sum(np.square(real.astype(np.float64) - back)))
-        snr = math.inf if noise == 0 else (-math.inf if signal == 0 else 10 * math.log10(signal / noise))
+        snr = (
+            math.inf
+            if noise == 0
+            else (-math.inf if signal == 0 else 10 * math.log10(signal / noise))
+        )
         ranked.append((name, snr))
     ranked.sort(key=lambda r: r[1])
     return ranked

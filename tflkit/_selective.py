@@ -105,8 +105,7 @@ def check_request(
         )
     if min_snr is not None and eval_x is None:
         raise InputError(
-            "min_snr=DB is the outputs' SNR against the float32 conversion: it needs "
-            "eval_x='x.npy'"
+            "min_snr=DB is the outputs' SNR against the float32 conversion: it needs eval_x='x.npy'"
         )
     return True
 

@@ -682,9 +682,7 @@ def _select(
             "optimizations": ["DEFAULT"],
             "target_spec.supported_ops": ["TFLITE_BUILTINS_INT8"],
             **(
-                {"inference_input_type": io, "inference_output_type": io}
-                if io != "float32"
-                else {}
+                {"inference_input_type": io, "inference_output_type": io} if io != "float32" else {}
             ),
             "representative_dataset": {
                 "samples": calib.used,
@@ -822,7 +820,7 @@ def _verify(
     kind = quantization_kind(model)
     expected = TARGETS.get(to)
     kept = selection.kept if selection is not None else ()
-    if kept:
+    if kept and selection is not None:
         kind_ok, text = _kept_out(model, kind, selection)
         if text:
             notes.append(text)

@@ -110,7 +110,8 @@ def convert(
     plot: Annotated[
         Path | None,
         typer.Option(
-            "--plot", help="With --max-drop/--min-snr: size against accuracy along the search (PNG)."
+            "--plot",
+            help="With --max-drop/--min-snr: size against accuracy along the search (PNG).",
         ),
     ] = None,
     json_: JsonOpt = False,

@@ -36,7 +36,13 @@ def _settings_lines(settings: dict[str, Any]) -> list[str]:
     """The converter settings as lines a user can copy into TFLiteConverter code."""
     # the kept operators are listed under the search (--json has the settings whole)
     skip = {
-        "from", "path", "source", "to", "seconds", "tensorflow_version", "version",
+        "from",
+        "path",
+        "source",
+        "to",
+        "seconds",
+        "tensorflow_version",
+        "version",
         "denylisted_nodes",
     }
     lines = []
@@ -104,7 +110,7 @@ def search_grid(s: Search) -> Grid:
                 "yes" if st.meets else "no",
             ]
         )
-    if s.target == "max_drop":
+    if s.target == "max_drop" and s.reference_accuracy is not None:
         ref = s.reference_accuracy
         goal = f"accuracy >= {100 * ref - s.limit:.1f}% (float32 {100 * ref:.1f}% - {s.limit:g})"
     elif s.target == "min_snr":
