@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, MODELS, ROOT, Cli, edited, litert_interpreter
 
-from tflkit.testing import UPDATE_SNAPSHOTS, assert_matches_snapshot
+from tflkit.testing import CI, UPDATE_SNAPSHOTS, assert_matches_snapshot
 
 INT8 = FIXTURES / "mlp_int8.tflite"
 
@@ -32,6 +32,7 @@ def _scale_times(factor: float) -> Any:
 @pytest.fixture(autouse=True)
 def _no_update(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(UPDATE_SNAPSHOTS, raising=False)
+    monkeypatch.delenv(CI, raising=False)  # CI mode (a missing snapshot fails): test_pytest_plugin
 
 
 def test_first_run_writes_then_matches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
