@@ -19,12 +19,15 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tflkit.checks import check
 from tflkit.errors import InputError
 from tflkit.loader import interpreter_source, resolve
 from tflkit.model import Model, ModelLike, Tensor
+
+if TYPE_CHECKING:
+    from tflkit.differ import ModelDiff
 
 __all__ = [
     "assert_agrees",
@@ -36,6 +39,8 @@ __all__ = [
     "assert_runs_on",
     "find_model",
     "in_ci",
+    "model_snapshot_path",
+    "snapshot_diff",
     "snapshot_path",
     "write_snapshot",
 ]
@@ -512,6 +517,21 @@ def snapshot_path(
     return test.resolve().parent / SNAPSHOT_DIR / test.stem / f"{stem}.json"
 
 
+def model_snapshot_path(
+    model: str | os.PathLike[str], snapshot_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """The snapshot of a model file outside tests (``tflkit snapshot``, the pre-commit hook):
+    ``<model dir>/__snapshots__/<model stem>.json``, or ``<snapshot_dir>/<model stem>.json``.
+
+    Example:
+        >>> model_snapshot_path("models/kws.tflite")
+        PosixPath('models/__snapshots__/kws.json')
+    """
+    path = Path(model)
+    folder = path.parent / SNAPSHOT_DIR if snapshot_dir is None else Path(snapshot_dir)
+    return folder / f"{path.stem}.json"
+
+
 def _snapshot_text(value: Any, indent: str = "") -> str:
     """JSON, one key a line, lists of numbers on one line (per-channel scales stay short)."""
     import json
@@ -651,9 +671,6 @@ def assert_matches_snapshot(
     """
     import sys
 
-    from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
-    from tflkit.render.diff import change_line
-
     path = Path(snapshot_path)
     if not path.is_absolute():
         caller = sys._getframe(1).f_globals.get("__file__")
@@ -673,6 +690,48 @@ def assert_matches_snapshot(
         write_snapshot(m, path, force=True)
         sys.stderr.write(f"tflkit: {'updated' if existed else 'wrote'} snapshot {path}\n")
         return "updated" if existed else "written"
+    d, lines = _snapshot_changes(m, path, rtol)
+    if not d.same:
+        raise AssertionError(
+            f"{m.name} no longer matches snapshot {path}: {d.summary}\n{lines}\n"
+            f"(if the change is intended: {UPDATE_SNAPSHOTS}=1 pytest ... rewrites it)"
+        )
+    return "matched"
+
+
+def snapshot_diff(
+    model: ModelLike, snapshot_path: str | os.PathLike[str], *, rtol: float = 1e-6
+) -> ModelDiff:
+    """What changed from the contract stored in a snapshot file to the model now.
+
+    What ``assert_matches_snapshot`` compares, without failing on a difference (``tflkit
+    snapshot --check`` and the ``tflkit-snapshot`` pre-commit hook use it). A relative
+    ``snapshot_path`` is taken from the working directory.
+
+    Args:
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
+        snapshot_path: the snapshot's JSON file.
+        rtol: relative tolerance for scales.
+
+    Returns:
+        A ``ModelDiff`` from the snapshot (old) to the model (new): ``d.same`` when they agree.
+
+    Raises:
+        AssertionError: the snapshot is missing or malformed (as ``assert_matches_snapshot``).
+
+    Example:
+        >>> snapshot_diff("models/kws.tflite", "models/__snapshots__/kws.json").same
+        True
+    """
+    return _snapshot_changes(resolve(model), Path(snapshot_path), rtol)[0]
+
+
+def _snapshot_changes(m: Model, path: Path, rtol: float) -> tuple[ModelDiff, str]:
+    """The diff from the snapshot to ``m`` and its lines; AssertionError naming the file when
+    the snapshot cannot be read as one."""
+    from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
+    from tflkit.render.diff import change_line
+
     stored = _read_snapshot(path)
     if stored.get("tflkit_contract") != CONTRACT_VERSION:
         raise AssertionError(
@@ -689,12 +748,7 @@ def assert_matches_snapshot(
             f"{path}: malformed snapshot ({_exception_text(exc)}); "
             f"rewrite it with {UPDATE_SNAPSHOTS}=1"
         ) from None
-    if not d.same:
-        raise AssertionError(
-            f"{m.name} no longer matches snapshot {path}: {d.summary}\n{lines}\n"
-            f"(if the change is intended: {UPDATE_SNAPSHOTS}=1 pytest ... rewrites it)"
-        )
-    return "matched"
+    return d, lines
 
 
 def _exception_text(exc: BaseException) -> str:

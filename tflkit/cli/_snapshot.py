@@ -1,4 +1,4 @@
-"""``tflkit snapshot``."""
+"""``tflkit snapshot``: write snapshots, or check models against them (``--check``)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,67 @@ from typing import Annotated
 
 import typer
 
-from tflkit.cli._common import print_json
-from tflkit.cli._shared import JsonOpt, ModelArg
+from tflkit.cli._common import EXIT_FAILED, EXIT_OK, print_json
+from tflkit.cli._shared import JsonOpt, error
+
+#: Changes listed per model by ``--check`` (the rest counted), as ``tflkit diff`` does.
+SHOWN_CHANGES = 20
 
 
 def snapshot(
-    model: ModelArg,
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output", "-o", help="The snapshot file to write (JSON).", show_default=False
-        ),
+    models: Annotated[
+        list[Path],
+        typer.Argument(help="Paths to .tflite models.", show_default=False, metavar="MODEL..."),
     ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The snapshot file (one MODEL; default: __snapshots__/<stem>.json beside it).",
+            show_default=False,
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Compare each MODEL with its snapshot instead (exit 1 if one differs)."
+        ),
+    ] = False,
+    snapshot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot-dir",
+            help="Where the snapshots are: DIR/<stem>.json (default: beside each model).",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option("--force", help="Replace OUTPUT even if it is another model's snapshot."),
     ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON."""
+    """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON,
+    or check models against theirs (--check)."""
+    from tflkit.testing import model_snapshot_path
+
+    if output is not None and snapshot_dir is not None:
+        error("--output and --snapshot-dir go apart: --output names one file")
+    if output is not None and len(models) > 1:
+        error(f"--output names one snapshot, {len(models)} models were given")
+    paths = [output or model_snapshot_path(m, snapshot_dir) for m in models]
+    if check:
+        if json_ or force:
+            error(f"{'--json' if json_ else '--force'} does not go with --check")
+        raise typer.Exit(_check(models, paths))
+    if json_ and len(models) > 1:
+        error("--json describes one snapshot: give one MODEL")
+    for model, path in zip(models, paths, strict=True):
+        _write(model, path, force=force, json_=json_)
+
+
+def _write(model: Path, output: Path, *, force: bool, json_: bool) -> None:
     from tflkit.differ import contract
     from tflkit.loader import load
     from tflkit.render.diff import snapshot_to_dict
@@ -38,3 +80,59 @@ def snapshot(
         size = output.stat().st_size
         print_json(snapshot_to_dict(facts, model=str(model), snapshot=str(output), size_bytes=size))
     typer.echo(f"tflkit: wrote snapshot {output}", err=True)
+
+
+def _check(models: list[Path], paths: list[Path]) -> int:
+    """One line a model on stdout (MATCH, CHANGED, MISSING or MALFORMED) and its changes."""
+    import os
+
+    from tflkit.loader import load
+    from tflkit.render.diff import change_line
+    from tflkit.testing import snapshot_diff
+
+    counts = {"matched": 0, "changed": 0, "missing": 0, "malformed": 0}
+    for model, path in zip(models, paths, strict=True):
+        m = load(model)  # an unreadable model: one line, exit 2 (user_errors)
+        if not os.path.lexists(path):
+            counts["missing"] += 1
+            typer.echo(f"MISSING    {model}: no snapshot {path}")
+            typer.echo(f"  write it with: tflkit snapshot {model}" + _where(path, model))
+            continue
+        try:
+            d = snapshot_diff(m, path)
+        except AssertionError as exc:  # the snapshot cannot be read as one
+            counts["malformed"] += 1
+            typer.echo(f"MALFORMED  {model}")
+            _indented(str(exc))
+            continue
+        if d.same:
+            counts["matched"] += 1
+            typer.echo(f"MATCH      {model}  {path}")
+            continue
+        counts["changed"] += 1
+        typer.echo(f"CHANGED    {model}  {path}")
+        _indented(d.summary)
+        for c in d.changes[:SHOWN_CHANGES]:
+            typer.echo("  " + change_line(c, width=78).replace("\n", "\n  "))
+        if len(d.changes) > SHOWN_CHANGES:
+            typer.echo(f"  ... {len(d.changes) - SHOWN_CHANGES} more (tflkit diff lists all)")
+    failed = len(models) - counts["matched"]
+    words = [f"{n} {k}" for k, n in counts.items() if n]
+    typer.echo(f"{len(models)} checked: {', '.join(words)}")
+    if counts["changed"]:
+        typer.echo(
+            "tflkit: a change intended? rewrite the snapshot: tflkit snapshot MODEL", err=True
+        )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _indented(text: str) -> None:
+    import textwrap
+
+    typer.echo(textwrap.fill(text, 78, initial_indent="  ", subsequent_indent="  "))
+
+
+def _where(path: Path, model: Path) -> str:
+    from tflkit.testing import model_snapshot_path
+
+    return "" if path == model_snapshot_path(model) else f" -o {path}"
