@@ -13,6 +13,7 @@ the published hooks as they are (network: PyPI only). Truths: fixtures/MANIFEST.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,3 +241,34 @@ def test_published_hooks_install_and_run(tmp_path: Path, project: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL  models/float.tflite  profile int8" in done.stdout
     assert "PASS  models/good.tflite  profile int8" in done.stdout
+
+
+def test_the_readme_config_runs(project: Path, hooks_repo: Path, env: dict[str, str]) -> None:
+    """The README's .pre-commit-config.yaml, with this repository's hooks at its place."""
+    readme = (ROOT / "README.md").read_text().split("\n## tflkit in your tests and CI\n", 1)[1]
+    blocks = re.findall(r"^```yaml\n(# \.pre-commit-config\.yaml\n.*?)^```", readme, re.M | re.S)
+    assert len(blocks) == 1
+    config = yaml.safe_load(blocks[0])
+    (repo,) = config["repos"]
+    assert [h["id"] for h in repo["hooks"]] == ["tflkit-check", "tflkit-snapshot"]
+    repo["repo"] = str(hooks_repo)
+    repo["rev"] = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=hooks_repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    models = project / "models"
+    write_snapshot(models / "good.tflite", models / "__snapshots__" / "good.json")
+    _git(project, "add", ".")
+
+    both = _pre_commit(project, env, "run")  # good.tflite has a snapshot, float.tflite none
+    assert both.returncode == 1, both.stdout + both.stderr
+    assert _status(both.stdout, "tflkit check") == "Failed"
+    assert _status(both.stdout, "tflkit snapshot --check") == "Failed"
+    assert "FAIL  models/float.tflite  profile int8" in both.stdout
+    assert "MISSING    models/float.tflite" in both.stdout
+
+    _git(project, "rm", "-q", "-f", "models/float.tflite")
+    good = _pre_commit(project, env, "run")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert _status(good.stdout, "tflkit check") == "Passed"
+    assert _status(good.stdout, "tflkit snapshot --check") == "Passed"
