@@ -95,6 +95,17 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_entry_point_is_named_after_the_module() -> None:
+    """`-p tflkit.pytest_plugin` (or pytest_plugins naming it) where the entry point already
+    loaded it is then no "Plugin already registered under a different name" error: pytest
+    skips a -p module whose name is registered."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["pytest11"] == {"tflkit.pytest_plugin": "tflkit.pytest_plugin"}
+    assert "pytest" not in " ".join(project["dependencies"])  # no new runtime dependency
+
+
 def test_options_are_listed_in_help(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--help")
     text = result.stdout.str()

@@ -1,8 +1,9 @@
 """tflkit's pytest plugin: model and snapshot fixtures, options, a summary, readable failures.
 
-pytest loads it in every session where tflkit is installed (entry point ``pytest11``, name
-``tflkit``; ``pytest -p no:tflkit`` turns it off), so loading it imports nothing but this
-module: tflkit's machinery comes with the first fixture or failed assertion that needs it.
+pytest loads it in every session where tflkit is installed (entry point ``pytest11``, named
+after the module: ``pytest -p no:tflkit.pytest_plugin`` turns it off, ``-p
+tflkit.pytest_plugin`` loads it where entry points are not), so loading it imports nothing but
+this module: tflkit's machinery comes with the first fixture or failed assertion that needs it.
 
 Fixtures:
     ``tflkit_model(name)``: the path of a model, looked for in the test file's directory, then
