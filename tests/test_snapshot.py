@@ -467,10 +467,50 @@ def test_cli_snapshot_dir_and_refusals(tmp_path: Path, cli: Cli) -> None:
     for args, what in [
         (["snapshot", "models/a.tflite", "models/b.tflite", "-o", "x.json"], "--output names one"),
         (["snapshot", "models/a.tflite", "-o", "x.json", "--snapshot-dir", "s"], "go apart"),
-        ([*check, "--json"], "--json does not go with --check"),
+        ([*check, "--force"], "--force does not go with --check"),
         (["snapshot", "models/a.tflite", "models/b.tflite", "--json"], "give one MODEL"),
-        ([*check[:2], "models/none.tflite"], "none.tflite"),
     ]:
         refused = cli.invoke(*args, cwd=tmp_path)
         assert refused.exit_code == 2, (args, refused.output)
         assert what in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_cli_snapshot_check_json_and_an_unreadable_model(tmp_path: Path, cli: Cli) -> None:
+    """--check --json validates against its schema; an unreadable model is one error line and
+    exit 2, the others still checked."""
+    models = _models(tmp_path)
+    assert cli.invoke("snapshot", "models/a.tflite", cwd=tmp_path).exit_code == 0
+    (models / "b.tflite").write_bytes(edited("mlp_int8.tflite", _scale_times(1.5)))
+    (models / "__snapshots__" / "b.json").write_bytes(
+        (models / "__snapshots__" / "a.json").read_bytes()
+    )
+    args = ["snapshot", "--check", "--json", "models/a.tflite", "models/b.tflite"]
+    done = cli.invoke(*args, "models/c.tflite", "models/none.tflite", cwd=tmp_path)
+    assert done.exit_code == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("tflkit: error:")]
+    assert errors == [
+        f"tflkit: error: models/{name}.tflite: no such file or directory" for name in ("c", "none")
+    ]
+    assert [e["status"] for e in json.loads(done.stdout)["snapshots"]] == ["matched", "changed"]
+
+    (models / "c.tflite").write_bytes(INT8.read_bytes())
+    done = cli.invoke(*args, "models/c.tflite", cwd=tmp_path)
+    assert done.exit_code == 1, done.stderr
+    document = json.loads(done.stdout)
+    schema = json.loads(
+        resources.files("tflkit").joinpath("schemas/snapshot-check.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(document, schema)
+    assert (ROOT / "schemas" / "snapshot-check.schema.json").is_file()  # the top-level link
+    status = {e["model"]: e["status"] for e in document["snapshots"]}
+    assert status == {
+        "models/a.tflite": "matched",
+        "models/b.tflite": "changed",
+        "models/c.tflite": "missing",
+    }
+    assert document["counts"] == {"matched": 1, "changed": 1, "missing": 1, "malformed": 0}
+    assert document["passed"] is False and document["checked"] == 3
+    (b,) = [e for e in document["snapshots"] if e["status"] == "changed"]
+    scales = [c for c in b["changes"] if c["field"] == "scales"]
+    assert scales and all(c["new"] == 0.005859375 for c in scales)  # 0.00390625 * 1.5

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from tflkit.cli._common import EXIT_FAILED, EXIT_OK, print_json
+from tflkit.cli._common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    echo_error,
+    error_text,
+    print_json,
+)
 from tflkit.cli._shared import JsonOpt, error
 
 #: Changes listed per model by ``--check`` (the rest counted), as ``tflkit diff`` does.
 SHOWN_CHANGES = 20
+#: What ``--check`` finds a model's snapshot to be (JSON ``status``).
+STATUSES = ("matched", "changed", "missing", "malformed")
 
 
 def snapshot(
@@ -58,9 +67,9 @@ def snapshot(
         error(f"--output names one snapshot, {len(models)} models were given")
     paths = [output or model_snapshot_path(m, snapshot_dir) for m in models]
     if check:
-        if json_ or force:
-            error(f"{'--json' if json_ else '--force'} does not go with --check")
-        raise typer.Exit(_check(models, paths))
+        if force:
+            error("--force does not go with --check")
+        raise typer.Exit(_check(models, paths, json_))
     if json_ and len(models) > 1:
         error("--json describes one snapshot: give one MODEL")
     for model, path in zip(models, paths, strict=True):
@@ -82,48 +91,77 @@ def _write(model: Path, output: Path, *, force: bool, json_: bool) -> None:
     typer.echo(f"tflkit: wrote snapshot {output}", err=True)
 
 
-def _check(models: list[Path], paths: list[Path]) -> int:
-    """One line a model on stdout (MATCH, CHANGED, MISSING or MALFORMED) and its changes."""
+def _check(models: list[Path], paths: list[Path], json_: bool) -> int:
+    """Each model against its snapshot: one line a model on stdout (MATCH, CHANGED, MISSING or
+    MALFORMED) and its changes, or one JSON document (schemas/snapshot-check.schema.json). An
+    unreadable model is one error line on stderr; the others are still checked (exit 2)."""
     import os
 
+    from tflkit.errors import TflkitError
     from tflkit.loader import load
-    from tflkit.render.diff import change_line
     from tflkit.testing import snapshot_diff
 
-    counts = {"matched": 0, "changed": 0, "missing": 0, "malformed": 0}
+    entries: list[dict[str, Any]] = []
+    errors = 0
     for model, path in zip(models, paths, strict=True):
-        m = load(model)  # an unreadable model: one line, exit 2 (user_errors)
-        if not os.path.lexists(path):
-            counts["missing"] += 1
-            typer.echo(f"MISSING    {model}: no snapshot {path}")
-            typer.echo(f"  write it with: tflkit snapshot {model}" + _where(path, model))
-            continue
+        entry: dict[str, Any] = {"model": str(model), "snapshot": str(path), "summary": None}
+        entry.update(changes=[], error=None)
         try:
-            d = snapshot_diff(m, path)
-        except AssertionError as exc:  # the snapshot cannot be read as one
-            counts["malformed"] += 1
-            typer.echo(f"MALFORMED  {model}")
-            _indented(str(exc))
+            m = load(model)
+        except (TflkitError, OSError) as exc:
+            echo_error(f"tflkit: error: {error_text(exc)}")
+            errors += 1
             continue
-        if d.same:
-            counts["matched"] += 1
-            typer.echo(f"MATCH      {model}  {path}")
-            continue
-        counts["changed"] += 1
-        typer.echo(f"CHANGED    {model}  {path}")
-        _indented(d.summary)
-        for c in d.changes[:SHOWN_CHANGES]:
-            typer.echo("  " + change_line(c, width=78).replace("\n", "\n  "))
-        if len(d.changes) > SHOWN_CHANGES:
-            typer.echo(f"  ... {len(d.changes) - SHOWN_CHANGES} more (tflkit diff lists all)")
-    failed = len(models) - counts["matched"]
-    words = [f"{n} {k}" for k, n in counts.items() if n]
-    typer.echo(f"{len(models)} checked: {', '.join(words)}")
+        if not os.path.lexists(path):
+            entry.update(status="missing", error=f"no snapshot {path}")
+        else:
+            try:
+                d = snapshot_diff(m, path)
+            except AssertionError as exc:  # the snapshot cannot be read as one
+                entry.update(status="malformed", error=str(exc))
+            else:
+                entry.update(status="matched" if d.same else "changed", summary=d.summary)
+                entry["changes"] = list(d.changes)
+        entries.append(entry)
+        if not json_:
+            _show(entry, model, path)
+    counts = {k: sum(e["status"] == k for e in entries) for k in STATUSES}
+    failed = len(entries) - counts["matched"]
+    if json_:
+        for e in entries:
+            e["changes"] = [c.to_dict() for c in e["changes"]]
+        checked = {"checked": len(entries), "passed": not failed and not errors}
+        print_json({**checked, "counts": counts, "snapshots": entries})
+    else:
+        words = [f"{n} {k}" for k, n in counts.items() if n]
+        typer.echo(f"{len(entries)} checked: {', '.join(words) or 'none'}")
     if counts["changed"]:
         typer.echo(
             "tflkit: a change intended? rewrite the snapshot: tflkit snapshot MODEL", err=True
         )
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_ERROR if errors else EXIT_FAILED if failed else EXIT_OK
+
+
+def _show(entry: dict[str, Any], model: Path, path: Path) -> None:
+    from tflkit.render.diff import change_line
+
+    status = entry["status"]
+    if status == "missing":
+        typer.echo(f"MISSING    {model}: no snapshot {path}")
+        typer.echo(f"  write it with: tflkit snapshot {model}" + _where(path, model))
+    elif status == "malformed":
+        typer.echo(f"MALFORMED  {model}")
+        _indented(entry["error"])
+    elif status == "matched":
+        typer.echo(f"MATCH      {model}  {path}")
+    else:
+        changes = entry["changes"]
+        typer.echo(f"CHANGED    {model}  {path}")
+        _indented(entry["summary"])
+        for c in changes[:SHOWN_CHANGES]:
+            typer.echo("  " + change_line(c, width=78).replace("\n", "\n  "))
+        if len(changes) > SHOWN_CHANGES:
+            typer.echo(f"  ... {len(changes) - SHOWN_CHANGES} more (tflkit diff lists all)")
 
 
 def _indented(text: str) -> None:
