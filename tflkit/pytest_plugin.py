@@ -20,7 +20,8 @@ directories relative to the ini file, which hold from wherever pytest runs.
 
 The terminal summary says what the snapshot fixture did ("tflkit: 3 snapshots written,
 1 updated, 2 unused") and lists unused snapshot files: files in ``__snapshots__/<module>/``
-of a module that ran, whose test no longer exists or passed without using them.
+of a module that ran, whose test no longer exists or passed without using them (not under
+pytest-xdist, whose workers keep their own counts).
 """
 
 from __future__ import annotations
@@ -107,11 +108,14 @@ class _Recorder:
     def __init__(self, config: pytest.Config, tally: _Tally) -> None:
         self.config = config
         self.tally = tally
+        self.resolved: dict[Path, Path] = {}  # one realpath a test file, not one an item
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        where = (item.path.resolve(), item.name)
-        self.tally.tests.setdefault(where[0], set()).add(item.name)
-        self.tally.nodes[item.nodeid] = where
+        path = self.resolved.get(item.path)
+        if path is None:
+            path = self.resolved[item.path] = item.path.resolve()
+        self.tally.tests.setdefault(path, set()).add(item.name)
+        self.tally.nodes[item.nodeid] = (path, item.name)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         where = self.tally.nodes.get(report.nodeid)
@@ -119,7 +123,9 @@ class _Recorder:
             self.tally.passed.add(where)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(self.config, "workerinput"):  # an xdist worker: the controller reports
+        # pytest-xdist: each worker has its own tally and the controller none (not merged), so
+        # there is no summary; the fixtures work the same
+        if hasattr(self.config, "workerinput"):
             return
         _summary(terminalreporter, self.tally, self.config.rootpath)
 
