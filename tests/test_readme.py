@@ -31,6 +31,8 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
 
 def test_python_examples_run() -> None:
     for code in _blocks("python"):
+        if "tflkit_model" in code:  # the plugin's fixtures: tests/test_ci_recipe.py runs it
+            continue
         if "def test_" in code:  # a pytest example: run its tests too
             code += (
                 "\nfor _n, _f in list(globals().items()):\n    if _n.startswith('test_'): _f()\n"
