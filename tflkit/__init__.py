@@ -64,6 +64,8 @@ __all__ = [
     "RunResult",
     "Runner",
     "SaturationWarning",
+    "Search",
+    "SearchStep",
     "__version__",
     "benchmark",
     "check",
@@ -94,6 +96,8 @@ _LAZY = {
     "ModelDiff": "tflkit.differ",
     "convert": "tflkit.conversion",  # imports TensorFlow on first use
     "Conversion": "tflkit.conversion",
+    "Search": "tflkit._search",  # Conversion.search: how max_drop / min_snr chose
+    "SearchStep": "tflkit._search",
     "Comparison": "tflkit.comparison",
     "benchmark": "tflkit.speed",
     "Benchmark": "tflkit.speed",
