@@ -615,6 +615,8 @@ def _keras_file_config(path: str) -> Any:
     import json
     import zipfile
 
+    if not os.path.isfile(path):  # a FIFO would hang the read: loading refuses it, one line
+        return None
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
