@@ -246,7 +246,7 @@ def test_unreadable_qat_files_are_one_input_error(
     with pytest.raises(tflkit.InputError, match=f"^{path}: "):
         tflkit.compare([path, built / "in_memory.tflite"], np.load(X)[:8], speed=False)
     out = tmp_path / "x.tflite"
-    proc = cli.invoke("convert", str(path), "-o", str(out), entry="-m")
+    proc = cli.invoke("convert", str(path), "-o", str(out))
     assert proc.exit_code == 2 and "Traceback" not in proc.stderr
     (line,) = error_lines(proc.stderr)
     assert str(path) in line and not out.exists()

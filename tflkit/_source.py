@@ -261,8 +261,9 @@ def qat_layers(path: str) -> list[str]:
     in a SavedModel's keras_metadata.pb (tf_keras ``model.save(dir)``); read without Keras."""
     if os.path.isdir(path):
         meta = os.path.join(path, "keras_metadata.pb")
-        if not os.path.isfile(meta):
+        if not os.path.lexists(meta):
             return []
+        require_regular(meta, "model")  # a FIFO would hang the read
         with open(meta, "rb") as f:  # protobuf holding each layer's config as JSON text
             data = f.read(256 << 20)
         return sorted(n for n in QAT_LAYERS if f'"class_name": "{n}"'.encode() in data)
@@ -313,11 +314,11 @@ def _keras_file_layers(tf_keras: Any, tfmot: Any) -> dict[str, type]:
 
     class QuantizeLayer(base_layer):  # type: ignore[misc,valid-type]
         def build(self, input_shape: Any) -> None:
-            if not self.built:
+            if not getattr(self, "built", False):
                 super().build(input_shape)
                 self.built = True
 
-    class QuantizeWrapperV2(base_wrapper):  # type: ignore[misc]
+    class QuantizeWrapperV2(base_wrapper):  # type: ignore[misc,valid-type]
         def build(self, input_shape: Any) -> None:
             if not self.layer.built:
                 self.layer.build(input_shape)
@@ -338,7 +339,7 @@ def load_qat_keras(path: str) -> Any:
         SafeModeScope,
     )
 
-    fixes = [None]
+    fixes: list[dict[str, type] | None] = [None]
     if not os.path.isdir(path) and zipfile_config(path):
         fixes.insert(0, _keras_file_layers(tf_keras, tfmot))  # then as saved by hand
     first: Exception | None = None
