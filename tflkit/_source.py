@@ -7,6 +7,11 @@ TensorFlow and Keras, and only inside functions.
 for ops that reach outside the model (``OUTSIDE_OPS``) and a Keras file's config for layers that
 load from outside it, before TensorFlow or Keras reads them, unless ``trust_source``; every
 failure to load is one ``InputError`` naming the path.
+
+Quantization-aware trained files (tfmot's layers named in a .h5 / .keras config or a
+SavedModel's keras_metadata.pb) are loaded with tf_keras under tfmot's ``quantize_scope`` and
+convert as the model in memory does; a SavedModel without Keras metadata is QAT when its graph
+holds fake-quant ops (``Source.qat``: no calibration needed).
 """
 
 from __future__ import annotations
