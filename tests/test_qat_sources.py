@@ -50,6 +50,9 @@ qat.save(os.path.join(out, "qat.keras"))
 qat.save(os.path.join(out, "qat_savedmodel"))           # tf_keras: a SavedModel directory
 tf.saved_model.save(qat, os.path.join(out, "qat_tf_savedmodel"))  # no Keras metadata
 np.save(os.path.join(out, "predict.npy"), qat.predict(x[:64], verbose=0))
+inp = keras.Input((32,))  # Python bytecode in a .h5: a Lambda after the QAT model
+keras.Model(inp, keras.layers.Lambda(lambda t: t * 2.0)(qat(inp))).save(
+    os.path.join(out, "qat_lambda.h5"))
 
 def by_hand(conv, name):
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -250,3 +253,9 @@ def test_unreadable_qat_files_are_one_input_error(
     assert proc.exit_code == 2 and "Traceback" not in proc.stderr
     (line,) = error_lines(proc.stderr)
     assert str(path) in line and not out.exists()
+
+
+def test_a_lambda_in_a_qat_h5_is_refused(built: Path) -> None:
+    # tf_keras reads .h5 Lambda bytecode unless safe mode is set around the load
+    with pytest.raises(tflkit.InputError, match="Lambda layer with a Python `lambda`"):
+        tflkit.convert(built / "qat_lambda.h5", "int8", trust_source=True)

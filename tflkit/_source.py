@@ -340,9 +340,14 @@ def load_qat_keras(path: str) -> Any:
     import contextlib
 
     tf_keras, tfmot = _qat_modules()
-    from tf_keras.src.saving.serialization_lib import (  # type: ignore[import-untyped,unused-ignore]
-        SafeModeScope,
-    )
+    try:  # .h5 and SavedModels load Lambda bytecode unless safe mode is set around the load
+        from tf_keras.src.saving.serialization_lib import (  # type: ignore[import-untyped,unused-ignore]
+            SafeModeScope,
+        )
+    except ImportError as exc:
+        raise ConversionError(
+            f"{path}: this tf_keras has no safe mode to load a model with: {first_line(exc)}"
+        ) from None
 
     fixes: list[dict[str, type] | None] = [None]
     if not os.path.isdir(path) and zipfile_config(path):
