@@ -11,6 +11,7 @@ TensorFlow loads, and the truths are made there, with nothing of tflkit imported
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -25,8 +26,9 @@ import pytest
 import tflkit
 from tests.conftest import FIXTURES, ROOT, Cli
 
-pytest.importorskip("tensorflow_model_optimization")
-pytest.importorskip("tf_keras")
+# found, not imported: tfmot's import sets TF_USE_LEGACY_KERAS=1 for the whole test process
+if not all(importlib.util.find_spec(m) for m in ("tensorflow_model_optimization", "tf_keras")):
+    pytest.skip("needs tf_keras and tensorflow-model-optimization", allow_module_level=True)
 
 X = FIXTURES / "mlp_eval_x.npy"
 FORMS = ("qat.h5", "qat.keras", "qat_savedmodel", "qat_tf_savedmodel")
@@ -121,6 +123,10 @@ def test_each_saved_form_converts_without_calibration(built: Path, form: str) ->
     c = tflkit.convert(built / form, "int8")
     # tfmot's import sets TF_USE_LEGACY_KERAS=1 in os.environ: put back
     assert os.environ.get("TF_USE_LEGACY_KERAS") == legacy
+    if legacy is None:  # and tf.keras stays Keras 3 (tfmot would have made it tf_keras)
+        import tensorflow as tf
+
+        assert getattr(tf.keras, "version", lambda: "2")().startswith("3")
     want = expected_bytes(built, form)
     assert tensor_facts(c.data) == tensor_facts(want)  # dtype, scales, zero points by name
     assert c.data == want  # the converter is deterministic: the very bytes
