@@ -77,8 +77,8 @@ def test_brute_force_table_is_consistent(name: str) -> None:
     sel = _selective(name)
     n = sel["eval_samples"]
     assert 0.95 <= sel["float32_accuracy"] <= 1
-    for path in ("tflite-converter", "litert-quantizer"):
-        p = sel["paths"][path]
+    assert set(sel["paths"]) == {"tflite-converter", "tflite-converter-int8-io", "litert-quantizer"}
+    for path, p in sel["paths"].items():
         cands = p["candidates"]
         rows = {r[0]: r for r in p["subsets"]}
         assert sorted(rows) == list(range(1 << len(cands)))
@@ -140,16 +140,20 @@ def test_float32_tflite_is_the_keras_model(name: str, tf: Any) -> None:
     np.testing.assert_allclose(tflite_out, keras_out, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("fully_quantize", [False, True])
 @pytest.mark.parametrize("name", NAMES)
-def test_tflite_converter_plain_misses_minimal_set_meets(name: str, tf: Any) -> None:
+def test_tflite_converter_plain_misses_minimal_set_meets(
+    name: str, fully_quantize: bool, tf: Any
+) -> None:
     """TFLiteConverter by hand: plain int8 (converter.convert(), no debugger) misses max_drop;
     the recorded minimal set denylisted through QuantizationDebugger meets it, at the recorded
-    accuracy, and its ops' outputs are float32 in the result."""
+    accuracy, and its ops' outputs are float32 in the result. fully_quantize=True: int8 I/O."""
     from ai_edge_litert.interpreter import Interpreter
 
     sel = _selective(name)
     calib, x, y = _data(sel)
-    path = sel["paths"]["tflite-converter"]
+    path = sel["paths"]["tflite-converter-int8-io" if fully_quantize else "tflite-converter"]
+    assert path["options"]["fully_quantize"] is fully_quantize
     model = tf.keras.models.load_model(FIXTURES / sel["files"]["keras"])
 
     def rep() -> Any:
@@ -163,7 +167,13 @@ def test_tflite_converter_plain_misses_minimal_set_meets(name: str, tf: Any) -> 
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         return conv
 
-    plain = _hits(_outputs(converter().convert(), x), y)
+    conv = converter()
+    if fully_quantize:
+        conv.inference_input_type = conv.inference_output_type = tf.int8
+    plain_model = conv.convert()
+    io = Interpreter(model_content=plain_model).get_input_details()[0]["dtype"]
+    assert io == (np.int8 if fully_quantize else np.float32)
+    plain = _hits(_outputs(plain_model, x), y)
     assert plain == round(path["plain_convert"]["accuracy"] * len(y))
     assert not _meets_max_drop(plain, sel)
 
@@ -172,14 +182,16 @@ def test_tflite_converter_plain_misses_minimal_set_meets(name: str, tf: Any) -> 
         converter=converter(),
         debug_dataset=rep,
         debug_options=tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_nodes=best["keep_float"], fully_quantize=False
+            denylisted_nodes=best["keep_float"], fully_quantize=fully_quantize
         ),
     )
     kept = debugger.get_nondebug_quantized_model()
     hits = _hits(_outputs(kept, x), y)
     assert hits == round(best["accuracy"] * len(y))
     assert _meets_max_drop(hits, sel)
-    dtypes = {t["name"]: t["dtype"] for t in Interpreter(model_content=kept).get_tensor_details()}
+    interp = Interpreter(model_content=kept)
+    assert interp.get_input_details()[0]["dtype"] == io
+    dtypes = {t["name"]: t["dtype"] for t in interp.get_tensor_details()}
     assert all(dtypes[n] == np.float32 for n in best["keep_float"])
 
 
