@@ -19,6 +19,7 @@ LiteRT's Python API has no per-operator hook to record the last operator run.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import pickle
@@ -128,10 +129,8 @@ class _Child:
 
     def close_arena(self) -> None:
         if self.buf is not None:
-            try:
+            with contextlib.suppress(BufferError):  # a view still alive: the GC unmaps it
                 self.buf.close()
-            except BufferError:  # pragma: no cover - a view still alive: the GC unmaps it
-                pass
             self.buf = None
         if self.fd >= 0:
             os.close(self.fd)

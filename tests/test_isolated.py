@@ -1,0 +1,318 @@
+"""Isolated runs (issue 23, items 4-5): ``Runner(model, isolated=True)`` runs the runtime in a
+child process; a crash becomes ``RuntimeCrashError`` and this process lives on.
+
+Truths: the MANIFEST's crash facts (``aborts_at_allocate``, ``allocate_exit_code``), the exit
+status of LiteRT's own interpreter run by hand in a subprocess on the same bytes, the
+in-process Runner (outputs equal bit for bit), and /proc and /dev/shm (nothing left behind).
+
+The Runner refuses the crashes it knows from the file before any runtime starts; to crash the
+runtime for real these tests switch that refusal off with ``monkeypatch`` (``without_refusal``):
+the child never refuses anything itself, so what it meets is what an unknown file would do.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, MODELS, ROOT, Cli, edited
+
+import tflkit
+from tflkit import RuntimeCrashError, UnsupportedModelError
+from tflkit._inputs import random_inputs
+from tflkit.testing import assert_runs
+
+CRASHING = sorted(n for n, m in MODELS.items() if m.get("aborts_at_allocate"))
+RUNNABLE = sorted(n for n, m in MODELS.items() if m["runs_in_litert"])
+MLP = FIXTURES / "mlp_int8.tflite"
+
+
+@pytest.fixture
+def without_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Runner's refusal of known crashes switched off (this process only: the child
+    refuses nothing)."""
+    monkeypatch.setattr("tflkit.runner.runtime_hazards", lambda model: iter(()))
+
+
+def _zero_point_mutant() -> bytes:
+    """quantize_int8.tflite with its int8 output's zero point at 100000: LiteRT indexes a table
+    with it (the mutants the Runner now refuses from the file)."""
+
+    def edit(model: Any) -> None:
+        q = model.subgraphs[0].tensors[1].quantization
+        q.zeroPoint = [100000] * len(q.zeroPoint)
+
+    return edited("quantize_int8.tflite", edit)
+
+
+def _plain_interpreter_exit(data: bytes, tmp_path: Path) -> int:
+    """The exit status of LiteRT's interpreter opening and allocating the bytes, by hand."""
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    code = (
+        "import sys\nfrom ai_edge_litert.interpreter import Interpreter\n"
+        "Interpreter(model_path=sys.argv[1]).allocate_tensors()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=120)
+    return done.returncode
+
+
+def _our_fds() -> set[str]:
+    """This process's open files that are isolated arenas."""
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "tflkit-isolated" in target:
+            out.add(fd)
+    return out
+
+
+def _children() -> set[int]:
+    """Live (not zombie) child processes of this process."""
+    me = os.getpid()
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == me and fields[0] != "Z":
+            found.add(int(pid))
+    return found
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    """Fail the test when it leaves a child process, an arena or a /dev/shm segment behind."""
+    gc.collect()
+    shm, fds, kids = set(os.listdir("/dev/shm")), _our_fds(), _children()
+    yield
+    gc.collect()
+    assert _children() - kids == set()
+    assert _our_fds() - fds == set()
+    assert set(os.listdir("/dev/shm")) - shm == set()
+
+
+def _inputs(runner: Any, n: int) -> dict[str, np.ndarray]:
+    x, _ = random_inputs(runner.inputs, runner.input_names, n, seed=7, batch_axis=runner.batch_axis)
+    return x
+
+
+# ---------------------------------------------------------------- crashes
+
+
+@pytest.mark.parametrize("name", CRASHING)
+def test_crashing_fixture_raises_and_the_next_runner_works(
+    name: str, without_refusal: None, no_leaks: None
+) -> None:
+    facts = MODELS[name]
+    want = signal.Signals(-facts["allocate_exit_code"]).name  # -6: SIGABRT
+    with pytest.raises(RuntimeCrashError) as caught:
+        tflkit.Runner(FIXTURES / name, isolated=True)
+    exc = caught.value
+    assert (exc.signal, exc.phase, exc.model) == (want, "allocate", name)
+    assert str(exc) == f"{name}: the runtime crashed ({want}) during allocate"
+    assert isinstance(exc, tflkit.UnsupportedModelError) and isinstance(exc, tflkit.TflkitError)
+    # this process lives on, and the next isolated runner runs
+    x = np.random.default_rng(0).random((4, 32), dtype=np.float32)
+    with tflkit.Runner(MLP, isolated=True) as runner:
+        np.testing.assert_array_equal(runner.predict(x), tflkit.Runner(MLP).predict(x))
+
+
+def test_zero_point_mutant_crash_matches_the_plain_interpreter(
+    tmp_path: Path, without_refusal: None, no_leaks: None
+) -> None:
+    data = _zero_point_mutant()
+    truth = _plain_interpreter_exit(data, tmp_path)
+    assert truth < 0  # the runtime dies of a signal on it
+    with pytest.raises(RuntimeCrashError) as caught:
+        tflkit.Runner(data, isolated=True)
+    assert caught.value.exit_code == truth
+    assert caught.value.signal == signal.Signals(-truth).name
+    assert str(caught.value).startswith("<bytes>: the runtime crashed (SIG")
+
+
+def test_known_crashes_are_still_refused_before_any_child(no_leaks: None) -> None:
+    for name in CRASHING:
+        with pytest.raises(UnsupportedModelError) as caught:
+            tflkit.Runner(FIXTURES / name, isolated=True)
+        assert not isinstance(caught.value, RuntimeCrashError)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV])
+def test_child_killed_between_calls_raises_once_then_restarts(sig: int, no_leaks: None) -> None:
+    x = np.random.default_rng(1).random((64, 32), dtype=np.float32)
+    want = tflkit.Runner(MLP).predict(x)
+    with tflkit.Runner(MLP, isolated=True) as runner:
+        np.testing.assert_array_equal(runner.predict(x), want)
+        pid = runner._session.pid
+        os.kill(pid, sig)
+        with pytest.raises(RuntimeCrashError) as caught:
+            runner.predict(x)
+        assert caught.value.signal == signal.Signals(sig).name
+        assert caught.value.phase == "invoke"
+        assert not Path(f"/proc/{pid}").exists()  # reaped
+        np.testing.assert_array_equal(runner.predict(x), want)  # a new child
+        np.testing.assert_array_equal(runner.predict(x[:1]), want[:1])
+        assert runner._session.pid not in (None, pid)
+
+
+def test_crash_error_survives_pickling() -> None:
+    import pickle
+
+    exc = RuntimeCrashError("m.tflite", "invoke", signal="SIGSEGV", exit_code=-11)
+    back = pickle.loads(pickle.dumps(exc))
+    assert (back.model, back.phase, back.signal, back.exit_code, str(back)) == (
+        "m.tflite",
+        "invoke",
+        "SIGSEGV",
+        -11,
+        "m.tflite: the runtime crashed (SIGSEGV) during invoke",
+    )
+
+
+# ---------------------------------------------------------------- same outputs, no leaks
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_isolated_outputs_equal_in_process_bit_for_bit(name: str, no_leaks: None) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        here = tflkit.Runner(FIXTURES / name)
+        with tflkit.Runner(FIXTURES / name, isolated=True) as there:
+            assert there.isolated and not here.isolated
+            sizes = [1, 5] if here.batch_axis is not None else [1]
+            for n in sizes:
+                x = _inputs(here, n)
+                for raw in (False, True):
+                    if raw and any(t.is_quantized_int for t in here.inputs):
+                        continue  # raw feeds take the stored dtypes: drawn for real values here
+                    a, b = here.predict(x, raw=raw), there.predict(x, raw=raw)
+                    a = a if isinstance(a, dict) else {"": a}
+                    b = b if isinstance(b, dict) else {"": b}
+                    assert a.keys() == b.keys()
+                    for k in a:
+                        assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
+                        np.testing.assert_array_equal(a[k], b[k])
+            assert there.batching == here.batching and there.delegate == here.delegate
+
+
+def test_signature_on_another_subgraph_intermediates_and_state(no_leaks: None) -> None:
+    two = FIXTURES / "two_signatures.tflite"
+    here = tflkit.Runner(two, signature="encode")
+    with tflkit.Runner(two, signature="encode", isolated=True) as there:
+        x = _inputs(here, 3)
+        np.testing.assert_array_equal(here.predict(x), there.predict(x))
+    here = tflkit.Runner(MLP)
+    with tflkit.Runner(MLP, isolated=True) as there:
+        x = _inputs(here, 2)
+        a, b = here.intermediates(x), there.intermediates(x)
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+        assert len(there.time_invoke(x, repeat=3)) == 3
+    counter = FIXTURES / "stateful_counter.tflite"
+    here = tflkit.Runner(counter)
+    with tflkit.Runner(counter, isolated=True) as there:
+        x = _inputs(here, 3)
+        for _ in range(2):  # the state carries over calls, and reset() restores it
+            np.testing.assert_array_equal(here.predict(x), there.predict(x))
+        here.reset()
+        there.reset()
+        np.testing.assert_array_equal(here.predict(x), there.predict(x))
+
+
+def test_batches_larger_than_the_arena(no_leaks: None) -> None:
+    x = np.random.default_rng(2).random((40_000, 32), dtype=np.float32)  # 5 MB in, 1.6 MB out
+    want = tflkit.Runner(MLP).predict(x)
+    with tflkit.Runner(MLP, isolated=True) as runner:
+        np.testing.assert_array_equal(runner.predict(x), want)
+        np.testing.assert_array_equal(runner.predict(x[:3]), want[:3])
+
+
+def test_model_given_as_bytes(no_leaks: None) -> None:
+    data = MLP.read_bytes()
+    x = np.random.default_rng(3).random((5, 32), dtype=np.float32)
+    with tflkit.Runner(data, isolated=True) as runner:
+        np.testing.assert_array_equal(runner.predict(x), tflkit.Runner(data).predict(x))
+
+
+def test_close_ends_the_child_and_a_forgotten_runner_is_collected(no_leaks: None) -> None:
+    runner = tflkit.Runner(MLP, isolated=True)
+    pid = runner._session.pid
+    assert pid is not None and pid in _children()
+    runner.close()
+    assert pid not in _children() and runner._session.pid is None
+    assert runner.predict(np.zeros((1, 32), np.float32)).shape == (1, 10)  # starts again
+    forgotten = tflkit.Runner(MLP, isolated=True)
+    pid = forgotten._session.pid
+    del forgotten, runner
+    gc.collect()
+    assert pid not in _children()
+
+
+def test_errors_from_the_child_keep_their_type(no_leaks: None) -> None:
+    with tflkit.Runner(MLP, isolated=True) as runner:
+        with pytest.raises(tflkit.InputError):
+            runner.predict(np.zeros((2, 31), np.float32))  # refused in this process
+        assert runner.predict(np.zeros((2, 32), np.float32)).shape == (2, 10)
+
+
+# ---------------------------------------------------------------- assert_runs
+
+
+def test_assert_runs_passes_on_a_good_model_and_fails_cleanly_on_a_crash(
+    without_refusal: None, no_leaks: None
+) -> None:
+    out = assert_runs(MLP)
+    assert out.shape == (1, 10)
+    x = np.ones((2, 32), np.float32)
+    np.testing.assert_array_equal(assert_runs(MLP, x), tflkit.Runner(MLP).predict(x))
+    for name in CRASHING:
+        with pytest.raises(
+            AssertionError, match=r"the runtime crashed \(SIGABRT\) during allocate"
+        ):
+            assert_runs(FIXTURES / name)
+
+
+def test_assert_runs_fails_on_a_refused_model(no_leaks: None) -> None:
+    for name in CRASHING:
+        with pytest.raises(AssertionError, match=name):
+            assert_runs(FIXTURES / name)
+
+
+# ---------------------------------------------------------------- item 5: check and inspect
+
+
+@pytest.mark.parametrize("name", CRASHING)
+def test_check_and_inspect_never_start_the_runtime(name: str, cli: Cli) -> None:
+    # in a fresh process: the runtime is never imported, so it cannot crash
+    code = (
+        "import sys, tflkit\n"
+        f"tflkit.check({str(FIXTURES / name)!r})\n"
+        f"tflkit.load({str(FIXTURES / name)!r})\n"
+        "assert 'ai_edge_litert' not in sys.modules and 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    for command in ("check", "inspect"):  # a child each: a crash would end it with a signal
+        result = cli.invoke(command, FIXTURES / name, entry="-m")
+        assert result.exit_code in (0, 1), result.stderr
+        assert "Traceback" not in result.stderr
+    result = cli.invoke("check", FIXTURES / name)
+    assert result.exit_code == 1 and "blockwise" in result.stdout
