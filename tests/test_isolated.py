@@ -316,3 +316,83 @@ def test_check_and_inspect_never_start_the_runtime(name: str, cli: Cli) -> None:
         assert "Traceback" not in result.stderr
     result = cli.invoke("check", FIXTURES / name)
     assert result.exit_code == 1 and "blockwise" in result.stdout
+
+
+# ---------------------------------------------------------------- compare, run, bench --isolated
+
+
+def _write_mutant(tmp_path: Path) -> Path:
+    path = tmp_path / "zp_mutant.tflite"
+    path.write_bytes(_zero_point_mutant())
+    return path
+
+
+def test_compare_isolated_leaves_out_a_crashing_model(
+    tmp_path: Path, without_refusal: None, cli: Cli, no_leaks: None
+) -> None:
+    import json
+
+    from jsonschema import validate
+
+    mutant = _write_mutant(tmp_path)
+    truth = _plain_interpreter_exit(mutant.read_bytes(), tmp_path)
+    want = signal.Signals(-truth).name
+    ref = FIXTURES / "quantize_int8.tflite"
+    other = tmp_path / "copy.tflite"
+    other.write_bytes(ref.read_bytes())
+    result = cli.invoke(
+        "compare", ref, mutant, other, "--isolated", "--no-speed", "-n", "8", "--json"
+    )
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(result.stdout)
+    schema = json.loads((ROOT / "schemas" / "compare.schema.json").read_text())
+    validate(doc, schema)
+    line = f"zp_mutant.tflite: the runtime crashed ({want}) during allocate; left out of the comparison"
+    assert doc["crashed"] == [line] and line in doc["notes"]
+    assert [m["name"] for m in doc["models"]] == ["quantize_int8", "copy"]
+    assert result.stderr.strip().splitlines()[-1] == f"tflkit: error: {line}"
+    # human output: the same line among the notes, exit 1
+    result = cli.invoke("compare", ref, mutant, "--isolated", "--no-speed", "-n", "8")
+    assert result.exit_code == 1 and "zp_mutant.tflite: the runtime crashed" in result.stdout
+
+
+def test_compare_isolated_crash_during_the_run(no_leaks: None) -> None:
+    x = np.random.default_rng(4).random((16, 32), dtype=np.float32)
+    victim = tflkit.Runner(FIXTURES / "mlp_float32.tflite", isolated=True)
+    os.kill(victim._session.pid, signal.SIGSEGV)
+    c = tflkit.compare(
+        [MLP, victim, FIXTURES / "mlp_float16.tflite"], x, speed=False, isolated=True
+    )
+    assert c.crashed == (
+        "mlp_float32.tflite: the runtime crashed (SIGSEGV) during invoke; left out of the "
+        "comparison",
+    )
+    assert [m.name for m in c.models] == ["mlp_int8", "mlp_float16"] and c.reference == 0
+    plain = tflkit.compare([MLP, FIXTURES / "mlp_float16.tflite"], x, speed=False)
+    assert c.models[1].outputs == plain.models[1].outputs
+    victim.close()
+    with pytest.raises(RuntimeCrashError):  # the reference crashing ends the comparison
+        victim = tflkit.Runner(MLP, isolated=True)
+        os.kill(victim._session.pid, signal.SIGKILL)
+        tflkit.compare([victim, FIXTURES / "mlp_float16.tflite"], x, speed=False, isolated=True)
+    victim.close()
+
+
+def test_run_and_bench_isolated(tmp_path: Path, cli: Cli, no_leaks: None) -> None:
+    import json
+
+    x = np.random.default_rng(5).random((50, 32), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for flag in ([], ["--isolated"]):
+        out = tmp_path / f"out{len(flag)}.npz"
+        result = cli.invoke("run", MLP, "-i", tmp_path / "x.npy", "-o", out, *flag)
+        assert result.exit_code == 0, result.stderr
+    a, b = np.load(tmp_path / "out0.npz"), np.load(tmp_path / "out1.npz")
+    assert a.files == b.files
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k])
+    result = cli.invoke("bench", MLP, "--isolated", "-s", "0.05", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["calls"] >= 10
+    result = cli.invoke("run", MLP, "-i", tmp_path / "x.npy", "--isolated", "--ray")
+    assert result.exit_code == 2 and "--isolated" in result.stderr
