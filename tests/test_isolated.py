@@ -209,7 +209,7 @@ def test_isolated_outputs_equal_in_process_bit_for_bit(name: str, no_leaks: None
                     for k in a:
                         assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
                         np.testing.assert_array_equal(a[k], b[k])
-            assert there.batching == here.batching and there.delegate == here.delegate
+            assert there.delegate == here.delegate  # (auto batching: timed, may differ)
 
 
 def test_signature_on_another_subgraph_intermediates_and_state(no_leaks: None) -> None:

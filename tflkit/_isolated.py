@@ -201,7 +201,6 @@ class IsolatedSession:
         #: Child processes started so far (1 + restarts).
         self.starts = 0
         self._child = _Child()
-        self._child.resize(_MIN_ARENA)
         self._finalizer = weakref.finalize(self, self._child.shutdown)
         try:
             self._start()
@@ -220,6 +219,8 @@ class IsolatedSession:
     def _start(self) -> None:
         """Start a child and open the model in it (the runtime's ``open`` and ``allocate``)."""
         child = self._child
+        if child.buf is None:  # closed: a new arena
+            child.resize(_MIN_ARENA)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         model_fd = -1
         try:
@@ -256,7 +257,7 @@ class IsolatedSession:
 
     def close(self) -> None:
         """End the child process and unmap the arena; a later call starts a new child."""
-        self._child.stop()
+        self._child.shutdown()
 
     def _crash(self, call: str) -> RuntimeCrashError:
         """The error for a child that died; the child reaped, the next call starts a new one."""
