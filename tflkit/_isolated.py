@@ -25,14 +25,13 @@ import os
 import pickle
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import warnings
 import weakref
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
-from multiprocessing.reduction import recvfds, sendfds
 from typing import Any
 
 import numpy as np
@@ -72,6 +71,12 @@ def _anonymous_file(size: int) -> int:
     return fd
 
 
+def _readable(sock: socket.socket | None, timeout: float) -> bool:
+    import select
+
+    return sock is not None and bool(select.select([sock], [], [], timeout)[0])
+
+
 def _layout(arrays: Sequence[Array], start: int = _HEADER) -> tuple[list[Any], int]:
     """Where each array goes in the arena, and the bytes needed."""
     out: list[Any] = []
@@ -104,6 +109,52 @@ def _read(buf: mmap.mmap, layout: list[Any], *, copy: bool) -> list[Array]:
     return out
 
 
+class _Channel:
+    """Pickled messages over a stream socket, a 4-byte length first, one syscall each way for
+    a small message (multiprocessing's Connection reads header and body apart); a message may
+    carry file descriptors (SCM_RIGHTS). One message in flight each way at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray(1 << 16)
+        self.anc = socket.CMSG_SPACE(struct.calcsize("i"))
+
+    def send(self, obj: Any, fds: Sequence[int] = ()) -> None:
+        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data = struct.pack("<I", len(body)) + body
+        if fds:
+            sent = socket.send_fds(self.sock, [data], list(fds))
+            data = data[sent:]
+        if data:
+            self.sock.sendall(data)
+
+    def recv(self, *, fds: bool = False) -> tuple[Any, list[int]]:
+        """The next message and the file descriptors that came with it; EOFError when the other
+        end is gone."""
+        got: list[int] = []
+        have, need = 0, 4
+        while True:
+            if have >= 4 and need == 4:
+                need = 4 + struct.unpack_from("<I", self.buf)[0]
+                if need > len(self.buf):
+                    self.buf.extend(bytes(need - len(self.buf)))
+            if have >= need:
+                break
+            with memoryview(self.buf) as whole, whole[have:] as view:
+                if fds:
+                    n, anc, _, _ = self.sock.recvmsg_into([view], self.anc)
+                    for level, kind, data in anc:
+                        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                            got += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
+                else:
+                    n = self.sock.recv_into(view)
+            if n == 0:
+                raise EOFError
+            have += n
+        with memoryview(self.buf) as whole:
+            return pickle.loads(whole[4:need]), got
+
+
 # ---------------------------------------------------------------------------- the caller's side
 
 
@@ -113,7 +164,7 @@ class _Child:
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
-        self.conn: Connection | None = None
+        self.chan: _Channel | None = None
         self.sock: socket.socket | None = None
         self.fd = -1
         self.buf: mmap.mmap | None = None
@@ -139,9 +190,7 @@ class _Child:
     def stop(self) -> None:
         """End the child (EOF on its socket, then SIGKILL if it does not exit) and reap it."""
         proc, self.proc = self.proc, None
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.chan = None
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -224,13 +273,14 @@ class IsolatedSession:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         model_fd = -1
         try:
-            source: Any = self.source
-            if isinstance(source, bytes):  # the bytes cross through memory, not the socket
-                model_fd = _anonymous_file(len(source))
-                with mmap.mmap(model_fd, len(source)) as m:
-                    m[:] = source
-                source = ("fd", model_fd, len(source))
-            fds = [theirs.fileno(), child.fd] + ([model_fd] if model_fd >= 0 else [])
+            # The Model, pickled (its bytes too when it was loaded from bytes), crosses through
+            # memory, not the socket: the child need not parse the file again (~0.1 s)
+            data = pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+            model_fd = _anonymous_file(len(data))
+            with mmap.mmap(model_fd, len(data)) as m:
+                m[:] = data
+            source = self.source if isinstance(self.source, str) else None
+            fds = [theirs.fileno(), child.fd, model_fd]
             assert child.buf is not None
             child.buf[0] = 0  # start-up
             child.proc = subprocess.Popen(
@@ -247,11 +297,11 @@ class IsolatedSession:
             if model_fd >= 0:
                 os.close(model_fd)
         child.sock = mine
-        child.conn = Connection(os.dup(mine.fileno()))
+        child.chan = _Channel(mine)
         self._call(
             "open",
             [],
-            (source, child.size, self.num_threads, self.signature_key),
+            (source, len(data), child.size, self.num_threads, self.signature_key),
             timeout=_START_TIMEOUT,
         )
 
@@ -297,21 +347,24 @@ class IsolatedSession:
         if child.proc is None:
             self._start()
         layout, need = _layout(arrays)
-        if need > child.size:
-            self._new_arena(need)
-        assert child.buf is not None and child.conn is not None
+        arena: tuple[Any, list[int]] = (None, [])
+        if need > child.size:  # a new arena, sent with the command
+            child.resize(need)
+            arena = (child.size, [child.fd])
+        assert child.buf is not None and child.chan is not None
         _write(child.buf, layout, arrays)
         call = "invoke" if command not in ("open", "reset") else "open"
+        chan = child.chan
         try:
-            child.conn.send((command, layout, args))
+            chan.send((command, layout, args, arena[0]), arena[1])
             while True:
-                if timeout is not None and not child.conn.poll(timeout):
+                if timeout is not None and not _readable(child.sock, timeout):
                     raise TimeoutError  # pragma: no cover - a child that never answers
-                reply = child.conn.recv()
+                reply, _ = chan.recv()
                 if reply[0] != "grow":
                     break
-                self._new_arena(reply[1])  # outputs larger than the arena: again, in a new one
-                child.conn.send(("fetch", [], ()))
+                child.resize(reply[1])  # outputs larger than the arena: again, in a new one
+                chan.send(("fetch", [], (), child.size), [child.fd])
         except (EOFError, OSError, TimeoutError):
             raise self._crash(call) from None
         except BaseException:
@@ -326,16 +379,6 @@ class IsolatedSession:
             raise result
         out_layout, extra = result
         return _read(child.buf, out_layout, copy=True), extra
-
-    def _new_arena(self, need: int) -> None:
-        child = self._child
-        child.resize(need)
-        if child.proc is not None and child.conn is not None and child.sock is not None:
-            try:
-                child.conn.send(("arena", [], (child.size,)))
-                sendfds(child.sock, [child.fd])
-            except OSError:
-                raise self._crash("invoke") from None
 
     # ------------------------------------------------------------------ Session's methods
 
@@ -377,10 +420,11 @@ class IsolatedSession:
 class _Server:
     """The child's loop: one Session, commands in, replies out."""
 
-    def __init__(self, conn: Connection, sock: socket.socket, arena_fd: int) -> None:
-        self.conn = conn
-        self.sock = sock
+    def __init__(self, chan: _Channel, arena_fd: int, model_fd: int) -> None:
+        self.chan = chan
         self.arena_fd = arena_fd
+        self.model_fd = model_fd
+        self.sent_state: Any = None
         self.buf: mmap.mmap | None = None
         self.session: Any = None
         self.pending: list[Array] = []  # outputs kept until they fit the arena
@@ -397,17 +441,16 @@ class _Server:
         self.buf = mmap.mmap(self.arena_fd, size)
         os.close(self.arena_fd)
 
-    def open(self, source: Any, size: int, num_threads: Any, key: Any) -> None:
+    def open(self, source: Any, n: int, size: int, num_threads: Any, key: Any) -> None:
         from tflkit._interpreter import Session
-        from tflkit.loader import load
+        from tflkit.loader import interpreter_source
 
         self.map(size)
-        if isinstance(source, tuple):  # ("fd", fd, size): the model's bytes
-            _, fd, n = source
-            with mmap.mmap(fd, n, prot=mmap.PROT_READ) as m:
-                source = bytes(m)
-            os.close(fd)
-        model = load(source)
+        with mmap.mmap(self.model_fd, n, prot=mmap.PROT_READ) as m:
+            model = pickle.loads(m)
+        os.close(self.model_fd)
+        if source is None:  # the bytes the caller's Model was loaded from
+            source = interpreter_source(model)
         sig = model.signature(key) if key is not None else None
         if sig is None:
             sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
@@ -476,24 +519,28 @@ class _Server:
         return ("ok", (layout, self.extra), self.state(), self.flush())
 
     def state(self) -> Any:
+        """The Session's input shapes and delegate when they changed since the last reply."""
         s = self.session
-        return None if s is None else (list(s.in_shapes), s.delegate)
+        state = None if s is None else (list(s.in_shapes), s.delegate)
+        if state == self.sent_state:
+            return None
+        self.sent_state = state
+        return state
 
     def flush(self) -> list[tuple[type[Warning], str]]:
         caught, self.caught = self.caught, []
         return caught
 
     def serve(self) -> None:
-        conn = self.conn
+        chan = self.chan
         while True:
             try:
-                command, layout, args = conn.recv()
+                (command, layout, args, arena), fds = chan.recv(fds=True)
             except (EOFError, OSError):
                 return
-            if command == "arena":
-                self.arena_fd = recvfds(self.sock, 1)[0]
-                self.map(args[0])
-                continue
+            if arena is not None:  # a new arena came with the command
+                self.arena_fd = fds[0]
+                self.map(arena)
             if command != "fetch":
                 try:
                     self.pending, self.extra = self.handle(command, layout, args)
@@ -503,9 +550,9 @@ class _Server:
                     if self.buf is not None:
                         self.phase(_IDLE)
                     self.pending = []
-                    conn.send(("err", _picklable(exc), self.state(), self.flush()))
+                    chan.send(("err", _picklable(exc), self.state(), self.flush()))
                     continue
-            conn.send(self.reply_outputs())
+            chan.send(self.reply_outputs())
 
 
 def _picklable(exc: BaseException) -> BaseException:
@@ -519,10 +566,10 @@ def _picklable(exc: BaseException) -> BaseException:
 
 
 def main(argv: Sequence[str]) -> None:
-    """The child: ``python -m tflkit._isolated SOCKET_FD ARENA_FD [MODEL_FD]``."""
+    """The child: ``python -m tflkit._isolated SOCKET_FD ARENA_FD MODEL_FD``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     sock = socket.socket(fileno=int(argv[0]))
-    server = _Server(Connection(os.dup(sock.fileno())), sock, int(argv[1]))
+    server = _Server(_Channel(sock), int(argv[1]), int(argv[2]))
 
     def record(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
         server.caught.append((category, str(message)))
