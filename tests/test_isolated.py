@@ -396,3 +396,24 @@ def test_run_and_bench_isolated(tmp_path: Path, cli: Cli, no_leaks: None) -> Non
     assert json.loads(result.stdout)["calls"] >= 10
     result = cli.invoke("run", MLP, "-i", tmp_path / "x.npy", "--isolated", "--ray")
     assert result.exit_code == 2 and "--isolated" in result.stderr
+
+
+def test_a_forked_process_gets_a_child_of_its_own(no_leaks: None) -> None:
+    x = np.random.default_rng(6).random((8, 32), dtype=np.float32)
+    want = tflkit.Runner(MLP).predict(x)
+    with tflkit.Runner(MLP, isolated=True) as runner:
+        np.testing.assert_array_equal(runner.predict(x), want)
+        owner = runner._session.pid
+        pid = os.fork()
+        if pid == 0:  # the fork: its own child, the parent's left alone
+            code = 1
+            try:
+                ok = np.array_equal(runner.predict(x), want)
+                code = 0 if ok and runner._session.pid not in (None, owner) else 1
+                runner.close()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        np.testing.assert_array_equal(runner.predict(x), want)
+        assert runner._session.pid == owner

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._interpreter import RuntimeGuard
 from tflkit.errors import RuntimeCrashError, TflkitError, caller_stacklevel
 from tflkit.model import Model, Tensor
 
@@ -53,7 +54,6 @@ _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading 
 
 # A layout entry: (offset in the arena, dtype str, shape), or ("inline", array) for arrays
 # that cannot live in shared memory (object dtype: strings).
-Layout = list[Any]
 
 
 def _align(n: int) -> int:
@@ -169,6 +169,13 @@ class _Child:
         self.fd = -1
         self.buf: mmap.mmap | None = None
         self.size = 0
+        self.pid = os.getpid()  # the process that owns the child
+
+    def abandon(self) -> None:
+        """In a fork of the owner: let go of this process's copies of the socket and the
+        arena, leaving the owner's child alone."""
+        self.proc = None
+        self.shutdown()
 
     def resize(self, size: int) -> None:
         """A new arena of at least ``size`` bytes (the child is told by the caller)."""
@@ -237,8 +244,6 @@ class IsolatedSession:
         num_threads: int | None,
         signature_key: str | None,
     ) -> None:
-        from tflkit._interpreter import RuntimeGuard
-
         self.model = model
         self.source = os.path.abspath(source) if isinstance(source, str) else source
         self.inputs = tuple(inputs)
@@ -344,6 +349,11 @@ class IsolatedSession:
         """One command to the child: arrays through the arena, the reply's arrays copied out
         of it. A child that died becomes RuntimeCrashError (the phase it was in)."""
         child = self._child
+        if child.pid != os.getpid():  # this process is a fork: a child of its own
+            self._finalizer.detach()
+            child.abandon()
+            self._child = child = _Child()
+            self._finalizer = weakref.finalize(self, child.shutdown)
         if child.proc is None:
             self._start()
         layout, need = _layout(arrays)
