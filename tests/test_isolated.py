@@ -417,3 +417,69 @@ def test_a_forked_process_gets_a_child_of_its_own(no_leaks: None) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
         np.testing.assert_array_equal(runner.predict(x), want)
         assert runner._session.pid == owner
+
+
+# ---------------------------------------------------------------- the mutants, unrefused
+
+
+def _unprotected_outcomes() -> dict[int, str]:
+    """Each mutant's outcome in a plain process without the refusal: "ok", an error class
+    name, or "crash -N" (the worker died of signal N on it)."""
+    import json
+
+    from test_runner_mutants import MODELS as MUTATED
+
+    worker = Path(__file__).with_name("_unrefused_worker.py")
+    paths = [str(FIXTURES / m) for m in MUTATED]
+    outcomes: dict[int, str] = {}
+    start = 0
+    while start < 40 * len(paths):
+        done = subprocess.run(
+            [sys.executable, str(worker), str(start), *paths],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
+        )
+        current = None
+        for line in done.stdout.splitlines():
+            event = json.loads(line)
+            if "start" in event:
+                current = event["start"]
+            else:
+                outcomes[event["done"]], current = event["outcome"], None
+        if current is None:
+            break
+        outcomes[current] = f"crash {done.returncode}"
+        start = current + 1
+    return outcomes
+
+
+def test_every_mutant_gives_the_unprotected_outcome_and_a_crash_one_error(
+    without_refusal: None, no_leaks: None
+) -> None:
+    from _mutant_worker import mutants, zeros
+    from _unrefused_worker import outcome
+    from test_runner_mutants import MODELS as MUTATED
+
+    truth = _unprotected_outcomes()
+    cases = mutants([str(FIXTURES / m) for m in MUTATED])
+    assert len(truth) == len(cases) == 160
+    crashes = {i for i, o in truth.items() if o.startswith("crash")}
+    assert crashes, "no mutant crashes the runtime any more: the test proves nothing"
+
+    def isolated(data: bytes) -> Any:
+        return tflkit.Runner(data, isolated=True)
+
+    for i, data in enumerate(cases):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if i in crashes:
+                with pytest.raises(RuntimeCrashError) as caught:
+                    runner = isolated(data)
+                    names, inputs = runner.input_names, runner.inputs
+                    runner.predict({n: zeros(t) for n, t in zip(names, inputs, strict=True)})
+                code = int(truth[i].split()[1])
+                assert caught.value.exit_code == code, (i, truth[i], str(caught.value))
+            else:
+                assert outcome(isolated, data) == truth[i], i
