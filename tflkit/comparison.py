@@ -141,7 +141,7 @@ def compare(
     mine: list[Any] = []  # isolated Runners opened here: closed on return
     if isolated:
         crashed = {}
-        models, names, reference = open_isolated(
+        models, names, reference = _open_isolated(
             models, names, reference, num_threads, left_out, mine
         )
     try:
@@ -309,7 +309,7 @@ def _compare(
     )
 
 
-def open_isolated(
+def _open_isolated(
     models: Sequence[ModelLike | Any],
     names: Sequence[str] | None,
     reference: int,
@@ -471,12 +471,14 @@ def compare_files(
     shards = data is not None and is_shard_spec(data)
     if on_ray and not shards:
         raise InputError("ray=True compares shards: give data= a directory or a glob of shards")
+    if on_ray and isolated:
+        raise InputError("isolated=True runs the models here: leave out ray= and address=")
     # A Keras file or SavedModel first: the reference, run through TensorFlow by compare()
     source = list(models[:1]) if reference_is_source(models) else []
     left_out: list[str] = []
     mine: list[Any] = []
     if isolated:
-        runners, _, _ = open_isolated(models[len(source) :], None, 0, num_threads, left_out, mine)
+        runners, _, _ = _open_isolated(models[len(source) :], None, 0, num_threads, left_out, mine)
     else:
         runners = [
             m if isinstance(m, Runner) else Runner(m, num_threads=num_threads)
