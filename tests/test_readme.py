@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT, Cli
 
@@ -30,6 +31,8 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
 
 def test_python_examples_run() -> None:
     for code in _blocks("python"):
+        if "tflkit_model" in code:  # the plugin's fixtures: tests/test_ci_recipe.py runs it
+            continue
         if "def test_" in code:  # a pytest example: run its tests too
             code += (
                 "\nfor _n, _f in list(globals().items()):\n    if _n.startswith('test_'): _f()\n"
@@ -80,3 +83,30 @@ def test_documented_compare_output_matches_the_fixtures(cli: Cli) -> None:
     kept = documented[:start] + documented[end:]
     missing = [line for line in kept if line.rstrip() and line.rstrip() not in actual]
     assert not missing, missing
+
+
+def test_documented_selective_search_matches_the_fixture(cli: Cli, tmp_path: Path) -> None:
+    """The "When int8 loses too much accuracy" example: the search's table as documented
+    (invoke times vary: that column is left out)."""
+    section = README.split("## When int8 loses too much accuracy", 1)[1]
+    command = re.search(r"```bash\n(tflkit convert .*?)```", section, re.S)
+    console = re.search(r"```console\n(Search .*?)```", section, re.S)
+    assert command is not None and console is not None
+    args = command.group(1).replace("\\\n", " ").split()[2:]
+    args = [str(tmp_path / a) if a.endswith(".tflite") and "/" not in a else a for a in args]
+    proc = cli.invoke("convert", *args, entry="cli.py", width=80)
+    assert proc.exit_code == 0, proc.stderr
+
+    def without_times(lines: list[str]) -> list[list[str]]:
+        rows = []
+        for line in lines:
+            words = line.split()
+            if len(words) >= 8 and words[-1] in ("yes", "no"):  # a step row
+                del words[-2]
+            rows.append(words)
+        return rows
+
+    documented = console.group(1).splitlines()
+    actual = proc.stdout.splitlines()
+    start = next(i for i, line in enumerate(actual) if line.startswith("Search ("))
+    assert without_times(actual[start : start + len(documented)]) == without_times(documented)

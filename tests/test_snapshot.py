@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, MODELS, ROOT, Cli, edited, litert_interpreter
 
-from tflkit.testing import UPDATE_SNAPSHOTS, assert_matches_snapshot
+from tflkit.testing import CI, UPDATE_SNAPSHOTS, assert_matches_snapshot
 
 INT8 = FIXTURES / "mlp_int8.tflite"
 
@@ -32,6 +32,7 @@ def _scale_times(factor: float) -> Any:
 @pytest.fixture(autouse=True)
 def _no_update(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(UPDATE_SNAPSHOTS, raising=False)
+    monkeypatch.delenv(CI, raising=False)  # CI mode (a missing snapshot fails): test_pytest_plugin
 
 
 def test_first_run_writes_then_matches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -404,3 +405,112 @@ def test_diff_schema_is_valid_and_one_file() -> None:
     packaged = resources.files("tflkit").joinpath("schemas/diff.schema.json").read_bytes()
     assert (ROOT / "schemas" / "diff.schema.json").read_bytes() == packaged
     jsonschema.Draft202012Validator.check_schema(json.loads(packaged))
+
+
+# ---------------------------------------------------------------- snapshot --check (the hook)
+
+
+def _models(tmp_path: Path) -> Path:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "a.tflite").write_bytes(INT8.read_bytes())
+    (models / "b.tflite").write_bytes((FIXTURES / "mlp_float32.tflite").read_bytes())
+    return models
+
+
+def test_cli_snapshot_default_path_and_check(tmp_path: Path, cli: Cli) -> None:
+    models = _models(tmp_path)
+    wrote = cli.invoke("snapshot", "models/a.tflite", "models/b.tflite", cwd=tmp_path)
+    assert wrote.exit_code == 0, wrote.stderr
+    folder = models / "__snapshots__"
+    assert {p.name: json.loads(p.read_text())["model"] for p in folder.iterdir()} == {
+        "a.json": "a.tflite",
+        "b.json": "b.tflite",
+    }
+    stored = json.loads((folder / "a.json").read_text())
+    (x,) = litert_interpreter(INT8).get_input_details()
+    scales = stored["signatures"]["serving_default"]["inputs"]["keras_tensor"]["quantization"]
+    assert scales["scales"] == [pytest.approx(x["quantization"][0], rel=1e-7)]
+
+    same = cli.invoke("snapshot", "--check", "models/a.tflite", "models/b.tflite", cwd=tmp_path)
+    assert same.exit_code == 0, same.stderr
+    assert same.stdout.splitlines() == [
+        "MATCH      models/a.tflite  models/__snapshots__/a.json",
+        "MATCH      models/b.tflite  models/__snapshots__/b.json",
+        "2 checked: 2 matched",
+    ]
+    (models / "a.tflite").write_bytes(edited("mlp_int8.tflite", _scale_times(1.5)))
+    (models / "c.tflite").write_bytes(INT8.read_bytes())
+    (folder / "b.json").write_text("{")
+    args = ["snapshot", "--check", "models/a.tflite", "models/b.tflite", "models/c.tflite"]
+    bad = cli.invoke(*args, cwd=tmp_path)
+    assert bad.exit_code == 1, bad.stderr
+    out = bad.stdout
+    assert "CHANGED    models/a.tflite  models/__snapshots__/a.json" in out
+    assert "scales 0.00390625 -> 0.00585938 (drift 50.00%)" in out  # 0.00390625 * 1.5
+    assert "MALFORMED  models/b.tflite" in out and "not JSON" in out
+    assert "MISSING    models/c.tflite: no snapshot models/__snapshots__/c.json" in out
+    assert out.splitlines()[-1] == "3 checked: 1 changed, 1 missing, 1 malformed"
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_cli_snapshot_dir_and_refusals(tmp_path: Path, cli: Cli) -> None:
+    _models(tmp_path)
+    wrote = cli.invoke("snapshot", "models/a.tflite", "--snapshot-dir", "snaps", cwd=tmp_path)
+    assert wrote.exit_code == 0, wrote.stderr
+    assert json.loads((tmp_path / "snaps" / "a.json").read_text())["model"] == "a.tflite"
+    check = ["snapshot", "--check", "models/a.tflite"]
+    assert cli.invoke(*check, "--snapshot-dir", "snaps", cwd=tmp_path).exit_code == 0
+    assert cli.invoke(*check, "-o", "snaps/a.json", cwd=tmp_path).exit_code == 0
+    missing = cli.invoke(*check, cwd=tmp_path)
+    assert missing.exit_code == 1
+    for args, what in [
+        (["snapshot", "models/a.tflite", "models/b.tflite", "-o", "x.json"], "--output names one"),
+        (["snapshot", "models/a.tflite", "-o", "x.json", "--snapshot-dir", "s"], "go apart"),
+        ([*check, "--force"], "--force does not go with --check"),
+        (["snapshot", "models/a.tflite", "models/b.tflite", "--json"], "give one MODEL"),
+    ]:
+        refused = cli.invoke(*args, cwd=tmp_path)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert what in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_cli_snapshot_check_json_and_an_unreadable_model(tmp_path: Path, cli: Cli) -> None:
+    """--check --json validates against its schema; an unreadable model is one error line and
+    exit 2, the others still checked."""
+    models = _models(tmp_path)
+    assert cli.invoke("snapshot", "models/a.tflite", cwd=tmp_path).exit_code == 0
+    (models / "b.tflite").write_bytes(edited("mlp_int8.tflite", _scale_times(1.5)))
+    (models / "__snapshots__" / "b.json").write_bytes(
+        (models / "__snapshots__" / "a.json").read_bytes()
+    )
+    args = ["snapshot", "--check", "--json", "models/a.tflite", "models/b.tflite"]
+    done = cli.invoke(*args, "models/c.tflite", "models/none.tflite", cwd=tmp_path)
+    assert done.exit_code == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("tflkit: error:")]
+    assert errors == [
+        f"tflkit: error: models/{name}.tflite: no such file or directory" for name in ("c", "none")
+    ]
+    assert [e["status"] for e in json.loads(done.stdout)["snapshots"]] == ["matched", "changed"]
+
+    (models / "c.tflite").write_bytes(INT8.read_bytes())
+    done = cli.invoke(*args, "models/c.tflite", cwd=tmp_path)
+    assert done.exit_code == 1, done.stderr
+    document = json.loads(done.stdout)
+    schema = json.loads(
+        resources.files("tflkit").joinpath("schemas/snapshot-check.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(document, schema)
+    assert (ROOT / "schemas" / "snapshot-check.schema.json").is_file()  # the top-level link
+    status = {e["model"]: e["status"] for e in document["snapshots"]}
+    assert status == {
+        "models/a.tflite": "matched",
+        "models/b.tflite": "changed",
+        "models/c.tflite": "missing",
+    }
+    assert document["counts"] == {"matched": 1, "changed": 1, "missing": 1, "malformed": 0}
+    assert document["passed"] is False and document["checked"] == 3
+    (b,) = [e for e in document["snapshots"] if e["status"] == "changed"]
+    scales = [c for c in b["changes"] if c["field"] == "scales"]
+    assert scales and all(c["new"] == 0.005859375 for c in scales)  # 0.00390625 * 1.5

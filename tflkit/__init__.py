@@ -66,6 +66,8 @@ __all__ = [
     "RuntimeCrashError",
     "Runner",
     "SaturationWarning",
+    "Search",
+    "SearchStep",
     "__version__",
     "benchmark",
     "check",
@@ -96,6 +98,8 @@ _LAZY = {
     "ModelDiff": "tflkit.differ",
     "convert": "tflkit.conversion",  # imports TensorFlow on first use
     "Conversion": "tflkit.conversion",
+    "Search": "tflkit._search",  # Conversion.search: how max_drop / min_snr chose
+    "SearchStep": "tflkit._search",
     "Comparison": "tflkit.comparison",
     "benchmark": "tflkit.speed",
     "Benchmark": "tflkit.speed",

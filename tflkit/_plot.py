@@ -1,4 +1,5 @@
-"""The ``--plot`` figure of ``tflkit compare`` (matplotlib, from the ``[plot]`` extra)."""
+"""The ``--plot`` figures of ``tflkit compare`` and ``tflkit convert`` (matplotlib, from the
+``[plot]`` extra)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tflkit.errors import TflkitError
 
 if TYPE_CHECKING:
+    from tflkit._search import Search
     from tflkit.comparison import Comparison
 
 PLOT_EXTRA = "plots need matplotlib: pip install 'tflkit[plot]'"
@@ -107,3 +109,54 @@ def _cap(x: float, top: float) -> float:
     """``x``, at most ``top``; a NaN stays NaN (no bar, labelled nan): ``min(top, nan)`` would
     draw a perfect bar."""
     return top if x > top else x
+
+
+def plot_search(s: Search, path: str | os.PathLike[str]) -> None:
+    """``convert --plot``: each model of the search, size against accuracy (or SNR), in the
+    order built; the target a dashed line, the result circled."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    accuracy = s.target == "max_drop" or (
+        s.reference_accuracy is not None and all(st.accuracy is not None for st in s.steps)
+    )
+    ys = [100 * (st.accuracy or 0.0) if accuracy else _cap(st.snr_db, 100.0) for st in s.steps]
+    xs = [st.size_bytes / 1024 for st in s.steps]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(xs, ys, color="#bbbbbb", linewidth=1, zorder=1)
+    colors = ["#2ca02c" if st.meets else "#d62728" for st in s.steps]
+    ax.scatter(xs, ys, c=colors, zorder=2)
+    for i, st in enumerate(s.steps):
+        ax.annotate(
+            f"{i} {st.phase} ({len(st.kept)})",
+            (xs[i], ys[i]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(4, 4),
+        )
+    r = s.chosen
+    ax.scatter([xs[r]], [ys[r]], s=200, facecolors="none", edgecolors="black", zorder=3)
+    if accuracy and s.reference_accuracy is not None:
+        ax.axhline(100 * s.reference_accuracy, color="#888888", linewidth=0.8)
+        if s.target == "max_drop":
+            ax.axhline(100 * s.reference_accuracy - s.limit, color="black", linestyle="--")
+    elif s.target == "min_snr":
+        ax.axhline(s.limit, color="black", linestyle="--")
+    ax.set_xlabel("model size (KiB)")
+    ax.set_ylabel("top-1 accuracy (%)" if accuracy else "SNR vs float32 (dB, capped at 100)")
+    ax.set_title(
+        f"tflkit convert: {s.conversions} models ({s.route}, fallback {s.fallback}); "
+        "green meets the target",
+        fontsize=9,
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    from tflkit._files import atomic_write
+
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    finally:
+        plt.close(fig)

@@ -251,3 +251,83 @@ def _library_quiet() -> Iterator[None]:
         else:
             with contextlib.redirect_stderr(_io.StringIO()):
                 yield
+
+
+class QuantizerRoute:
+    """Static int8 through litert-quantizer with some operators kept out of int8: calibrated
+    once, then one ``quantize()`` per set (the ``_search.Route`` of a float .tflite).
+
+    The kept operators get a recipe entry of their own, after the int8 preset, selecting each
+    by its scope (its output tensors' names, ``;``-joined, as the library names scopes):
+    ``no_quantize`` (float) or the library's int16-activation preset (``int16`` fallback).
+    """
+
+    name = "litert-quantizer"
+    fallbacks = ("float", "int16")
+
+    def __init__(self, model: bytes, calibration: list[dict[str, np.ndarray]]) -> None:
+        from tflkit.loader import resolve
+
+        parsed = resolve(model)
+        signature = _one_signature(parsed)
+        samples = list(calibration)
+        _check_samples(parsed, signature, samples)
+        try:
+            from litert_quantizer import quantizer as lq  # type: ignore[import-untyped,unused-ignore]
+        except ImportError as exc:
+            raise ConversionError(_MISSING) from exc
+        self._lq = lq
+        self.calibrated = bytes(model)
+        self.samples = len(samples)
+        self.signature = signature.key
+        with _library_quiet():
+            q = _call("reading the model", lambda: lq.Quantizer(self.calibrated, _recipe("int8")))
+            data = {signature.key: samples}
+            self._ranges = _call("calibration", lambda: q.calibrate(data))
+
+    def recipe(self, kept: Any, fallback: str) -> list[dict[str, Any]]:
+        """The int8 preset, then one entry per kept operator (``_search.Op``)."""
+        import re
+
+        from litert_quantizer import recipe as presets  # type: ignore[import-untyped,unused-ignore]
+
+        entries = list(_recipe("int8"))
+        for op in kept:
+            regex = "^" + re.escape(";".join(op.outputs) + ";") + "$"
+            if fallback == "int16":
+                (a16,) = [dict(e) for e in presets.static_wi8_ai16()]
+                entries.append({**a16, "regex": regex})
+            else:
+                entries.append(
+                    {
+                        "regex": regex,
+                        "operation": "*",
+                        "algorithm_key": "no_quantize",
+                        "op_config": {},
+                    }
+                )
+        return entries
+
+    def build(self, kept: Any, fallback: str) -> bytes:
+        recipe = self.recipe(kept, fallback)
+        lq = self._lq
+        with _library_quiet():
+            q = _call("reading the model", lambda: lq.Quantizer(self.calibrated, recipe))
+            result = _call(
+                "quantization", lambda: q.quantize(self._ranges, enable_progress_report=False)
+            )
+        if result.quantized_model is None:
+            raise ConversionError("litert-quantizer quantization failed: it returned no model")
+        return bytes(result.quantized_model)
+
+    def settings(self, kept: Any, fallback: str) -> dict[str, Any]:
+        """How the chosen model was made, JSON-ready, as ``quantize_tflite`` reports it."""
+        return {
+            "path": "litert-quantizer",
+            "version": importlib.metadata.version("litert-quantizer"),
+            "to": "int8",
+            "io": "int8",
+            "recipe": json.loads(json.dumps(self.recipe(kept, fallback))),
+            "calibration_samples": self.samples,
+            "signature": self.signature,
+        }

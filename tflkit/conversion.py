@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +29,8 @@ from tflkit._source import Source, first_line, load_source, tensorflow
 from tflkit.errors import ConversionError, InputError, require_positive
 
 if TYPE_CHECKING:
+    from tflkit._search import Search
+    from tflkit._selective import Selection
     from tflkit.comparison import Comparison
     from tflkit.model import Model
     from tflkit.report import Report
@@ -69,6 +71,9 @@ class Conversion:
         comparison: the result against the float32 conversion of the same source, when
             evaluation data was given.
         notes: things worth saying (many calibration samples, ops left float, ...).
+        search: how ``max_drop`` / ``min_snr`` chose the operators kept out of int8 (every
+            model built, measured), or the measured ``keep_float`` model; None otherwise.
+        kept_float: the operators kept out of int8 (their first output tensor's name).
     """
 
     data: bytes
@@ -80,11 +85,18 @@ class Conversion:
     settings: dict[str, Any]
     comparison: Comparison | None = None
     notes: tuple[str, ...] = field(default=())
+    search: Search | None = None
+    kept_float: tuple[str, ...] = field(default=())
 
     @property
     def passed(self) -> bool:
-        """The kind is the one asked for and the profile's check passed."""
-        return self.kind_ok and (self.report is None or self.report.passed)
+        """The kind is the one asked for, the profile's check passed and a ``max_drop`` /
+        ``min_snr`` target was met."""
+        return (
+            self.kind_ok
+            and (self.report is None or self.report.passed)
+            and (self.search is None or self.search.met)
+        )
 
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
         """Write the model atomically; refuse to replace a file unless ``force``."""
@@ -326,6 +338,10 @@ def convert(
     progress: Callable[[int, int], None] | None = None,
     allow_nonfinite: bool = False,
     trust_source: bool = False,
+    max_drop: float | None = None,
+    min_snr: float | None = None,
+    keep_float: Sequence[str] | None = None,
+    fallback: str | None = None,
 ) -> Conversion:
     """Convert a model to ``to`` and prove it in the same step.
 
@@ -355,6 +371,18 @@ def convert(
             outside the model (files, Python, the network: the README's "Errors and exit
             codes" lists them) instead of refusing it. Loading a SavedModel or Keras model
             runs its code: trust its author.
+        max_drop: int8 that loses at most this many top-1 accuracy points against the float32
+            conversion on ``eval_x`` / ``eval_y``: operators are kept out of int8, as few as
+            the search finds (every candidate a real model measured on the evaluation data;
+            ``Conversion.search`` has the steps). ``to='int8'`` only.
+        min_snr: the same with the outputs' SNR (dB) against the float32 conversion as the
+            target (no labels needed).
+        keep_float: keep these operators out of int8 (manual selective quantization): operator
+            types (``"SOFTMAX"``), output tensor names, or regular expressions over them.
+        fallback: what kept operators become: ``"float"``, or ``"int16"`` (int16 activations,
+            int8 weights; litert-quantizer route: a float .tflite, or the float32 conversion of
+            a Keras model / SavedModel). Default: float on TFLiteConverter's route; from a
+            .tflite both are searched and the smaller model meeting the target is kept.
 
     Returns:
         A ``Conversion``: the bytes, the loaded Model, the check report, the settings, and the
@@ -364,6 +392,8 @@ def convert(
     Raises:
         ConversionError: TensorFlow (or litert-quantizer) missing, the converter failed (one
             line naming the op), or the source cannot be converted (Keras 3 quantized model).
+            A ``max_drop`` / ``min_snr`` target that no candidate meets is not an error: the
+            best model is returned with ``conversion.passed`` False and a note saying so.
         InputError: no calibration for int8, calibration that does not fit the inputs, a
             missing source, an unknown ``to`` or ``io``; calibration or evaluation data
             without samples, or holding NaN or inf (counted, the first one's index given)
@@ -383,6 +413,17 @@ def convert(
         allowed = ", ".join(_IO.get(to, ())) or "none (the I/O stays float32)"
         raise InputError(f"io {io!r} does not apply to {to!r}; it takes: {allowed}")
     require_positive("samples", samples)
+    from tflkit._selective import check_request
+
+    selective = check_request(
+        to,
+        max_drop=max_drop,
+        min_snr=min_snr,
+        keep_float=keep_float,
+        fallback=fallback,
+        eval_x=eval_x,
+        eval_y=eval_y,
+    )
     # the evaluation data read and checked before the long work
     eval_what = _data_name("evaluation data", eval_x, "eval_x")
     labels_what = _data_name("evaluation labels", eval_y, "eval_y")
@@ -396,6 +437,37 @@ def convert(
         require_finite(labels_array(eval_y), labels_what, allow_nonfinite=allow_nonfinite)
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
     src: Source | None = None  # the loaded Keras model / SavedModel, reused by _verify
+    if selective:
+        if not is_tflite:
+            src = load_source(source, trust_source=trust_source)
+        selection, reference = _select(
+            source if is_tflite else src,
+            calibration,
+            samples,
+            io,
+            progress,
+            allow_nonfinite,
+            eval_x,
+            eval_y,
+            max_drop=max_drop,
+            min_snr=min_snr,
+            keep_float=keep_float,
+            fallback=fallback,
+        )
+        return _verify(
+            selection.data,
+            to,
+            io,
+            selection.settings,
+            list(selection.notes),
+            source,
+            eval_x,
+            eval_y,
+            src,
+            allow_nonfinite,
+            selection=selection,
+            reference=reference,
+        )
     if is_tflite:
         data, settings, notes = _convert_tflite(
             os.fspath(source), to, calibration, samples, io, allow_nonfinite
@@ -539,17 +611,7 @@ def _convert_tflite(
         )
     per_sample: list[dict[str, Array]] | None = None
     if calibration is not None:
-        sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
-        by_index = {x.tensor_index: x.name for x in sig.inputs} if sig else {}
-        inputs = [
-            (
-                by_index.get(t.index, t.name),
-                tuple(None if d < 0 else d for d in t.shape_signature),
-                t.dtype,
-            )
-            for t in model.inputs
-        ]
-        calib = _Calibration(calibration, inputs, samples, None, allow_nonfinite)
+        calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
         per_sample = list(calib())
     elif to == "int8":
         raise InputError(
@@ -558,6 +620,177 @@ def _convert_tflite(
         )
     data, settings = _quantizer.quantize_tflite(_read(path), to, calibration=per_sample, io=io)
     return data, {"from": "litert-quantizer", "source": path, "to": to, **settings}, []
+
+
+def _tflite_inputs(model: Model) -> list[tuple[str, tuple[int | None, ...], str]]:
+    """(name, shape with None for dynamic sizes, dtype) of each input, named as the signature
+    of subgraph 0 names it (litert-quantizer calibrates through signatures)."""
+    sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
+    by_index = {x.tensor_index: x.name for x in sig.inputs} if sig else {}
+    return [
+        (
+            by_index.get(t.index, t.name),
+            tuple(None if d < 0 else d for d in t.shape_signature),
+            t.dtype,
+        )
+        for t in model.inputs
+    ]
+
+
+# ---------------------------------------------------------------- selective int8
+
+
+def _select(
+    source: Any,
+    calibration: Any,
+    samples: int | None,
+    io: str | None,
+    progress: Callable[[int, int], None] | None,
+    allow_nonfinite: bool,
+    eval_x: Any,
+    eval_y: Any,
+    *,
+    max_drop: float | None,
+    min_snr: float | None,
+    keep_float: Sequence[str] | None,
+    fallback: str | None,
+) -> tuple[Selection, bytes]:
+    """The selective model (searched or given) and the float32 reference's bytes."""
+    from tflkit import _quantizer, _selective
+    from tflkit.loader import load
+
+    if calibration is None:
+        raise InputError(
+            "int8 needs calibration data (pass calibration='calib.npy'): tflkit never "
+            "calibrates on random data"
+        )
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    tries: list[tuple[Any, str, dict[str, Any]]] = []  # (route, fallback, settings)
+    if isinstance(source, Source):
+        if source.qat:
+            raise InputError(
+                "a quantization-aware trained model carries its own ranges; max_drop, min_snr "
+                "and keep_float choose post-training int8 operators: convert the float model"
+            )
+        calib = _Calibration(calibration, source.inputs, samples, None, allow_nonfinite)
+        reference = _convert_tf(source, "float32", None, None, None, None)[0]
+        io = io or "int8"
+        base: dict[str, Any] = {
+            **source.settings,
+            "to": "int8",
+            "optimizations": ["DEFAULT"],
+            "target_spec.supported_ops": ["TFLITE_BUILTINS_INT8"],
+            **(
+                {"inference_input_type": io, "inference_output_type": io} if io != "float32" else {}
+            ),
+            "representative_dataset": {
+                "samples": calib.used,
+                "one_sample_at_a_time": True,
+                "inputs": [n for n, _, _ in source.inputs],
+            },
+            "quantization_aware_training": False,
+            "tensorflow_version": tensorflow().__version__,
+        }
+        seconds["reference"] = time.perf_counter() - started
+        started = time.perf_counter()
+        auto = fallback is None and not keep_float
+        if fallback in (None, "float"):
+            tries.append(
+                (_selective.ConverterRoute(source.make, calib, io, _converter_error), "float", base)
+            )
+        # int16 activations per operator: litert-quantizer's route only, from the float32
+        # conversion (int8 I/O, one input); tried too when no fallback was given
+        if fallback == "int16" or (auto and io == "int8" and len(source.inputs) == 1):
+            litert = _quantizer.QuantizerRoute(reference, _renamed(list(calib()), reference))
+            via = {**source.settings, "to": "int8", "via": "its float32 conversion"}
+            tries.append((litert, "int16", via))
+    else:
+        path = os.fspath(source)
+        reference = _read(path)
+        model = load(reference)
+        from tflkit.kinds import quantization_kind
+
+        if quantization_kind(model) != "float32":
+            raise InputError(
+                f"{path}: is {quantization_kind(model)}, expected a float32 .tflite to quantize"
+            )
+        if io not in (None, "int8"):
+            raise InputError(
+                f"io {io!r}: litert-quantizer gives a static int8 model int8 inputs and "
+                "outputs; supported io for int8 from a .tflite: 'int8'"
+            )
+        calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
+        litert = _quantizer.QuantizerRoute(reference, list(calib()))
+        base = {"from": "litert-quantizer", "source": path, "to": "int8"}
+        # no fallback given: float and int16 both (the smaller model meeting the target wins);
+        # a keep_float list is a manual choice: float
+        for f in [fallback] if fallback else ["float"] if keep_float else ["float", "int16"]:
+            tries.append((litert, f, base))
+    seconds["calibration"] = time.perf_counter() - started
+
+    def stage(name: str, done: int, of: int) -> None:
+        if progress is not None:
+            progress(done, of)
+
+    evaluation = None
+    if eval_x is not None:  # the reference's outputs once, for every route and fallback
+        from tflkit._search import Evaluation
+
+        started = time.perf_counter()
+        evaluation = Evaluation(reference, eval_x, eval_y, max_drop=max_drop, min_snr=min_snr)
+        seconds["reference"] = seconds.get("reference", 0.0) + time.perf_counter() - started
+    found = []
+    for route, f, settings in tries:
+        try:
+            selection = _selective.select(
+                route,
+                evaluation=evaluation,
+                keep_float=keep_float,
+                fallback=f,
+                seconds=dict(seconds),
+                progress=stage,
+            )
+        except ConversionError:
+            if len(tries) == 1 or f == tries[0][1]:
+                raise  # the int16 try of an automatic choice may fail: float stands
+            continue
+        found.append(replace(selection, settings={**settings, **selection.settings}))
+    return _smaller(found), reference
+
+
+def _renamed(samples: list[dict[str, Array]], model: bytes) -> list[dict[str, Array]]:
+    """Calibration samples keyed by a Keras model's input names, keyed by the float32
+    conversion's signature names instead (one input; several: refused)."""
+    from tflkit.loader import load
+
+    names = [n for n, _, _ in _tflite_inputs(load(model))]
+    if len(names) != 1:
+        raise InputError(
+            "fallback='int16' from a Keras model or SavedModel with several inputs: convert "
+            "its float32 .tflite with fallback='int16' instead"
+        )
+    return [{names[0]: next(iter(s.values()))} for s in samples]
+
+
+def _smaller(found: list[Selection]) -> Selection:
+    """Of selections with other fallbacks, the one meeting the target with the smaller model
+    (else the better measured one), with a note naming the other."""
+    if len(found) == 1:
+        return found[0]
+
+    def key(s: Selection) -> tuple[bool, int]:
+        met = s.search is not None and s.search.met
+        return (not met, len(s.data))
+
+    best = min(found, key=key)
+    others = ", ".join(
+        f"{s.fallback}: {len(s.data):,} bytes" + ("" if s.search and s.search.met else " (missed)")
+        for s in found
+        if s is not best
+    )
+    note = f"fallback {best.fallback} chosen: {len(best.data):,} bytes (searched too: {others})"
+    return replace(best, notes=(*best.notes, note))
 
 
 def _read(path: str) -> bytes:
@@ -578,6 +811,9 @@ def _verify(
     eval_y: Any,
     src: Source | None,
     allow_nonfinite: bool = False,
+    *,
+    selection: Selection | None = None,
+    reference: bytes | None = None,
 ) -> Conversion:
     from tflkit.checks import check
     from tflkit.kinds import quantization_kind
@@ -586,7 +822,12 @@ def _verify(
     model = load(data)
     kind = quantization_kind(model)
     expected = TARGETS.get(to)
-    if to in TFLITE_ONLY:
+    kept = selection.kept if selection is not None else ()
+    if kept and selection is not None:
+        kind_ok, text = _kept_out(model, kind, selection)
+        if text:
+            notes.append(text)
+    elif to in TFLITE_ONLY:
         kind_ok = kind.startswith("weight-only")
     elif io == "float32":  # integer inside, float at the edges: QUANTIZE / DEQUANTIZE
         sg = model.primary
@@ -609,26 +850,36 @@ def _verify(
     profile = _PROFILES.get(to)
     if profile is not None:
         # float I/O was asked for: the edges are float on purpose (checked above instead)
-        ignore = (
+        ignore: tuple[str, ...] = (
             ("int8-io-dtype", "no-float-tensors", "int16-activations") if io == "float32" else ()
         )
+        if kept:  # the kept operators are float (or int16) on purpose: checked above
+            ignore = (*ignore, "no-float-tensors", "int16-activations")
+            if kind == "mixed":  # a kept operator at an edge (litert-quantizer's route)
+                ignore = (*ignore, "int8-io-dtype")
         report = check(model, profile, allow_uint8_io=(io == "uint8"), ignore=ignore)
-    if not kind_ok:
+    if not kind_ok and not kept:
         notes.append(f"the result is {kind}, not {to}")
     comparison = None
     if eval_x is not None:
         from tflkit.comparison import compare
 
-        if src is None:  # a float .tflite: it is the reference
-            reference: Any = _read(os.fspath(source))
+        if reference is not None:  # the selective search's, computed once
+            pass
+        elif src is None:  # a float .tflite: it is the reference
+            reference = _read(os.fspath(source))
         else:  # the source loaded (and scanned) once, by convert()
             reference = _convert_tf(src, "float32", None, None, None, None)[0]
+        models: list[Any] = [reference, data]
+        names = ["float32", to]
+        if kept and selection is not None:  # float32 / plain int8 / the result
+            models, names = [reference, selection.plain, data], ["float32", "int8", "selective"]
         comparison = compare(
-            [reference, data],
+            models,
             eval_x,
             eval_y,
             speed=False,
-            names=["float32", to],
+            names=names,
             allow_nonfinite=allow_nonfinite,
         )
     return Conversion(
@@ -641,4 +892,43 @@ def _verify(
         settings=settings,
         comparison=comparison,
         notes=tuple(notes),
+        search=selection.search if selection is not None else None,
+        kept_float=kept,
     )
+
+
+def _kept_out(model: Model, kind: str, selection: Selection) -> tuple[bool, str]:
+    """Are exactly the kept operators out of int8? (verdict, a note when not)."""
+    from tflkit.kinds import float_operators
+
+    floating = [name for _, name in float_operators(model)]
+    if selection.fallback == "float":
+        # A graph output keeps its name on the int8 tensor after the QUANTIZE, so the float
+        # operator writing it has the name with a digit added ("...:0" -> "...:01").
+        def named(kept: str) -> str | None:
+            return next((f for f in floating if f == kept), None) or next(
+                (f for f in floating if f.startswith(kept) and f[len(kept) :].isdigit()), None
+            )
+
+        found = {k: named(k) for k in selection.kept}
+        missing = [k for k, f in found.items() if f is None]
+        extra = sorted(set(floating) - set(found.values()))
+        # "mixed" when a kept operator is at an edge: litert-quantizer then leaves that input
+        # or output float
+        ok = kind in ("int8-float-islands", "mixed") and not missing and not extra
+        if ok:
+            return True, ""
+        return False, (
+            f"the result is {kind}"
+            + (f"; float operators not asked for: {', '.join(extra[:3])}" if extra else "")
+            + (f"; kept operators not float: {', '.join(missing[:3])}" if missing else "")
+        )
+    # int16 fallback: no float operator at all; the kept ones compute in int16
+    int16 = {
+        t.name
+        for sg in model.subgraphs
+        for t in sg.tensors
+        if not t.is_constant and t.dtype == "int16"
+    }
+    ok = not floating and bool(int16)  # (which ones: the search's steps name them)
+    return ok, "" if ok else f"the result is {kind}, expected int8 with int16 operators"

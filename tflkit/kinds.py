@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from tflkit import dtypes
 from tflkit.loader import resolve
-from tflkit.model import Model, ModelLike, block_scale_tensors, cast_dequantized
+from tflkit.model import Model, ModelLike, Operator, block_scale_tensors, cast_dequantized
 
-__all__ = ["KIND_TEXT", "QUANTIZATION_KINDS", "kind_text", "quantization_kind"]
+__all__ = [
+    "KIND_TEXT",
+    "QUANTIZATION_KINDS",
+    "float_operators",
+    "kind_text",
+    "quantization_kind",
+]
 
 #: The words ``quantization_kind()`` returns. ``weight-only`` comes with the blockwise
 #: weights' type and block size when they all share them: ``weight-only-int4-block32``.
@@ -25,6 +31,7 @@ QUANTIZATION_KINDS = (
     "weight-only-int4",
     "int8",
     "int16x8",
+    "int8-float-islands",
     "mixed",
 )
 
@@ -35,11 +42,18 @@ KIND_TEXT = {
     "dynamic-range": "dynamic-range model: int8 weights, float32 activations",
     "int8": "int8 model: fully integer (int8 weights and activations)",
     "int16x8": "int16x8 model: int16 activations, int8 weights",
+    "int8-float-islands": "int8 model with float operators between DEQUANTIZE and QUANTIZE",
 }
 
 
 def kind_text(model: Model, kind: str) -> str:
     """``KIND_TEXT`` for a kind; weight-only models say which blockwise weights they have."""
+    if kind == "int8-float-islands":
+        ops = float_operators(model)
+        names = ", ".join(f"{op.op} {name!r}" for op, name in ops[:3])
+        more = f" and {len(ops) - 3} more" if len(ops) > 3 else ""
+        word = "operator" if len(ops) == 1 else "operators"
+        return f"int8 with {len(ops)} float {word}: {names}{more}"
     if not kind.startswith("weight-only"):
         return KIND_TEXT[kind]
     weights = {
@@ -77,6 +91,10 @@ def quantization_kind(model: ModelLike) -> str:
       blockwise weights or in both types.
     - ``int8``: every activation quantized int8 or uint8, no float activation.
     - ``int16x8``: quantized int16 activations with int8 weights, no float activation.
+    - ``int8-float-islands``: an int8 model (integer inputs and outputs) in which some
+      operators compute in float between a DEQUANTIZE and a QUANTIZE: selective quantization
+      (``convert(..., max_drop=...)`` / ``keep_float=...``) or an op without an int8 kernel
+      left float by the converter. ``float_operators()`` lists them.
     - ``mixed``: anything else, such as an int8 model with float inputs and outputs.
 
     Activations are the non-constant tensors of every subgraph; bool, int32 and other
@@ -149,8 +167,47 @@ def quantization_kind(model: ModelLike) -> str:
         if f16_consts == 0:
             return "dynamic-range"
         return "mixed"
+    if float_acts and not (other_q_acts or q16_acts or f16_consts or blockwise or cast):
+        return "int8-float-islands" if _islands_only(model) else "mixed"
     if float_acts or other_q_acts or f16_consts or blockwise or cast:
         return "mixed"
     if q16_acts:
         return "mixed" if q8_acts else "int16x8"
     return "int8"
+
+
+# The islands' edges, and operators that read a tensor's shape, never its values.
+_EDGE_OPS = frozenset({"QUANTIZE", "DEQUANTIZE", "SHAPE", "RANK"})
+
+
+def float_operators(model: ModelLike) -> list[tuple[Operator, str]]:
+    """The operators that compute in float in a quantized model: (operator, the name of its
+    first output), in graph order over every subgraph; QUANTIZE and DEQUANTIZE are the float
+    islands' edges, not islands, and SHAPE and RANK read no values. An operator computes in
+    float when a non-constant input or output of it is a float tensor.
+
+    Example:
+        >>> [(op.op, name) for op, name in float_operators("selective.tflite")]
+        [('FULLY_CONNECTED', 'dense_1/Relu'), ('FULLY_CONNECTED', 'dense_2/Relu')]
+    """
+    model = resolve(model)
+    found = []
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            if op.op in _EDGE_OPS:
+                continue
+            touched = [sg.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0]
+            if any(not t.is_constant and t.dtype in dtypes.FLOAT_NAMES for t in touched):
+                name = sg.tensors[op.outputs[0]].name if op.outputs else op.op
+                found.append((op, name))
+    return found
+
+
+def _islands_only(model: Model) -> bool:
+    """Float activations only inside the graph: integer inputs and outputs everywhere, and at
+    least one float operator that is not a QUANTIZE or DEQUANTIZE."""
+    for sg in model.subgraphs:
+        for i in (*sg.inputs, *sg.outputs):
+            if sg.tensors[i].dtype in dtypes.FLOAT_NAMES:
+                return False
+    return bool(float_operators(model))

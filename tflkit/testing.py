@@ -19,12 +19,15 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tflkit.checks import check
 from tflkit.errors import InputError
 from tflkit.loader import interpreter_source, resolve
 from tflkit.model import Model, ModelLike, Tensor
+
+if TYPE_CHECKING:
+    from tflkit.differ import ModelDiff
 
 __all__ = [
     "assert_agrees",
@@ -33,7 +36,13 @@ __all__ = [
     "assert_matches_snapshot",
     "assert_ops",
     "assert_quantization",
+    "assert_runs",
     "assert_runs_on",
+    "find_model",
+    "in_ci",
+    "model_snapshot_path",
+    "snapshot_diff",
+    "snapshot_path",
     "write_snapshot",
 ]
 
@@ -416,6 +425,113 @@ def assert_agrees(
 #: Set to 1 to rewrite snapshots instead of comparing with them (as syrupy's --snapshot-update).
 UPDATE_SNAPSHOTS = "TFLKIT_UPDATE_SNAPSHOTS"
 
+#: Set (to anything but ``""``, ``0``, ``false`` or ``no``) by CI services (GitHub Actions,
+#: GitLab, CircleCI, Travis...): a missing snapshot then fails instead of being written.
+CI = "CI"
+
+#: The folder beside a test file that holds its snapshots (as syrupy's).
+SNAPSHOT_DIR = "__snapshots__"
+
+
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the tests run in CI: the ``CI`` environment variable is set to anything but
+    ``""``, ``0``, ``false`` or ``no`` (in any case).
+
+    In CI a missing snapshot fails the test instead of being written: a mistyped snapshot path
+    would otherwise be written afresh on every run and pass for ever (syrupy does the same).
+
+    Example:
+        >>> in_ci({"CI": "true"}), in_ci({"CI": "0"}), in_ci({})
+        (True, False, False)
+    """
+    value = (os.environ if environ is None else environ).get(CI, "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def find_model(
+    name: str | os.PathLike[str],
+    *,
+    test_file: str | os.PathLike[str] | None = None,
+    model_dirs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """Where a test's model is: the one way the pytest plugin resolves model names.
+
+    An absolute path is taken as it is. A relative one is looked for in the directory of
+    ``test_file``, then in each of ``model_dirs`` in order; the first that exists wins. The
+    working directory is never searched, so a test finds the same file from wherever pytest
+    runs (a relative name resolved against the working directory picks up whatever file of
+    that name lies there).
+
+    Args:
+        name: the model's file name or relative path (``"mlp_int8.tflite"``,
+            ``"models/kws.tflite"``), or an absolute path.
+        test_file: the test module asking (its directory is searched first).
+        model_dirs: more directories to search (the plugin's ``--tflkit-model-dir``).
+
+    Returns:
+        The model's absolute path.
+
+    Raises:
+        InputError: no such file in any of those directories (the message lists them).
+
+    Example:
+        >>> find_model("mlp_int8.tflite", test_file=__file__, model_dirs=["fixtures"])
+    """
+    path = Path(name)
+    if path.is_absolute():
+        if not os.path.lexists(path):
+            raise InputError(f"model {os.fspath(name)!r} not found")
+        return path
+    dirs = [Path(test_file).resolve().parent] if test_file is not None else []
+    dirs += [Path(d).resolve() for d in model_dirs]
+    for d in dirs:
+        if os.path.lexists(d / path):
+            return d / path
+    where = ", ".join(str(d) for d in dirs) or "nowhere (no test file, no model directory)"
+    raise InputError(f"model {os.fspath(name)!r} not found; looked in {where}")
+
+
+def snapshot_path(
+    test_file: str | os.PathLike[str], test_name: str, name: str | None = None
+) -> Path:
+    """The snapshot file of a test: ``<test dir>/__snapshots__/<module>/<test>[.<name>].json``.
+
+    ``test_name`` is pytest's name of the test (``test_x`` or ``test_x[param]``); characters a
+    file name cannot hold on every system (``/ \\ : * ? " < > |``, control characters) become
+    ``_``. ``name`` tells several snapshots of one test apart.
+
+    Raises:
+        ValueError: ``name`` is empty.
+
+    Example:
+        >>> snapshot_path("/repo/tests/test_models.py", "test_kws[int8]")
+        PosixPath('/repo/tests/__snapshots__/test_models/test_kws[int8].json')
+    """
+    import re
+
+    test = Path(test_file)
+    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", test_name)
+    if name is not None:
+        if not name:
+            raise ValueError("name='': a snapshot name is not empty")
+        stem += "." + re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name)
+    return test.resolve().parent / SNAPSHOT_DIR / test.stem / f"{stem}.json"
+
+
+def model_snapshot_path(
+    model: str | os.PathLike[str], snapshot_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """The snapshot of a model file outside tests (``tflkit snapshot``, the pre-commit hook):
+    ``<model dir>/__snapshots__/<model stem>.json``, or ``<snapshot_dir>/<model stem>.json``.
+
+    Example:
+        >>> model_snapshot_path("models/kws.tflite")
+        PosixPath('models/__snapshots__/kws.json')
+    """
+    path = Path(model)
+    folder = path.parent / SNAPSHOT_DIR if snapshot_dir is None else Path(snapshot_dir)
+    return folder / f"{path.stem}.json"
+
 
 def _snapshot_text(value: Any, indent: str = "") -> str:
     """JSON, one key a line, lists of numbers on one line (per-channel scales stay short)."""
@@ -521,6 +637,7 @@ def assert_matches_snapshot(
     *,
     rtol: float = 1e-6,
     update: bool | None = None,
+    ci: bool | None = None,
 ) -> str:
     """Assert that a model still has the contract stored in a snapshot file, for CI.
 
@@ -528,31 +645,32 @@ def assert_matches_snapshot(
     with it and fail with the diff (``tflkit diff``'s lines) when they differ. With
     ``update=True``, or the environment variable ``TFLKIT_UPDATE_SNAPSHOTS=1``, the snapshot
     is rewritten instead, as syrupy's ``--snapshot-update`` and insta's ``INSTA_UPDATE`` do.
-    A relative ``snapshot_path`` is taken from the directory of the calling file (the
-    test), else from the working directory.
+    In CI (the ``CI`` environment variable set, see ``in_ci``) a missing snapshot fails
+    instead of being written, unless an update is asked for. A relative ``snapshot_path`` is
+    taken from the directory of the calling file (the test), else from the working
+    directory; a relative model path from the working directory, as everywhere in tflkit
+    (the pytest plugin's fixtures resolve both from the test's directory).
 
     Args:
         model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
         snapshot_path: the snapshot's JSON file (commit it next to the test).
         rtol: relative tolerance for scales.
         update: rewrite the snapshot (default: from ``TFLKIT_UPDATE_SNAPSHOTS``).
+        ci: fail when the snapshot is missing instead of writing it (default: ``in_ci()``).
 
     Returns:
         ``"written"``, ``"updated"`` or ``"matched"``.
 
     Raises:
-        AssertionError: the model differs from the snapshot, listing every change; or the
-            snapshot is malformed (not a file, not UTF-8 JSON, sections missing or of
-            another type), naming the file and what is wrong.
+        AssertionError: the snapshot is missing in CI; the model differs from the snapshot,
+            listing every change; or the snapshot is malformed (not a file, not UTF-8 JSON,
+            sections missing or of another type), naming the file and what is wrong.
 
     Example:
         >>> assert_matches_snapshot("mlp_int8.tflite", "snapshots/mlp_int8.json")
         'matched'
     """
     import sys
-
-    from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
-    from tflkit.render.diff import change_line
 
     path = Path(snapshot_path)
     if not path.is_absolute():
@@ -562,11 +680,59 @@ def assert_matches_snapshot(
     if update is None:
         update = os.environ.get(UPDATE_SNAPSHOTS, "") not in ("", "0")
     m = resolve(model)
+    if not update and not os.path.lexists(path) and (in_ci() if ci is None else ci):
+        raise AssertionError(
+            f"{path}: no such snapshot, and snapshots are not written in CI ({CI} is set): "
+            f"write it where the tests run by hand (a first run, or {UPDATE_SNAPSHOTS}=1) "
+            "and commit it"
+        )
     if update or not os.path.lexists(path):
         existed = os.path.lexists(path)
         write_snapshot(m, path, force=True)
         sys.stderr.write(f"tflkit: {'updated' if existed else 'wrote'} snapshot {path}\n")
         return "updated" if existed else "written"
+    d, lines = _snapshot_changes(m, path, rtol)
+    if not d.same:
+        raise AssertionError(
+            f"{m.name} no longer matches snapshot {path}: {d.summary}\n{lines}\n"
+            f"(if the change is intended: {UPDATE_SNAPSHOTS}=1 pytest ... rewrites it)"
+        )
+    return "matched"
+
+
+def snapshot_diff(
+    model: ModelLike, snapshot_path: str | os.PathLike[str], *, rtol: float = 1e-6
+) -> ModelDiff:
+    """What changed from the contract stored in a snapshot file to the model now.
+
+    What ``assert_matches_snapshot`` compares, without failing on a difference (``tflkit
+    snapshot --check`` and the ``tflkit-snapshot`` pre-commit hook use it). A relative
+    ``snapshot_path`` is taken from the working directory.
+
+    Args:
+        model: a path (``str`` or ``os.PathLike``), bytes, or a ``tflkit.Model``.
+        snapshot_path: the snapshot's JSON file.
+        rtol: relative tolerance for scales.
+
+    Returns:
+        A ``ModelDiff`` from the snapshot (old) to the model (new): ``d.same`` when they agree.
+
+    Raises:
+        AssertionError: the snapshot is missing or malformed (as ``assert_matches_snapshot``).
+
+    Example:
+        >>> snapshot_diff("models/kws.tflite", "models/__snapshots__/kws.json").same
+        True
+    """
+    return _snapshot_changes(resolve(model), Path(snapshot_path), rtol)[0]
+
+
+def _snapshot_changes(m: Model, path: Path, rtol: float) -> tuple[ModelDiff, str]:
+    """The diff from the snapshot to ``m`` and its lines; AssertionError naming the file when
+    the snapshot cannot be read as one."""
+    from tflkit.differ import CONTRACT_VERSION, contract, diff_contracts
+    from tflkit.render.diff import change_line
+
     stored = _read_snapshot(path)
     if stored.get("tflkit_contract") != CONTRACT_VERSION:
         raise AssertionError(
@@ -583,12 +749,7 @@ def assert_matches_snapshot(
             f"{path}: malformed snapshot ({_exception_text(exc)}); "
             f"rewrite it with {UPDATE_SNAPSHOTS}=1"
         ) from None
-    if not d.same:
-        raise AssertionError(
-            f"{m.name} no longer matches snapshot {path}: {d.summary}\n{lines}\n"
-            f"(if the change is intended: {UPDATE_SNAPSHOTS}=1 pytest ... rewrites it)"
-        )
-    return "matched"
+    return d, lines
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -662,8 +823,6 @@ def _json_type(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- runs without crashing the tests
-
-__all__ += ["assert_runs"]  # noqa: PLE0605 - kept here, beside the function (issue 23)
 
 
 def assert_runs(model: ModelLike, inputs: Any = None) -> Any:

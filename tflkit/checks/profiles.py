@@ -337,6 +337,8 @@ def summary(model: Model, profile: str, kind: str) -> str | None:
     """One line for a model that is another kind than the profile wants, else None."""
     if kind == profile:  # each profile is named after the kind it asks for
         return None
+    if kind == "int8-float-islands":  # selective quantization, or ops without int8 kernels
+        return f"{kind_text(model, kind)} (float between DEQUANTIZE and QUANTIZE)"
     if kind == "mixed":
         edges = _int8_with_float_io(model) if profile == "int8" else None
         if edges is None:

@@ -61,6 +61,10 @@ PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
     "io": "--io",
     "eval_x": "--eval",
     "eval_y": "--labels",
+    "max_drop": "--max-drop",
+    "min_snr": "--min-snr",
+    "keep_float": "--keep-float",
+    "fallback": "--fallback",
     "force": "--force",
     "trust_source": "--trust-source",
 }

@@ -73,6 +73,47 @@ def convert(
             help="Load a SavedModel holding file, Python or network ops (it runs code).",
         ),
     ] = False,
+    max_drop: Annotated[
+        float | None,
+        typer.Option(
+            "--max-drop",
+            help="int8 losing at most P top-1 accuracy points against float32 on --eval/--labels: "
+            "keeps the fewest operators out of int8 (searched, every candidate measured).",
+            metavar="P",
+        ),
+    ] = None,
+    min_snr: Annotated[
+        float | None,
+        typer.Option(
+            "--min-snr",
+            help="As --max-drop with the outputs' SNR (dB) against float32 as the target.",
+            metavar="DB",
+        ),
+    ] = None,
+    keep_float: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-float",
+            help="Keep operators out of int8: an op type (SOFTMAX), an output tensor name, or a "
+            "regular expression over names. Repeatable.",
+            metavar="SPEC",
+        ),
+    ] = None,
+    fallback: Annotated[
+        str | None,
+        typer.Option(
+            "--fallback",
+            help="What kept operators become: float, or int16 (int16 activations, int8 weights). "
+            "Default: float; from a .tflite the smaller of both meeting the target.",
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="With --max-drop/--min-snr: size against accuracy along the search (PNG).",
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Convert a Keras model, SavedModel or float .tflite, and check the result (exit 1 if not)."""
@@ -86,6 +127,12 @@ def convert(
     require_writable(output)  # before the conversion: its folder, never a device
     if labels is not None and eval_x is None:
         error("--labels needs --eval")
+    if plot is not None:
+        if max_drop is None and min_snr is None:
+            error("--plot draws the search of --max-drop or --min-snr")
+        if os.path.lexists(plot) and not force:
+            error(f"{plot} exists; add --force to replace it")
+        require_writable(plot)
     source_path = source if os.path.exists(source) else None
     if source_path is None:
         error(f"{source}: no such file or directory")
@@ -106,8 +153,16 @@ def convert(
             progress=tick,
             allow_nonfinite=allow_nonfinite,
             trust_source=trust_source,
+            max_drop=max_drop,
+            min_snr=min_snr,
+            keep_float=keep_float or None,
+            fallback=fallback,
         )
     result.save(output, force=force)
+    if plot is not None and result.search is not None:
+        from tflkit._plot import plot_search
+
+        plot_search(result.search, plot)
     if json_:
         from tflkit.render import conversion_to_dict
 

@@ -353,7 +353,14 @@ def inspect_renderables(
     header = header_grid()
     header.add_row("file", Name(model.path, path=True) if model.path else "<bytes>")
     header.add_row("size", f"{human_size(model.size_bytes)} ({model.size_bytes:,} bytes)")
-    header.add_row("quantization", quantization_kind(model))
+    kind = quantization_kind(model)
+    header.add_row("quantization", kind)
+    if kind == "int8-float-islands":
+        from tflkit.kinds import float_operators
+
+        header.add_row(
+            "float ops", ", ".join(f"{op.op} {short(name)}" for op, name in float_operators(model))
+        )
     header.add_row("schema", f"version {model.schema_version}")
     if model.min_runtime_version:
         header.add_row("min runtime", model.min_runtime_version)
