@@ -17,7 +17,9 @@ Needs the `[convert]` and `[quantize]` extras. Two measurements, side by side in
    through TFLiteConverter, the float .tflite through litert-quantizer) and the CNN above:
    operators kept out of int8 and models built with the `local` ranking (each tensor's own
    int8 round-trip noise, the default) and the `accumulated` one (the plain int8 model's tensor
-   against the float one, as `compare --per-tensor` measures it), target max_drop 1.0.
+   against the float one, as `compare --per-tensor` measures it), target max_drop 1.0; and
+   litert-quantizer's route with the int16 fallback (int16 activations, int8 weights), to see
+   which route and fallback give the smaller model at the target.
 """
 
 from __future__ import annotations
@@ -160,23 +162,45 @@ def ranking() -> None:
             ),
         ]
         evaluation = _search.Evaluation(float32, x, y, max_drop=1.0, min_snr=None)
-        for route in routes:
-            for how in ("local", "accumulated"):
+        variants = [(r, how, "float") for r in routes for how in ("local", "accumulated")]
+        variants.append((routes[1], "local", "int16"))
+        for route, how, fallback in variants:
+            if True:
                 t, (s, _) = timed(
-                    lambda route=route, how=how, evaluation=evaluation: _search.run_search(
-                        route,
-                        evaluation,
-                        target="max_drop",
-                        limit=1.0,
-                        fallback="float",
-                        ranking_by=how,
+                    lambda route=route, how=how, fallback=fallback, evaluation=evaluation: (
+                        _search.run_search(
+                            route,
+                            evaluation,
+                            target="max_drop",
+                            limit=1.0,
+                            fallback=fallback,
+                            ranking_by=how,
+                        )
                     )
                 )
-                rows.append((name, route.name, how, len(s.result.kept), s.conversions, s.met, t))
-    print("| model | route | ranking | ops kept out | models built | met | search s |")
-    print("|---|---|---|--:|--:|---|--:|")
+                rows.append(
+                    (
+                        name,
+                        f"{route.name} ({fallback})",
+                        how,
+                        len(s.result.kept),
+                        s.conversions,
+                        s.met,
+                        t,
+                        s.result.size_bytes / 1024,
+                        100 * (s.result.accuracy or 0.0),
+                    )
+                )
+    print(
+        "| model | route (fallback) | ranking | ops kept out | models built | met | "
+        "size KiB | accuracy % | search s |"
+    )
+    print("|---|---|---|--:|--:|---|--:|--:|--:|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:.1f} |")
+        print(
+            f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[7]:.1f} | {r[8]:.1f} "
+            f"| {r[6]:.1f} |"
+        )
 
 
 def main() -> None:

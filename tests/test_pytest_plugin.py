@@ -35,6 +35,7 @@ pytest_plugins = ["pytester"]
 INT8 = FIXTURES / "mlp_int8.tflite"
 FLOAT32 = FIXTURES / "mlp_float32.tflite"
 PLUGIN = ("-p", "tflkit.pytest_plugin")
+MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
 
 TEST_MODULE = """
 def test_contract(tflkit_model, tflkit_snapshot):
@@ -397,3 +398,21 @@ def test_other_assertions_are_untouched():
     assert "output 'output_0': scales 0.00390625 -> 0.00585938" in text
     assert "Finding(" not in text and "Change(" not in text
     assert "At index 1 diff: 2 != 3" in text  # pytest's own explanation for the rest
+
+
+def test_model_fixture_runs_the_model_in_a_child_on_request(pytester: pytest.Pytester) -> None:
+    """``tflkit_model(name, runs=True)``: the crashing fixture (MANIFEST: aborts at
+    allocate) fails its test with one clear reason and the session goes on to the next."""
+    tests = _project(
+        pytester,
+        "def test_crashes(tflkit_model):\n"
+        "    tflkit_model('add_blockwise_int8.tflite', runs=True)\n\n"
+        "def test_runs(tflkit_model):\n"
+        "    assert tflkit_model('mlp_int8.tflite', runs=True).name == 'mlp_int8.tflite'\n",
+    )
+    assert MANIFEST["models"]["add_blockwise_int8.tflite"]["aborts_at_allocate"]
+    shutil.copy(FIXTURES / "add_blockwise_int8.tflite", tests / "add_blockwise_int8.tflite")
+    result = _run(pytester, "-q")
+    result.assert_outcomes(passed=1, failed=1)
+    text = "\n".join(result.outlines)
+    assert "add_blockwise_int8.tflite" in text and "Traceback" not in text

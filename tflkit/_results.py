@@ -131,6 +131,10 @@ class Comparison:
     #: Where the outputs every model's errors are measured against came from (a file name, or
     #: "given arrays") when ``reference_outputs`` was given; None: the reference model's.
     reference_outputs: str | None = None
+    #: Models left out because their runtime crashed (``compare(..., isolated=True)``): one
+    #: line each, as in the notes ("m.tflite: the runtime crashed (SIGABRT) during allocate;
+    #: left out of the comparison"). ``tflkit compare --isolated`` then exits 1.
+    crashed: tuple[str, ...] = ()
 
     @property
     def has_nonfinite(self) -> bool:

@@ -235,10 +235,10 @@ class Evaluation:
         self.names = list(self.reference)
         self.reference_accuracy = self._accuracy(self.reference)
 
-    def _outputs(self, data: bytes) -> dict[str, Array]:
+    def _outputs(self, data: bytes | Any) -> dict[str, Array]:
         from tflkit.runner import Runner
 
-        runner = Runner(data)
+        runner = data if isinstance(data, Runner) else Runner(data)
         with warnings.catch_warnings():  # saturation is what the search measures
             warnings.simplefilter("ignore", SaturationWarning)
             out = runner.predict(self.x)
@@ -260,13 +260,13 @@ class Evaluation:
         from tflkit._metrics import OutputSums
         from tflkit.runner import Runner
 
-        out = self._outputs(data)
+        runner = Runner(data)
+        out = self._outputs(runner)
         snr = math.inf
         for name in self.names:
             sums = OutputSums()
             sums.add(out[name], self.reference[name])
             snr = min(snr, sums.errors()[3])
-        runner = Runner(data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SaturationWarning)
             times = runner.time_invoke(_first(self.x), repeat=5, warmup=1)

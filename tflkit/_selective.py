@@ -162,17 +162,17 @@ class ConverterRoute:
 def select(
     route: Any,
     *,
-    reference: bytes,
-    eval_x: Any,
-    eval_y: Any,
-    max_drop: float | None,
-    min_snr: float | None,
+    evaluation: Evaluation | None,
     keep_float: Sequence[str] | None,
     fallback: str,
     seconds: dict[str, float],
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Selection:
-    """Search (``max_drop`` / ``min_snr``) or build (``keep_float``) on a calibrated route."""
+    """Search (``max_drop`` / ``min_snr``) or build (``keep_float``) on a calibrated route.
+
+    ``evaluation`` holds the data, the float32 reference's outputs (computed once for every
+    route and fallback tried) and the target; None: ``keep_float`` built, not measured.
+    """
     if fallback not in route.fallbacks:
         raise InputError(
             f"fallback {fallback!r} is not available on the {route.name} route "
@@ -181,7 +181,7 @@ def select(
     ops = candidate_ops(route.calibrated)
     keep = keep_float_ops(keep_float, ops) if keep_float else None
     notes: list[str] = []
-    if eval_x is None:  # keep_float without evaluation data: built, not measured
+    if evaluation is None:  # keep_float without evaluation data: built, not measured
         assert keep is not None
         started = time.perf_counter()
         plain = route.build([], fallback)
@@ -197,9 +197,7 @@ def select(
             _settings(route, keep, fallback),
             ("no evaluation data: the model is built, not measured",),
         )
-    started = time.perf_counter()
-    evaluation = Evaluation(reference, eval_x, eval_y, max_drop=max_drop, min_snr=min_snr)
-    seconds["reference"] = seconds.get("reference", 0.0) + time.perf_counter() - started
+    max_drop, min_snr = evaluation.max_drop, evaluation.min_snr
     target = "max_drop" if max_drop is not None else "min_snr"
     limit = max_drop if max_drop is not None else (min_snr if min_snr is not None else math.nan)
     search, data = run_search(

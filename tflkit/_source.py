@@ -7,6 +7,11 @@ TensorFlow and Keras, and only inside functions.
 for ops that reach outside the model (``OUTSIDE_OPS``) and a Keras file's config for layers that
 load from outside it, before TensorFlow or Keras reads them, unless ``trust_source``; every
 failure to load is one ``InputError`` naming the path.
+
+Quantization-aware trained files (tfmot's layers named in a .h5 / .keras config or a
+SavedModel's keras_metadata.pb) are loaded with tf_keras under tfmot's ``quantize_scope`` and
+convert as the model in memory does; a SavedModel without Keras metadata is QAT when its graph
+holds fake-quant ops (``Source.qat``: no calibration needed).
 """
 
 from __future__ import annotations
@@ -77,13 +82,22 @@ def _keras3_quantized(model: Any) -> list[str]:
     return names
 
 
+#: tensorflow-model-optimization's layers: a model (or a file's config) holding one was trained
+#: with quantization-aware training and carries its ranges in fake-quant layers
+QAT_LAYERS = frozenset({"QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer"})
+#: the ops those layers leave in a SavedModel's graph
+FAKE_QUANT_OPS = frozenset(
+    {"FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel", "FakeQuantWithMinMaxArgs"}
+)
+_QAT_INSTALL = (
+    "loading it needs tf_keras and tensorflow-model-optimization: pip install 'tflkit[convert]'"
+)
+
+
 def _is_qat(model: Any) -> bool:
     layers = getattr(model, "_flatten_layers", None)
     found = layers() if layers else getattr(model, "layers", [])
-    return any(
-        type(layer).__name__ in ("QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer")
-        for layer in found
-    )
+    return any(type(layer).__name__ in QAT_LAYERS for layer in found)
 
 
 def _keras_inputs(model: Any) -> list[tuple[str, tuple[int | None, ...], str]]:
@@ -160,6 +174,7 @@ OUTSIDE_OPS = SAVED_MODEL_CLI_DENYLIST | frozenset(
 # Keras layers that load something from outside the .keras / .h5 file: TFSMLayer loads (and
 # runs) a SavedModel from the path in its config, unscanned
 OUTSIDE_LAYERS = frozenset({"TFSMLayer"})
+_QAT_LOAD = "tf_keras.models.load_model under tfmot.quantization.keras.quantize_scope()"
 _TRUST = "pass trust_source=True to load it anyway (loading a model runs its code)"
 
 
@@ -187,10 +202,11 @@ def saved_model_ops(path: str) -> set[str]:
     return ops
 
 
-def scan_saved_model(path: str) -> None:
+def scan_saved_model(path: str, ops: set[str] | None = None) -> None:
     """InputError naming the ops of a SavedModel that reach outside the graph (files, Python,
-    the network); found by reading its protobuf, before TensorFlow loads or runs anything."""
-    found = sorted(saved_model_ops(path) & OUTSIDE_OPS)
+    the network); found by reading its protobuf (``ops``: already read), before TensorFlow
+    loads or runs anything."""
+    found = sorted((saved_model_ops(path) if ops is None else ops) & OUTSIDE_OPS)
     if found:
         raise InputError(
             f"{path}: the SavedModel holds ops that reach outside the model (files, Python or "
@@ -245,6 +261,125 @@ def scan_keras_file(path: str) -> None:
         )
 
 
+def qat_layers(path: str) -> list[str]:
+    """tensorflow-model-optimization's layer classes named in a .keras / .h5 file's config, or
+    in a SavedModel's keras_metadata.pb (tf_keras ``model.save(dir)``); read without Keras."""
+    if os.path.isdir(path):
+        meta = os.path.join(path, "keras_metadata.pb")
+        if not os.path.lexists(meta):
+            return []
+        require_regular(meta, "model")  # a FIFO would hang the read
+        with open(meta, "rb") as f:  # protobuf holding each layer's config as JSON text
+            data = f.read(256 << 20)
+        return sorted(n for n in QAT_LAYERS if f'"class_name": "{n}"'.encode() in data)
+    return sorted(_class_names(_keras_config(path)) & QAT_LAYERS)
+
+
+def _qat_modules() -> tuple[Any, Any]:
+    """tf_keras and tensorflow-model-optimization, imported without changing the process.
+
+    tfmot's import sets ``os.environ["TF_USE_LEGACY_KERAS"] = "1"`` and then reads
+    ``tf.keras`` (tensorflow_model_optimization/python/core/keras/compat.py, 0.8.1): a
+    ``tf.keras`` not yet resolved would become tf_keras for the rest of the process. It is
+    resolved first, under the caller's settings, and the variable put back. tfmot then uses
+    tf_keras itself (measured with TensorFlow 2.21: no child process with the variable set is
+    needed to load and convert a QAT model).
+    """
+    tf = tensorflow()
+    before = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        getattr(tf.keras, "version", None)
+        import tensorflow_model_optimization as tfmot  # type: ignore[import-untyped,unused-ignore]
+        import tf_keras  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:
+        raise ConversionError(
+            f"a quantization-aware trained model: {_QAT_INSTALL} ({first_line(exc)})"
+        ) from None
+    finally:
+        if before is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = before
+    return tf_keras, tfmot
+
+
+def _keras_file_layers(tf_keras: Any, tfmot: Any) -> dict[str, type]:
+    """tfmot 0.8.1's QuantizeLayer and QuantizeWrapperV2, built as when they were saved, for
+    tf_keras .keras files (tensorflow/model-optimization PR 1123, open).
+
+    ``model.save("m.keras")`` stores each layer's variables by position. A QuantizeLayer
+    deserialized with its ``build_config`` is built twice (5 variables, 3 saved); a wrapper
+    from ``quantize_model`` wrapped a built layer and lists its kernel and bias before the
+    kernel again (8 saved), one deserialized builds its layer inside (6): both refuse to load.
+    Building once, and the wrapped layer first, gives the saved order back.
+    """
+    with tfmot.quantization.keras.quantize_scope():
+        base_layer = tf_keras.utils.get_registered_object("QuantizeLayer")
+    base_wrapper = tfmot.quantization.keras.QuantizeWrapperV2
+
+    class QuantizeLayer(base_layer):  # type: ignore[misc,valid-type]
+        def build(self, input_shape: Any) -> None:
+            if not getattr(self, "built", False):
+                super().build(input_shape)
+                self.built = True
+
+    class QuantizeWrapperV2(base_wrapper):  # type: ignore[misc,valid-type]
+        def build(self, input_shape: Any) -> None:
+            if not self.layer.built:
+                self.layer.build(input_shape)
+            super().build(input_shape)
+
+    return {"QuantizeLayer": QuantizeLayer, "QuantizeWrapperV2": QuantizeWrapperV2}
+
+
+def load_qat_keras(path: str) -> Any:
+    """A quantization-aware trained tf_keras model from a .h5 / .keras file or a SavedModel
+    directory: ``tf_keras.models.load_model`` under ``tfmot.quantization.keras.quantize_scope()``
+    and in safe mode (a Lambda layer's Python bytecode is refused), every failure one
+    InputError naming the path."""
+    import contextlib
+
+    tf_keras, tfmot = _qat_modules()
+    try:  # .h5 and SavedModels load Lambda bytecode unless safe mode is set around the load
+        from tf_keras.src.saving.serialization_lib import (  # type: ignore[import-untyped,unused-ignore]
+            SafeModeScope,
+        )
+    except ImportError as exc:
+        raise ConversionError(
+            f"{path}: this tf_keras has no safe mode to load a model with: {first_line(exc)}"
+        ) from None
+
+    fixes: list[dict[str, type] | None] = [None]
+    if not os.path.isdir(path) and zipfile_config(path):
+        fixes.insert(0, _keras_file_layers(tf_keras, tfmot))  # then as saved by hand
+    first: Exception | None = None
+    for fix in fixes:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(tfmot.quantization.keras.quantize_scope())
+            stack.enter_context(SafeModeScope(True))
+            if fix is not None:
+                stack.enter_context(tf_keras.utils.custom_object_scope(fix))
+            try:
+                return tf_keras.models.load_model(path, compile=False)
+            except Exception as exc:  # ValueError, OSError, TypeError... from tf_keras
+                first = first or exc
+    assert first is not None
+    raise InputError(
+        f"{path}: cannot load the quantization-aware trained model with tf_keras: "
+        f"{first_line(first)}"
+    ) from first
+
+
+def zipfile_config(path: str) -> bool:
+    """A .keras file (a zip holding config.json), not an HDF5 one."""
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
 @dataclass
 class Opened:
     """A source model read by ``open_source``: a Keras model, or a loaded SavedModel and its
@@ -253,6 +388,8 @@ class Opened:
     path: str | None  # None for a Keras model in memory
     keras: Any = None
     signature: Any = None
+    qat: bool = False  # a quantization-aware trained model (tfmot's layers, fake-quant ops)
+    loaded_with: str | None = None  # how a file was loaded, when not the obvious way
 
 
 def open_source(source: Any, *, trust_source: bool = False) -> Opened:
@@ -281,8 +418,11 @@ def open_source(source: Any, *, trust_source: bool = False) -> Opened:
         require_regular(
             os.path.join(path, "saved_model.pb"), "model"
         )  # a FIFO would hang TensorFlow
+        ops = saved_model_ops(path)
         if not trust_source:
-            scan_saved_model(path)
+            scan_saved_model(path, ops)
+        if qat_layers(path):  # tf_keras model.save(dir): loaded as its in-memory model
+            return Opened(path, keras=load_qat_keras(path), qat=True, loaded_with=_QAT_LOAD)
         tf = tensorflow()
         try:
             loaded = tf.saved_model.load(path)
@@ -292,11 +432,13 @@ def open_source(source: Any, *, trust_source: bool = False) -> Opened:
         if fn is None:
             keys = ", ".join(getattr(loaded, "signatures", {})) or "none"
             raise InputError(f"{path}: no 'serving_default' signature (signatures: {keys})")
-        return Opened(path, signature=fn)
+        return Opened(path, signature=fn, qat=bool(ops & FAKE_QUANT_OPS))
     if path.endswith((".keras", ".h5", ".hdf5")):
         require_regular(path, "model")
         if not trust_source:
             scan_keras_file(path)
+        if qat_layers(path):  # Keras 3 cannot read tfmot's layers: tf_keras does
+            return Opened(path, keras=load_qat_keras(path), qat=True, loaded_with=_QAT_LOAD)
         tensorflow()
         import keras
 
@@ -318,7 +460,10 @@ def load_source(source: Any, *, trust_source: bool = False) -> Source:
             description = f"Keras model {getattr(source, 'name', '')!r}".strip()
         else:
             description = opened.path
-        return _from_keras(opened.keras, description)
+        src = _from_keras(opened.keras, description)
+        if opened.loaded_with is not None:
+            src.settings["loaded_with"] = opened.loaded_with
+        return src
     path = opened.path
     assert path is not None
     tf = tensorflow()
@@ -332,6 +477,7 @@ def load_source(source: Any, *, trust_source: bool = False) -> Source:
         make=lambda: tf.lite.TFLiteConverter.from_saved_model(path),
         inputs=inputs,
         settings={"from": "TFLiteConverter.from_saved_model", "source": path},
+        qat=opened.qat,
     )
 
 

@@ -23,7 +23,7 @@ from tflkit._inputs import batch_size_of, take
 from tflkit._metrics import OutputSums, label_hits
 from tflkit._results import Comparison, ModelResult, OutputError
 from tflkit._stream import paired_shards, read_shard, runner_shard
-from tflkit.errors import InputError
+from tflkit.errors import InputError, RuntimeCrashError
 from tflkit.speed import LATENCY_REPEAT, THROUGHPUT_REPEAT, ModelSpeed, measure_speed, overhead_ms
 
 __all__ = [
@@ -148,20 +148,31 @@ def _check_input_shapes(ref: Any, other: Any, mapping: dict[str, str], model: st
 
 
 def run_all(
-    setup: Setup, x: Mapping[str, Any]
+    setup: Setup, x: Mapping[str, Any], *, crashed: dict[int, Exception] | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Array]]]:
     """Every model on the same inputs (x by the reference's input names): the feeds, and the
-    outputs by the reference's output names; outputs of another shape are refused by name."""
+    outputs by the reference's output names; outputs of another shape are refused by name.
+
+    ``crashed`` (isolated runs): a model other than the reference whose runtime crashes
+    (RuntimeCrashError) is recorded there by index and gets empty outputs, instead of raising.
+    """
     ref_outputs = setup.ref.output_names
     feeds = setup.feeds(x)
     outputs: list[dict[str, Array]] = []
-    for r, feed, m in zip(setup.runners, feeds, setup.out_maps, strict=True):
-        out = r.predict(feed)
+    for i, (r, feed, m) in enumerate(zip(setup.runners, feeds, setup.out_maps, strict=True)):
+        try:
+            out = r.predict(feed)
+        except RuntimeCrashError as exc:
+            if crashed is None or i == setup.reference:
+                raise
+            crashed[i] = exc
+            outputs.append({})
+            continue
         got = out if isinstance(out, dict) else {r.output_names[0]: out}
         outputs.append({k: np.asarray(got[m[k]]) for k in ref_outputs})
     names, reference = setup.names, setup.reference
     for name, out in zip(names, outputs, strict=True):
-        for k in ref_outputs:
+        for k in ref_outputs if out else ():
             if out[k].shape != outputs[reference][k].shape:
                 raise InputError(
                     f"{name}: output {k!r} has shape {out[k].shape}, the reference "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ from tflkit._inputs import batch_size_of, random_inputs, take
 from tflkit._metrics import OutputSums, label_hits, output_error
 from tflkit._metrics import per_tensor as per_tensor_errors
 from tflkit._results import Comparison, ModelResult, OutputError, PerTensor, TensorError
-from tflkit._tally import model_results, run_all, setup, shard_comparison
+from tflkit._stream import is_shard_spec
+from tflkit._tally import Setup, model_results, run_all, setup, shard_comparison
 from tflkit.errors import InputError
 from tflkit.model import ModelLike
 from tflkit.speed import LATENCY_REPEAT, THROUGHPUT_REPEAT, measure_speed
@@ -73,6 +75,7 @@ def compare(
     names: Sequence[str] | None = None,
     allow_nonfinite: bool = False,
     trust_source: bool = False,
+    isolated: bool = False,
 ) -> Comparison:
     """Run models on the same inputs and compare them with the reference.
 
@@ -108,6 +111,9 @@ def compare(
         trust_source: run a SavedModel (or Keras file) reference holding ops or layers that
             reach outside the model (files, Python, the network) instead of refusing it.
             Running a SavedModel or Keras model runs its code: trust its author.
+        isolated: open the models given as files or bytes with ``Runner(isolated=True)``: a
+            model (not the reference) whose runtime crashes opening it or on the data is left
+            out, named in ``Comparison.crashed`` and the notes, and the others are compared.
 
     Returns:
         A Comparison; ``models[i].outputs`` holds model i's errors per output.
@@ -118,6 +124,7 @@ def compare(
             output or do not have its shape or the data's number of samples; data without
             samples; NaN or inf in ``x`` or ``y`` (counted, the first one's index given)
             unless ``allow_nonfinite``.
+        RuntimeCrashError: (isolated) the reference's runtime crashed.
 
     Example:
         >>> c = tflkit.compare(["m_int8.tflite"], x, reference_outputs=keras_model.predict(x))
@@ -129,6 +136,47 @@ def compare(
         if reference_outputs is not None:
             raise InputError("a source model and reference_outputs: give one reference")
         source, models = models[0], list(models[1:])
+    crashed: dict[int, Exception] | None = None
+    left_out: list[str] = []
+    mine: list[Any] = []  # isolated Runners opened here: closed on return
+    if isolated:
+        crashed = {}
+        models, names, reference = _open_isolated(
+            models, names, reference, num_threads, left_out, mine
+        )
+    try:
+        return _compare(
+            models, x, y, source, reference, samples, seed, num_threads, label_output, speed,
+            latency_repeat, throughput_repeat, per_tensor, data, reference_outputs, names,
+            allow_nonfinite, trust_source, crashed, left_out,
+        )  # fmt: skip
+    finally:
+        for r in mine:
+            r.close()
+
+
+def _compare(
+    models: Sequence[ModelLike | Any],
+    x: Any,
+    y: Any,
+    source: Any,
+    reference: int,
+    samples: int | None,
+    seed: int,
+    num_threads: int | None,
+    label_output: str | None,
+    speed: bool,
+    latency_repeat: int,
+    throughput_repeat: int,
+    per_tensor: bool,
+    data: str | None,
+    reference_outputs: Any,
+    names: Sequence[str] | None,
+    allow_nonfinite: bool,
+    trust_source: bool,
+    crashed: dict[int, Exception] | None,
+    left_out: list[str],
+) -> Comparison:
     opened = setup(models, reference, num_threads, names)  # no model, a bad reference: refused
     read_refs: dict[str, Array] | Array | None = None
     given_refs: dict[str, Array] | None = None
@@ -185,7 +233,22 @@ def compare(
 
     if y is not None:
         require_finite(labels_array(y), "the labels (y)", allow_nonfinite=allow_nonfinite)
-    feeds, outputs = run_all(opened, x)
+    feeds, outputs = run_all(opened, x, crashed=crashed)
+    if crashed:  # isolated: the models whose runtime crashed on the data are left out
+        keep = [i for i in range(len(opened.runners)) if i not in crashed]
+        left_out += [f"{crashed[i]}; left out of the comparison" for i in sorted(crashed)]
+        reference = keep.index(reference)
+        opened = Setup(
+            [opened.runners[i] for i in keep],
+            [opened.names[i] for i in keep],
+            reference,
+            [opened.in_maps[i] for i in keep],
+            [opened.out_maps[i] for i in keep],
+            opened.notes,
+        )
+        feeds, outputs = [feeds[i] for i in keep], [outputs[i] for i in keep]
+        runners, names, ref = opened.runners, opened.names, opened.ref
+    notes += left_out
     against = outputs[reference]
     if given_refs is not None:
         for k in ref.output_names:
@@ -242,7 +305,48 @@ def compare(
         per_tensor=per,
         notes=tuple(notes),
         reference_outputs=refs_source,
+        crashed=tuple(left_out),
     )
+
+
+def _open_isolated(
+    models: Sequence[ModelLike | Any],
+    names: Sequence[str] | None,
+    reference: int,
+    num_threads: int | None,
+    left_out: list[str],
+    mine: list[Any],
+) -> tuple[list[Any], list[str] | None, int]:
+    """Models as isolated Runners (Runners given are kept as they are): those whose runtime
+    crashes opening them are left out (a line each in ``left_out``), except the reference;
+    the Runners opened here are appended to ``mine``. The models, their names and the
+    reference's index among them."""
+    from tflkit.errors import RuntimeCrashError
+    from tflkit.runner import Runner
+
+    kept: list[Any] = []
+    kept_names: list[str] | None = None if names is None else []
+    new_reference = reference
+    for i, m in enumerate(models):
+        if isinstance(m, Runner):
+            runner = m
+        else:
+            try:
+                runner = Runner(m, num_threads=num_threads, isolated=True)
+            except RuntimeCrashError as exc:
+                if i == reference:
+                    for r in mine:
+                        r.close()
+                    raise
+                left_out.append(f"{exc}; left out of the comparison")
+                if i < reference:
+                    new_reference -= 1
+                continue
+            mine.append(runner)
+        kept.append(runner)
+        if kept_names is not None and names is not None:
+            kept_names.append(names[i])
+    return kept, kept_names, new_reference
 
 
 def _nonfinite_notes(given: dict[str, Array]) -> list[str]:
@@ -337,6 +441,7 @@ def compare_files(
     notes: list[str] | None = None,
     allow_nonfinite: bool = False,
     trust_source: bool = False,
+    isolated: bool = False,
 ) -> Comparison:
     """What ``tflkit compare`` does: compare models on data in files, the engine chosen by it.
 
@@ -352,26 +457,74 @@ def compare_files(
             reference_outputs, allow_nonfinite: as for ``compare()``.
         notes: notes reading ``data`` made (a .npz key fed to an input of another name) are
             appended here; the caller shows them.
-        trust_source: as for ``compare()``.
+        trust_source, isolated: as for ``compare()`` (isolated: in memory, or shards streamed
+            here; a crash while streaming shards is raised).
 
     Raises:
         InputError: ``ray=True`` without shards; shards with what only ``compare()`` does (a
             Keras reference, ``reference_outputs``, ``per_tensor``, ``samples``); as
             ``compare()``, ``compare_stream()`` and ``tflkit.ray.compare_shards``.
     """
-    from tflkit._stream import is_shard_spec, read_inputs
     from tflkit.runner import Runner
 
     on_ray = ray or address is not None
     shards = data is not None and is_shard_spec(data)
     if on_ray and not shards:
         raise InputError("ray=True compares shards: give data= a directory or a glob of shards")
+    if on_ray and isolated:
+        raise InputError("isolated=True runs the models here: leave out ray= and address=")
     # A Keras file or SavedModel first: the reference, run through TensorFlow by compare()
     source = list(models[:1]) if reference_is_source(models) else []
-    runners = [
-        m if isinstance(m, Runner) else Runner(m, num_threads=num_threads)
-        for m in models[len(source) :]
-    ]
+    left_out: list[str] = []
+    mine: list[Any] = []
+    if isolated:
+        runners, _, _ = _open_isolated(models[len(source) :], None, 0, num_threads, left_out, mine)
+    else:
+        runners = [
+            m if isinstance(m, Runner) else Runner(m, num_threads=num_threads)
+            for m in models[len(source) :]
+        ]
+    try:
+        result = _compare_files(
+            runners, source, data, labels, samples, seed, num_threads, label_output, speed,
+            per_tensor, reference_outputs, ray, address, notes, allow_nonfinite, trust_source,
+            isolated,
+        )  # fmt: skip
+    finally:
+        for r in mine:
+            r.close()
+    if left_out:
+        result = replace(
+            result,
+            notes=(*left_out, *result.notes),
+            crashed=(*left_out, *result.crashed),
+        )
+    return result
+
+
+def _compare_files(
+    runners: list[Any],
+    source: list[Any],
+    data: str | os.PathLike[str] | None,
+    labels: str | os.PathLike[str] | None,
+    samples: int | None,
+    seed: int,
+    num_threads: int | None,
+    label_output: str | None,
+    speed: bool,
+    per_tensor: bool,
+    reference_outputs: str | os.PathLike[str] | None,
+    ray: bool,
+    address: str | None,
+    notes: list[str] | None,
+    allow_nonfinite: bool,
+    trust_source: bool,
+    isolated: bool,
+) -> Comparison:
+    from tflkit._stream import read_inputs
+
+    on_ray = ray or address is not None
+    shards = data is not None and is_shard_spec(data)
     if shards:
         assert data is not None
         if source or reference_outputs is not None or per_tensor or samples is not None:
@@ -427,6 +580,7 @@ def compare_files(
         reference_outputs=reference_outputs,
         allow_nonfinite=allow_nonfinite,
         trust_source=trust_source,
+        isolated=isolated,
     )
 
 

@@ -912,16 +912,19 @@ def _select(
         if progress is not None:
             progress(done, of, name)
 
+    evaluation = None
+    if eval_x is not None:  # the reference's outputs once, for every route and fallback
+        from tflkit._search import Evaluation
+
+        started = time.perf_counter()
+        evaluation = Evaluation(reference, eval_x, eval_y, max_drop=max_drop, min_snr=min_snr)
+        seconds["reference"] = seconds.get("reference", 0.0) + time.perf_counter() - started
     found = []
     for route, f, settings in tries:
         try:
             selection = _selective.select(
                 route,
-                reference=reference,
-                eval_x=eval_x,
-                eval_y=eval_y,
-                max_drop=max_drop,
-                min_snr=min_snr,
+                evaluation=evaluation,
                 keep_float=keep_float,
                 fallback=f,
                 seconds=dict(seconds),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 __all__ = [
     "ConversionError",
@@ -11,6 +12,7 @@ __all__ = [
     "InputError",
     "InvalidModelError",
     "NonFiniteWarning",
+    "RuntimeCrashError",
     "SaturationWarning",
     "TflkitError",
     "UnsupportedModelError",
@@ -33,6 +35,38 @@ class InputError(TflkitError, ValueError):
 
 class UnsupportedModelError(TflkitError):
     """A valid model the runtime cannot run (custom or Flex ops, for example)."""
+
+
+class RuntimeCrashError(UnsupportedModelError):
+    """The LiteRT runtime crashed (a signal such as SIGSEGV or SIGABRT, or an exit) while running
+    a model in an isolated Runner's child process (``Runner(model, isolated=True)``); the
+    caller's process lives on and the next call starts a new child.
+
+    Attributes:
+        model: the model's name (its file name, ``<bytes>`` for bytes).
+        phase: what the runtime was doing: ``start-up``, ``open``, ``allocate`` or ``invoke``.
+        signal: the signal's name (``"SIGABRT"``), None when the child exited without one.
+        exit_code: the child's exit status (minus the signal's number for a signal).
+    """
+
+    def __init__(
+        self, model: str, phase: str, *, signal: str | None, exit_code: int | None
+    ) -> None:
+        self.model = model
+        self.phase = phase
+        self.signal = signal
+        self.exit_code = exit_code
+        how = signal if signal is not None else f"exit code {exit_code}"
+        super().__init__(f"{model}: the runtime crashed ({how}) during {phase}")
+
+    def __reduce__(self) -> Any:
+        return _crash_error, (self.model, self.phase, self.signal, self.exit_code)
+
+
+def _crash_error(
+    model: str, phase: str, signal: str | None, exit_code: int | None
+) -> RuntimeCrashError:
+    return RuntimeCrashError(model, phase, signal=signal, exit_code=exit_code)
 
 
 class ConversionError(TflkitError):

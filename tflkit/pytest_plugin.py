@@ -210,15 +210,23 @@ def _find(request: pytest.FixtureRequest, name: str | os.PathLike[str]) -> Path:
 
 
 @pytest.fixture
-def tflkit_model(request: pytest.FixtureRequest) -> Callable[[str | os.PathLike[str]], Path]:
+def tflkit_model(request: pytest.FixtureRequest) -> Callable[..., Path]:
     """A function from a model's name to its path: the test file's directory first, then
     each model directory (``--tflkit-model-dir``, ini ``tflkit_model_dirs``); never the working
-    directory. A name found nowhere fails the test, listing where it looked."""
-    # (issue 23 item 4: the lead wires tflkit.testing.assert_runs in here after the merge)
+    directory. A name found nowhere fails the test, listing where it looked.
 
-    def find(name: str | os.PathLike[str]) -> Path:
+    ``tflkit_model(name, runs=True)`` also opens, allocates and invokes the model once in a
+    child process (``tflkit.testing.assert_runs``): a runtime crash fails this test cleanly
+    instead of killing the pytest process."""
+
+    def find(name: str | os.PathLike[str], *, runs: bool = False) -> Path:
         __tracebackhide__ = True
-        return _find(request, name)
+        path = _find(request, name)
+        if runs:
+            from tflkit.testing import assert_runs
+
+            assert_runs(path)
+        return path
 
     return find
 

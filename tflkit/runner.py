@@ -19,6 +19,7 @@ from tflkit import dtypes
 from tflkit._batching import BATCHING, Batcher, slice_feeds
 from tflkit._feeds import Feeds, Inputs, per_tensor, real_values
 from tflkit._interpreter import Session
+from tflkit._isolated import IsolatedSession
 from tflkit.checks import runtime_hazards
 from tflkit.errors import (
     InputError,
@@ -53,16 +54,23 @@ class Runner:
         batch_size: split inputs into chunks of at most this many samples.
         batching: ``"auto"`` (time both on the first batch and keep the faster), ``"batched"``
             or ``"per-sample"``. Fixed-batch and stateful models always run sample by sample.
+        isolated: run the runtime in a child process (``python -m tflkit._isolated``; arrays
+            cross through shared memory): a crash of the runtime raises ``RuntimeCrashError``
+            instead of ending this process, and the next call starts a new child (a stateful
+            model starts again from its initial state). ``close()`` (or ``with``) ends the child.
 
     Raises:
         InvalidModelError: not a TFLite file.
         UnsupportedModelError: the runtime cannot run it (custom or Flex ops).
+        RuntimeCrashError: (isolated) the runtime crashed opening or allocating the model.
         InputError: an unknown signature; ``num_threads`` or ``batch_size`` not an integer of
             at least 1 (an ``InputError`` is a ``ValueError``).
 
     Example:
         >>> runner = tflkit.Runner("mlp_int8.tflite")
         >>> probs = runner.predict(np.random.rand(1000, 32))  # float32, shape (1000, 10)
+        >>> with tflkit.Runner("new.tflite", isolated=True) as runner:
+        ...     runner.predict(x)  # a runtime crash raises RuntimeCrashError here
     """
 
     def __init__(
@@ -73,6 +81,7 @@ class Runner:
         signature: str | None = None,
         batch_size: int | None = None,
         batching: str = "auto",
+        isolated: bool = False,
     ) -> None:
         if batching not in BATCHING:
             raise ValueError(
@@ -128,7 +137,10 @@ class Runner:
         )
         self._out_quant = [per_tensor(t) for t in self.outputs]
         self._check_runnable()
-        self._session = Session(
+        #: Whether the runtime runs in a child process (``isolated=True``).
+        self.isolated = bool(isolated)
+        session_class = IsolatedSession if self.isolated else Session
+        self._session: Session | IsolatedSession = session_class(
             self.model,
             self._source,
             self.inputs,
@@ -156,6 +168,19 @@ class Runner:
             invalid = hazard.rule == "zero-point-in-range"
             error = InvalidModelError if invalid else UnsupportedModelError
             raise error(f"{self.model.name}: {hazard.message}")
+
+    def close(self) -> None:
+        """End an isolated Runner's child process (a later call starts a new one); nothing to
+        do in process. ``with Runner(...) as runner:`` closes on leaving the block."""
+        with self._lock:
+            if isinstance(self._session, IsolatedSession):
+                self._session.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def reset(self) -> None:
         """Restore the model's initial state (resource variables) by re-opening the runtime."""
@@ -200,6 +225,7 @@ class Runner:
             "batching": self._batcher.batching,
             "decided": self._batcher.decided,
             "choices": self._batcher.choices,
+            "isolated": self.isolated,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -209,6 +235,7 @@ class Runner:
             signature=state["signature"],
             batch_size=state["batch_size"],
             batching=state["batching"],
+            isolated=state.get("isolated", False),
         )
         self._batcher.decided = state["decided"]
         self._batcher.choices = dict(state.get("choices", {}))

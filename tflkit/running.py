@@ -141,6 +141,7 @@ def run(
     ray: bool = False,
     address: str | None = None,
     progress: Callable[[RunProgress], None] | None = None,
+    isolated: bool = False,
 ) -> RunResult:
     """Run a model on arrays, a .npy / .npz file, or shards (here or on Ray).
 
@@ -162,6 +163,8 @@ def run(
         address: the Ray cluster to run on; implies ``ray``.
         progress: called with a ``RunProgress`` after each slice (and each shard). Following
             progress cuts a batch in memory into slices; the figures stay those of the whole run.
+        isolated: open the model with ``Runner(isolated=True)`` (not on Ray): a crash of the
+            runtime raises ``RuntimeCrashError`` instead of ending this process.
 
     Returns:
         A ``RunResult``; ``to_dict()`` is the ``tflkit run --json`` document.
@@ -183,8 +186,37 @@ def run(
     runner = (
         model
         if isinstance(model, Runner)
-        else Runner(model, num_threads=num_threads, signature=signature, batch_size=batch_size)
+        else Runner(
+            model,
+            num_threads=num_threads,
+            signature=signature,
+            batch_size=batch_size,
+            isolated=isolated and not (ray or address is not None),
+        )
     )
+    if isolated and (ray or address is not None):
+        raise InputError("isolated=True runs the model here: leave out ray= and address=")
+    try:
+        return _run(runner, model, inputs, output, batch_size, raw, num_threads, signature,
+                    ray, address, progress)  # fmt: skip
+    finally:
+        if runner is not model:
+            runner.close()
+
+
+def _run(
+    runner: Any,
+    model: Any,
+    inputs: Any,
+    output: str | os.PathLike[str] | None,
+    batch_size: int | None,
+    raw: bool,
+    num_threads: int | None,
+    signature: str | None,
+    ray: bool,
+    address: str | None,
+    progress: Callable[[RunProgress], None] | None,
+) -> RunResult:
     name = (
         os.fspath(model)
         if isinstance(model, (str, os.PathLike))

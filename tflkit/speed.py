@@ -273,6 +273,7 @@ def benchmark(
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
     shapes: Mapping[str, Sequence[int]] | Sequence[int] | None = None,
+    isolated: bool = False,
 ) -> Benchmark:
     """Time ``Runner.predict`` on random batches of ``batch_size`` samples.
 
@@ -287,6 +288,8 @@ def benchmark(
         shapes: a sample's shape (the dimensions after the batch axis) by input name, for
             inputs with dynamic dimensions (an audio model's [-1, -1]: ``{"samples": [16000]}``,
             or ``[16000]`` for a single-input model).
+        isolated: open the model with ``Runner(isolated=True)``: the runtime in a child process
+            (latency then includes the crossing; ``peak_rss_bytes`` is this process's alone).
 
     Returns:
         A ``Benchmark``: latency per call (min, p50, p90, p99, mean, max), samples per second,
@@ -303,7 +306,27 @@ def benchmark(
     require_positive("batch_size", batch_size)
     if seconds < 0:
         raise InputError(f"seconds must not be negative, got {seconds}")
-    runner = model if isinstance(model, Runner) else Runner(model, num_threads=num_threads)
+    runner = (
+        model
+        if isinstance(model, Runner)
+        else Runner(model, num_threads=num_threads, isolated=isolated)
+    )
+    try:
+        return _benchmark(runner, batch_size, seconds, warmup, seed, progress, shapes)
+    finally:
+        if runner is not model:
+            runner.close()
+
+
+def _benchmark(
+    runner: Any,
+    batch_size: int,
+    seconds: float,
+    warmup: int,
+    seed: int,
+    progress: Callable[[float], None] | None,
+    shapes: Mapping[str, Sequence[int]] | Sequence[int] | None,
+) -> Benchmark:
     if shapes is not None and not isinstance(shapes, Mapping):
         if len(runner.inputs) != 1:
             raise InputError(

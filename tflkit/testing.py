@@ -36,6 +36,7 @@ __all__ = [
     "assert_matches_snapshot",
     "assert_ops",
     "assert_quantization",
+    "assert_runs",
     "assert_runs_on",
     "find_model",
     "in_ci",
@@ -819,3 +820,40 @@ def _json_type(value: Any) -> str:
         return "a number"
     names = {str: "a string", list: "an array", dict: "an object", type(None): "null"}
     return names.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------- runs without crashing the tests
+
+
+def assert_runs(model: ModelLike, inputs: Any = None) -> Any:
+    """Open, allocate and invoke the model once in a child process; fail the test cleanly when
+    the runtime crashes on it or refuses it, instead of taking the test process down.
+
+    Args:
+        model: a path, bytes or a ``tflkit.Model``.
+        inputs: what ``Runner.predict`` takes; None: one seeded random sample per input (a
+            model without a batch axis: its inputs at their own shapes).
+
+    Returns:
+        The outputs, as ``Runner.predict`` gives them.
+
+    Raises:
+        AssertionError: the runtime crashed (``"m.tflite: the runtime crashed (SIGABRT)
+            during allocate"``), could not run the model, or the inputs do not fit it.
+
+    Example:
+        >>> assert_runs("model_from_the_vendor.tflite")
+    """
+    from tflkit._inputs import random_inputs
+    from tflkit.errors import TflkitError
+    from tflkit.runner import Runner
+
+    try:
+        with Runner(model, isolated=True) as runner:
+            if inputs is None:
+                inputs, _ = random_inputs(
+                    runner.inputs, runner.input_names, 1, batch_axis=runner.batch_axis
+                )
+            return runner.predict(inputs)
+    except TflkitError as exc:
+        raise AssertionError(str(exc)) from None

@@ -9,6 +9,7 @@ import typer
 
 from tflkit.cli._common import cli_text, print_json
 from tflkit.cli._shared import (
+    IsolatedOpt,
     JsonOpt,
     ModelArg,
     print_trimmed,
@@ -37,6 +38,7 @@ def bench(
             "NAME=16000 (repeat for several inputs).",
         ),
     ] = None,
+    isolated: IsolatedOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Time a model: latency per call and of the runtime's invoke alone, throughput, memory."""
@@ -52,6 +54,7 @@ def bench(
             warmup=warmup,
             progress=progress,
             shapes=shapes,
+            isolated=isolated,
         )
     if json_:
         print_json(result.to_dict())

@@ -38,6 +38,7 @@ PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
     "raw": "--raw",
     "address": "--address",
     "ray": "--ray",
+    "isolated": "--isolated",
     # compare, compare_stream
     "x": "--data",
     "data": "--data",

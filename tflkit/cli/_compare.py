@@ -12,6 +12,7 @@ import typer
 from tflkit.cli._common import EXIT_FAILED, cli_text, print_json
 from tflkit.cli._shared import (
     AddressOpt,
+    IsolatedOpt,
     JsonOpt,
     RayOpt,
     error,
@@ -95,6 +96,7 @@ def compare(
     ] = False,
     ray: RayOpt = False,
     address: AddressOpt = None,
+    isolated: IsolatedOpt = False,
     json_: JsonOpt = False,
     markdown: Annotated[
         bool,
@@ -134,10 +136,15 @@ def compare(
             notes=notes,
             allow_nonfinite=allow_nonfinite,
             trust_source=trust_source,
+            isolated=isolated,
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
     _show(result, plot, json_, markdown)
+    for line in result.crashed:  # --isolated: a model that crashed the runtime was left out
+        typer.echo(f"tflkit: error: {cli_text(line)}", err=True)
+    if result.crashed:
+        raise typer.Exit(EXIT_FAILED)
     if result.has_nonfinite:  # errors of NaN or inf outputs measure nothing: a failed check
         where = "each output's nonfinite" if json_ else "the marked rows"
         typer.echo(f"tflkit: NaN or inf in the compared outputs (see {where})", err=True)

@@ -12,6 +12,7 @@ import typer
 from tflkit.cli._common import cli_text, print_json
 from tflkit.cli._shared import (
     AddressOpt,
+    IsolatedOpt,
     JsonOpt,
     ModelArg,
     RayOpt,
@@ -58,6 +59,7 @@ def run(
     ] = None,
     ray: RayOpt = False,
     address: AddressOpt = None,
+    isolated: IsolatedOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Run a model on a .npy/.npz file or on shards (on Ray too), and save the outputs."""
@@ -75,6 +77,7 @@ def run(
             ray=ray,
             address=address,
             progress=bar.update if sys.stderr.isatty() else None,
+            isolated=isolated,
         )
     for note in result.notes:
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)

@@ -63,6 +63,13 @@ RayOpt = Annotated[
         "machine's CPUs, or the cluster at --address.",
     ),
 ]
+IsolatedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--isolated",
+        help="Run the runtime in a child process: a crash of the runtime is reported, not fatal.",
+    ),
+]
 AddressOpt = Annotated[
     str | None,
     typer.Option(

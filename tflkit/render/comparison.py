@@ -296,6 +296,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "inputs": list(c.inputs),
         "label_output": c.label_output,
         "notes": list(c.notes),
+        "crashed": list(c.crashed),
         "models": models,
         "per_tensor": per,
         "reference_outputs": c.reference_outputs,

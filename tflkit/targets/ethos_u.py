@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tflkit.targets._base import Placement, output_name, target_runs
@@ -57,6 +57,8 @@ FALLBACK = "cpu"
 
 RULES: dict[str, str] = {
     "ethos-u-unsupported-op": "Vela has no NPU implementation of the operator type on this target",
+    "ethos-u-cpu-shape": "shape arithmetic feeding only CPU operators stays on the CPU "
+    "(Vela folds it only for NPU operators)",
     "ethos-u-dynamic-shape": "only the first dimension of a tensor may be dynamic (set to 1)",
     "ethos-u-shape": "tensors must have a constant shape (a rank-0 feature map has none)",
     "ethos-u-dtype": "feature maps must be int8, uint8, int16, int32 or int64 (U85: and bool)",
@@ -761,9 +763,46 @@ def _placements(model: Model, target: str) -> Iterator[Placement]:
             else:
                 rule, reason = found
                 placed.append(Placement(s, i, op.op, out, "cpu", reason, rule))
+        placed = _unfold_for_cpu(sg, placed, folded, target)
         if target == "ethos-u85":
             placed = _absorb_var_handles(sg, placed)
         yield from placed
+
+
+def _unfold_for_cpu(
+    sg: Subgraph, placed: list[Placement], folded: set[int], target: str
+) -> list[Placement]:
+    """Folded shape arithmetic whose values only CPU operators read stays on the CPU: Vela
+    folds it for the NPU operators it feeds (a float model's dynamic-batch Flatten, SHAPE ->
+    STRIDED_SLICE -> PACK -> a float RESHAPE, stays whole on the CPU; measured with Vela 5.2).
+    Such an operator is then judged as any other, its inputs no longer constants; the rule
+    Vela names comes from that (SHAPE: an unsupported type; PACK: a shapeless tensor)."""
+    readers: dict[int, list[int]] = {}
+    for i, op in enumerate(sg.operators):
+        for k in op.inputs:
+            if k >= 0:
+                readers.setdefault(k, []).append(i)
+    out = list(placed)
+    unfolded: list[int] = []
+    for i in range(len(out) - 1, -1, -1):  # readers come after writers
+        if not _is_folded(out[i]):
+            continue
+        users = [j for k in sg.operators[i].outputs for j in readers.get(k, [])]
+        if users and all(out[j].on == "cpu" for j in users):
+            unfolded.append(i)
+            out[i] = replace(out[i], on="cpu")  # judged below, once all are known
+    if not unfolded:
+        return out
+    still = folded - {k for i in unfolded for k in sg.operators[i].outputs}
+    for i in unfolded:
+        op = sg.operators[i]
+        found = _verdict(_Op(sg, op, _Options.of(op), still), target)
+        rule, reason = found or (
+            "ethos-u-cpu-shape",
+            "shape arithmetic read only by CPU operators: Vela leaves it on the CPU",
+        )
+        out[i] = replace(out[i], on="cpu", reason=reason, rule=rule)
+    return out
 
 
 def _absorb_var_handles(sg: Subgraph, placed: list[Placement]) -> list[Placement]:

@@ -1,0 +1,595 @@
+"""Isolated runs: the LiteRT interpreter in a child process, so that a crash of the runtime
+(SIGSEGV, SIGABRT) becomes ``RuntimeCrashError`` instead of ending the caller's process.
+
+``IsolatedSession`` stands where a Runner's ``_interpreter.Session`` stands and has its methods
+(``invoke``, ``invoke_one``, ``per_sample``, ``run_signature``, ``time_invoke``, ``all_tensors``,
+``open``): the Runner's feeds, batching and (de)quantization stay in the caller, only the
+runtime's calls cross. The child is ``python -m tflkit._isolated``, started with ``subprocess``
+(never a fork of a process that may hold threads, and unlike multiprocessing's "spawn" it does
+not re-import the caller's ``__main__``). Arrays cross through one shared-memory arena (an
+anonymous ``memfd``, a deleted temporary file where there is none), which both processes map: a
+socket carries only small pickled control messages, and the arena's file descriptor. An
+unnamed arena cannot outlive the processes that map it: nothing is left in ``/dev/shm``, even
+when the caller is killed, and no resource-tracker process is started.
+
+What the child was doing when it died is byte 0 of the arena (``PHASES``), written before each
+runtime call: the error names the signal, the model and that call. The operator is not named:
+LiteRT's Python API has no per-operator hook to record the last operator run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import warnings
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tflkit._interpreter import RuntimeGuard
+from tflkit.errors import RuntimeCrashError, TflkitError, caller_stacklevel
+from tflkit.model import Model, Tensor
+
+__all__ = ["PHASES", "IsolatedSession", "main"]
+
+Array = npt.NDArray[Any]
+
+#: What byte 0 of the arena says the child was doing: named in RuntimeCrashError.
+PHASES = {0: "start-up", 1: "open", 2: "allocate", 3: "invoke", 4: "idle"}
+_OPEN, _ALLOCATE, _INVOKE, _IDLE = 1, 2, 3, 4
+_HEADER = 64  # byte 0: the phase; arrays start here, 64-byte aligned
+_MIN_ARENA = 1 << 20
+_START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading the model)
+
+# A layout entry: (offset in the arena, dtype str, shape), or ("inline", array) for arrays
+# that cannot live in shared memory (object dtype: strings).
+
+
+def _align(n: int) -> int:
+    return (n + 63) & ~63
+
+
+def _anonymous_file(size: int) -> int:
+    """A file descriptor of ``size`` bytes of memory no name points at."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("tflkit-isolated", os.MFD_CLOEXEC)
+    else:  # pragma: no cover - macOS: a temporary file, deleted at once
+        with tempfile.TemporaryFile() as f:
+            fd = os.dup(f.fileno())
+    os.ftruncate(fd, size)
+    return fd
+
+
+def _readable(sock: socket.socket | None, timeout: float) -> bool:
+    import select
+
+    return sock is not None and bool(select.select([sock], [], [], timeout)[0])
+
+
+def _layout(arrays: Sequence[Array], start: int = _HEADER) -> tuple[list[Any], int]:
+    """Where each array goes in the arena, and the bytes needed."""
+    out: list[Any] = []
+    end = start
+    for a in arrays:
+        if a.dtype.hasobject:
+            out.append(("inline", a))
+            continue
+        out.append((end, a.dtype.str, a.shape))
+        end = _align(end + a.nbytes)
+    return out, end
+
+
+def _write(buf: mmap.mmap, layout: list[Any], arrays: Sequence[Array]) -> None:
+    for entry, a in zip(layout, arrays, strict=True):
+        if entry[0] != "inline" and a.nbytes:
+            view: Array = np.ndarray(a.shape, a.dtype, buffer=buf, offset=entry[0])
+            np.copyto(view, a, casting="no")
+
+
+def _read(buf: mmap.mmap, layout: list[Any], *, copy: bool) -> list[Array]:
+    out: list[Array] = []
+    for entry in layout:
+        if entry[0] == "inline":
+            out.append(entry[1])
+            continue
+        offset, dtype, shape = entry
+        a: Array = np.ndarray(shape, np.dtype(dtype), buffer=buf, offset=offset)
+        out.append(a.copy() if copy else a)
+    return out
+
+
+class _Channel:
+    """Pickled messages over a stream socket, a 4-byte length first, one syscall each way for
+    a small message (multiprocessing's Connection reads header and body apart); a message may
+    carry file descriptors (SCM_RIGHTS). One message in flight each way at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray(1 << 16)
+        self.anc = socket.CMSG_SPACE(struct.calcsize("i"))
+
+    def send(self, obj: Any, fds: Sequence[int] = ()) -> None:
+        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data = struct.pack("<I", len(body)) + body
+        if fds:
+            sent = socket.send_fds(self.sock, [data], list(fds))
+            data = data[sent:]
+        if data:
+            self.sock.sendall(data)
+
+    def recv(self, *, fds: bool = False) -> tuple[Any, list[int]]:
+        """The next message and the file descriptors that came with it; EOFError when the other
+        end is gone."""
+        got: list[int] = []
+        have, need = 0, 4
+        while True:
+            if have >= 4 and need == 4:
+                need = 4 + struct.unpack_from("<I", self.buf)[0]
+                if need > len(self.buf):
+                    self.buf.extend(bytes(need - len(self.buf)))
+            if have >= need:
+                break
+            with memoryview(self.buf) as whole, whole[have:] as view:
+                if fds:
+                    n, anc, _, _ = self.sock.recvmsg_into([view], self.anc)
+                    for level, kind, data in anc:
+                        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                            got += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
+                else:
+                    n = self.sock.recv_into(view)
+            if n == 0:
+                raise EOFError
+            have += n
+        with memoryview(self.buf) as whole:
+            return pickle.loads(whole[4:need]), got
+
+
+# ---------------------------------------------------------------------------- the caller's side
+
+
+class _Child:
+    """The child process, its socket and the arena: what the finalizer ends (never the
+    IsolatedSession itself, so that it can be collected)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.chan: _Channel | None = None
+        self.sock: socket.socket | None = None
+        self.fd = -1
+        self.buf: mmap.mmap | None = None
+        self.size = 0
+        self.pid = os.getpid()  # the process that owns the child
+
+    def abandon(self) -> None:
+        """In a fork of the owner: let go of this process's copies of the socket and the
+        arena, leaving the owner's child alone."""
+        self.proc = None
+        self.shutdown()
+
+    def resize(self, size: int) -> None:
+        """A new arena of at least ``size`` bytes (the child is told by the caller)."""
+        size = max(_MIN_ARENA, 1 << (size - 1).bit_length())
+        fd = _anonymous_file(size)
+        self.close_arena()
+        self.fd, self.size = fd, size
+        self.buf = mmap.mmap(fd, size)
+
+    def close_arena(self) -> None:
+        if self.buf is not None:
+            with contextlib.suppress(BufferError):  # a view still alive: the GC unmaps it
+                self.buf.close()
+            self.buf = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def stop(self) -> None:
+        """End the child (EOF on its socket, then SIGKILL if it does not exit) and reap it."""
+        proc, self.proc = self.proc, None
+        self.chan = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if proc is not None:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a child stuck in the runtime
+                proc.kill()
+                proc.wait()
+
+    def shutdown(self) -> None:
+        self.stop()
+        self.close_arena()
+
+
+def _child_env() -> dict[str, str]:
+    """The caller's environment, with this tflkit first on the path: the child imports the
+    same copy (a checkout, a worktree) whatever the working directory."""
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = here + (os.pathsep + path if path else "")
+    return env
+
+
+class IsolatedSession:
+    """A Session whose interpreter lives in a child process (see the module's docstring).
+
+    Same constructor and methods as ``_interpreter.Session``; ``close()`` ends the child, and
+    the next call starts a new one (so does any call after a crash). The caller serializes
+    calls (the Runner's lock).
+
+    Raises (from any call):
+        RuntimeCrashError: the child died (a signal, or an exit) during the call.
+        UnsupportedModelError: as the in-process Session, raised in the child and passed on.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        source: str | bytes,
+        inputs: Sequence[Tensor],
+        *,
+        num_threads: int | None,
+        signature_key: str | None,
+    ) -> None:
+        self.model = model
+        self.source = os.path.abspath(source) if isinstance(source, str) else source
+        self.inputs = tuple(inputs)
+        self.num_threads = num_threads
+        self.signature_key = signature_key
+        self.delegate: str | None = "xnnpack"
+        self.guard = RuntimeGuard(model)
+        self.in_shapes: list[tuple[int, ...] | None] = [None] * len(self.inputs)
+        #: Child processes started so far (1 + restarts).
+        self.starts = 0
+        self._child = _Child()
+        self._finalizer = weakref.finalize(self, self._child.shutdown)
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ the child's life
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, None when none runs."""
+        proc = self._child.proc
+        return proc.pid if proc is not None else None
+
+    def _start(self) -> None:
+        """Start a child and open the model in it (the runtime's ``open`` and ``allocate``)."""
+        child = self._child
+        if child.buf is None:  # closed: a new arena
+            child.resize(_MIN_ARENA)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        model_fd = -1
+        try:
+            # The Model, pickled (its bytes too when it was loaded from bytes), crosses through
+            # memory, not the socket: the child need not parse the file again (~0.1 s)
+            data = pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+            model_fd = _anonymous_file(len(data))
+            with mmap.mmap(model_fd, len(data)) as m:
+                m[:] = data
+            source = self.source if isinstance(self.source, str) else None
+            fds = [theirs.fileno(), child.fd, model_fd]
+            assert child.buf is not None
+            child.buf[0] = 0  # start-up
+            child.proc = subprocess.Popen(
+                [sys.executable, "-m", "tflkit._isolated", *(str(f) for f in fds)],
+                pass_fds=fds,
+                stdin=subprocess.DEVNULL,
+                stdout=2,  # stdout carries data: the runtime's prints go to stderr
+                env=_child_env(),
+                close_fds=True,
+            )
+            self.starts += 1
+        finally:
+            theirs.close()
+            if model_fd >= 0:
+                os.close(model_fd)
+        child.sock = mine
+        child.chan = _Channel(mine)
+        self._call(
+            "open",
+            [],
+            (source, len(data), child.size, self.num_threads, self.signature_key),
+            timeout=_START_TIMEOUT,
+        )
+
+    def close(self) -> None:
+        """End the child process and unmap the arena; a later call starts a new child."""
+        self._child.shutdown()
+
+    def _crash(self, call: str) -> RuntimeCrashError:
+        """The error for a child that died; the child reaped, the next call starts a new one."""
+        child = self._child
+        proc = child.proc
+        phase = PHASES.get(child.buf[0] if child.buf is not None else 0, call)
+        if phase == "idle":
+            phase = call
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+        child.stop()
+        self.in_shapes = [None] * len(self.inputs)
+        name = None
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+        return RuntimeCrashError(self.model.name, phase, signal=name, exit_code=code)
+
+    def _call(
+        self,
+        command: str,
+        arrays: Sequence[Array],
+        args: tuple[Any, ...] = (),
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """One command to the child: arrays through the arena, the reply's arrays copied out
+        of it. A child that died becomes RuntimeCrashError (the phase it was in)."""
+        child = self._child
+        if child.pid != os.getpid():  # this process is a fork: a child of its own
+            self._finalizer.detach()
+            child.abandon()
+            self._child = child = _Child()
+            self._finalizer = weakref.finalize(self, child.shutdown)
+        if child.proc is None:
+            self._start()
+        layout, need = _layout(arrays)
+        arena: tuple[Any, list[int]] = (None, [])
+        if need > child.size:  # a new arena, sent with the command
+            child.resize(need)
+            arena = (child.size, [child.fd])
+        assert child.buf is not None and child.chan is not None
+        _write(child.buf, layout, arrays)
+        call = "invoke" if command not in ("open", "reset") else "open"
+        chan = child.chan
+        try:
+            chan.send((command, layout, args, arena[0]), arena[1])
+            while True:
+                if timeout is not None and not _readable(child.sock, timeout):
+                    raise TimeoutError  # pragma: no cover - a child that never answers
+                reply, _ = chan.recv()
+                if reply[0] != "grow":
+                    break
+                child.resize(reply[1])  # outputs larger than the arena: again, in a new one
+                chan.send(("fetch", [], (), child.size), [child.fd])
+        except (EOFError, OSError, TimeoutError):
+            raise self._crash(call) from None
+        except BaseException:
+            child.stop()  # interrupted mid-call: the next call starts afresh
+            raise
+        status, result, state, caught = reply
+        if state is not None:
+            self.in_shapes, self.delegate = state
+        for category, message in caught:
+            warnings.warn(message, category, stacklevel=caller_stacklevel())
+        if status == "err":
+            raise result
+        out_layout, extra = result
+        return _read(child.buf, out_layout, copy=True), extra
+
+    # ------------------------------------------------------------------ Session's methods
+
+    def open(self) -> None:
+        """Re-open the interpreter in the child (the model's initial state)."""
+        if self._child.proc is None:
+            self._start()
+        else:
+            self._call("reset", [])
+
+    def invoke(self, feeds: list[Array]) -> list[Array]:
+        outs, _ = self._call("invoke", feeds)
+        return outs  # type: ignore[no-any-return]
+
+    def invoke_one(self, feed: Array, shape: tuple[int, ...]) -> Array:
+        outs, _ = self._call("invoke_one", [feed], (shape,))
+        return outs[0]  # type: ignore[no-any-return]
+
+    def per_sample(self, feeds: list[Array], start: int, stop: int) -> list[Array]:
+        outs, _ = self._call("per_sample", feeds, (start, stop))
+        return outs  # type: ignore[no-any-return]
+
+    def run_signature(self, named: dict[str, Array]) -> dict[str, Any]:
+        outs, names = self._call("run_signature", list(named.values()), (list(named),))
+        return dict(zip(names, outs, strict=True))
+
+    def time_invoke(self, feeds: list[Array], *, repeat: int, warmup: int) -> list[float]:
+        _, times = self._call("time_invoke", feeds, (repeat, warmup))
+        return times  # type: ignore[no-any-return]
+
+    def all_tensors(self, feeds: list[Array], indexes: Sequence[int]) -> dict[int, Array]:
+        outs, found = self._call("all_tensors", feeds, (list(indexes),))
+        return dict(zip(found, outs, strict=True))
+
+
+# ---------------------------------------------------------------------------- the child's side
+
+
+class _Server:
+    """The child's loop: one Session, commands in, replies out."""
+
+    def __init__(self, chan: _Channel, arena_fd: int, model_fd: int) -> None:
+        self.chan = chan
+        self.arena_fd = arena_fd
+        self.model_fd = model_fd
+        self.sent_state: Any = None
+        self.buf: mmap.mmap | None = None
+        self.session: Any = None
+        self.pending: list[Array] = []  # outputs kept until they fit the arena
+        self.extra: Any = None
+        self.caught: list[tuple[type[Warning], str]] = []
+
+    def phase(self, code: int) -> None:
+        assert self.buf is not None
+        self.buf[0] = code
+
+    def map(self, size: int) -> None:
+        if self.buf is not None:
+            self.buf.close()
+        self.buf = mmap.mmap(self.arena_fd, size)
+        os.close(self.arena_fd)
+
+    def open(self, source: Any, n: int, size: int, num_threads: Any, key: Any) -> None:
+        from tflkit._interpreter import Session
+        from tflkit.loader import interpreter_source
+
+        self.map(size)
+        with mmap.mmap(self.model_fd, n, prot=mmap.PROT_READ) as m:
+            model = pickle.loads(m)
+        os.close(self.model_fd)
+        if source is None:  # the bytes the caller's Model was loaded from
+            source = interpreter_source(model)
+        sig = model.signature(key) if key is not None else None
+        if sig is None:
+            sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
+        sg = model.subgraphs[sig.subgraph_index if sig is not None else 0]
+        server = self
+
+        class ChildSession(Session):
+            """Marks the phase before the runtime's calls that may crash."""
+
+            def open_interpreter(self, *, preserve: bool = False, delegate: bool = True) -> Any:
+                server.phase(_OPEN)
+                try:
+                    return super().open_interpreter(preserve=preserve, delegate=delegate)
+                finally:
+                    server.phase(_INVOKE)
+
+            def allocate(self) -> None:
+                server.phase(_ALLOCATE)
+                try:
+                    super().allocate()
+                finally:
+                    server.phase(_INVOKE)
+
+        self.session = ChildSession(
+            model, source, sg.input_tensors, num_threads=num_threads, signature_key=key
+        )
+
+    def handle(self, command: str, layout: list[Any], args: tuple[Any, ...]) -> Any:
+        """The command's outputs (a list of arrays) and extra data."""
+        session = self.session
+        if command == "open":
+            self.open(*args)
+            return [], None
+        assert self.buf is not None
+        arrays = _read(self.buf, layout, copy=False)
+        self.phase(_INVOKE)
+        if command == "invoke_one":
+            return [session.invoke_one(arrays[0], args[0])], None
+        if command == "invoke":
+            return session.invoke(arrays), None
+        if command == "per_sample":
+            return session.per_sample(arrays, *args), None
+        if command == "run_signature":
+            names = args[0]
+            result = session.run_signature(dict(zip(names, arrays, strict=True)))
+            keys = list(result)
+            return [np.asarray(result[k]) for k in keys], keys
+        if command == "time_invoke":
+            return [], session.time_invoke(arrays, repeat=args[0], warmup=args[1])
+        if command == "all_tensors":
+            values = session.all_tensors(arrays, args[0])
+            return list(values.values()), list(values)
+        if command == "reset":
+            session.open()
+            return [], None
+        raise ValueError(f"unknown command {command!r}")  # pragma: no cover
+
+    def reply_outputs(self) -> Any:
+        """The pending outputs in the arena, or ("grow", bytes) when they do not fit."""
+        layout, need = _layout(self.pending)
+        assert self.buf is not None
+        if need > len(self.buf):
+            return ("grow", need)
+        _write(self.buf, layout, self.pending)
+        self.pending = []
+        return ("ok", (layout, self.extra), self.state(), self.flush())
+
+    def state(self) -> Any:
+        """The Session's input shapes and delegate when they changed since the last reply."""
+        s = self.session
+        state = None if s is None else (list(s.in_shapes), s.delegate)
+        if state == self.sent_state:
+            return None
+        self.sent_state = state
+        return state
+
+    def flush(self) -> list[tuple[type[Warning], str]]:
+        caught, self.caught = self.caught, []
+        return caught
+
+    def serve(self) -> None:
+        chan = self.chan
+        while True:
+            try:
+                (command, layout, args, arena), fds = chan.recv(fds=True)
+            except (EOFError, OSError):
+                return
+            if arena is not None:  # a new arena came with the command
+                self.arena_fd = fds[0]
+                self.map(arena)
+            if command != "fetch":
+                try:
+                    self.pending, self.extra = self.handle(command, layout, args)
+                    if self.buf is not None:
+                        self.phase(_IDLE)
+                except BaseException as exc:  # noqa: BLE001 - every error goes to the caller
+                    if self.buf is not None:
+                        self.phase(_IDLE)
+                    self.pending = []
+                    chan.send(("err", _picklable(exc), self.state(), self.flush()))
+                    continue
+            chan.send(self.reply_outputs())
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure: the text is what matters
+        if isinstance(exc, TflkitError):
+            return TflkitError(str(exc))
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def main(argv: Sequence[str]) -> None:
+    """The child: ``python -m tflkit._isolated SOCKET_FD ARENA_FD MODEL_FD``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    sock = socket.socket(fileno=int(argv[0]))
+    server = _Server(_Channel(sock), int(argv[1]), int(argv[2]))
+
+    def record(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
+        server.caught.append((category, str(message)))
+
+    warnings.simplefilter("always")  # the caller's filters decide
+    warnings.showwarning = record
+    server.serve()
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown: the runtime's destructors are not needed
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
