@@ -425,8 +425,9 @@ def convert(
             path (of a ``.npz``, its first array).
         progress: called as ``progress(done, of, stage)`` while it works: stage
             ``"loading"``, ``"calibrating"`` (samples fed of samples to feed),
-            ``"converting"``, ``"quantizing"``, ``"evaluating"`` (``of`` is 0 for a step
-            without counts); a two-argument callback is called with (calibration samples
+            ``"converting"``, ``"quantizing"``, ``"evaluating"``, and the search's (with
+            ``max_drop`` / ``min_snr`` / ``keep_float``; ``of`` is 0 for a step without
+            counts); a two-argument callback is called with (calibration samples
             fed, samples to feed) alone. Called with the real stdout and stderr back.
         allow_nonfinite: use evaluation data holding NaN or inf, and calibration data holding
             NaN, all the same (refused by default); inf in calibration data is always refused:
@@ -505,6 +506,8 @@ def convert(
         require_finite(labels_array(eval_y), labels_what, allow_nonfinite=allow_nonfinite)
     is_tflite = isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".tflite")
     src: Source | None = None  # the loaded Keras model / SavedModel, reused by _verify
+    if progress is not None:
+        progress(0, 0, "loading")
     if selective:
         if not is_tflite:
             src = load_source(source, trust_source=trust_source)
@@ -544,8 +547,6 @@ def convert(
     else:
         quantized = _keras_quantized_layers(source)
         _require_weight_only_source(to, quantized)
-        if progress is not None:
-            progress(0, 0, "loading")
         src = load_source(source, trust_source=trust_source)
         data, settings, notes = _convert_tf(
             src, to, calibration, samples, io, progress, allow_nonfinite
