@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES, MODELS, need_fixture
+from conftest import FIXTURES, MODELS, need_fixture
 
 NAMES = ["outlier_mlp_float32.tflite", "outlier_cnn_float32.tflite"]
 

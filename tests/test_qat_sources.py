@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import tflkit
-from tests.conftest import FIXTURES, ROOT, Cli
+from conftest import FIXTURES, ROOT, Cli
 
 # found, not imported: tfmot's import sets TF_USE_LEGACY_KERAS=1 for the whole test process
 if not all(importlib.util.find_spec(m) for m in ("tensorflow_model_optimization", "tf_keras")):

@@ -113,11 +113,7 @@ def quantize_tflite(
         samples = list(calibration)
         _check_samples(parsed, signature, samples)
 
-    try:
-        from litert_quantizer import quantizer as lq  # type: ignore[import-untyped,unused-ignore]
-    except ImportError as exc:
-        raise ConversionError(_MISSING) from exc
-
+    lq = _library()
     recipe = _recipe(to)
     with _library_quiet():
         q = _call("reading the model", lambda: lq.Quantizer(bytes(model), recipe))
@@ -152,6 +148,15 @@ def quantize_tflite(
         "signature": signature.key if signature is not None else None,
     }
     return bytes(result.quantized_model), settings
+
+
+def _library() -> Any:
+    """``litert_quantizer.quantizer``, or the one line that says which extra installs it."""
+    try:
+        from litert_quantizer import quantizer as lq  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:
+        raise ConversionError(_MISSING) from exc
+    return lq
 
 
 def _io_type(to: str, io: str | None) -> str:
@@ -287,11 +292,7 @@ class QuantizerRoute:
         signature = _one_signature(parsed)
         samples = list(calibration)
         _check_samples(parsed, signature, samples)
-        try:
-            from litert_quantizer import quantizer as lq  # type: ignore[import-untyped,unused-ignore]
-        except ImportError as exc:
-            raise ConversionError(_MISSING) from exc
-        self._lq = lq
+        lq = self._lq = _library()
         self.calibrated = bytes(model)
         self.samples = len(samples)
         self.signature = signature.key

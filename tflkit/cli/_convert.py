@@ -109,7 +109,7 @@ def convert(
         typer.Option(
             "--fallback",
             help="What kept operators become: float, or int16 (int16 activations, int8 weights). "
-            "Default: float; from a .tflite the smaller of both meeting the target.",
+            "Default: the smaller model meeting the target of the two, where int16 applies.",
         ),
     ] = None,
     plot: Annotated[
