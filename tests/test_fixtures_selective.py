@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import FIXTURES, MODELS, need_fixture
 
 NAMES = ["outlier_mlp_float32.tflite", "outlier_cnn_float32.tflite"]

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, ROOT, Cli
 
 import tflkit
-from conftest import FIXTURES, ROOT, Cli
 
 # found, not imported: tfmot's import sets TF_USE_LEGACY_KERAS=1 for the whole test process
 if not all(importlib.util.find_spec(m) for m in ("tensorflow_model_optimization", "tf_keras")):
