@@ -24,7 +24,6 @@ from tflkit.cli._shared import (
 )
 from tflkit.errors import TflkitError
 
-
 _ETHOS_U = ("ethos-u55", "ethos-u65", "ethos-u85")  # the targets Vela compiles for
 
 

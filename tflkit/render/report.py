@@ -182,8 +182,8 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
     if report.target is not None:
         out.append(Message(report.target.summary, indent=2))
     if report.estimate is not None:
-        head, *figures = _estimate_lines(report.estimate)
-        out += [Message(head, indent=2), *(Message(line, indent=4) for line in figures)]
+        vela_head, *figures = _estimate_lines(report.estimate)
+        out += [Message(vela_head, indent=2), *(Message(x, indent=4) for x in figures)]
     elif report.estimate_note is not None:
         out.append(Message(f"no Vela estimate: {report.estimate_note}", indent=2))
     for kind, findings, style in (

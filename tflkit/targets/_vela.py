@@ -104,14 +104,14 @@ def _kib(row: dict[str, str], key: str) -> int:
     return round(float(row.get(key) or 0) * 1024)  # Vela writes bytes / 1024.0
 
 
-def vela_estimate(model: Model, target: str, *, timeout: float = TIMEOUT) -> VelaEstimate:
+def vela_estimate(model: Model, target: str, *, timeout: float | None = None) -> VelaEstimate:
     """Compile ``model`` for ``target`` with Vela and read Vela's figures.
 
     Args:
         model: a loaded model (``tflkit.load``); its file or bytes are copied into a
             temporary directory, which is removed afterwards.
         target: ``"ethos-u55"``, ``"ethos-u65"`` or ``"ethos-u85"`` (``ACCELERATORS``).
-        timeout: seconds before Vela is stopped.
+        timeout: seconds before Vela is stopped (default ``TIMEOUT``, read at the call).
 
     Returns:
         A VelaEstimate: cycles, inference time at Vela's configured clock, SRAM, DRAM and
@@ -134,7 +134,8 @@ def vela_estimate(model: Model, target: str, *, timeout: float = TIMEOUT) -> Vel
             f"got {target!r}"
         )
     version = require_vela()
-    what = f"{model.name}: Vela {version} ({accelerator})"
+    timeout = TIMEOUT if timeout is None else timeout
+    what = f"Vela {version} ({accelerator})"  # the model is the report's: not repeated
     with tempfile.TemporaryDirectory(prefix="tflkit-vela-") as tmp:
         work = Path(tmp)
         network = work / "model.tflite"  # one plain name: Vela names its outputs after it
@@ -161,7 +162,7 @@ def vela_estimate(model: Model, target: str, *, timeout: float = TIMEOUT) -> Vel
             raise UnsupportedModelError(f"{what} crashed ({name})")
         if done.returncode != 0:
             reason = _why(done.stderr or done.stdout)
-            raise UnsupportedModelError(f"{what} cannot compile it: {reason}")
+            raise UnsupportedModelError(f"{what} cannot compile the model: {reason}")
         found = sorted((work / "out").glob("model_summary_*.csv"))
         if not found:
             raise UnsupportedModelError(f"{what} wrote no summary CSV")
