@@ -87,7 +87,7 @@ def _estimate_fields(report: Report) -> dict[str, Any]:
 def _seconds(s: float) -> str:
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if s >= scale or unit == "us":
-            return f"{s / scale:.3g} {unit}"
+            return f"{s / scale:#.3g} {unit}"
     raise AssertionError("unreachable")
 
 

@@ -124,8 +124,9 @@ def vela_estimate(model: Model, target: str, *, timeout: float | None = None) ->
             timeout, in one line).
 
     Example:
-        >>> vela_estimate(tflkit.load("mlp_int8.tflite"), "ethos-u55").cycles
-        3120
+        >>> e = vela_estimate(tflkit.load("fixtures/mlp_int8.tflite"), "ethos-u55")
+        >>> e.cycles, e.clock_hz, e.sram_bytes, e.flash_bytes  # Vela 5.2.0
+        (4585, 500000000, 320, 4784)
     """
     accelerator = ACCELERATORS.get(target)
     if accelerator is None:
