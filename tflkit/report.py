@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tflkit.targets import TargetResult
 
-__all__ = ["Finding", "Report", "Rule"]
+__all__ = ["Finding", "Report", "Rule", "VelaEstimate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,31 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class VelaEstimate:
+    """Vela's own figures for a model compiled for an Ethos-U target
+    (``check(..., target="ethos-u55", estimate=True)``), read from the summary CSV Vela writes
+    (``<model>_summary_<system config>.csv``) and its network summary: Vela's numbers, not
+    tflkit's. Memory is in bytes (Vela writes KiB); time and clock as Vela configured them."""
+
+    vela_version: str  # "5.2.0"
+    accelerator: str  # Vela's --accelerator-config: "ethos-u55-128"
+    system_config: str  # Vela's default for the accelerator: "Ethos_U55_High_End_Embedded"
+    memory_mode: str  # "Shared_Sram"
+    clock_hz: int  # the accelerator clock of the system config (core_clock)
+    cycles: int  # cycles_total: one inference, NPU and memory access
+    npu_cycles: int  # cycles_npu
+    inference_seconds: float  # cycles / clock (inference_time)
+    macs: int  # nn_macs
+    sram_bytes: int  # peak SRAM used
+    dram_bytes: int  # DRAM used (Ethos-U65 / U85 system configs keep weights there)
+    flash_bytes: int  # on-chip and off-chip flash used
+    #: Operators as Vela counts them after its own graph rewrite (one TFLite operator can
+    #: become several): the "CPU operators" / "NPU operators" lines of its network summary.
+    npu_operators: int
+    cpu_operators: int
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The result of ``check()``: ``passed`` is True when there is no violation."""
 
@@ -53,6 +78,12 @@ class Report:
     #: With ``target=``: where every operator runs on it (``tflkit.targets.TargetResult``:
     #: placement, segments, memory, summary); the operators off the target are also findings.
     target: TargetResult | None = None
+    #: With ``estimate=True``: Vela's own figures for the target (``VelaEstimate``); None
+    #: when not asked or when Vela could not compile the model (then ``estimate_note``).
+    estimate: VelaEstimate | None = None
+    #: With ``estimate=True`` and no estimate: why, in one line (Vela's reason, a crash, a
+    #: timeout). The check's own verdict stands either way.
+    estimate_note: str | None = None
 
     def __bool__(self) -> bool:
         return self.passed

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from tflkit.checks import conformance, profiles
 from tflkit.checks.hazards import runtime_hazards
 from tflkit.checks.profiles import EVERY_PROFILE, PROFILES
-from tflkit.errors import InputError
+from tflkit.errors import InputError, UnsupportedModelError
 from tflkit.kinds import quantization_kind
 from tflkit.loader import resolve
-from tflkit.model import ModelLike
-from tflkit.report import Finding, Report, Rule
+from tflkit.model import Model, ModelLike
+from tflkit.report import Finding, Report, Rule, VelaEstimate
 
 if TYPE_CHECKING:
     from tflkit.targets import TargetResult
@@ -69,10 +69,12 @@ def check_options(
     target: str | None = None,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
+    estimate: bool = False,
 ) -> None:
     """Raise InputError (a ValueError) naming what is known when ``check()`` would refuse these
-    options: an unknown profile, target or rule id. Callers that check many models (the
-    command line) ask once, before reading any.
+    options: an unknown profile, target or rule id, ``estimate=True`` without an Ethos-U
+    target. Callers that check many models (the command line) ask once, before reading any.
+    With ``estimate=True`` and Vela not installed: TflkitError with the install command.
     """
     if profile is not None and profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r}, expected one of {', '.join(PROFILES)}")
@@ -84,6 +86,25 @@ def check_options(
     for rid in sorted({*(select or ()), *ignore}):
         if rid not in known:
             raise InputError(f"unknown rule {rid!r}; rules: {', '.join(sorted(known))}")
+    if estimate:
+        from tflkit.targets._vela import ACCELERATORS, require_vela
+
+        if target not in ACCELERATORS:
+            raise InputError(
+                f"estimate=True needs target={' or '.join(map(repr, ACCELERATORS))}"
+                + ("" if target is None else f", got {target!r}")
+            )
+        require_vela()
+
+
+def _vela(model: Model, target: str) -> tuple[VelaEstimate | None, str | None]:
+    """Vela's estimate, or None and why not (the check stands without it)."""
+    from tflkit.targets._vela import vela_estimate
+
+    try:
+        return vela_estimate(model, target), None
+    except UnsupportedModelError as exc:
+        return None, str(exc)
 
 
 def check(
@@ -96,6 +117,7 @@ def check(
     strict: bool = False,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
+    estimate: bool = False,
 ) -> Report:
     """Check a model against a profile and the TFLite quantization specification.
 
@@ -112,12 +134,21 @@ def check(
         strict: make conformance warnings violations.
         select: only these rule ids (default: all).
         ignore: skip these rule ids.
+        estimate: with an Ethos-U ``target``, also compile the model with Vela (the
+            ``[vela]`` extra; in a child process, on a copy in a temporary directory) and
+            add Vela's own figures as ``report.estimate`` (cycles, inference time at Vela's
+            clock, SRAM / DRAM / flash used, NPU / CPU operator counts). When Vela cannot
+            compile the model, ``report.estimate`` is None and ``report.estimate_note`` says
+            why; the verdict is tflkit's either way. Takes seconds: Vela compiles.
 
     Returns:
         A Report; ``report.passed`` is False when any violation was found.
 
     Raises:
-        InputError (a ValueError): an unknown profile, target or rule id (``check_options``).
+        InputError (a ValueError): an unknown profile, target or rule id, ``estimate=True``
+            without an Ethos-U target (``check_options``).
+        TflkitError: ``estimate=True`` and Vela is not installed (``pip install
+            'tflkit[vela]'``).
         TypeError: ``model`` is not a path, bytes or Model.
         InvalidModelError, OSError: the file cannot be read as a model.
 
@@ -130,7 +161,7 @@ def check(
         profile = "int8"
     selected = None if select is None else set(select)
     ignored = set(ignore)
-    check_options(profile, target=target, select=selected, ignore=ignored)
+    check_options(profile, target=target, select=selected, ignore=ignored, estimate=estimate)
     model = resolve(model)
     placed = None
     off_target: list[Finding] = []
@@ -156,6 +187,7 @@ def check(
     # A target alone with a CPU fallback allowed: at least one operator must reach the target.
     unplaced = bool(profile is None and placed is not None and fallback and not placed.on_target)
     kind = quantization_kind(model)
+    vela, note = _vela(model, target) if estimate and target is not None else (None, None)
     return Report(
         model=model.path or "<bytes>",
         profile=profile,
@@ -166,4 +198,6 @@ def check(
         quantization_kind=kind,
         summary=None if profile is None else profiles.summary(model, profile, kind),
         target=placed,
+        estimate=vela,
+        estimate_note=note,
     )

@@ -24,6 +24,8 @@ from tflkit.cli._shared import (
 )
 from tflkit.errors import TflkitError
 
+_ETHOS_U = ("ethos-u55", "ethos-u65", "ethos-u85")  # the targets Vela compiles for
+
 
 def _rule_ids(values: list[str] | None) -> list[str] | None:
     """Rule ids from repeated and/or comma-separated options; None when not given."""
@@ -77,6 +79,14 @@ def check(
             help="With --target tflm: print the MicroMutableOpResolver C++ for the models.",
         ),
     ] = False,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="With --target ethos-u55/u65/u85: add Vela's own estimate (cycles, time, "
+            "memory), compiling with Vela (pip install 'tflkit\\[vela]').",
+        ),
+    ] = False,
     allow_uint8_io: Annotated[
         bool, typer.Option("--allow-uint8-io", help="Accept uint8 inputs and outputs as integer.")
     ] = False,
@@ -107,9 +117,13 @@ def check(
         error("no MODEL given (see 'tflkit check --help')")
     if resolver and target != "tflm":
         error("--resolver needs --target tflm")
+    if estimate and target not in _ETHOS_U:
+        error(f"--estimate needs --target {', '.join(_ETHOS_U)}")
     selected, ignored = _rule_ids(select), _rule_ids(ignore) or []
-    try:  # once, before any model is read
-        checks.check_options(profile, target=target, select=selected, ignore=ignored)
+    try:  # once, before any model is read (and whether Vela is there)
+        checks.check_options(
+            profile, target=target, select=selected, ignore=ignored, estimate=estimate
+        )
     except TflkitError as exc:
         error(error_text(exc))
     reports, unreadable, loaded = [], 0, []
@@ -131,6 +145,7 @@ def check(
                 strict=strict,
                 select=selected,
                 ignore=ignored,
+                estimate=estimate,
             )
         )
     if resolver:

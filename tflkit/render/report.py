@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tflkit.render._text import Message, NameLine, trimmed
+from tflkit.render._text import Message, NameLine, human_size, trimmed
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from tflkit.report import Finding, Report, Rule
+    from tflkit.report import Finding, Report, Rule, VelaEstimate
     from tflkit.targets import TargetResult
 
 __all__ = ["checked_summary", "report_renderables", "report_to_dict", "rules_renderables"]
@@ -54,6 +54,61 @@ def _target_dict(t: TargetResult) -> dict[str, Any]:
     }
 
 
+def _estimate_dict(e: VelaEstimate) -> dict[str, Any]:
+    return {
+        "tool": "vela",
+        "vela_version": e.vela_version,
+        "accelerator": e.accelerator,
+        "system_config": e.system_config,
+        "memory_mode": e.memory_mode,
+        "clock_hz": e.clock_hz,
+        "cycles": e.cycles,
+        "npu_cycles": e.npu_cycles,
+        "inference_seconds": e.inference_seconds,
+        "macs": e.macs,
+        "sram_bytes": e.sram_bytes,
+        "dram_bytes": e.dram_bytes,
+        "flash_bytes": e.flash_bytes,
+        "npu_operators": e.npu_operators,
+        "cpu_operators": e.cpu_operators,
+    }
+
+
+def _estimate_fields(report: Report) -> dict[str, Any]:
+    """``estimate`` and ``estimate_note`` when an estimate was asked for (one of them set)."""
+    if report.estimate is None and report.estimate_note is None:
+        return {}
+    return {
+        "estimate": None if report.estimate is None else _estimate_dict(report.estimate),
+        "estimate_note": report.estimate_note,
+    }
+
+
+def _seconds(s: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale or unit == "us":
+            return f"{s / scale:#.3g} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _estimate_lines(e: VelaEstimate) -> list[str]:
+    """Vela's estimate in three lines, labelled as Vela's: the accelerator and Vela's operator
+    counts; cycles and time at the clock of its system config; the memory it used in its
+    memory mode (areas left unused are not named)."""
+    memory = [
+        f"{name} {human_size(n)}"
+        for name, n in (("SRAM", e.sram_bytes), ("DRAM", e.dram_bytes), ("flash", e.flash_bytes))
+        if n
+    ]
+    return [
+        f"Vela {e.vela_version} estimate ({e.accelerator}): "
+        f"{e.npu_operators} NPU / {e.cpu_operators} CPU operators",
+        f"{e.cycles:,} cycles, {_seconds(e.inference_seconds)} at {e.clock_hz / 1e6:g} MHz "
+        f"({e.system_config})",
+        f"{', '.join(memory) or 'no memory'} used ({e.memory_mode})",
+    ]
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     """One ``tflkit check --json`` entry (``schemas/check.schema.json``); every finding."""
     return {
@@ -64,6 +119,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "quantization_kind": report.quantization_kind,
         "summary": report.summary,
         **(_target_dict(report.target) if report.target is not None else {}),
+        **_estimate_fields(report),
         "violations": [_finding_dict(f) for f in report.violations],
         "warnings": [_finding_dict(f) for f in report.warnings],
     }
@@ -125,6 +181,11 @@ def report_renderables(report: Report, *, limit: int = 10) -> list[RenderableTyp
         out.append(Message(report.summary, indent=2))
     if report.target is not None:
         out.append(Message(report.target.summary, indent=2))
+    if report.estimate is not None:
+        vela_head, *figures = _estimate_lines(report.estimate)
+        out += [Message(vela_head, indent=2), *(Message(x, indent=4) for x in figures)]
+    elif report.estimate_note is not None:
+        out.append(Message(f"no Vela estimate: {report.estimate_note}", indent=2))
     for kind, findings, style in (
         ("violation", report.violations, "red"),
         ("warning", report.warnings, "yellow"),
