@@ -28,6 +28,7 @@ PYTHON_TO_FLAGS: dict[str, str | tuple[str, str]] = {
     "strict": "--strict",
     "select": "--select",
     "ignore": "--ignore",
+    "estimate": "--estimate",
     # run, Runner, predict
     "input": "--input",
     "inputs": "--input",
