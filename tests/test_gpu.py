@@ -394,3 +394,27 @@ def test_every_placement_names_a_rule_of_the_module() -> None:
     m = tflkit.load(fixture_path("nb_scatter.tflite"))
     for p in gpu.place(m, "gpu"):
         assert (p.on == "target") == (p.rule == "") and (not p.rule or p.rule in gpu.RULES)
+
+
+def test_float16_weights_are_read_as_constants() -> None:
+    # delegates/utils.cc FP16GraphPartitionHelper: an operator reading a DEQUANTIZE of float16
+    # constants is checked as if it read the constants (RemapFp16InputTensors), and "Scenario 1:
+    # Full Delegation" takes the DEQUANTIZEs too. fixtures/mlp_float16.tflite: 4 DEQUANTIZE of
+    # float16 weights and biases, 2 FULLY_CONNECTED, SOFTMAX (MANIFEST: float16 weights).
+    m = tflkit.load(fixture_path("mlp_float16.tflite"))
+    assert all(on == "target" for _, on, _ in _where(m))
+    # "Scenario 2: Partial Delegation ... devoid of any FP16 DEQUANT ops": with an operator the
+    # delegate refuses (ARG_MAX, no parser), the DEQUANTIZE stays on the CPU, the FC does not.
+    x, y = _f(1, 8), _f(1, 4)
+    w16, w = T("float16", (4, 8), const=True), _f(4, 8)
+    axis = T("int32", (1,), const=True, scales=0, values=[1])
+    m2 = build(
+        Op("DEQUANTIZE", [w16], [w]),
+        Op("FULLY_CONNECTED", [x, w, None], [y]),
+        Op("ARG_MAX", [y, axis], [T("int32", (1,))]),
+    )
+    assert _where(m2) == [
+        ("DEQUANTIZE", "cpu", "gpu-fp16-dequantize"),
+        ("FULLY_CONNECTED", "target", ""),
+        ("ARG_MAX", "cpu", "gpu-op"),
+    ]

@@ -11,6 +11,9 @@ Every rule follows google-ai-edge/LiteRT at commit f67457790c9c2ab67347d6fe53270
   than 5 dimensions (``IsAllAllowedTensors``, L3055-3077), and keeps the largest partitions.
 - ``tflite/tools/versioning/gpu_compatibility.cc`` (last changed in 297707cbe):
   ``CheckGpuDelegateCompatibility``'s switch (L529-1287), one case an operator.
+- ``tflite/delegates/utils.cc`` (last changed in 73dccbb24): ``FP16GraphPartitionHelper``
+  (L200-275), which checks an operator reading a DEQUANTIZE of float16 constants as if it
+  read the constants, and delegates those DEQUANTIZEs only when it delegates everything.
 - ``tflite/delegates/gpu/delegate_options.cc`` (last changed in 7d88950ea): the default
   options, ``experimental_flags = TFLITE_GPU_EXPERIMENTAL_FLAGS_ENABLE_QUANT`` (quantized
   models run; QUANTIZE / DEQUANTIZE have a parser) and ``max_delegated_partitions = 1``.
@@ -71,6 +74,8 @@ RULES: dict[str, str] = {
     "gpu-dynamic-shape": "tflkit's assumption: a dimension other than the batch is unknown "
     "until run time, so the caller resizes the input, which undoes the delegate",
     "gpu-partition": "outside the largest partition: the delegate takes one by default",
+    "gpu-fp16-dequantize": "a DEQUANTIZE of float16 constants stays on the CPU unless the "
+    "delegate takes every other operator (FP16GraphPartitionHelper, delegates/utils.cc)",
 }
 
 #: model_builder.cc NewOperationParser: the operators with a parser.
@@ -561,7 +566,19 @@ def _parser(
     return None
 
 
-def _why_not(sg: Subgraph, op: Operator) -> Why:
+def _fp16_constants(sg: Subgraph) -> dict[int, int]:
+    """FP16GraphPartitionHelper (delegates/utils.cc): DEQUANTIZE output -> its float16
+    constant input, for every DEQUANTIZE of a float16 constant."""
+    found = {}
+    for op in sg.operators:
+        if op.op == "DEQUANTIZE" and op.inputs and op.outputs:
+            t = sg.tensor(op.inputs[0])
+            if t is not None and t.dtype == "float16" and t.is_constant:
+                found[op.outputs[0]] = op.inputs[0]
+    return found
+
+
+def _why_not(sg: Subgraph, op: Operator, fp16: dict[int, int] | None = None) -> Why:
     """(rule, reason) when the delegate leaves ``op`` to the CPU; ("", "") when it takes it."""
     if op.is_custom:
         if op.custom_code not in CUSTOM_OPS:
@@ -571,7 +588,13 @@ def _why_not(sg: Subgraph, op: Operator) -> Why:
     top = MAX_VERSION.get(op.op)
     if top is not None and op.version > top:
         return "gpu-op-version", f"{op.op}: max version supported {top}, requested {op.version}"
-    ins = [sg.tensor(i) if i >= 0 else None for i in op.inputs]
+    if fp16 and op.op == "DEQUANTIZE" and op.outputs and op.outputs[0] in fp16:
+        # utils.cc IsNodeSupported: "We do not accept these ops right now" (taken back when
+        # the delegate takes every other operator: place()).
+        return "gpu-fp16-dequantize", "DEQUANTIZE of float16 constants: CPU unless all else is GPU"
+    # RemapFp16InputTensors: the check sees the float16 constant, not the DEQUANTIZE output.
+    remap = fp16 or {}
+    ins = [sg.tensor(remap.get(i, i)) if i >= 0 else None for i in op.inputs]
     outs = [t for i in op.outputs if (t := sg.tensor(i)) is not None]
     if not outs:
         return "gpu-inputs", f"{op.op}: no output"
@@ -622,7 +645,12 @@ def place(model: Model, target: str) -> list[Placement]:
     """
     found = []
     for sg in model.subgraphs:
-        verdicts = [_why_not(sg, op) for op in sg.operators]
+        fp16 = _fp16_constants(sg)
+        verdicts = [_why_not(sg, op, fp16) for op in sg.operators]
+        if all(r in ("", "gpu-fp16-dequantize") for r, _ in verdicts):
+            # GetNodesOfFirstNLargestPartitionsImpl, "Scenario 1: Full Delegation": every
+            # node, the float16 DEQUANTIZEs included.
+            verdicts = [_OK] * len(verdicts)
         parts = partitions(sg, [not rule for rule, _ in verdicts])
         # GetNodesOfFirstNLargestPartitions: by node count; the earlier one on a tie.
         kept: set[int] = set()
