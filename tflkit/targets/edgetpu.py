@@ -353,8 +353,8 @@ def place(model: Model, target: str) -> list[Placement]:
         one the compiler cannot map are on the CPU with rule ``edgetpu-after-unsupported``.
 
     Example:
-        >>> [p.rule for p in place(tflkit.load("mlp_int8.tflite"), "edgetpu")][:2]
-        ['edgetpu-dynamic-shape', 'edgetpu-after-unsupported']
+        >>> [p.rule for p in place(tflkit.load("mlp_fixed_batch1.tflite"), "edgetpu")][:2]
+        ['edgetpu-dtype', 'edgetpu-after-unsupported']
     """
     found = []
     for sg in model.subgraphs:
