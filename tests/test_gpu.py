@@ -84,7 +84,7 @@ def test_resampler_shapes() -> None:
 
 
 def test_versions_above_the_parser() -> None:
-    # builder L621 Conv2D "CheckMaxSupportedOpVersion(registration, 6)"; L1070 element-wise
+    # builder L621 Conv2D "CheckMaxSupportedOpVersion(registration, 6)"; L1069 element-wise
     # "operation_type_ == OperationType::MUL ? 3 : 2"; L2025 Reshape 1; UnpackOperationParser
     # (L2817-2823) checks no version at all.
     x4, w, b = (
@@ -165,7 +165,7 @@ def test_add_n_takes_two_inputs() -> None:
 
 
 def test_add_broadcasting_with_standard_flags() -> None:
-    # compat L490-511 CheckAddMulBroadcastCompatibility, kStandard (model_builder.cc passes no
+    # compat L484-527 CheckAddMulBroadcastCompatibility, kStandard (model_builder.cc passes no
     # flags): "Broadcasting 2D [b, c] to 4D [b, x, y, c] works"; [8, 4] against [1, 8, 8, 4]
     # is none of the three cases.
     x = _f(1, 8, 8, 4)
@@ -215,7 +215,7 @@ def test_depthwise_conv_shapes_and_runtime_weights() -> None:
 
 def test_gather_indices() -> None:
     # compat L833-850 Gather: 2 runtime inputs or 1 runtime + 1 constant; "Only support 1D
-    # indices"; GetOpsToReplace (builder L3339) lets GATHER read a runtime int32 input.
+    # indices"; GetOpsToReplace (builder L3340) lets GATHER read a runtime int32 input.
     x = _f(8, 4)
     assert _where(build(Op("GATHER", [x, T("int32", (2,), scales=0)], [_f(2, 4)]))) == [
         ("GATHER", "target", "")
@@ -240,7 +240,7 @@ def test_int8_model_runs_quantized() -> None:
 
 
 def test_runtime_int32_only_where_get_ops_to_replace_allows_it() -> None:
-    # builder L3311 "Since we only check non-constant tensors, type cannot be Int32": ADD may
+    # builder L3312 "Since we only check non-constant tensors, type cannot be Int32": ADD may
     # not read a runtime int32, CAST may (L3321-3327); compat L633-655 CAST takes int32 ->
     # float32 but not float32 -> uint8.
     x, y = T("int32", (1, 4), scales=0), T("int32", (1, 4), scales=0)
@@ -299,7 +299,7 @@ def test_options_tflkit_does_not_load_are_checked_when_present() -> None:
 def test_comparisons_only_before_a_cast_or_select_to_float() -> None:
     # builder L1073-1092: a comparison's output must have one consumer, a CAST / SELECT /
     # SELECT_V2 whose output is float16/float32, else "Not supported logical op case".
-    # L396-400: the CAST's output needs a consumer: "Cast from bool not supported for outputs".
+    # L398-403: the CAST's output needs a consumer: "Cast from bool not supported for outputs".
     a, b = _f(1, 4), _f(1, 4)
     mask, f, out = T("bool", (1, 4)), _f(1, 4), _f(1, 4)
     cast = build(Op("GREATER", [a, b], [mask]), Op("CAST", [mask], [f]), Op("MUL", [f, a], [out]))
@@ -362,7 +362,7 @@ def test_dynamic_shapes_are_tflkits_assumption() -> None:
 
 
 def test_only_the_largest_partition_is_delegated() -> None:
-    # delegate_options.cc L30 max_delegated_partitions = 1; builder L3368-3371 "we simply get
+    # delegate_options.cc L30 max_delegated_partitions = 1; builder L3367-3371 "we simply get
     # 1st largest partition". ADD, ADD | GATHER_ND | MUL: partitions of 2 and 1 nodes.
     x, a, b = _f(8, 4), _f(8, 4), _f(8, 4)
     idx = T("int32", (2, 1), const=True, scales=0, values=[0, 1])

@@ -10,7 +10,7 @@ Every rule follows google-ai-edge/LiteRT at commit f67457790c9c2ab67347d6fe53270
   types of the tensors computed at run time (``kTfLiteArenaRw``) and, for every tensor, fewer
   than 5 dimensions (``IsAllAllowedTensors``, L3055-3077), and keeps the largest partitions.
 - ``tflite/tools/versioning/gpu_compatibility.cc`` (last changed in 297707cbe):
-  ``CheckGpuDelegateCompatibility``'s switch (L529-1287), one case an operator.
+  ``CheckGpuDelegateCompatibility``'s switch (L534-1275), one case an operator.
 - ``tflite/delegates/utils.cc`` (last changed in 73dccbb24): ``FP16GraphPartitionHelper``
   (L200-275), which checks an operator reading a DEQUANTIZE of float16 constants as if it
   read the constants, and delegates those DEQUANTIZEs only when it delegates everything.
@@ -120,7 +120,7 @@ TWO_ARG = frozenset(
 COMPARISONS = frozenset({"EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "NOT_EQUAL"})
 
 #: CheckMaxSupportedOpVersion in each parser's IsSupported. ElementwiseOperationParser:
-#: ``operation_type_ == OperationType::MUL ? 3 : 2`` (L1070); parsers without the call
+#: ``operation_type_ == OperationType::MUL ? 3 : 2`` (L1069); parsers without the call
 #: (BATCH_MATMUL, CAST, DEPTH_TO_SPACE, HARD_SWISH, MEAN, PACK, REDUCE_*, SUM, SPLIT, SPLIT_V,
 #: TILE, UNPACK, the custom ones) take any version.
 MAX_VERSION: dict[str, int] = {
@@ -257,7 +257,7 @@ def _first(*checks: Why) -> Why:
 
 
 def _select(op: str, ins: Sequence[Tensor | None], outs: list[Tensor]) -> Why:
-    """CheckSelectV2GpuDelegateCompatibility (L367-418)."""
+    """CheckSelectV2GpuDelegateCompatibility (L371-418)."""
     if len(ins) != 3 or len(outs) != 1:
         return "gpu-inputs", f"{op}: expected 3 inputs and 1 output"
     cond, out = ins[0], outs[0].shape
@@ -278,7 +278,7 @@ def _select(op: str, ins: Sequence[Tensor | None], outs: list[Tensor]) -> Why:
 
 
 def _one_hot(op: Operator, ins: Sequence[Tensor | None], outs: int) -> Why:
-    """CheckOneHotGpuDelegateCompatibility (L317-365)."""
+    """CheckOneHotGpuDelegateCompatibility (L324-369)."""
     if len(ins) != 4 or outs != 1:
         return "gpu-inputs", "ONE_HOT: expects 4 inputs and 1 output"
     idx, on, off = ins[0], ins[2], ins[3]
@@ -300,7 +300,7 @@ def _one_hot(op: Operator, ins: Sequence[Tensor | None], outs: int) -> Why:
 
 
 def _depthwise(op: Operator, ins: Sequence[Tensor | None], outs: list[Tensor]) -> Why:
-    """CheckDepthwiseConvGpuDelegateCompatibility (L262-300)."""
+    """CheckDepthwiseConvGpuDelegateCompatibility (L266-300)."""
     found = _first(
         _conv_io(op.op, ins, len(outs)),
         _positive(op, "stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"),
