@@ -418,3 +418,34 @@ def test_float16_weights_are_read_as_constants() -> None:
         ("FULLY_CONNECTED", "target", ""),
         ("ARG_MAX", "cpu", "gpu-op"),
     ]
+
+
+def test_cumsum_densify_one_hot_pool_cases() -> None:
+    # compat L307-322 Cumsum: "Input/output must be float type and indices must be constant
+    # int32 type"; L677-679 Densify: CheckInputsOutputs(op_sig, 0, 1) (a constant input only);
+    # L324-369 OneHot: "on/off tensors must be constant, scalar, float type"; L224-229
+    # CheckKernelsAndStrides: "Incorrect stride values" for a stride of 0.
+    axis = T("int32", (), const=True, scales=0, values=[1])
+    i32 = T("int32", (1, 4), scales=0)
+    assert _where(build(Op("CUMSUM", [_f(1, 4), axis], [_f(1, 4)]))) == [("CUMSUM", "target", "")]
+    assert _where(build(Op("CUMSUM", [i32, axis], [T("int32", (1, 4), scales=0)]))) == [
+        ("CUMSUM", "cpu", "gpu-dtype")
+    ]
+    dense = T("float32", (4, 4), const=True)
+    assert _where(build(Op("DENSIFY", [dense], [_f(4, 4)]))) == [("DENSIFY", "target", "")]
+    assert _where(build(Op("DENSIFY", [_f(4, 4)], [_f(4, 4)]))) == [
+        ("DENSIFY", "cpu", "gpu-inputs")
+    ]
+    idx, depth = T("int32", (1, 1, 4), scales=0), T("int32", (), const=True, scales=0, values=[8])
+    on, off = T("float32", (), const=True), T("float32", (), const=True)
+    hot = build(Op("ONE_HOT", [idx, depth, on, off], [_f(1, 1, 4, 8)]))
+    assert _where(hot) == [("ONE_HOT", "target", "")]
+    cold = build(Op("ONE_HOT", [idx, depth, _f(), off], [_f(1, 1, 4, 8)]))
+    assert _where(cold) == [("ONE_HOT", "cpu", "gpu-inputs")]
+    pool = build(Op("AVERAGE_POOL_2D", [_f(1, 8, 8, 4)], [_f(1, 4, 4, 4)]))
+    assert _where(_options(pool, 0, filter_height=2, filter_width=2, stride_h=2, stride_w=2)) == [
+        ("AVERAGE_POOL_2D", "target", "")
+    ]
+    assert _where(_options(pool, 0, filter_height=2, filter_width=2, stride_h=0, stride_w=2)) == [
+        ("AVERAGE_POOL_2D", "cpu", "gpu-options")
+    ]
