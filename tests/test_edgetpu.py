@@ -291,3 +291,12 @@ def test_concatenation_constant_input_only_as_zero_padding() -> None:
     # Without a constant, three inputs are fine: (1, 4) ++ (1, 4) ++ (1, 4) -> (1, 12).
     x, y = T("int8", (1, 4)), T("int8", (1, 12))
     assert _where(build(Op("CONCATENATION", [x, x, x], [y]))) == [("CONCATENATION", "target", "")]
+
+
+def test_four_dimensional_filters_are_not_activations() -> None:
+    # The rank requirement is about activations: Conv2d filters are [O, H, W, I] with O > 1 and
+    # the compiler maps Conv2d ("CONV_2D 11 Mapped to Edge TPU" in an Edge TPU Compiler 14.1
+    # log, rajansaini691/retinanet-model-tflite tiny_yolo_edgetpu.log).
+    x, y = T("int8", (1, 8, 8, 3)), T("int8", (1, 8, 8, 4))
+    w, b = T("int8", (4, 3, 3, 3), const=True), T("int32", (4,), const=True)
+    assert _where(build(Op("CONV_2D", [x, w, b], [y]))) == [("CONV_2D", "target", "")]

@@ -242,7 +242,10 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
         dynamic = [k for k, d in enumerate(t.shape_signature) if d < 0]
         if dynamic and (dynamic != [0] or t.shape[:1] != (1,)):
             return "edgetpu-dynamic-shape", f"{op.op}: {t.name!r} is {list(t.shape_signature)}"
-        if len(t.shape) > 3 and any(d > 1 for d in t.shape[:-3]):
+        # Activations only: a Conv2d's filter is [O, H, W, I], and the compiler maps Conv2d
+        # (its 14.1 log: "CONV_2D 11 Mapped to Edge TPU", github.com/rajansaini691/
+        # retinanet-model-tflite, tiny_yolo_edgetpu.log).
+        if not t.is_constant and len(t.shape) > 3 and any(d > 1 for d in t.shape[:-3]):
             return "edgetpu-rank", f"{op.op}: {t.name!r} is {list(t.shape)}"
     return _note(sg, op)
 
