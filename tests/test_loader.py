@@ -273,8 +273,10 @@ def test_operator_options_are_read_at_load() -> None:
     assert tflkit.load(path.read_bytes()).subgraphs == model.subgraphs
     assert pickle.loads(pickle.dumps(conv)) == conv and hash(conv) == hash(replace(conv))
     assert json.loads(json.dumps(conv.options)) == [list(kv) for kv in conv.options]
-    # SOFTMAX stores options (beta), but none of those a Model carries
-    assert [op.options for op in tflkit.load(INT8).operators if op.op == "SOFTMAX"] == [()]
+    # SOFTMAX stores its beta (1.0 from Keras' softmax), as schema.fbs names it
+    assert [op.options for op in tflkit.load(INT8).operators if op.op == "SOFTMAX"] == [
+        (("beta", 1.0),)
+    ]
 
 
 def test_unreadable_options_are_absent_and_the_model_loads() -> None:

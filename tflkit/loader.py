@@ -213,16 +213,29 @@ _OPTIONS_TYPE, _OPTIONS = 10, 12  # Operator.builtin_options_type, builtin_optio
 # class has (Conv2DOptions: padding, strides, dilations, fused activation), in this order.
 _OPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("AlignCorners", "align_corners"),
+    ("Axis", "axis"),
+    ("BeginMask", "begin_mask"),
+    ("Beta", "beta"),
+    ("BlockSize", "block_size"),
+    ("DepthMultiplier", "depth_multiplier"),
     ("DilationHFactor", "dilation_h_factor"),
     ("DilationWFactor", "dilation_w_factor"),
+    ("EllipsisMask", "ellipsis_mask"),
+    ("EndMask", "end_mask"),
     ("FilterHeight", "filter_height"),
     ("FilterWidth", "filter_width"),
     ("FusedActivationFunction", "fused_activation_function"),
     ("HalfPixelCenters", "half_pixel_centers"),
+    ("KeepNumDims", "keep_num_dims"),
+    ("KernelType", "kernel_type"),
+    ("Mode", "mode"),
+    ("NewAxisMask", "new_axis_mask"),
     ("NumSplits", "num_splits"),
     ("Padding", "padding"),
+    ("ShrinkAxisMask", "shrink_axis_mask"),
     ("StrideH", "stride_h"),
     ("StrideW", "stride_w"),
+    ("WeightsFormat", "weights_format"),
 )
 # QuantizationDetails union members whose scales live in a tensor: code -> Quantization.details
 _BLOCKWISE = {2: "blockwise", 3: "multi_axis"}
