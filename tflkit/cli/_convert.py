@@ -168,7 +168,7 @@ def convert(
                 fallback=fallback,
             )
     except ConversionError:  # the converter failed: its last lines, then the one-line error
-        show_captured(captured, lines=None if verbose else _FAILURE_LINES)
+        show_captured(captured, lines=None if verbose else _FAILURE_LINES, failure=not verbose)
         raise
     except (TflkitError, OSError):  # the user's input: the one-line error says it all
         if verbose:

@@ -245,9 +245,19 @@ def quiet_tensorflow() -> Iterator[Captured]:
         typer.echo(f"tflkit: warning: {cli_text(str(w.message))}", err=True)
 
 
-def show_captured(captured: Captured, *, lines: int | None = None) -> None:
-    """TensorFlow's captured output on stderr (its last ``lines``, or all of it)."""
+# TensorFlow's start-up notices (absl INFO lines, its preamble, the CPU-instructions advice):
+# nothing about a failure, left out of what a failure shows (--verbose shows them)
+_STARTUP = re.compile(
+    r"I\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|To enable the following "
+)
+
+
+def show_captured(captured: Captured, *, lines: int | None = None, failure: bool = False) -> None:
+    """TensorFlow's captured output on stderr (its last ``lines``, or all of it); for a
+    ``failure``, without its start-up notices, and nothing when only those were captured."""
     text = captured.text().rstrip()
+    if failure:
+        text = "\n".join(x for x in text.splitlines() if not _STARTUP.match(x)).rstrip()
     if not text:
         return
     all_lines = text.splitlines()
