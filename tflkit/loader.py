@@ -357,10 +357,10 @@ class _Builder:
         table = fb.union(op, _OPTIONS_2)
         if table is None:
             return ()
-        tab = table._tab
-        name = fb.string(table, 4, lambda: tab.String(tab.Offset(4) + tab.Pos))
+        at, n = fb.span(table, 4, f"{self.at} composite name")
+        name = bytes(fb.data[at : at + n]).decode("utf-8", "replace")
         index = fb.int32(table, 6, 0)
-        return (("name", name or ""), ("decomposition_subgraph_index", index))
+        return (("name", name), ("decomposition_subgraph_index", index))
 
     def subgraph(self, s: int, sg: Any, opcodes: list[tuple[int, str | None, int]]) -> Subgraph:
         fb = self.fb

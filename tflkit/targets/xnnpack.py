@@ -11,11 +11,15 @@ The rules are the op and dtype checks of the delegate's ``Subgraph::VisitNode`` 
 github.com/google-ai-edge/LiteRT at commit f67457790c9c2ab67347d6fe53270e8d3df20868, and
 calibrated against what ai-edge-litert 2.3.0 does on every fixture (``tests/test_xnnpack.py``
 compares them with the DELEGATE nodes the interpreter reports after ``allocate_tensors()``).
-Operator builtin options (fused activations, strided-slice masks, pooling padding) are not
-read: the delegate accepts the common values and the fixtures do not exercise the others.
-Left out: FULLY_CONNECTED version 8 (sparse weights, caught here by xnnpack-sparse), the
-``odml.scaled_dot_product_attention`` composite / custom op, and the quantized scale limits of
-ADD, MUL, SUB and LEAKY_RELU.
+``Delegate::PrepareOpsToDelegate`` is followed too: DEQUANTIZE / DENSIFY nodes that unpack
+constant weights are the delegate's own unless an operator it leaves out reads them, and
+resource variables are taken per variable, in execution order (``_subgraph``). Line numbers
+(``xnnpack_delegate.cc:NNNN``) are of that commit. Builtin options read: STRIDED_SLICE's masks
+and a STABLEHLO_COMPOSITE's name; fused activations and pooling padding are not (the delegate
+accepts the common values and the fixtures do not exercise the others). Left out: the
+quantized scale limits of ADD, MUL, SUB and LEAKY_RELU, the shape checks of the attention
+composite (VisitDotAttentionNode: head sizes and mask length), and blockwise int8 weights
+through DEQUANTIZE (unpacked as the source reads them; not observed).
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ SOURCE = (
 FALLBACK = "cpu"
 
 RULES: dict[str, str] = {
-    "xnnpack-op": "the operator is not in the delegate's table (custom ops: three by name)",
+    "xnnpack-op": "the operator, or this form of it (masks, strides, composite name), is not "
+    "one the delegate takes (custom ops: four by name)",
     "xnnpack-dtype": "the delegate takes float32 for this operator, int8/uint8 only where listed",
     "xnnpack-quantization": "int8/uint8 tensors: per-tensor activations, symmetric int8 weights",
-    "xnnpack-static": "weights and shape parameters must be constants in the file",
+    "xnnpack-static": "weights and shape parameters must be constants in the file (or unpacked "
+    "by the delegate); an unpacking node read by an operator left out",
     "xnnpack-sparse": "sparse constants are read only through a DENSIFY of constant weights",
-    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS)",
+    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS), a scalar "
+    "READ_VARIABLE",
 }
 
 _F = frozenset({"float32"})
