@@ -5,8 +5,8 @@ resolver, ``_get_ops_details()`` lists the model's nodes and then one DELEGATE n
 partition XNNPACK took, with that partition's input and output tensors. The nodes inside a
 partition are those reached from its outputs without crossing its inputs, and then the nodes
 no output is reached from (an ASSIGN_VARIABLE and what feeds it; a partition can have no
-outputs): the largest set that reads only the partition's inputs, constants and itself and
-whose outputs are read only inside or are the partition's. The builtin-only resolver
+outputs): the largest set that reads only the partition's inputs (constants among them) and
+itself, and whose outputs are read only inside or are the partition's. The builtin-only resolver
 (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) gives the same nodes without DELEGATE ones: the check
 that the node list is the model's operator list. The interpreter only reports subgraph 0.
 
@@ -61,9 +61,8 @@ def inside(ops, ins, outs, graph_in, graph_out, taken):
         todo += [c for t in nout if t not in outs for c in consumers.get(t, [])]
     # Nodes from which no output of the partition is reached (an ASSIGN_VARIABLE, the ADD that
     # feeds it; a partition may have no outputs at all): the largest set of the other nodes
-    # whose inputs come from the partition's inputs, constants or the set, that read at least
-    # one of those, and whose outputs are the partition's or read only inside it.
-    const = lambda t: t < 0 or (t not in producer and t not in graph_in)
+    # whose inputs are the partition's inputs (constants are listed there too) or made in the
+    # set, and whose outputs are the partition's or read only inside it.
     cand = {i for i in range(len(ops)) if i not in seen and i not in taken}
     changed = True
     while changed:
@@ -73,7 +72,7 @@ def inside(ops, ins, outs, graph_in, graph_out, taken):
         for i in sorted(cand):
             _, nin, nout = ops[i]
             ok = any(t in ins or t in made for t in nin)
-            ok = ok and all(t in ins or t in made or const(t) for t in nin)
+            ok = ok and all(t < 0 or t in ins or t in made for t in nin)
             ok = ok and all(
                 t not in ins and (t in outs or (
                     t not in graph_out and all(c in inner for c in consumers.get(t, []))))

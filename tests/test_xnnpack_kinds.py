@@ -291,6 +291,22 @@ def _sparse_float16() -> bytes:
     return edited("tflm_densify_conv.tflite", edit)
 
 
+def _fc_runtime_weights() -> bytes:
+    # FULLY_CONNECTED whose float32 weights are a model input -> ADD: VisitFullyConnectedNode
+    # takes a dynamic filter only with TFLITE_XNNPACK_DELEGATE_FLAG_DYNAMIC_FULLY_CONNECTED,
+    # off in TfLiteXNNPackDelegateOptionsDefault unless the build defines it.
+    n = _Net()
+    s = n.s
+    x = n.tensor("float32", [1, 5], role="in")
+    w = n.tensor("float32", [5, 5], role="in")
+    b = n.tensor("float32", [5], data=np.zeros(5, np.float32))
+    y = n.tensor("float32", [1, 5])
+    out = n.tensor("float32", [1, 5], role="out")
+    n.op("FULLY_CONNECTED", [x, w, b], [y], options=s.FullyConnectedOptionsT())
+    n.op("ADD", [y, y], [out], options=s.AddOptionsT())
+    return n.bytes()
+
+
 # name -> (builder, operators the delegate takes, worked out from the source)
 _CASES: dict[str, tuple[Callable[[], bytes], set[int]]] = {
     # STABLEHLO_COMPOSITE "odml.scaled_dot_product_attention", float32: taken with the ADD
@@ -333,6 +349,8 @@ _CASES: dict[str, tuple[Callable[[], bytes], set[int]]] = {
     "int8_weights_per_tensor": (lambda: _int8_weights(per_channel=False), {0, 1}),
     # the dequantized weights also feed a GATHER: DEQUANTIZE and GATHER outside
     "int8_weights_also_gathered": (lambda: _int8_weights(also_cpu=True), {1}),
+    # float32 weights computed at run time: the FULLY_CONNECTED stays out (this build)
+    "fc_runtime_weights": (_fc_runtime_weights, {1}),
     # sparse float16 -> DENSIFY -> DEQUANTIZE -> CONV_2D: all three taken
     "sparse_float16": (_sparse_float16, {0, 1, 2}),
 }

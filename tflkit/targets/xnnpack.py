@@ -159,10 +159,17 @@ CUSTOM_OPS = frozenset(
 )
 
 #: operator -> input positions that must be constant (weights, bias, shape parameters).
-#: FULLY_CONNECTED and BATCH_MATMUL take runtime weights in float32 [observed:
-#: keras_weight_only_int8.tflite, a BATCH_MATMUL on a CAST output].
+#: BATCH_MATMUL takes runtime weights in float32 [observed: keras_weight_only_int8.tflite, a
+#: BATCH_MATMUL on a CAST output]. FULLY_CONNECTED takes them only with
+#: TFLITE_XNNPACK_DELEGATE_FLAG_DYNAMIC_FULLY_CONNECTED (VisitFullyConnectedNode,
+#: xnnpack_delegate.cc: "Dynamic filter is supported, but only for FP32" under
+#: support_dynamic_fully_connected_operator()), which TfLiteXNNPackDelegateOptionsDefault
+#: (:7857) sets only in builds defining XNNPACK_DELEGATE_ENABLE_DYNAMIC_FULLY_CONNECTED: not
+#: the ai-edge-litert wheel [observed: a FULLY_CONNECTED on a TRANSPOSE of a variable, and one
+#: whose weights are a model input, stay outside, 2.3.0].
 STATIC_INPUTS: dict[str, tuple[int, ...]] = {
     "CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
     "DEPTHWISE_CONV_2D": (1, 2),
     "TRANSPOSE_CONV": (0, 1, 3),
     "PRELU": (1,),
