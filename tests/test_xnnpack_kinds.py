@@ -307,6 +307,18 @@ def _fc_runtime_weights() -> bytes:
     return n.bytes()
 
 
+def _zero_size(a: list[int], b: list[int]) -> bytes:
+    # ADD of tensors a and b -> ADD of itself: CheckTensorShape refuses a dimension of 0.
+    n = _Net()
+    s = n.s
+    out_shape = [max(x, y) if 0 not in (x, y) else 0 for x, y in zip(a, b, strict=True)]
+    x, y = n.tensor("float32", a, role="in"), n.tensor("float32", b, role="in")
+    z, w = n.tensor("float32", out_shape), n.tensor("float32", out_shape, role="out")
+    n.op("ADD", [x, y], [z], options=s.AddOptionsT())
+    n.op("ADD", [z, z], [w], options=s.AddOptionsT())
+    return n.bytes()
+
+
 # name -> (builder, operators the delegate takes, worked out from the source)
 _CASES: dict[str, tuple[Callable[[], bytes], set[int]]] = {
     # STABLEHLO_COMPOSITE "odml.scaled_dot_product_attention", float32: taken with the ADD
@@ -351,6 +363,10 @@ _CASES: dict[str, tuple[Callable[[], bytes], set[int]]] = {
     "int8_weights_also_gathered": (lambda: _int8_weights(also_cpu=True), {1}),
     # float32 weights computed at run time: the FULLY_CONNECTED stays out (this build)
     "fc_runtime_weights": (_fc_runtime_weights, {1}),
+    # a tensor with a dimension of 0 (LiteRT's test_min_runtime.bin): both ADDs outside
+    "zero_size": (lambda: _zero_size([0], [1]), set()),
+    "zero_size_2d": (lambda: _zero_size([2, 0], [2, 0]), set()),
+    "nonzero_size": (lambda: _zero_size([2, 3], [2, 3]), {0, 1}),
     # sparse float16 -> DENSIFY -> DEQUANTIZE -> CONV_2D: all three taken
     "sparse_float16": (_sparse_float16, {0, 1, 2}),
 }

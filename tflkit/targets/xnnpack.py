@@ -50,8 +50,8 @@ RULES: dict[str, str] = {
     "xnnpack-static": "weights and shape parameters must be constants in the file (or unpacked "
     "by the delegate); an unpacking node read by an operator left out",
     "xnnpack-sparse": "sparse constants are read only through a DENSIFY of constant weights",
-    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS), a scalar "
-    "READ_VARIABLE",
+    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS), a dimension of "
+    "size 0, a scalar READ_VARIABLE",
 }
 
 _F = frozenset({"float32"})
@@ -202,6 +202,22 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
 
 _MAX_RANK = 6
 
+#: Operators whose Visit function runs CheckTensorShape on its data inputs, which refuses a
+#: dimension of size 0 ("invalid num of elements", xnnpack_delegate.cc:2873): VisitUnaryNode
+#: (the ops of its case list, :3173-3196), VisitBinaryNode (both inputs), the convolutions,
+#: FULLY_CONNECTED, PAD, RESHAPE, RESIZE_BILINEAR, TRANSPOSE [observed on LiteRT's
+#: tflite/testdata/test_min_runtime.bin: an ADD of a [0] tensor stays outside].
+_BINARY = ("ADD", "DIV", "MAXIMUM", "MINIMUM", "MUL", "PRELU", "SQUARED_DIFFERENCE", "SUB")
+_SHAPE_CHECKED = frozenset(
+    (
+        *("ABS", "CEIL", "COS", "DEQUANTIZE", "ELU", "EXP", "FLOOR", "GELU", "HARD_SWISH"),
+        *("LEAKY_RELU", "LOGISTIC", "LOG", "NEG", "QUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1"),
+        *("ROUND", "RSQRT", "SIN", "SQRT", "SQUARE", "TANH", *_BINARY),
+        *("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "PAD"),
+        *("RESHAPE", "RESIZE_BILINEAR", "TRANSPOSE"),
+    )
+)
+
 
 def _unpacks(sg: Subgraph, op: Operator, quasi: dict[int, int]) -> bool:
     """True when ``op`` unpacks static data that the delegate unpacks itself, once, at
@@ -263,6 +279,10 @@ def _why_not(sg: Subgraph, op: Operator, quasi: dict[int, int]) -> tuple[str, st
             return "xnnpack-rank", f"{op.op}: tensor {t.name!r} has {len(t.shape_signature)} dims"
         if t.is_sparse:
             return "xnnpack-sparse", f"{op.op}: tensor {t.name!r} is stored sparse"
+    if op.op in _SHAPE_CHECKED:
+        for pos, t in ins[: 2 if op.op in _BINARY else 1]:
+            if 0 in t.shape:
+                return "xnnpack-rank", f"{op.op}: input {pos} ({t.name!r}) has a dimension of 0"
     for pos in STATIC_INPUTS.get(op.op, ()):
         if pos < len(op.inputs) and not _static(sg, op.inputs[pos], quasi):
             t = sg.tensors[op.inputs[pos]]
