@@ -407,3 +407,14 @@ def test_every_left_out_operator_names_a_rule() -> None:
             assert (p.on == "target") == (p.rule == ""), (name, p)
             assert p.rule in xnnpack.RULES or not p.rule, (name, p)
             assert p.on == "target" or p.reason, (name, p)
+
+
+def test_the_options_the_rules_read_are_those_written() -> None:
+    # The truth: the values given to the object API when building the file.
+    op = tflkit.load(_strided_slice(beginMask=5, endMask=9, shrinkAxisMask=2)).primary.operators[0]
+    assert (op.option("begin_mask"), op.option("end_mask")) == (5, 9)
+    assert (op.option("shrink_axis_mask"), op.option("ellipsis_mask")) == (2, 0)
+    assert (op.option("new_axis_mask"), op.option("offset")) == (0, False)
+    op = tflkit.load(_sdpa("odml.rms_norm")).primary.operators[0]
+    assert op.option("name") == "odml.rms_norm"
+    assert op.option("decomposition_subgraph_index") == 1
