@@ -3,8 +3,10 @@
 The truth is the interpreter (ai-edge-litert): after ``allocate_tensors()`` with the default
 resolver, ``_get_ops_details()`` lists the model's nodes and then one DELEGATE node per
 partition XNNPACK took, with that partition's input and output tensors. The nodes inside a
-partition are those reached from its outputs without crossing its inputs (and, for nodes
-without outputs such as ASSIGN_VARIABLE, from the tensors inside it). The builtin-only resolver
+partition are those reached from its outputs without crossing its inputs, and then the nodes
+no output is reached from (an ASSIGN_VARIABLE and what feeds it; a partition can have no
+outputs): the largest set that reads only the partition's inputs (constants among them) and
+itself, and whose outputs are read only inside or are the partition's. The builtin-only resolver
 (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) gives the same nodes without DELEGATE ones: the check
 that the node list is the model's operator list. The interpreter only reports subgraph 0.
 
@@ -32,13 +34,17 @@ _OBSERVE = r"""
 import json, sys
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+graph_io = []
+
 def nodes(path, resolver):
     it = Interpreter(model_path=path, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
+    graph_io[:] = [({d["index"] for d in it.get_input_details()},
+                    {d["index"] for d in it.get_output_details()})]
     return [(d["op_name"], [int(i) for i in d["inputs"]], [int(o) for o in d["outputs"]])
             for d in it._get_ops_details()]
 
-def inside(ops, ins, outs):
+def inside(ops, ins, outs, graph_in, graph_out, taken):
     producer = {t: i for i, (_, _, o) in enumerate(ops) for t in o}
     consumers = {}
     for i, (_, nin, _) in enumerate(ops):
@@ -53,7 +59,28 @@ def inside(ops, ins, outs):
         _, nin, nout = ops[n]
         todo += [producer[t] for t in nin if t not in ins and t in producer]
         todo += [c for t in nout if t not in outs for c in consumers.get(t, [])]
-    return sorted(seen)
+    # Nodes from which no output of the partition is reached (an ASSIGN_VARIABLE, the ADD that
+    # feeds it; a partition may have no outputs at all): the largest set of the other nodes
+    # whose inputs are the partition's inputs (constants are listed there too) or made in the
+    # set, and whose outputs are the partition's or read only inside it.
+    cand = {i for i in range(len(ops)) if i not in seen and i not in taken}
+    changed = True
+    while changed:
+        changed = False
+        inner = seen | cand
+        made = {t for i in inner for t in ops[i][2]}
+        for i in sorted(cand):
+            _, nin, nout = ops[i]
+            ok = any(t in ins or t in made for t in nin)
+            ok = ok and all(t < 0 or t in ins or t in made for t in nin)
+            ok = ok and all(
+                t not in ins and (t in outs or (
+                    t not in graph_out and all(c in inner for c in consumers.get(t, []))))
+                for t in nout)
+            if not ok:
+                cand.discard(i)
+                changed = True
+    return sorted(seen | cand)
 
 found = {}
 for path in sys.argv[1:]:
@@ -65,11 +92,15 @@ for path in sys.argv[1:]:
         continue
     n = len(plain)
     delegates = [d for d in default[n:] if d[0] == "DELEGATE"]
+    parts, taken = [], set()
+    for _, i, o in delegates:
+        parts.append(inside(default[:n], set(i), set(o), *graph_io[0], taken))
+        taken.update(parts[-1])
     found[path] = {
         "ops": [d[0] for d in plain],
         "default_ops": [d[0] for d in default[:n]],
         "extra": [d[0] for d in default[n:]],
-        "partitions": [inside(default[:n], set(i), set(o)) for _, i, o in delegates],
+        "partitions": parts,
     }
 print(json.dumps(found))
 """

@@ -208,6 +208,7 @@ def interpreter_source(model: Model) -> str | bytes:
 
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
 _OPTIONS_TYPE, _OPTIONS = 10, 12  # Operator.builtin_options_type, builtin_options (a union)
+_OPTIONS_2 = 28  # Operator.builtin_options_2 (a union: StableHLOCompositeOptions ...)
 # The builtin options a Model carries (what the target rules read): the bindings' getter on
 # the options class -> the field's name in schema.fbs. An operator gets those its options
 # class has (Conv2DOptions: padding, strides, dilations, fused activation), in this order.
@@ -231,6 +232,7 @@ _OPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("Mode", "mode"),
     ("NewAxisMask", "new_axis_mask"),
     ("NumSplits", "num_splits"),
+    ("Offset", "offset"),
     ("Padding", "padding"),
     ("ShrinkAxisMask", "shrink_axis_mask"),
     ("StrideH", "stride_h"),
@@ -353,6 +355,21 @@ class _Builder:
             _source=self.source,
         )
 
+    def composite(self, op: Any, code: int) -> tuple[tuple[str, int | float | bool | str], ...]:
+        """A STABLEHLO_COMPOSITE's ``name`` and ``decomposition_subgraph_index`` (from its
+        StableHLOCompositeOptions, in builtin_options_2: fields name 4, index 6); ()
+        otherwise. The XNNPACK delegate takes a composite by its name."""
+        if self.op_name(code) != "STABLEHLO_COMPOSITE":
+            return ()
+        fb = self.fb
+        table = fb.union(op, _OPTIONS_2)
+        if table is None:
+            return ()
+        at, n = fb.span(table, 4, f"{self.at} composite name")
+        name = bytes(fb.data[at : at + n]).decode("utf-8", "replace")
+        index = fb.int32(table, 6, 0)
+        return (("name", name), ("decomposition_subgraph_index", index))
+
     def subgraph(self, s: int, sg: Any, opcodes: list[tuple[int, str | None, int]]) -> Subgraph:
         fb = self.fb
         where = f"subgraph {s}"
@@ -387,7 +404,8 @@ class _Builder:
                     inputs=ins,
                     outputs=outs,
                     opcode_index=opcode_index,
-                    options=fb.builtin_options(op, _OPTIONS_TYPE, _OPTIONS, self.option_layouts),
+                    options=fb.builtin_options(op, _OPTIONS_TYPE, _OPTIONS, self.option_layouts)
+                    + self.composite(op, code),
                 )
             )
         self.at = where

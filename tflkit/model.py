@@ -219,7 +219,8 @@ class Operator:
     # 2 RELU_N1_TO_1, 3 RELU6, 4 TANH, 5 SIGN_BIT). The options the target rules read (strides,
     # padding, dilations, filter sizes, fused activation, num_splits, resize flags) that the
     # operator's options table has; () when it stores none, or when they cannot be read.
-    options: tuple[tuple[str, int | float | bool], ...] = ()
+    # A STABLEHLO_COMPOSITE carries its ``name`` (a str) and ``decomposition_subgraph_index``.
+    options: tuple[tuple[str, int | float | bool | str], ...] = ()
 
     def option(self, name: str, default: Any = None) -> Any:
         """The builtin option ``name`` (``"stride_w"``), or ``default`` when not stored."""

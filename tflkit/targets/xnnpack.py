@@ -11,17 +11,22 @@ The rules are the op and dtype checks of the delegate's ``Subgraph::VisitNode`` 
 github.com/google-ai-edge/LiteRT at commit f67457790c9c2ab67347d6fe53270e8d3df20868, and
 calibrated against what ai-edge-litert 2.3.0 does on every fixture (``tests/test_xnnpack.py``
 compares them with the DELEGATE nodes the interpreter reports after ``allocate_tensors()``).
-Operator builtin options (fused activations, strided-slice masks, pooling padding) are not
-read: the delegate accepts the common values and the fixtures do not exercise the others.
-Left out: FULLY_CONNECTED version 8 (sparse weights, caught here by xnnpack-sparse), the
-``odml.scaled_dot_product_attention`` composite / custom op, and the quantized scale limits of
-ADD, MUL, SUB and LEAKY_RELU.
+``Delegate::PrepareOpsToDelegate`` is followed too: DEQUANTIZE / DENSIFY nodes that unpack
+constant weights are the delegate's own unless an operator it leaves out reads them, and
+resource variables are taken per variable, in execution order (``_subgraph``). Line numbers
+(``xnnpack_delegate.cc:NNNN``) are of that commit. Builtin options read: STRIDED_SLICE's masks
+and a STABLEHLO_COMPOSITE's name; fused activations and pooling padding are not (the delegate
+accepts the common values and the fixtures do not exercise the others). Left out: the
+quantized scale limits of ADD, MUL, SUB and LEAKY_RELU, the shape checks of the attention
+composite (VisitDotAttentionNode: head sizes and mask length), and blockwise int8 weights
+through DEQUANTIZE (unpacked as the source reads them; not observed).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tflkit.errors import TflkitError
 from tflkit.targets._base import Placement, output_name
 from tflkit.targets._partition import partitions
 
@@ -38,12 +43,15 @@ SOURCE = (
 FALLBACK = "cpu"
 
 RULES: dict[str, str] = {
-    "xnnpack-op": "the operator is not in the delegate's table (custom ops: three by name)",
+    "xnnpack-op": "the operator, or this form of it (masks, strides, composite name), is not "
+    "one the delegate takes (custom ops: four by name)",
     "xnnpack-dtype": "the delegate takes float32 for this operator, int8/uint8 only where listed",
     "xnnpack-quantization": "int8/uint8 tensors: per-tensor activations, symmetric int8 weights",
-    "xnnpack-static": "weights and shape parameters must be constants in the file",
+    "xnnpack-static": "weights and shape parameters must be constants in the file (or unpacked "
+    "by the delegate); an unpacking node read by an operator left out",
     "xnnpack-sparse": "sparse constants are read only through a DENSIFY of constant weights",
-    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS)",
+    "xnnpack-rank": "tensors of more than 6 dimensions (XNN_MAX_TENSOR_DIMS), a dimension of "
+    "size 0, a scalar READ_VARIABLE",
 }
 
 _F = frozenset({"float32"})
@@ -99,7 +107,6 @@ OPS: dict[str, frozenset[str]] = {
             "CONV_2D",
             "DEPTH_TO_SPACE",
             "DEPTHWISE_CONV_2D",
-            "EXPAND_DIMS",
             "FULLY_CONNECTED",
             "LEAKY_RELU",
             "LOGISTIC",
@@ -126,21 +133,43 @@ OPS: dict[str, frozenset[str]] = {
     # Checked by their own rules below.
     "QUANTIZE": _FQ,
     "DEQUANTIZE": _FQ,
-    # Resource variables: the interpreter's default XNNPACK delegate takes them
-    # [observed: stateful_counter.tflite, 2.3.0; CALL_ONCE stays outside].
+    # Resource variables: checked by _variables (Delegate::support_variable_ops() is true
+    # whatever the options); CALL_ONCE is not in VisitNode's switch and stays outside.
     "VAR_HANDLE": _FQ,
     "READ_VARIABLE": _FQ,
     "ASSIGN_VARIABLE": _FQ,
+    # Only the ``odml.scaled_dot_product_attention`` composite (checked by _composite).
+    "STABLEHLO_COMPOSITE": _F,
 }
 
+#: Operators VisitNode dispatches whose Visit function refuses them whatever they hold.
+REFUSED: dict[str, str] = {
+    # VisitExpandDimsNode starts with `return kTfLiteError;` (xnnpack_delegate.cc:4865,
+    # before its own checks) [observed: a float EXPAND_DIMS stays outside, 2.3.0]
+    "EXPAND_DIMS": "the delegate's VisitExpandDimsNode refuses every EXPAND_DIMS",
+}
+
+#: The attention composite the delegate lowers to its own SDPA (kOdmlSDPA,
+#: xnnpack_delegate.cc:85 and :3404 for STABLEHLO_COMPOSITE, :3443 for the custom op).
+SDPA = "odml.scaled_dot_product_attention"
+
 #: Custom operators the delegate recognises by custom code (MediaPipe's).
-CUSTOM_OPS = frozenset({"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"})
+CUSTOM_OPS = frozenset(
+    {"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D", SDPA}
+)
 
 #: operator -> input positions that must be constant (weights, bias, shape parameters).
-#: FULLY_CONNECTED and BATCH_MATMUL take runtime weights in float32 [observed:
-#: keras_weight_only_int8.tflite, a BATCH_MATMUL on a CAST output].
+#: BATCH_MATMUL takes runtime weights in float32 [observed: keras_weight_only_int8.tflite, a
+#: BATCH_MATMUL on a CAST output]. FULLY_CONNECTED takes them only with
+#: TFLITE_XNNPACK_DELEGATE_FLAG_DYNAMIC_FULLY_CONNECTED (VisitFullyConnectedNode,
+#: xnnpack_delegate.cc: "Dynamic filter is supported, but only for FP32" under
+#: support_dynamic_fully_connected_operator()), which TfLiteXNNPackDelegateOptionsDefault
+#: (:7857) sets only in builds defining XNNPACK_DELEGATE_ENABLE_DYNAMIC_FULLY_CONNECTED: not
+#: the ai-edge-litert wheel [observed: a FULLY_CONNECTED on a TRANSPOSE of a variable, and one
+#: whose weights are a model input, stay outside, 2.3.0].
 STATIC_INPUTS: dict[str, tuple[int, ...]] = {
     "CONV_2D": (1, 2),
+    "FULLY_CONNECTED": (1, 2),
     "DEPTHWISE_CONV_2D": (1, 2),
     "TRANSPOSE_CONV": (0, 1, 3),
     "PRELU": (1,),
@@ -173,37 +202,76 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
 
 _MAX_RANK = 6
 
+#: Operators whose Visit function runs CheckTensorShape on its data inputs, which refuses a
+#: dimension of size 0 ("invalid num of elements", xnnpack_delegate.cc:2873): VisitUnaryNode
+#: (the ops of its case list, :3173-3196), VisitBinaryNode (both inputs), the convolutions,
+#: FULLY_CONNECTED, PAD, RESHAPE, RESIZE_BILINEAR, TRANSPOSE [observed on LiteRT's
+#: tflite/testdata/test_min_runtime.bin: an ADD of a [0] tensor stays outside].
+_BINARY = ("ADD", "DIV", "MAXIMUM", "MINIMUM", "MUL", "PRELU", "SQUARED_DIFFERENCE", "SUB")
+_SHAPE_CHECKED = frozenset(
+    (
+        *("ABS", "CEIL", "COS", "DEQUANTIZE", "ELU", "EXP", "FLOOR", "GELU", "HARD_SWISH"),
+        *("LEAKY_RELU", "LOGISTIC", "LOG", "NEG", "QUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1"),
+        *("ROUND", "RSQRT", "SIN", "SQRT", "SQUARE", "TANH", *_BINARY),
+        *("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "PAD"),
+        *("RESHAPE", "RESIZE_BILINEAR", "TRANSPOSE"),
+    )
+)
 
-def _static(sg: Subgraph, i: int) -> bool:
-    """A constant, or a float16 constant widened by DEQUANTIZE (the delegate unpacks it)."""
-    t = sg.tensor(i)
-    if t is None or t.is_constant:
-        return True
-    for op in sg.operators:
-        if i in op.outputs:
-            src = sg.tensor(op.inputs[0]) if op.inputs else None
-            if op.op == "DEQUANTIZE":
-                return src is not None and src.is_constant and src.dtype == "float16"
-            # a DENSIFY of constant sparse weights: the delegate densifies them once at
-            # initialisation (observed on tflm_densify_conv: DENSIFY and its CONV_2D both taken)
-            return op.op == "DENSIFY" and src is not None and src.is_constant
+
+def _unpacks(sg: Subgraph, op: Operator, quasi: dict[int, int]) -> bool:
+    """True when ``op`` unpacks static data that the delegate unpacks itself, once, at
+    initialisation (Delegate::PrepareOpsToDelegate, xnnpack_delegate.cc:7299-7373):
+
+    - DEQUANTIZE of a dense float16 constant, or of an int8 one with quantization (per
+      channel too: a weight-only int8 model's weights), to float32 ("Prepare to unpack
+      FP16/INT8 tensors");
+    - DENSIFY of a sparse float32 / float16 / int8 constant to the same type ("Prepare to
+      unpack sparse tensors").
+
+    Its input may itself be the output of such a node (``quasi``: tensor -> unpacking node).
+    """
+    if len(op.inputs) != 1 or len(op.outputs) != 1:
+        return False
+    src, dst = sg.tensor(op.inputs[0]), sg.tensor(op.outputs[0])
+    if src is None or dst is None:
+        return False
+    if op.op == "DEQUANTIZE":
+        static = src.is_constant or op.inputs[0] in quasi
+        kind = src.dtype == "float16" or (src.dtype == "int8" and src.quantization is not None)
+        return not src.is_sparse and static and kind and dst.dtype == "float32"
+    if op.op == "DENSIFY":
+        kind = src.dtype in ("float32", "float16", "int8")
+        return src.is_constant and src.is_sparse and kind and dst.dtype == src.dtype
     return False
 
 
-def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
+def _static(sg: Subgraph, i: int, quasi: dict[int, int]) -> bool:
+    """A constant, or the output of a node the delegate unpacks at initialisation."""
+    t = sg.tensor(i)
+    return t is None or t.is_constant or i in quasi
+
+
+def _why_not(sg: Subgraph, op: Operator, quasi: dict[int, int]) -> tuple[str, str]:
     """(rule, reason) when the delegate leaves ``op`` to the reference kernels; ("", "")."""
     name = op.display_name
     if op.is_custom:
+        if op.custom_code == SDPA:
+            return _composite(sg, op)
         if op.custom_code in CUSTOM_OPS:
             return "", ""
         return "xnnpack-op", f"{name}: not an operator the delegate knows"
-    if op.op == "DENSIFY":  # static sparse weights are densified by the delegate itself
-        src = sg.tensor(op.inputs[0]) if op.inputs else None
-        if src is not None and src.is_constant and src.dtype in ("float32", "float16"):
-            return "", ""
+    if op.op in REFUSED:
+        return "xnnpack-op", f"{op.op}: {REFUSED[op.op]}"
+    if op.op == "FULLY_CONNECTED" and op.version == 8:
+        # VisitNode: "FullyConnected with sparse weight has version 8, which cannot be
+        # delegated to XNNPack" (xnnpack_delegate.cc:3272)
+        return "xnnpack-sparse", "FULLY_CONNECTED version 8 (sparse weights in the operator)"
     allowed = OPS.get(op.op)
     if allowed is None:
         return "xnnpack-op", f"{op.op}: not in the delegate's operator table"
+    if op.op == "STABLEHLO_COMPOSITE":
+        return _composite(sg, op)
     ins = [(pos, t) for pos, i in enumerate(op.inputs) if (t := sg.tensor(i)) is not None]
     outs = [t for i in op.outputs if (t := sg.tensor(i)) is not None]
     for t in [t for _, t in ins] + outs:
@@ -211,12 +279,18 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
             return "xnnpack-rank", f"{op.op}: tensor {t.name!r} has {len(t.shape_signature)} dims"
         if t.is_sparse:
             return "xnnpack-sparse", f"{op.op}: tensor {t.name!r} is stored sparse"
+    if op.op in _SHAPE_CHECKED:
+        for pos, t in ins[: 2 if op.op in _BINARY else 1]:
+            if 0 in t.shape:
+                return "xnnpack-rank", f"{op.op}: input {pos} ({t.name!r}) has a dimension of 0"
     for pos in STATIC_INPUTS.get(op.op, ()):
-        if pos < len(op.inputs) and not _static(sg, op.inputs[pos]):
+        if pos < len(op.inputs) and not _static(sg, op.inputs[pos], quasi):
             t = sg.tensors[op.inputs[pos]]
             return "xnnpack-static", f"{op.op}: input {pos} ({t.name!r}) is computed at run time"
-    if op.op in ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"):
-        return _variable(op, ins, outs)
+    if op.op == "STRIDED_SLICE":
+        rule, why = _strided_slice(sg, op)
+        if rule:
+            return rule, why
     if op.op == "QUANTIZE":
         return _quantize(op, ins, outs)
     if op.op == "DEQUANTIZE":
@@ -224,11 +298,145 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
     return _data(sg, op, allowed, ins, outs)
 
 
-def _variable(op: Operator, ins: list[tuple[int, Tensor]], outs: list[Tensor]) -> tuple[str, str]:
-    for t in [t for _, t in ins] + outs:
-        if t.dtype not in ("resource", "float32"):
-            return "xnnpack-dtype", f"{op.op}: variable of {t.dtype}, the delegate keeps float32"
+def _composite(sg: Subgraph, op: Operator) -> tuple[str, str]:
+    # VisitNode takes a STABLEHLO_COMPOSITE by its name only (strcmp with kOdmlSDPA,
+    # xnnpack_delegate.cc:3404); VisitDotAttentionNode (:6404) then wants every input (query,
+    # key, value, optional mask) and the output float32 (CheckTensorFloat32Type).
+    name = op.custom_code if op.is_custom else op.option("name", "")
+    if name != SDPA:
+        return "xnnpack-op", f"{op.op} {name!r}: the delegate takes only the {SDPA!r} composite"
+    for i in [*op.inputs, *op.outputs]:
+        t = sg.tensor(i)
+        if t is not None and t.dtype != "float32":
+            return (
+                "xnnpack-dtype",
+                f"{SDPA}: {t.dtype} tensor {t.name!r}, the delegate takes float32",
+            )
     return "", ""
+
+
+def _strided_slice(sg: Subgraph, op: Operator) -> tuple[str, str]:
+    # VisitStridedSliceNode (xnnpack_delegate.cc:6245): no ellipsis, new-axis or shrink-axis
+    # mask (:6252); begin, end and strides constant int32 vectors as long as the input's rank
+    # (:6258-6335); every stride 1 (:6280). begin_mask, end_mask and offset are taken.
+    for mask in ("ellipsis_mask", "new_axis_mask", "shrink_axis_mask"):
+        if op.option(mask, 0):
+            return "xnnpack-op", f"STRIDED_SLICE: {mask} {op.option(mask)}, the delegate takes 0"
+    if len(op.inputs) < 4:
+        return "xnnpack-op", "STRIDED_SLICE: without begin, end and strides"
+    x = sg.tensor(op.inputs[0])
+    rank = len(x.shape) if x is not None else -1
+    for pos, what in ((1, "begin"), (2, "end"), (3, "strides")):
+        t = sg.tensor(op.inputs[pos])
+        if t is None or t.dtype != "int32" or t.shape != (rank,):
+            got = "none" if t is None else f"{t.dtype} {list(t.shape)}"
+            return (
+                "xnnpack-op",
+                f"STRIDED_SLICE: {what} is {got}, the delegate takes int32 [{rank}]",
+            )
+    strides = sg.tensors[op.inputs[3]]
+    try:
+        values = [int(v) for v in strides.numpy().reshape(-1)]
+    except TflkitError:
+        return "xnnpack-static", "STRIDED_SLICE: strides without readable constant data"
+    if any(v != 1 for v in values):
+        return "xnnpack-op", f"STRIDED_SLICE: strides {values}, the delegate takes 1 only"
+    return "", ""
+
+
+def _variables(sg: Subgraph) -> dict[int, tuple[str, str]]:
+    """(rule, reason) of the resource-variable operators of ``sg``, by operator index.
+
+    Follows VisitVarHandleNode (xnnpack_delegate.cc:7116), VisitReadVariableNode (:5698),
+    VisitAssignVariableNode (:3468) and ResourceInfo::AddProxyValue (:506), in execution
+    order: a READ_VARIABLE or ASSIGN_VARIABLE is taken when a VAR_HANDLE of its resource
+    came before it in this subgraph, its value is float32 / float16 or per-tensor int8 /
+    uint8 (CheckTensorFloatOrQUInt8Type), a READ_VARIABLE's value is not a scalar (:5715),
+    and the value has the type and shape of the first one taken for that resource. A
+    VAR_HANDLE is taken when one of its reads or assignments is (PrepareOpsToDelegate,
+    "Record which resource variables can be delegated", :7433).
+    """
+    found: dict[int, tuple[str, str]] = {}
+    handles: dict[int, list[int]] = {}  # resource tensor -> its VAR_HANDLE operators
+    proxy: dict[int, tuple[str, tuple[int, ...]]] = {}  # resource -> value dtype and shape
+    for op in sg.operators:
+        if op.op == "VAR_HANDLE":
+            handles.setdefault(op.outputs[0] if op.outputs else -1, []).append(op.index)
+            continue
+        if op.op not in ("READ_VARIABLE", "ASSIGN_VARIABLE") or not op.inputs:
+            continue
+        found[op.index] = _access(sg, op, handles, proxy)
+    for res, ops in handles.items():
+        taken = res in proxy
+        for index in ops:
+            found[index] = (
+                ("", "")
+                if taken
+                else (
+                    "xnnpack-op",
+                    "VAR_HANDLE: the delegate takes none of its reads and assignments",
+                )
+            )
+    return found
+
+
+def _access(
+    sg: Subgraph,
+    op: Operator,
+    handles: dict[int, list[int]],
+    proxy: dict[int, tuple[str, tuple[int, ...]]],
+) -> tuple[str, str]:
+    reading = op.op == "READ_VARIABLE"
+    res = op.inputs[0]
+    if reading:
+        value = sg.tensor(op.outputs[0]) if op.outputs else None
+    else:
+        value = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 else None
+    if value is None:
+        return "xnnpack-op", f"{op.op}: without a value tensor"
+    if reading and not value.shape:
+        return "xnnpack-rank", f"{op.op}: the value {value.name!r} is a scalar"
+    if value.dtype in ("int8", "uint8"):
+        rule, why = _per_tensor(op, [value])
+        if rule:
+            return rule, why
+    elif value.dtype not in ("float32", "float16"):
+        return "xnnpack-dtype", f"{op.op}: a variable of {value.dtype}"
+    if res not in handles:
+        return "xnnpack-op", f"{op.op}: no VAR_HANDLE of its resource before it"
+    key = (value.dtype, value.shape)
+    first = proxy.setdefault(res, key)
+    if first != key:
+        return (
+            "xnnpack-dtype",
+            f"{op.op}: {value.dtype} {list(value.shape)}, the variable was "
+            f"{first[0]} {list(first[1])}",
+        )
+    return "", ""
+
+
+def _subgraph(sg: Subgraph) -> list[tuple[str, str]]:
+    """(rule, reason) of every operator of ``sg``, in order, as PrepareOpsToDelegate decides."""
+    variables = _variables(sg)
+    quasi: dict[int, int] = {}  # tensor -> the operator that unpacks it (static data)
+    found: list[tuple[str, str]] = []
+    for op in sg.operators:
+        if _unpacks(sg, op, quasi):
+            quasi[op.outputs[0]] = op.index
+            found.append(("", ""))
+            continue
+        found.append(variables[op.index] if op.index in variables else _why_not(sg, op, quasi))
+        if found[-1][0]:
+            # "If a non-delegated node consumes output of a node that unpacks static data,
+            # that node shouldn't be delegated" (xnnpack_delegate.cc:7410)
+            for i in op.inputs:
+                if i in quasi and not found[quasi[i]][0]:
+                    found[quasi[i]] = (
+                        "xnnpack-static",
+                        f"{sg.operators[quasi[i]].op}: its output feeds {op.display_name} "
+                        f"(operator {op.index}), which the delegate leaves out",
+                    )
+    return found
 
 
 def _quantize(op: Operator, ins: list[tuple[int, Tensor]], outs: list[Tensor]) -> tuple[str, str]:
@@ -335,8 +543,9 @@ def place(model: Model, target: str) -> list[Placement]:
     """
     found = []
     for sg in model.subgraphs:
+        reasons = _subgraph(sg)
         for op in sg.operators:
-            rule, why = _why_not(sg, op)
+            rule, why = reasons[op.index]
             on = "cpu" if rule else "target"
             out = output_name(sg, op)
             found.append(Placement(sg.index, op.index, op.display_name, out, on, why, rule))
