@@ -327,3 +327,25 @@ def test_cli_search_prints_the_steps_and_json_follows_the_schema(tmp_path: Path,
     jsonschema.validate(doc, schema)
     assert doc["quantization_kind"] in ("int8-float-islands", "mixed")
     assert doc["search"]["steps"][0]["phase"] == "int8" and doc["kept_float"]
+
+
+@pytest.mark.parametrize("suffix", ["_float32.tflite", ".keras"])
+def test_wrong_shaped_eval_data_is_refused_before_the_search(
+    suffix: str, tmp_path: Path, cli: Cli
+) -> None:
+    """The MLP takes 64 features; 32-feature evaluation data is named as such, exit 2, nothing
+    written (and before calibration: no search step runs)."""
+    calib, _, y = _data("outlier_mlp")
+    x32 = tmp_path / "x32.npy"
+    np.save(x32, np.load(FIXTURES / "mlp_eval_x.npy"))
+    yp = tmp_path / "y.npy"
+    np.save(yp, y)
+    out = tmp_path / "o.tflite"
+    proc = cli.invoke(
+        "convert", str(FIXTURES / f"outlier_mlp{suffix}"), "-o", str(out), "-c", str(calib),
+        "--eval", str(x32), "-l", str(yp), "--max-drop", "1",
+    )  # fmt: skip
+    assert proc.exit_code == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "evaluation data" in line and "(None, 64)" in line and "(500, 32)" in line, line
+    assert not out.exists()

@@ -853,6 +853,7 @@ def _select(
                 "a quantization-aware trained model carries its own ranges; max_drop, min_snr "
                 "and keep_float choose post-training int8 operators: convert the float model"
             )
+        _require_eval_fits(eval_x, source.inputs)
         calib = _Calibration(calibration, source.inputs, samples, None, allow_nonfinite)
         reference = _convert_tf(source, "float32", None, None, None, None)[0]
         io = io or "int8"
@@ -900,6 +901,7 @@ def _select(
                 f"io {io!r}: litert-quantizer gives a static int8 model int8 inputs and "
                 "outputs; supported io for int8 from a .tflite: 'int8'"
             )
+        _require_eval_fits(eval_x, _tflite_inputs(model))
         calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
         litert = _quantizer.QuantizerRoute(reference, list(calib()))
         base = {"from": "litert-quantizer", "source": path, "to": "int8"}
@@ -937,6 +939,25 @@ def _select(
             continue
         found.append(replace(selection, settings={**settings, **selection.settings}))
     return _smaller(found), reference
+
+
+def _require_eval_fits(
+    eval_x: Any, inputs: Sequence[tuple[str, tuple[int | None, ...], str]]
+) -> None:
+    """Evaluation data of one input, as one array, refused before the search's long work when
+    its sample shape is not the model's (several inputs: checked when run)."""
+    if not isinstance(eval_x, np.ndarray) or len(inputs) != 1:
+        return
+    name, shape, _ = inputs[0]
+    fits = eval_x.ndim == len(shape) and all(
+        s is None or s == d for s, d in zip(shape[1:], eval_x.shape[1:], strict=True)
+    )
+    if not fits:
+        want = "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
+        raise InputError(
+            f"evaluation data (eval_x) for input {name!r}: expected shape {want} with samples "
+            f"on axis 0, got {tuple(eval_x.shape)}"
+        )
 
 
 def _renamed(samples: list[dict[str, Array]], model: bytes) -> list[dict[str, Array]]:
