@@ -282,8 +282,8 @@ def test_resize_bilinear_align_corners_and_half_pixel() -> None:
 
 def test_options_tflkit_does_not_load_are_checked_when_present() -> None:
     # compat L1013-1023 StridedSlice: "StridedSlice does not support shrink_axis_mask
-    # parameter."; L979-981 Softmax: "Softmax.beta != 1 is not supported." tflkit.load does
-    # not carry these options yet: an Operator that has them is checked.
+    # parameter."; L979-981 Softmax: "Softmax.beta != 1 is not supported." Options set on the
+    # Operator here; that tflkit.load reads them from a file: tests/test_loader.py.
     n = 4
     ints = [
         T("int32", (n,), const=True, scales=0, values=v) for v in ([0] * 4, [1, 4, 4, 2], [1] * 4)

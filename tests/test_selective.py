@@ -203,15 +203,15 @@ def _data(name: str) -> tuple[Path, np.ndarray, np.ndarray]:
     )
 
 
-def _plain_loop_accuracy(data: bytes, x: np.ndarray, y: np.ndarray) -> float:
-    """Top-1 by a plain interpreter loop, one sample an invoke, int8 inputs quantized by hand
+def _plain_loop(data: bytes, x: np.ndarray) -> np.ndarray:
+    """Outputs of a plain interpreter loop, one sample an invoke, int8 inputs quantized by hand
     (round half away from zero, saturate), int8 outputs dequantized."""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_content=data)
     interp.allocate_tensors()
     i, o = interp.get_input_details()[0], interp.get_output_details()[0]
-    hits = 0
+    outs = []
     for s in range(len(x)):
         xs = x[s : s + 1]
         scale, zero = i["quantization"]
@@ -224,10 +224,8 @@ def _plain_loop_accuracy(data: bytes, x: np.ndarray, y: np.ndarray) -> float:
         interp.invoke()
         out = interp.get_tensor(o["index"])[0].astype(np.float64)
         scale, zero = o["quantization"]
-        if scale:
-            out = (out - zero) * scale
-        hits += int(np.argmax(out) == y[s])
-    return hits / len(x)
+        outs.append((out - zero) * scale if scale else out)
+    return np.stack(outs)
 
 
 ROUTES = {"tflite-converter": ".keras", "litert-quantizer": "_float32.tflite"}
@@ -243,15 +241,18 @@ def test_search_keeps_the_brute_force_minimum_out_of_int8(
     path = truth["paths"][route]
     calib, x, y = _data(name)
     source = FIXTURES / (name + ROUTES[route])
+    # labels both times: with min_snr they are measured, not the target
     goal = (
-        {"max_drop": truth["max_drop"], "eval_y": y}
+        {"max_drop": truth["max_drop"]}
         if target == "max_drop"
         else {"min_snr": truth["min_snr_db"]}
     )
     # the truth's settings: float I/O on TFLiteConverter's route (the debugger's non-debug
     # model), int8 I/O on litert-quantizer's; "out of int8" is float there
     io = "float32" if route == "tflite-converter" else None
-    c = tflkit.convert(source, "int8", calibration=calib, eval_x=x, io=io, fallback="float", **goal)
+    c = tflkit.convert(
+        source, "int8", calibration=calib, eval_x=x, eval_y=y, io=io, fallback="float", **goal
+    )
     s = c.search
     assert s is not None and s.route == route and s.met and c.passed
     plain = s.plain
@@ -259,12 +260,19 @@ def test_search_keeps_the_brute_force_minimum_out_of_int8(
     minimal = path["targets"][target]
     assert len(c.kept_float) == minimal["min_ops"]
     assert sorted(c.kept_float) in [sorted(m["keep_float"]) for m in minimal["minimal_sets"]]
-    # measured again, independently: a plain interpreter loop on the model written
-    accuracy = _plain_loop_accuracy(c.data, x, y)
+    # measured again, independently: plain interpreter loops on the model written and on the
+    # float32 .tflite, accuracy and SNR computed here
+    out = _plain_loop(c.data, x)
+    ref = _plain_loop((FIXTURES / f"{name}_float32.tflite").read_bytes(), x)
+    accuracy = float(np.mean(out.argmax(axis=1) == y))
+    snr = 10 * np.log10(np.sum(ref**2) / np.sum((out - ref) ** 2))
     if target == "max_drop":
         assert accuracy >= truth["float32_accuracy"] - truth["max_drop"] / 100 - 1e-9
-    assert accuracy == pytest.approx(s.result.accuracy if s.result.accuracy else accuracy)
-    assert plain.accuracy is None or plain.accuracy == pytest.approx(path["int8"]["accuracy"])
+    else:
+        assert snr >= truth["min_snr_db"]
+    assert accuracy == pytest.approx(s.result.accuracy)
+    assert snr == pytest.approx(s.result.snr_db, abs=0.05)
+    assert plain.accuracy == pytest.approx(path["int8"]["accuracy"])
     assert c.comparison is not None and [m.name for m in c.comparison.models] == [
         "float32",
         "int8",

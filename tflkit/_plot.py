@@ -23,12 +23,29 @@ def require_matplotlib() -> None:
         raise TflkitError(PLOT_EXTRA)
 
 
-def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
+def _pyplot() -> Any:
+    """matplotlib's pyplot drawing to files only (no display needed)."""
     require_matplotlib()
     import matplotlib
 
-    matplotlib.use("Agg")  # files only, no display needed
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt: Any, fig: Any, path: str | os.PathLike[str]) -> None:
+    """The figure as a PNG, written atomically, then closed."""
+    from tflkit._files import atomic_write
+
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
+    plt = _pyplot()
 
     names = [m.name for m in c.models]
     # A panel: title, bar heights, label format, and optional second bars (drawn behind, pale).
@@ -97,12 +114,7 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> None:
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(f"tflkit compare: {c.samples} samples, {c.data}", fontsize=10)
     fig.tight_layout()
-    from tflkit._files import atomic_write
-
-    try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    finally:
-        plt.close(fig)
+    _save(plt, fig, path)
 
 
 def _cap(x: float, top: float) -> float:
@@ -114,11 +126,7 @@ def _cap(x: float, top: float) -> float:
 def plot_search(s: Search, path: str | os.PathLike[str]) -> None:
     """``convert --plot``: each model of the search, size against accuracy (or SNR), in the
     order built; the target a dashed line, the result circled."""
-    require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     accuracy = s.target == "max_drop" or (
         s.reference_accuracy is not None and all(st.accuracy is not None for st in s.steps)
@@ -154,9 +162,4 @@ def plot_search(s: Search, path: str | os.PathLike[str]) -> None:
     )
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
-    from tflkit._files import atomic_write
-
-    try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    finally:
-        plt.close(fig)
+    _save(plt, fig, path)

@@ -159,6 +159,12 @@ def _library() -> Any:
     return lq
 
 
+def require_int8_io(io: str | None) -> None:
+    """Refuse an ``io`` a static int8 model from litert-quantizer cannot have, before
+    calibrating (the selective route's check; ``quantize_tflite`` makes it too)."""
+    _io_type("int8", io)
+
+
 def _io_type(to: str, io: str | None) -> str:
     supported = "int8" if to == "int8" else "float32"
     if io is None or io == supported:
@@ -285,10 +291,16 @@ class QuantizerRoute:
     name = "litert-quantizer"
     fallbacks = ("float", "int16")
 
-    def __init__(self, model: bytes, calibration: list[dict[str, np.ndarray]]) -> None:
+    def __init__(
+        self,
+        model: bytes,
+        calibration: list[dict[str, np.ndarray]],
+        parsed: Model | None = None,
+    ) -> None:
+        """``parsed``: ``model`` already loaded (else it is parsed here)."""
         from tflkit.loader import resolve
 
-        parsed = resolve(model)
+        parsed = parsed if parsed is not None else resolve(model)
         signature = _one_signature(parsed)
         samples = list(calibration)
         _check_samples(parsed, signature, samples)

@@ -364,10 +364,14 @@ def rank_tensors(
 def units(ranking: Sequence[tuple[str, float]], ops: Sequence[Op]) -> list[list[Op]]:
     """For each ranked tensor, the operators that must be float for it to be float (its
     producer and consumers among ``ops``); then each operator no tensor brought, alone."""
+    touching: dict[str, list[Op]] = {}  # tensor name -> the ops writing or reading it
+    for op in ops:
+        for name in dict.fromkeys((*op.outputs, *op.inputs)):
+            touching.setdefault(name, []).append(op)
     out: list[list[Op]] = []
     seen: set[frozenset[int]] = set()
     for name, _ in ranking:
-        unit = [op for op in ops if name in op.outputs or name in op.inputs]
+        unit = touching.get(name, [])
         key = frozenset(op.index for op in unit)
         if unit and key not in seen:
             seen.add(key)

@@ -116,25 +116,11 @@ class ConverterRoute:
     name = "tflite-converter"
     fallbacks = ("float",)
 
-    def __init__(
-        self,
-        make: Callable[[], Any],
-        calibration: Any,
-        io: str,
-        error: Callable[[BaseException], ConversionError],
-    ) -> None:
-        from tflkit._source import tensorflow
-
-        tf = tensorflow()
-        conv = make()
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = calibration
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if io != "float32":
-            conv.inference_input_type = conv.inference_output_type = getattr(tf, io)
+    def __init__(self, conv: Any, error: Callable[[BaseException], ConversionError]) -> None:
+        """``conv``: a TFLiteConverter configured for int8 (``conversion._configure``), its
+        representative dataset set; calibrated here, once."""
         conv._experimental_calibrate_only = True  # what QuantizationDebugger sets
-        self._tf = tf
-        self._io = getattr(tf, io)
+        self._io = conv.inference_input_type  # tf.float32 unless the user asked otherwise
         self._error = error
         self._per_channel_off = bool(getattr(conv, "_experimental_disable_per_channel", False))
         try:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tflkit._files import require_regular
+from tflkit._files import open_regular, require_regular
 from tflkit.errors import ConversionError, InputError
 
 Array = npt.NDArray[Any]
@@ -186,8 +186,7 @@ def saved_model_ops(path: str) -> set[str]:
     from tensorflow.core.protobuf import saved_model_pb2
 
     pb = os.path.join(path, "saved_model.pb")
-    require_regular(pb, "model")
-    with open(pb, "rb") as f:
+    with open_regular(pb, "model") as f:
         data = f.read()
     saved = saved_model_pb2.SavedModel()
     try:
@@ -268,8 +267,7 @@ def qat_layers(path: str) -> list[str]:
         meta = os.path.join(path, "keras_metadata.pb")
         if not os.path.lexists(meta):
             return []
-        require_regular(meta, "model")  # a FIFO would hang the read
-        with open(meta, "rb") as f:  # protobuf holding each layer's config as JSON text
+        with open_regular(meta, "model") as f:  # a protobuf: each layer's config as JSON text
             data = f.read(256 << 20)
         return sorted(n for n in QAT_LAYERS if f'"class_name": "{n}"'.encode() in data)
     return sorted(_class_names(_keras_config(path)) & QAT_LAYERS)

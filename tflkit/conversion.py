@@ -186,15 +186,7 @@ def _check_batch(
     sizes = set()
     for name, shape, dtype in inputs:
         a = batch[name]
-        fits = a.ndim == len(shape) and all(
-            s is None or s == d for s, d in zip(shape[1:], a.shape[1:], strict=True)
-        )
-        if not fits:
-            want = "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
-            raise InputError(
-                f"calibration for input {name!r}: expected shape {want} with samples on axis 0, "
-                f"got {tuple(a.shape)}"
-            )
+        _require_sample_shape(a, shape, f"calibration for input {name!r}")
         if np.dtype(dtype).kind == "f" and a.dtype.kind not in "fiu":
             raise InputError(
                 f"calibration for input {name!r}: expected {dtype} values, got {a.dtype}"
@@ -540,9 +532,19 @@ def convert(
             reference=reference,
             progress=progress,
         )
+    original: bytes | None = None  # a float .tflite's bytes: read once, the reference too
     if is_tflite:
+        original, model = _float_tflite(os.fspath(source))
         data, settings, notes = _convert_tflite(
-            os.fspath(source), to, calibration, samples, io, allow_nonfinite, progress
+            os.fspath(source),
+            original,
+            model,
+            to,
+            calibration,
+            samples,
+            io,
+            allow_nonfinite,
+            progress,
         )
     else:
         quantized = _keras_quantized_layers(source)
@@ -565,6 +567,7 @@ def convert(
         src,
         allow_nonfinite,
         progress=progress,
+        reference=original,
     )
 
 
@@ -667,46 +670,12 @@ def _read_eval(value: Any, *, labels: bool = False) -> Any:
     return next(iter(arrays.values())) if labels and isinstance(arrays, Mapping) else arrays
 
 
-def _convert_tf(
-    src: Source,
-    to: str,
-    calibration: Any,
-    samples: int | None,
-    io: str | None,
-    progress: Progress | None,
-    allow_nonfinite: bool = False,
-) -> tuple[bytes, dict[str, Any], list[str]]:
+def _configure(
+    src: Source, to: str, calib: _Calibration | None, io: str | None, notes: list[str]
+) -> tuple[Any, dict[str, Any]]:
+    """A TFLiteConverter for ``to`` and its settings, JSON-ready (the ones a user would set by
+    hand): the one place both a plain conversion and the selective route configure it."""
     tf = tensorflow()
-    notes: list[str] = []
-    needs_data = to in ("int8", "int16x8") and not src.qat
-    calib: _Calibration | None = None
-    unused = ("dynamic-range", "float16", *TFLITE_ONLY)  # targets that calibrate nothing
-    if calibration is not None and to in ("int8", "int16x8", *unused):
-        if to in unused:
-            notes.append(f"calibration data is not used for {to}")
-        else:
-            tick = None
-            if progress is not None:
-
-                def tick(k: int) -> None:
-                    n = calib.used if calib else k
-                    progress(k, n, "calibrating")
-                    if k >= n:  # the converter quantizes after the last sample
-                        progress(0, 0, "converting")
-
-            calib = _Calibration(calibration, src.inputs, samples, tick, allow_nonfinite)
-            if calib.used > _MANY_SAMPLES and samples is None:
-                notes.append(
-                    f"calibrating on all {calib.used} samples; a few hundred usually suffice "
-                    "(samples=300 takes the first 300)"
-                )
-    elif needs_data:
-        raise InputError(
-            f"{to} needs calibration data: the converter measures each activation's range on "
-            "real samples (a few hundred of what the model will see). Pass "
-            "calibration='calib.npy'; tflkit never calibrates on random data, which gives wrong "
-            "ranges for real inputs"
-        )
     conv = src.make()
     settings: dict[str, Any] = {**src.settings, "to": to}
     if to not in ("float32", *TFLITE_ONLY):  # a Keras 3 weight-only model: as it is
@@ -741,6 +710,50 @@ def _convert_tf(
             settings["representative_dataset"] = None
             notes.append("quantization-aware trained model: ranges come from its fake-quant layers")
     settings["quantization_aware_training"] = src.qat
+    settings["tensorflow_version"] = tf.__version__
+    return conv, settings
+
+
+def _convert_tf(
+    src: Source,
+    to: str,
+    calibration: Any,
+    samples: int | None,
+    io: str | None,
+    progress: Progress | None,
+    allow_nonfinite: bool = False,
+) -> tuple[bytes, dict[str, Any], list[str]]:
+    notes: list[str] = []
+    needs_data = to in ("int8", "int16x8") and not src.qat
+    calib: _Calibration | None = None
+    unused = ("dynamic-range", "float16", *TFLITE_ONLY)  # targets that calibrate nothing
+    if calibration is not None and to in ("int8", "int16x8", *unused):
+        if to in unused:
+            notes.append(f"calibration data is not used for {to}")
+        else:
+            tick = None
+            if progress is not None:
+
+                def tick(k: int) -> None:
+                    n = calib.used if calib else k
+                    progress(k, n, "calibrating")
+                    if k >= n:  # the converter quantizes after the last sample
+                        progress(0, 0, "converting")
+
+            calib = _Calibration(calibration, src.inputs, samples, tick, allow_nonfinite)
+            if calib.used > _MANY_SAMPLES and samples is None:
+                notes.append(
+                    f"calibrating on all {calib.used} samples; a few hundred usually suffice "
+                    "(samples=300 takes the first 300)"
+                )
+    elif needs_data:
+        raise InputError(
+            f"{to} needs calibration data: the converter measures each activation's range on "
+            "real samples (a few hundred of what the model will see). Pass "
+            "calibration='calib.npy'; tflkit never calibrates on random data, which gives wrong "
+            "ranges for real inputs"
+        )
+    conv, settings = _configure(src, to, calib, io, notes)
     if progress is not None:
         progress(0, 0, "converting")
     started = time.perf_counter()
@@ -749,12 +762,32 @@ def _convert_tf(
     except Exception as exc:  # ConverterError, ValueError, RuntimeError... from TF
         raise _converter_error(exc) from exc
     settings["seconds"] = round(time.perf_counter() - started, 3)
-    settings["tensorflow_version"] = tf.__version__
     return data, settings, notes
+
+
+def _float_tflite(path: str) -> tuple[bytes, Model]:
+    """A float32 .tflite to quantize, read once: its bytes and its Model."""
+    from tflkit.kinds import quantization_kind
+    from tflkit.loader import load
+
+    data = _read(path)
+    model = load(data)
+    kind = quantization_kind(model)
+    if kind != "float32":
+        raise InputError(f"{path}: is {kind}, expected a float32 .tflite to quantize")
+    return data, model
+
+
+_NO_CALIBRATION = (
+    "int8 needs calibration data (pass calibration='calib.npy'): tflkit never calibrates on "
+    "random data"
+)
 
 
 def _convert_tflite(
     path: str,
+    original: bytes,
+    model: Model,
     to: str,
     calibration: Any,
     samples: int | None,
@@ -763,14 +796,7 @@ def _convert_tflite(
     progress: Progress | None = None,
 ) -> tuple[bytes, dict[str, Any], list[str]]:
     from tflkit import _quantizer
-    from tflkit.kinds import quantization_kind
-    from tflkit.loader import load
 
-    model = load(path)
-    if quantization_kind(model) != "float32":
-        raise InputError(
-            f"{path}: is {quantization_kind(model)}, expected a float32 .tflite to quantize"
-        )
     if to in ("float32", "int16x8"):
         raise InputError(
             f"from a .tflite, to is one of int8, dynamic-range, float16, "
@@ -781,10 +807,7 @@ def _convert_tflite(
         calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
         per_sample = list(calib())
     elif to == "int8":
-        raise InputError(
-            "int8 needs calibration data (pass calibration='calib.npy'): tflkit never "
-            "calibrates on random data"
-        )
+        raise InputError(_NO_CALIBRATION)
     tick = None
     if progress is not None:
         progress(0, 0, "quantizing")
@@ -797,7 +820,7 @@ def _convert_tflite(
                     calibrated(0, 0, "quantizing")
 
     data, settings = _quantizer.quantize_tflite(
-        _read(path), to, calibration=per_sample, io=io, progress=tick
+        original, to, calibration=per_sample, io=io, progress=tick
     )
     return data, {"from": "litert-quantizer", "source": path, "to": to, **settings}, []
 
@@ -837,13 +860,9 @@ def _select(
 ) -> tuple[Selection, bytes]:
     """The selective model (searched or given) and the float32 reference's bytes."""
     from tflkit import _quantizer, _selective
-    from tflkit.loader import load
 
     if calibration is None:
-        raise InputError(
-            "int8 needs calibration data (pass calibration='calib.npy'): tflkit never "
-            "calibrates on random data"
-        )
+        raise InputError(_NO_CALIBRATION)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     tries: list[tuple[Any, str, dict[str, Any]]] = []  # (route, fallback, settings)
@@ -857,29 +876,12 @@ def _select(
         calib = _Calibration(calibration, source.inputs, samples, None, allow_nonfinite)
         reference = _convert_tf(source, "float32", None, None, None, None)[0]
         io = io or "int8"
-        base: dict[str, Any] = {
-            **source.settings,
-            "to": "int8",
-            "optimizations": ["DEFAULT"],
-            "target_spec.supported_ops": ["TFLITE_BUILTINS_INT8"],
-            **(
-                {"inference_input_type": io, "inference_output_type": io} if io != "float32" else {}
-            ),
-            "representative_dataset": {
-                "samples": calib.used,
-                "one_sample_at_a_time": True,
-                "inputs": [n for n, _, _ in source.inputs],
-            },
-            "quantization_aware_training": False,
-            "tensorflow_version": tensorflow().__version__,
-        }
         seconds["reference"] = time.perf_counter() - started
         started = time.perf_counter()
         auto = fallback is None and not keep_float
         if fallback in (None, "float"):
-            tries.append(
-                (_selective.ConverterRoute(source.make, calib, io, _converter_error), "float", base)
-            )
+            conv, base = _configure(source, "int8", calib, io, [])
+            tries.append((_selective.ConverterRoute(conv, _converter_error), "float", base))
         # int16 activations per operator: litert-quantizer's route only, from the float32
         # conversion (int8 I/O, one input); tried too when no fallback was given
         if fallback == "int16" or (auto and io == "int8" and len(source.inputs) == 1):
@@ -888,22 +890,12 @@ def _select(
             tries.append((litert, "int16", via))
     else:
         path = os.fspath(source)
-        reference = _read(path)
-        model = load(reference)
-        from tflkit.kinds import quantization_kind
-
-        if quantization_kind(model) != "float32":
-            raise InputError(
-                f"{path}: is {quantization_kind(model)}, expected a float32 .tflite to quantize"
-            )
-        if io not in (None, "int8"):
-            raise InputError(
-                f"io {io!r}: litert-quantizer gives a static int8 model int8 inputs and "
-                "outputs; supported io for int8 from a .tflite: 'int8'"
-            )
-        _require_eval_fits(eval_x, _tflite_inputs(model))
-        calib = _Calibration(calibration, _tflite_inputs(model), samples, None, allow_nonfinite)
-        litert = _quantizer.QuantizerRoute(reference, list(calib()))
+        reference, model = _float_tflite(path)
+        _quantizer.require_int8_io(io)
+        inputs = _tflite_inputs(model)
+        _require_eval_fits(eval_x, inputs)
+        calib = _Calibration(calibration, inputs, samples, None, allow_nonfinite)
+        litert = _quantizer.QuantizerRoute(reference, list(calib()), model)
         base = {"from": "litert-quantizer", "source": path, "to": "int8"}
         # no fallback given: float and int16 both (the smaller model meeting the target wins);
         # a keep_float list is a manual choice: float
@@ -946,17 +938,20 @@ def _require_eval_fits(
 ) -> None:
     """Evaluation data of one input, as one array, refused before the search's long work when
     its sample shape is not the model's (several inputs: checked when run)."""
-    if not isinstance(eval_x, np.ndarray) or len(inputs) != 1:
-        return
-    name, shape, _ = inputs[0]
-    fits = eval_x.ndim == len(shape) and all(
-        s is None or s == d for s, d in zip(shape[1:], eval_x.shape[1:], strict=True)
+    if isinstance(eval_x, np.ndarray) and len(inputs) == 1:
+        name, shape, _ = inputs[0]
+        _require_sample_shape(eval_x, shape, f"evaluation data (eval_x) for input {name!r}")
+
+
+def _require_sample_shape(a: Array, shape: tuple[int | None, ...], what: str) -> None:
+    """``a`` holds samples of an input of ``shape`` (None: any size) on axis 0."""
+    fits = a.ndim == len(shape) and all(
+        s is None or s == d for s, d in zip(shape[1:], a.shape[1:], strict=True)
     )
     if not fits:
         want = "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
         raise InputError(
-            f"evaluation data (eval_x) for input {name!r}: expected shape {want} with samples "
-            f"on axis 0, got {tuple(eval_x.shape)}"
+            f"{what}: expected shape {want} with samples on axis 0, got {tuple(a.shape)}"
         )
 
 
@@ -1119,11 +1114,8 @@ def _verify(
 
         if progress is not None:
             progress(0, 0, "evaluating")
-        if reference is not None:  # the selective search's, computed once
-            pass
-        elif src is None:  # a float .tflite: it is the reference
-            reference = _read(os.fspath(source))
-        else:  # the source loaded (and scanned) once, by convert()
+        # given: a float .tflite's own bytes, or the selective search's float32 conversion
+        if reference is None and src is not None:  # the source loaded once, by convert()
             reference = _convert_tf(src, "float32", None, None, None, None)[0]
             if settings.get("keras_quantized_layers"):
                 notes.append(

@@ -10,7 +10,7 @@ what the file cannot tell (runtime indices, resized shapes).
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,6 @@ from tflkit import dtypes
 from tflkit._batching import BATCHING, Batcher, slice_feeds
 from tflkit._feeds import Feeds, Inputs, per_tensor, real_values
 from tflkit._interpreter import Session
-from tflkit._isolated import IsolatedSession
 from tflkit.checks import runtime_hazards
 from tflkit.errors import (
     InputError,
@@ -28,6 +27,9 @@ from tflkit.errors import (
     require_positive,
 )
 from tflkit.loader import interpreter_source, resolve
+
+if TYPE_CHECKING:  # imported on use: only isolated Runners need sockets and a child
+    from tflkit._isolated import IsolatedSession
 from tflkit.model import Model, ModelLike, Signature, Tensor
 from tflkit.quant import QuantizeStats
 
@@ -139,7 +141,11 @@ class Runner:
         self._check_runnable()
         #: Whether the runtime runs in a child process (``isolated=True``).
         self.isolated = bool(isolated)
-        session_class = IsolatedSession if self.isolated else Session
+        session_class: type[Session | IsolatedSession] = Session
+        if self.isolated:
+            from tflkit._isolated import IsolatedSession
+
+            session_class = IsolatedSession
         self._session: Session | IsolatedSession = session_class(
             self.model,
             self._source,
@@ -173,8 +179,8 @@ class Runner:
         """End an isolated Runner's child process (a later call starts a new one); nothing to
         do in process. ``with Runner(...) as runner:`` closes on leaving the block."""
         with self._lock:
-            if isinstance(self._session, IsolatedSession):
-                self._session.close()
+            if self.isolated:
+                self._session.close()  # type: ignore[union-attr]
 
     def __enter__(self) -> Runner:
         return self

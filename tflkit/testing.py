@@ -607,18 +607,11 @@ def write_snapshot(
 
 def _require_replaceable(target: Path, model_name: str) -> None:
     """InputError when ``target`` holds anything but a snapshot of ``model_name``."""
-    import json
-
-    from tflkit._files import open_regular
-
     if not os.path.lexists(target):
         return
     try:
-        with open_regular(target) as f:
-            stored = json.loads(f.read().decode("utf-8"))
-    except (ValueError, RecursionError):  # JSON, UTF-8
-        stored = None
-    except FileNotFoundError:  # a dangling symlink
+        stored: Any = _read_snapshot(target)
+    except AssertionError:  # unreadable, not JSON, a dangling symlink, a FIFO: not a snapshot
         stored = None
     if not isinstance(stored, dict) or "tflkit_contract" not in stored:
         raise InputError(

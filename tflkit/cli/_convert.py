@@ -145,7 +145,7 @@ def convert(
             error("--plot draws the search of --max-drop or --min-snr")
         if os.path.lexists(plot) and not force:
             error(f"{plot} exists; add --force to replace it")
-        require_writable(plot)
+        require_writable(plot, "plot")
     source_path = source if os.path.exists(source) else None
     if source_path is None:
         error(f"{source}: no such file or directory")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,8 +87,7 @@ def _copy_model(model: Model, dest: Path) -> None:
         dest.write_bytes(source)
         return
     with open_regular(source, "model") as src, open(dest, "wb") as out:
-        while chunk := src.read(1 << 20):
-            out.write(chunk)
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 def _why(stderr: str) -> str:
@@ -101,7 +101,7 @@ def _why(stderr: str) -> str:
 
 
 def _kib(row: dict[str, str], key: str) -> int:
-    return round(float(row.get(key) or 0) * 1024)  # Vela writes bytes / 1024.0
+    return round(float(row[key]) * 1024)  # Vela writes bytes / 1024.0 (a column gone: KeyError)
 
 
 def vela_estimate(model: Model, target: str, *, timeout: float | None = None) -> VelaEstimate:

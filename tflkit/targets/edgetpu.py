@@ -36,9 +36,9 @@ What the documentation leaves to the compiler and tflkit cannot know: "Depending
 input/output size, this operation might not be mapped to the Edge TPU to avoid loss in
 precision" (ResizeBilinear, ResizeNearestNeighbor), "Certain reshapes might not be mapped for
 large tensor sizes" (Reshape), and the highest operator version the compiler reads (its log
-says "Operation version not supported"). Notes that need options ``tflkit.load`` does not
-carry (FullyConnected weights format, StridedSlice masks, Pack axis) are checked when an
-``Operator`` carries them and assumed to pass otherwise.
+says "Operation version not supported"). Notes that need options (FullyConnected weights
+format, StridedSlice masks, Pack axis) read them as ``tflkit.load`` gives them; an operator
+without an options table is assumed to pass.
 
 Two decisions of tflkit's, not the page's: the QUANTIZE of a float graph input and the
 DEQUANTIZE of a float graph output run on the CPU without ending the mapped part (the

@@ -24,11 +24,12 @@ stored shapes unless the caller resizes an input, and resizing an input undoes e
 tensor made dynamic by an operator's ``Prepare`` refuses the delegate as a whole
 (``ModifyGraphWithDelegate``: "Attempting to use a delegate that only supports static-sized
 tensors"). The custom operators' options live in their custom data, which tflkit does not
-parse. Builtin options that ``tflkit.load`` does not carry (FULLY_CONNECTED ``weights_format``
-and ``keep_num_dims``, STRIDED_SLICE masks, SOFTMAX ``beta``, DEPTH_TO_SPACE / SPACE_TO_DEPTH
+parse. The builtin options the checks read (FULLY_CONNECTED ``weights_format`` and
+``keep_num_dims``, STRIDED_SLICE masks, SOFTMAX ``beta``, DEPTH_TO_SPACE / SPACE_TO_DEPTH
 ``block_size``, DEPTHWISE_CONV_2D ``depth_multiplier``, MIRROR_PAD ``mode``, LSTM
-``kernel_type`` and clips, ONE_HOT ``axis``) are checked when an ``Operator`` carries them
-and assumed to pass otherwise. The Analyzer's ``gpu_compatibility`` flag is not used (it
+``kernel_type``, ONE_HOT ``axis``) come with ``tflkit.load``; an operator that stores no
+options table (or options tflkit does not load, such as LSTM clips) is assumed to pass.
+The Analyzer's ``gpu_compatibility`` flag is not used (it
 reports every model compatible).
 """
 
@@ -66,8 +67,8 @@ RULES: dict[str, str] = {
     "gpu-dtype": "a type the check refuses, or a tensor computed at run time of a type "
     "GetOpsToReplace does not allow (float32/float16, int8/uint8, bool or int32 for a few)",
     "gpu-options": "a builtin option the check refuses (fused SIGN_BIT activation, zero "
-    "strides, align_corners with half_pixel_centers, ...); options tflkit does not load are "
-    "assumed to pass",
+    "strides, align_corners with half_pixel_centers, ...); an operator without an options "
+    "table is assumed to pass",
     "gpu-consumer": "a comparison not feeding one CAST / SELECT to float, or a bool CAST that "
     "is not between one producer and one consumer (model_builder.cc parsers)",
     "gpu-rank": "a tensor of 5 or more dimensions (IsAllAllowedTensors)",
