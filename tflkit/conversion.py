@@ -766,12 +766,13 @@ def _convert_tf(
 
 
 def _float_tflite(path: str) -> tuple[bytes, Model]:
-    """A float32 .tflite to quantize, read once: its bytes and its Model."""
+    """A float32 .tflite to quantize: its Model (loaded from the path, so messages name the
+    file; memory-mapped) and its bytes (read once, for the quantizer and the reference)."""
     from tflkit.kinds import quantization_kind
     from tflkit.loader import load
 
+    model = load(path)
     data = _read(path)
-    model = load(data)
     kind = quantization_kind(model)
     if kind != "float32":
         raise InputError(f"{path}: is {kind}, expected a float32 .tflite to quantize")
