@@ -238,6 +238,15 @@ _OPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("StrideH", "stride_h"),
     ("StrideW", "stride_w"),
     ("WeightsFormat", "weights_format"),
+    # control flow (TFLM plans the subgraphs they call), BATCH_MATMUL and SVDF (TFLM's checks)
+    ("AdjX", "adj_x"),
+    ("AdjY", "adj_y"),
+    ("BodySubgraphIndex", "body_subgraph_index"),
+    ("CondSubgraphIndex", "cond_subgraph_index"),
+    ("ElseSubgraphIndex", "else_subgraph_index"),
+    ("InitSubgraphIndex", "init_subgraph_index"),
+    ("Rank", "rank"),
+    ("ThenSubgraphIndex", "then_subgraph_index"),
 )
 # QuantizationDetails union members whose scales live in a tensor: code -> Quantization.details
 _BLOCKWISE = {2: "blockwise", 3: "multi_axis"}
