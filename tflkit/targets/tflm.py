@@ -348,7 +348,7 @@ _HANDLE = 8  # sizeof(ScratchBufferHandle) (micro_allocator.cc:1225)
 _FIXED = 448
 # MicroResourceVariables::Create (micro_resource_variable.cc:35-38), python's wrapper
 # (interpreter_wrapper.cc:298) when the model has VAR_HANDLE: the struct and one per variable.
-_RESOURCE_VARIABLES = 32
+_RESOURCE_VARIABLES = 16
 _RESOURCE_VARIABLE = 40
 
 #: Builtin operator -> the persistent bytes its parsed options and its kernel keep (the
@@ -360,22 +360,22 @@ _KERNEL: dict[str, int] = {
     "ADD:int16": 80,
     "ADD:int32": 112,
     "ADD:int8": 80,
-    "ASSIGN_VARIABLE:resource": 48,
+    "ASSIGN_VARIABLE:resource": 16,  # assign_variable.cc:41-48: OpData {int}
     "AVERAGE_POOL_2D:float32": 80,
     "AVERAGE_POOL_2D:int8": 80,
     "BATCH_MATMUL:float32": 64,
     "BATCH_MATMUL:int16": 160,
     "BROADCAST_TO:float32": 0,
-    "CALL_ONCE:": 0,
+    "CALL_ONCE:": 32,  # call_once.cc:34-41 OpData + TfLiteCallOnceParams
     "CAST:int16": 0,
     "CAST:int32": 16,
     "CAST:int8": 0,
     "CAST:uint32": 0,
     "CEIL:float32": 0,
     "CONCATENATION:float32": 96,
-    "CONCATENATION:int16": 0,
-    "CONCATENATION:int32": 0,
-    "CONCATENATION:int8": 32,
+    "CONCATENATION:int16": 96,
+    "CONCATENATION:int32": 96,
+    "CONCATENATION:int8": 96,
     "CONV_2D:float32": 128,
     "CONV_2D:int16": 128,
     "CONV_2D:int8": 128,
@@ -390,7 +390,7 @@ _KERNEL: dict[str, int] = {
     "CUSTOM:SignalRfft": 432,
     "CUSTOM:SignalWindow": 432,
     "DEPTHWISE_CONV_2D:float32": 112,
-    "DEPTHWISE_CONV_2D:int8": 96,
+    "DEPTHWISE_CONV_2D:int8": 112,
     "DEQUANTIZE:int8": 48,
     "DIV:float32": 32,
     "DIV:int32": 48,
@@ -408,41 +408,41 @@ _KERNEL: dict[str, int] = {
     "HARD_SWISH:float32": 32,
     "L2_NORMALIZATION:float32": 16,
     "LEAKY_RELU:int16": 48,
-    "LESS:int32": 0,
+    "LESS:int32": 32,
     "LOGICAL_OR:bool": 0,
     "LOGISTIC:float32": 32,
-    "LOGISTIC:int8": 0,
+    "LOGISTIC:int8": 32,
     "LOG_SOFTMAX:float32": 0,
     "MAXIMUM:float32": 0,
     "MAXIMUM:int32": 0,
     "MAX_POOL_2D:float32": 80,
     "MAX_POOL_2D:int8": 128,
-    "MEAN:float32": 48,
-    "MEAN:int8": 0,
+    "MEAN:float32": 56,
+    "MEAN:int8": 48,
     "MINIMUM:float32": 0,
     "MINIMUM:int32": 0,
     "MIRROR_PAD:float32": 32,
     "MUL:float32": 48,
     "MUL:int16": 48,
-    "MUL:int32": 0,
+    "MUL:int32": 48,
     "MUL:int8": 48,
     "NOT_EQUAL:float32": 32,
     "PACK:float32": 16,
-    "PACK:int32": 0,
+    "PACK:int32": 16,
     "PAD:float32": 64,
     "PAD:int16": 64,
     "PADV2:float32": 64,
     "QUANTIZE:float32": 48,
-    "QUANTIZE:int16": 0,
+    "QUANTIZE:int16": 48,
     "QUANTIZE:int32": 48,
     "QUANTIZE:int8": 80,
     "QUANTIZE:uint8": 0,
-    "READ_VARIABLE:resource": 32,
+    "READ_VARIABLE:resource": 0,  # read_variable.cc: no OpData, no params
     "REDUCE_ALL:bool": 48,
     "REDUCE_MIN:float32": 48,
     "RELU:float32": 48,
     "RESHAPE:float32": 48,
-    "RESHAPE:int16": 0,
+    "RESHAPE:int16": 48,
     "RESHAPE:int32": 32,
     "RESHAPE:int8": 48,
     "RESIZE_BILINEAR:float32": 0,
@@ -453,7 +453,7 @@ _KERNEL: dict[str, int] = {
     "RSQRT:int8": 48,
     "SELECT_V2:bool": 16,
     "SHAPE:float32": 32,
-    "SHAPE:int8": 0,
+    "SHAPE:int8": 32,
     "SIN:float32": 32,
     "SLICE:float32": 0,
     "SOFTMAX:float32": 96,
@@ -474,8 +474,8 @@ _KERNEL: dict[str, int] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM:float32": 704,
     "UNIDIRECTIONAL_SEQUENCE_LSTM:int8": 720,
     "UNPACK:float32": 0,
-    "VAR_HANDLE:": 0,
-    "WHILE:int32": 0,
+    "VAR_HANDLE:": 32,  # var_handle.cc:35-41 OpData + TfLiteVarHandleParams (2 pointers)
+    "WHILE:int32": 32,
 }
 _KERNEL_DEFAULT = 128  # an operator not measured: above every one measured but a few
 
@@ -711,14 +711,34 @@ def _kernel(sg: Subgraph, op: Operator) -> int:
     return max(same) if same else _KERNEL_DEFAULT
 
 
+def _resource_variables(model: Model) -> list[int]:
+    """Bytes of each resource variable: the values ASSIGN_VARIABLE stores in it.
+
+    TFLM tells variables apart by their shared name, which tflkit does not read; streaming
+    models assign every variable once in the CALL_ONCE init subgraph and once in the main one.
+    So the variables are the sizes assigned in each subgraph, merged across subgraphs (a size
+    assigned k times in one subgraph counts k times, not the sum over subgraphs).
+    """
+    most: dict[int, int] = {}
+    for sg in model.subgraphs:
+        sizes: dict[int, int] = {}
+        for op in sg.operators:
+            value = _tensor(sg, op, 1) if op.op == "ASSIGN_VARIABLE" else None
+            if value is not None:
+                n = _nbytes(value)
+                sizes[n] = sizes.get(n, 0) + 1
+        for n, k in sizes.items():
+            most[n] = max(most.get(n, 0), k)
+    return [n for n, k in sorted(most.items()) for _ in range(k)]
+
+
 def _tail(model: Model, n_scratch: int) -> int:
     tail = _Tail()
     tail.used = _FIXED
-    # one variable per VAR_HANDLE (an upper bound: TFLM counts distinct shared names)
-    names = [op for op in model.operators if op.op == "VAR_HANDLE"]
-    if names:
+    variables = _resource_variables(model)
+    if any(op.op == "VAR_HANDLE" for op in model.operators):
         tail.take(_RESOURCE_VARIABLES)
-        tail.take(_RESOURCE_VARIABLE * len(names))
+        tail.take(_RESOURCE_VARIABLE * max(len(variables), 1))
     tail.take(_DATA_ALLOCATOR, 8)
     tail.take(_SUBGRAPH_ALLOC * len(model.subgraphs), 8)
     for sg in model.subgraphs:
@@ -730,6 +750,10 @@ def _tail(model: Model, n_scratch: int) -> int:
             tail.used += _kernel(sg, op)
             for size in _channel_arrays(sg, op):
                 tail.take(size)
+    for size in variables:
+        # MicroResourceVariables::Allocate (micro_resource_variable.cc:83-96): the buffer of
+        # each variable, at the first ASSIGN_VARIABLE's Prepare (assign_variable.cc:84)
+        tail.take(size)
     tail.take(_HANDLE * n_scratch, 8)
     for sg in model.subgraphs:
         for t in sg.tensors:
