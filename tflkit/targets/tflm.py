@@ -62,6 +62,7 @@ RULES: dict[str, str] = {
     "tflm-quantize-types": "QUANTIZE supports only some (input, output) type pairs",
     "tflm-blockwise": "blockwise-quantized tensors: TFLM reads only per-tensor/per-channel",
     "tflm-sparse": "sparse weights: TFLM reads the buffer as dense (no error, wrong numbers)",
+    "tflm-prepare": "a check of the kernel's Prepare (ranks, shapes, type pairs) fails",
 }
 
 F32, F16, I8, I16, I32, I64, U8, BOOL = (
@@ -173,7 +174,9 @@ OPS: dict[str, OpSupport] = {
     "RESIZE_NEAREST_NEIGHBOR": _op("AddResizeNearestNeighbor", *_FI),
     "REVERSE_V2": _op("AddReverseV2", BOOL, F32, I8, I16, I32, I64, U8),
     "ROUND": _op("AddRound", F32),
-    "RSQRT": _op("AddRsqrt", F32, I8),  # elementwise.cc IsRsqrtSupportedType
+    # elementwise.cc:58 IsRsqrtSupportedType at 90b983c says float32|int8; the PyPI build
+    # (0.dev20261023) runs int16 RSQRT (measured: LiteRT's single_rsqrt a16w8 test model)
+    "RSQRT": _op("AddRsqrt", F32, I8, I16),
     # select.cc Eval: "Does not support type other than int8|int16|float32" (at invoke)
     "SELECT_V2": _op("AddSelectV2", *_FI, tensor=1),
     "SHAPE": _op("AddShape"),
@@ -263,6 +266,78 @@ def _tensor(sg: Subgraph, op: Operator, index: int) -> Tensor | None:
     return sg.tensor(where[0]) if where else None
 
 
+def _rank(t: Tensor | None) -> int:
+    return len(t.shape) if t is not None else -1
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """NumPy's broadcast of two shapes, None when they do not broadcast."""
+    out: list[int] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
+
+
+# The LSTM inputs TFLM's kernel refuses (lstm_eval.cc:90-101): peephole weights (9-11),
+# projection (16-17), layer normalization (20-23).
+_LSTM_VARIANT_INPUTS = (9, 10, 11, 16, 17, 20, 21, 22, 23)
+_ELEMENTWISE_BINARY = frozenset({"ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE"})
+
+
+def _prepare_check(sg: Subgraph, op: Operator) -> str:
+    """Why a kernel's Prepare (or first Eval) check fails, "" when none does. Each check cites
+    the TFLM kernel line (tflite-micro 90b983c)."""
+    x, y = _tensor(sg, op, 0), _tensor(sg, op, -1)
+    if op.op == "BATCH_MATMUL":
+        w = _tensor(sg, op, 1)
+        # batch_matmul.cc:198 TF_LITE_ENSURE(lhs_data->type == rhs_data->type)
+        if x is not None and w is not None and x.dtype != w.dtype:
+            return f"BATCH_MATMUL of {x.dtype} by {w.dtype}: both inputs must have one type"
+    elif op.op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        # lstm_eval.cc:90-101: no peephole, projection or layer-norm tensors
+        present = [i for i in _LSTM_VARIANT_INPUTS if i < len(op.inputs) and op.inputs[i] >= 0]
+        if present:
+            return f"LSTM with peephole/projection/layer-norm inputs {present}"
+    elif op.op == "SVDF":
+        w = _tensor(sg, op, 1)
+        rank = _option(op, "rank")
+        if w is not None and w.shape and rank > 0 and y is not None and _rank(y) == 2:
+            units = w.shape[0] // rank
+            # svdf_common.cc:411 TF_LITE_ENSURE_EQ(output->dims->data[1], num_units)
+            if y.shape[1] != units:
+                return f"SVDF output has {y.shape[1]} units, its weights {units}"
+    elif op.op == "TRANSPOSE":
+        perm = _tensor(sg, op, 1)
+        # transpose_common.cc:43-44: the permutation is 1-D, one entry per input dimension
+        if perm is not None and (_rank(perm) != 1 or perm.shape[0] != _rank(x)):
+            return f"TRANSPOSE permutation of shape {perm.shape} for a rank-{_rank(x)} input"
+    elif op.op == "BROADCAST_TO":
+        # broadcast_to.cc:47-48, 87-88: "BroadcastTo only supports 1-5D tensor."
+        if max(_rank(x), _rank(y)) > 5:
+            return f"BROADCAST_TO of rank {max(_rank(x), _rank(y))}: TFLM takes 1-5D"
+    elif op.op == "SQUEEZE":
+        # squeeze.cc:74: each squeezed dimension exists and is 1; a scalar has none
+        if x is not None and not x.shape and y is not None and not y.shape:
+            return "SQUEEZE of a scalar: no dimension to squeeze"
+    elif op.op in ("ARG_MAX", "ARG_MIN"):
+        # arg_min_max.cc:85-90 (first Eval): "Only int32_t are supported currently"
+        if y is not None and y.dtype != I32:
+            return f"{op.op} output {y.dtype}: TFLM writes int32 only"
+    elif op.op in _ELEMENTWISE_BINARY and len(op.inputs) >= 2:
+        a, b = x, _tensor(sg, op, 1)
+        if a is not None and b is not None and y is not None and a.shape and b.shape:
+            # TFLM never resizes an output: the file's output shape must be the broadcast
+            # one (a dynamic model's unresolved output aborts the interpreter)
+            want = _broadcast(a.shape, b.shape)
+            if want is not None and math.prod(want) != math.prod(y.shape or (1,)):
+                return f"{op.op} output shape {y.shape}, its inputs give {want}"
+    return ""
+
+
 def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
     """(rule, reason) when TFLM cannot run the operator, ("", "") when it can."""
     if op.is_custom:
@@ -295,10 +370,19 @@ def _why_not(sg: Subgraph, op: Operator) -> tuple[str, str]:
             # No kernel reads Tensor.sparsity: it takes the compressed buffer for the dense
             # tensor and reads past it (fixtures/mlp_sparse.tflite: NaN outputs, no error).
             return "tflm-sparse", f"tensor {t.name!r} is sparse; TFLM would read it as dense"
+    for i in (*op.inputs, *op.outputs):
+        t = sg.tensor(i)
+        if t is not None and t.dtype == "string":
+            # memory_helpers.cc TfLiteTypeSizeOf has no size for strings: the tensor cannot
+            # be set up ("Failed to populate a temp TfLiteTensor struct from flatbuffer data")
+            return "tflm-dtype", f"tensor {t.name!r} is a string: TFLM has no string tensors"
     if support.types is not None:
         t = _tensor(sg, op, support.tensor)
         if t is not None and t.dtype not in support.types:
             return "tflm-dtype", f"{op.op} takes {'|'.join(support.types)}, not {t.dtype}"
+    why = _prepare_check(sg, op)
+    if why:
+        return "tflm-prepare", why
     return "", ""
 
 
