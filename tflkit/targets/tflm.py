@@ -573,6 +573,56 @@ _KERNEL: dict[str, int] = {
 }
 _KERNEL_DEFAULT = 128  # an operator not measured: above every one measured but a few
 
+#: Builtin operator -> (sizeof, alignof) of the options struct its parser allocates in the tail
+#: (tensorflow/lite/core/api/flatbuffer_conversions.cc ``safe_allocator.Allocate<...>``, the
+#: parser each ``micro_mutable_op_resolver.h`` Add method names; sizes of
+#: tensorflow/lite/core/c/builtin_op_data.h as gcc lays them out on x86-64). Operators whose
+#: parser allocates nothing (ABS, RSQRT, LOGISTIC ...) are absent. FULLY_CONNECTED: 16 bytes
+#: at 90b983c, 36 measured on the PyPI build (every model with FULLY_CONNECTED exact then).
+_PARAMS: dict[str, tuple[int, int]] = {
+    "ADD": (8, 4), "ARG_MAX": (4, 4), "ARG_MIN": (4, 4), "AVERAGE_POOL_2D": (40, 4),
+    "BATCH_MATMUL": (3, 1), "CALL_ONCE": (4, 4), "CAST": (8, 4), "CONCATENATION": (8, 4),
+    "CONV_2D": (28, 4), "CUMSUM": (2, 1), "DEPTH_TO_SPACE": (4, 4),
+    "DEPTHWISE_CONV_2D": (28, 4), "DIV": (4, 4), "FULLY_CONNECTED": (36, 4),
+    "GATHER": (8, 4), "IF": (8, 4), "L2_NORMALIZATION": (4, 4), "L2_POOL_2D": (40, 4),
+    "LEAKY_RELU": (4, 4), "MAX_POOL_2D": (40, 4), "MEAN": (1, 1), "MIRROR_PAD": (4, 4),
+    "MUL": (4, 4), "PACK": (8, 4), "REDUCE_ALL": (1, 1), "REDUCE_MAX": (1, 1),
+    "REDUCE_MIN": (1, 1), "RESHAPE": (36, 4), "RESIZE_BILINEAR": (2, 1),
+    "RESIZE_NEAREST_NEIGHBOR": (2, 1), "SHAPE": (4, 4), "SOFTMAX": (4, 4),
+    "SPACE_TO_DEPTH": (4, 4), "SPLIT": (4, 4), "SPLIT_V": (4, 4), "SQUEEZE": (36, 4),
+    "STRIDED_SLICE": (24, 4), "SUB": (8, 4), "SUM": (1, 1), "SVDF": (12, 4),
+    "TRANSPOSE_CONV": (20, 4), "UNIDIRECTIONAL_SEQUENCE_LSTM": (16, 4), "UNPACK": (8, 4),
+    "VAR_HANDLE": (16, 8), "WHILE": (8, 4),
+}  # fmt: skip
+
+#: Builtin operator (or "OP:type") -> the bytes of each AllocatePersistentBuffer its kernel
+#: makes in Init and Prepare, beyond the per-channel arrays and BATCH_MATMUL's copies
+#: (``_prepare_allocations``): the OpData of each kernel, measured as the "Persistent buffer
+#: data" TFLM records over the models of bench/tflm_arena.py (least squares, exact to the
+#: byte; the number of allocations too: BATCH_MATMUL float32 makes two, 48 bytes) and checked
+#: against the kernels where noted. An operator absent here falls back to ``_KERNEL``.
+_INIT: dict[str, tuple[int, ...]] = {
+    "ADD": (60,), "ASSIGN_VARIABLE": (4,), "AVERAGE_POOL_2D": (32,), "BATCH_MATMUL": (40, 8),
+    "BATCH_MATMUL:int8": (48, 48), "BATCH_MATMUL:int16": (48, 48), "CALL_ONCE": (8,),
+    "CAST": (), "CEIL": (), "CONCATENATION": (80,), "CONV_2D": (80,), "COS": (),
+    "DEPTHWISE_CONV_2D": (80,), "DEQUANTIZE": (32,), "DIV": (28,),
+    "DYNAMIC_UPDATE_SLICE": (), "ELU": (256,), "EMBEDDING_LOOKUP": (16, 12),
+    "EQUAL": (32,), "EXPAND_DIMS": (), "FLOOR": (), "FULLY_CONNECTED": (72,),
+    "GATHER": (12,), "GATHER_ND": (12,), "GREATER": (32,), "GREATER_EQUAL": (32,),
+    "HARD_SWISH": (20,), "L2_NORMALIZATION": (4,), "LEAKY_RELU": (24,), "LESS": (32,),
+    "LESS_EQUAL": (32,), "LOG_SOFTMAX:float32": (), "LOGICAL_AND": (), "LOGICAL_OR": (),
+    "LOGISTIC": (16,), "MAX_POOL_2D": (32,), "MAXIMUM": (), "MEAN": (44,), "MINIMUM": (),
+    "MIRROR_PAD": (20,), "MUL": (36,), "NOT_EQUAL": (32,), "PACK": (), "PAD": (56,),
+    "PADV2": (56,), "QUANTIZE": (32,), "READ_VARIABLE": (), "REDUCE_ALL": (44,),
+    "REDUCE_MAX": (44,), "REDUCE_MIN": (44,), "RELU": (28,), "RESHAPE": (),
+    "RESIZE_BILINEAR": (), "RESIZE_NEAREST_NEIGHBOR": (), "ROUND": (), "RSQRT": (28,),
+    "SELECT_V2": (1,), "SHAPE": (), "SIN": (), "SLICE": (), "SOFTMAX": (80,),
+    "SOFTMAX:int16": (80, 1026, 1026), "SPACE_TO_DEPTH": (20,), "SPLIT": (), "SQRT": (),
+    "SQUARED_DIFFERENCE": (112,), "SQUEEZE": (), "STRIDED_SLICE": (84,), "SUB": (52,),
+    "SUM": (44,), "SVDF": (36,), "TANH": (16,), "TRANSPOSE": (), "TRANSPOSE_CONV": (88,),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (688,), "UNPACK": (), "VAR_HANDLE": (4,), "WHILE": (8,),
+}  # fmt: skip
+
 
 def _align(n: int, to: int = _ALIGN) -> int:
     return (n + to - 1) // to * to
@@ -793,6 +843,14 @@ def _channel_arrays(sg: Subgraph, op: Operator) -> list[int]:
     return []
 
 
+def _init(sg: Subgraph, op: Operator) -> tuple[int, ...] | None:
+    if op.is_custom:
+        return None
+    x = _tensor(sg, op, 0)
+    key = f"{op.op}:{x.dtype}" if x is not None else op.op
+    return _INIT.get(key, _INIT.get(op.op))
+
+
 def _kernel(sg: Subgraph, op: Operator) -> int:
     x = _tensor(sg, op, 0)
     key = f"{op.op}:{x.dtype}" if x is not None else op.op
@@ -839,9 +897,24 @@ def _tail(model: Model, n_scratch: int) -> int:
         tail.take(_EVAL_TENSOR * len(sg.tensors), 8)
     for sg in model.subgraphs:
         tail.take(_NODE * len(sg.operators), 8)
+    # MicroInterpreter::AllocateTensors (micro_interpreter.cc:200-215): the options of every
+    # operator, then every kernel's Init, then every Prepare
+    known: list[tuple[Subgraph, Operator, tuple[int, ...]]] = []
     for sg in model.subgraphs:
         for op in sg.operators:
-            tail.used += _kernel(sg, op)
+            init = _init(sg, op)
+            if init is None:
+                tail.used += _kernel(sg, op)  # not measured alone: options and data at once
+                continue
+            size, alignment = _PARAMS.get(op.op, (0, 1))
+            if size:
+                tail.take(size, alignment)
+            known.append((sg, op, init))
+    for _, _, init in known:
+        for size in init:
+            tail.take(size)
+    for sg in model.subgraphs:
+        for op in sg.operators:
             for size in _channel_arrays(sg, op):
                 tail.take(size)
     for size in variables:
