@@ -145,6 +145,30 @@ def test_arena_never_below_tflm_and_within_5_percent(name: str) -> None:
     assert total <= estimate <= 1.05 * total, (estimate, total)
 
 
+# Fixtures where the estimate is 16 or 32 bytes above TFLM's total (the alignment padding
+# between the options structs and the kernels' buffers, not modelled to the byte for these
+# operator mixes); every other fixture TFLM runs is exact.
+NOT_EXACT = {
+    "eu_rank5.tflite",
+    "keras_weight_only_int8.tflite",
+    "mlp_int8_float_io.tflite",
+    "outlier_cnn_float32.tflite",
+    "outlier_mlp_float32.tflite",
+}
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_arena_is_tflms_to_the_byte(name: str) -> None:
+    truth = run_in_tflm(name)
+    if truth["stage"] != "ok":
+        pytest.skip(f"TFLM does not run {name}")
+    estimate = tflm.memory(tflkit.load(FIXTURES / name), "tflm").arena_bytes
+    if name in NOT_EXACT:
+        assert 0 < estimate - truth["arena_total"] <= 32, (estimate, truth["arena_total"])
+    else:
+        assert estimate == truth["arena_total"]
+
+
 def _head(name: str) -> int:
     found = re.search(r"Arena allocation head (\d+) bytes", run_in_tflm(name)["log"])
     assert found, run_in_tflm(name)["log"][-500:]
