@@ -199,13 +199,21 @@ def test_greedy_planner_by_hand() -> None:
     assert tflm._greedy([(32, 0, 3), (32, 1, 1), (16, 2, 2), (64, 3, 3)]) == 96
 
 
+def test_greedy_planner_offline_offsets_by_hand() -> None:
+    # greedy_memory_planner.cc:174-188, 262-265: a buffer planned offline (metadata
+    # "OfflineMemoryAllocation") sits at its offset, placed first; the others fit around it
+    assert tflm._greedy([(32, 0, 1, 64), (32, 0, 1, -1)]) == 96  # online below it at 0
+    assert tflm._greedy([(32, 0, 1, -1), (48, 0, 1, 16)]) == 96  # no room below: above at 64
+    assert tflm._greedy([(32, 0, 1, -1), (48, 2, 3, 16)]) == 64  # not alive together: at 0
+
+
 def test_plan_lifetimes_by_hand() -> None:
     # mlp_int8: input -> FC -> FC -> SOFTMAX; TFLM plans 4 activations (the 2 weights and
     # biases have data); lifetimes: input [0, 1], each output from its op to its last reader
     model = tflkit.load(FIXTURES / "mlp_int8.tflite")
     plan = tflm._plan(model)
-    assert sorted(f for _, f, _ in plan) == [0, 1, 2, 3]
-    assert all(size % 16 == 0 for size, _, _ in plan)
+    assert sorted(b[1] for b in plan) == [0, 1, 2, 3]
+    assert all(b[0] % 16 == 0 and b[3] == -1 for b in plan)
 
 
 def test_arena_follows_activations() -> None:

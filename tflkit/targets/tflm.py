@@ -34,7 +34,7 @@ Pure Python over ``tflkit.Model``: nothing here imports TensorFlow or a runtime.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tflkit import dtypes
@@ -712,20 +712,43 @@ def _scratch(sg: Subgraph, op: Operator) -> list[int]:
     return []
 
 
-def _plan(model: Model) -> list[tuple[int, int, int]]:
-    """(aligned size, first, last) of every buffer TFLM plans, in its AllocationInfo order:
-    the tensors of each subgraph, then the scratch buffers (micro_allocation_info.cc)."""
+def _offline_offsets(model: Model) -> list[int] | None:
+    """The arena offset of every tensor (all subgraphs in order; -1: planned online) that the
+    "OfflineMemoryAllocation" metadata fixes (micro_allocation_info.cc:338-373: uint32
+    version, subgraph, tensor count, then one int32 offset per tensor), None without it or
+    when its count is not the model's (TFLM then refuses the model)."""
+    for entry in model.metadata:
+        if entry.name != "OfflineMemoryAllocation":
+            continue
+        data = entry.data()
+        words = [
+            int.from_bytes(data[i : i + 4], "little", signed=True)
+            for i in range(0, len(data) - 3, 4)
+        ]
+        total = sum(len(sg.tensors) for sg in model.subgraphs)
+        if len(words) < 3 or words[2] != total or len(words) < 3 + total:
+            return None
+        return words[3 : 3 + total]
+    return None
+
+
+def _plan(model: Model) -> list[tuple[int, int, int, int]]:
+    """(aligned size, first, last, offline offset or -1) of every buffer TFLM plans, in its
+    AllocationInfo order: the tensors of each subgraph, then the scratch buffers
+    (micro_allocation_info.cc)."""
     external = frozenset(model.external_buffers)
-    infos: list[list[int]] = []  # [bytes, first, last] per tensor, subgraph by subgraph
+    offline = _offline_offsets(model)
+    infos: list[list[int]] = []  # [bytes, first, last, offline] per tensor, subgraph by subgraph
     offsets: list[int] = []
     for sg in model.subgraphs:
         offsets.append(len(infos))
         for t in sg.tensors:
+            fixed = offline[len(infos)] if offline is not None else -1
             # needs_allocating: no data in the flatbuffer (a Buffer.offset is not read), not a
-            # variable, not empty (micro_allocation_info.cc:202-205)
+            # variable (unless planned offline), not empty (micro_allocation_info.cc:202-214)
             has_data = t.is_constant and t.buffer not in external
-            size = 0 if has_data or t.is_variable else _nbytes(t)
-            infos.append([size, -1, -1])
+            size = 0 if has_data or (t.is_variable and fixed < 0) else _nbytes(t)
+            infos.append([size, -1, -1, fixed])
     scratch: list[list[int]] = []  # [bytes, first, last] per request, in request order
     # Requests are made subgraph by subgraph in Prepare order (micro_interpreter_graph.cc).
     requests: dict[tuple[int, int], list[int]] = {}
@@ -735,7 +758,7 @@ def _plan(model: Model) -> list[tuple[int, int, int]]:
             if sizes:
                 at = len(scratch)
                 requests[(sg.index, op.index)] = list(range(at, at + len(sizes)))
-                scratch += [[s, -1, -1] for s in sizes]
+                scratch += [[s, -1, -1, -1] for s in sizes]
     scope = 0
 
     def first(info: list[int], at: int) -> None:
@@ -775,20 +798,26 @@ def _plan(model: Model) -> list[tuple[int, int, int]]:
 
     if model.subgraphs:
         mark(0, 0)
-    return [(_align(b), f, last) for b, f, last in (*infos, *scratch) if b > 0]
+    return [(_align(b), f, last, at) for b, f, last, at in (*infos, *scratch) if b > 0]
 
 
-def _greedy(buffers: list[tuple[int, int, int]]) -> int:
+def _greedy(buffers: Sequence[tuple[int, ...]]) -> int:
     """GreedyMemoryPlanner::CalculateOffsetsIfNeeded and GetMaximumMemorySize
-    (greedy_memory_planner.cc:162-330): buffers by size, largest first (a stable bubble sort
-    of the buffers in reverse order of addition), each at the lowest offset where it fits
-    between the buffers alive at the same time, walked in offset order."""
-    order = sorted(reversed(buffers), key=lambda b: -b[0])
+    (greedy_memory_planner.cc:162-330): the buffers planned offline first, at their offsets,
+    in order of addition; then the others by size, largest first (a stable bubble sort of
+    them in reverse order of addition), each at the lowest offset where it fits between the
+    buffers alive at the same time, walked in offset order. A buffer is (size, first, last)
+    or (size, first, last, offline offset or -1)."""
+    fixed = [b for b in buffers if len(b) > 3 and b[3] >= 0]
+    online = [b for b in buffers if len(b) <= 3 or b[3] < 0]
+    order = [*fixed, *sorted(reversed(online), key=lambda b: -b[0])]
     placed: list[tuple[int, int, int, int]] = []  # by offset: offset, size, first, last
     high = 0
-    for size, f, last in order:
+    for size, f, last, *at in order:
         offset = 0
-        if placed:
+        if at and at[0] >= 0:
+            offset = at[0]
+        elif placed:
             prior: tuple[int, int, int, int] | None = None
             for entry in placed:
                 if entry[2] > last or f > entry[3]:
@@ -801,10 +830,10 @@ def _greedy(buffers: list[tuple[int, int, int]]) -> int:
             else:
                 if prior is not None:
                     offset = max(offset, prior[0] + prior[1])
-        at = 0
-        while at < len(placed) and placed[at][0] <= offset:
-            at += 1
-        placed.insert(at, (offset, size, f, last))
+        pos = 0
+        while pos < len(placed) and placed[pos][0] <= offset:
+            pos += 1
+        placed.insert(pos, (offset, size, f, last))
         high = max(high, offset + size)
     return high
 
@@ -923,10 +952,14 @@ def _tail(model: Model, n_scratch: int) -> int:
         # each variable, at the first ASSIGN_VARIABLE's Prepare (assign_variable.cc:84)
         tail.take(size)
     tail.take(_HANDLE * n_scratch, 8)
+    offline = _offline_offsets(model)
+    base = 0
     for sg in model.subgraphs:
         for t in sg.tensors:
-            if t.is_variable:
+            # micro_allocator.cc:1071-1096: persistent unless planned offline
+            if t.is_variable and (offline is None or offline[base + t.index] < 0):
                 tail.take(_nbytes(t))
+        base += len(sg.tensors)
     primary = model.subgraphs[0] if model.subgraphs else None
     for group in (primary.inputs, primary.outputs) if primary is not None else ():
         tail.take(8 * len(group))
