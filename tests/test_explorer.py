@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -248,3 +249,23 @@ def test_writing_needs_no_model_explorer(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_readme_commands_and_what_the_picture_shows(cli: Cli, tmp_path: Path) -> None:
+    """The README's "On the graph: Model Explorer" commands, run as written (the viewer's
+    aside): the second convolution is the worst tensor, the first the best."""
+    pytest.importorskip("tensorflow", reason="tflkit convert from .keras needs tflkit[convert]")
+    section = (ROOT / "README.md").read_text().split("### On the graph: Model Explorer", 1)[1]
+    block = re.search(r"^```bash\n(.*?)^```", section, re.M | re.S)
+    assert block is not None
+    lines = block.group(1).splitlines()
+    assert lines[2] == "model-explorer int8.tflite --node_data_paths=nodes/int8.snr.json"
+    for line in lines[:2]:
+        args = [a.replace("fixtures/", f"{FIXTURES}/") for a in line.split()]
+        assert args[0] == "tflkit"
+        got = cli.invoke(*args[1:], entry="cli.py", cwd=tmp_path)
+        assert got.exit_code == 0, got.output
+    snr = json.loads((tmp_path / "nodes" / "int8.snr.json").read_text())["results"]
+    order = sorted(snr, key=lambda k: snr[k]["value"])
+    assert "/conv2_1/" in order[0] and "/conv1_1/" in order[-1]
+    assert (tmp_path / "nodes" / "outlier_cnn_float32.range.json").is_file()
