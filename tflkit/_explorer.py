@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tflkit.errors import InputError
+from tflkit.errors import InputError, TflkitError
 
 if TYPE_CHECKING:
     from tflkit._results import Comparison
@@ -147,7 +147,10 @@ def _operator_outputs(path: str | None) -> set[str] | None:
         return None
     from tflkit.loader import load
 
-    model = load(path)
+    try:
+        model = load(path)
+    except TflkitError:  # not a .tflite (a Keras reference): its names are not checked
+        return None
     sub = model.subgraphs[0]
     return {sub.tensors[i].name for op in sub.operators for i in op.outputs if i >= 0}
 
