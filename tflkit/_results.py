@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tflkit.speed import Latency
+
+if TYPE_CHECKING:
+    from tflkit._explorer import ExplorerFile
 
 __all__ = ["Comparison", "ModelResult", "OutputError", "PerTensor", "TensorError"]
 
@@ -135,6 +138,9 @@ class Comparison:
     #: line each, as in the notes ("m.tflite: the runtime crashed (SIGABRT) during allocate;
     #: left out of the comparison"). ``tflkit compare --isolated`` then exits 1.
     crashed: tuple[str, ...] = ()
+    #: With ``per_tensor``: (name, min, max) of every tensor of the reference model on the
+    #: per-tensor samples, in the model's tensor order (``to_explorer``'s range file).
+    reference_ranges: tuple[tuple[str, float, float], ...] | None = None
 
     @property
     def has_nonfinite(self) -> bool:
@@ -163,3 +169,25 @@ class Comparison:
         from tflkit._plot import plot_comparison
 
         plot_comparison(self, path)
+
+    def to_explorer(self, directory: str | os.PathLike[str]) -> list[ExplorerFile]:
+        """Write Model Explorer node data of the per-tensor errors into ``directory``.
+
+        For each compared model ``<stem>.snr.json``, ``<stem>.rmse.json`` and
+        ``<stem>.max_abs.json`` (the values of ``per_tensor``, keyed by the tensor names
+        the model's operators write; non-finite values left out), and the reference's value
+        range (max - min) per tensor as ``<reference stem>.range.json``. View one with
+        ``model-explorer int8.tflite --node_data_paths=DIR/int8.snr.json``
+        (``pip install 'tflkit[explorer]'``); writing needs no extra package.
+
+        Returns:
+            One ``ExplorerFile`` per file written (``path``, ``model``, ``metric``,
+            ``tensors``, and the ``nonfinite`` tensors left out), in the order written.
+
+        Raises:
+            InputError: the comparison has no per-tensor errors, or ``directory`` exists and is
+                not a folder.
+        """
+        from tflkit._explorer import write_explorer
+
+        return write_explorer(self, directory)

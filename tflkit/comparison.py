@@ -284,6 +284,7 @@ def _compare(
     results = model_results(opened, errors, accuracies, speeds)
 
     per = None
+    ref_ranges: tuple[tuple[str, float, float], ...] = ()
     if per_tensor:
         count = min(n, PER_TENSOR_SAMPLES)
         traced = [
@@ -294,6 +295,11 @@ def _compare(
             per_tensor_errors(names[i], traced[i], traced[reference], count, names[reference])
             for i in range(len(runners))
             if i != reference
+        )
+        ref_ranges = tuple(
+            (k, float(np.min(v)), float(np.max(v)))
+            for k, v in traced[reference].items()
+            if v.size and v.dtype.kind in "iufb"
         )
     return Comparison(
         models=tuple(results),
@@ -306,6 +312,7 @@ def _compare(
         notes=tuple(notes),
         reference_outputs=refs_source,
         crashed=tuple(left_out),
+        reference_ranges=ref_ranges if per_tensor else None,
     )
 
 

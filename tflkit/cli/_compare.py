@@ -76,6 +76,15 @@ def compare(
         bool,
         typer.Option("--per-tensor", help="Also compare intermediate tensors with the same name."),
     ] = False,
+    explorer: Annotated[
+        Path | None,
+        typer.Option(
+            "--explorer",
+            help="Write Model Explorer node data of the per-tensor errors into this folder "
+            "(implies --per-tensor).",
+            metavar="DIR",
+        ),
+    ] = None,
     speed: Annotated[
         bool, typer.Option("--speed/--no-speed", help="Measure latency and throughput.")
     ] = True,
@@ -114,6 +123,10 @@ def compare(
 
         require_matplotlib()
         require_writable(plot, "plot")  # before the comparison, not after it
+    if explorer is not None:
+        if explorer.exists() and not explorer.is_dir():  # before the comparison, not after it
+            error(f"--explorer {explorer} is a file, expected a directory")
+        per_tensor = True
     # A Keras file or SavedModel first runs through TensorFlow: its noise kept off the terminal
     source = reference_is_source(models)
     quiet = quiet_tensorflow() if source else contextlib.nullcontext()
@@ -140,7 +153,10 @@ def compare(
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
-    _show(result, plot, json_, markdown)
+    written = None
+    if explorer is not None:  # before the report: --json lists the files
+        written = [f.to_dict() for f in result.to_explorer(explorer)]
+    _show(result, plot, json_, markdown, written)
     for line in result.crashed:  # --isolated: a model that crashed the runtime was left out
         typer.echo(f"tflkit: error: {cli_text(line)}", err=True)
     if result.crashed:
@@ -151,11 +167,20 @@ def compare(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
+def _show(
+    result: Any,
+    plot: Path | None,
+    json_: bool,
+    markdown: bool,
+    explorer: list[dict[str, Any]] | None = None,
+) -> None:
     # the report first: a plot that cannot be written (checked before the work, but the disk
     # can fill up meanwhile) loses nothing computed; it still exits 2
     if json_:
-        print_json(result.to_dict())
+        doc = result.to_dict()
+        if explorer is not None:
+            doc["explorer"] = explorer
+        print_json(doc)
     elif markdown:
         sys.stdout.write(result.to_markdown())
         sys.stdout.flush()
@@ -163,6 +188,9 @@ def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
         from tflkit.render import comparison_renderables
 
         print_trimmed(comparison_renderables(result))
+    if explorer is not None:
+        folder = str(Path(explorer[0]["path"]).parent) if explorer else "?"
+        typer.echo(f"Model Explorer node data: {len(explorer)} files written to {folder}", err=True)
     if plot is not None:
         result.plot(plot)
         typer.echo(f"plot written to {plot}", err=True)
