@@ -21,6 +21,7 @@ from tflkit.cli._shared import (
     quiet_tensorflow,
     status,
 )
+from tflkit.errors import TflkitError
 
 
 def compare(
@@ -72,6 +73,14 @@ def compare(
         Path | None,
         typer.Option("--plot", help="Write a PNG with size, latency and accuracy bars."),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the report as one self-contained HTML page (no network needed).",
+            metavar="REPORT.html",
+        ),
+    ] = None,
     per_tensor: Annotated[
         bool,
         typer.Option("--per-tensor", help="Also compare intermediate tensors with the same name."),
@@ -114,6 +123,10 @@ def compare(
 
         require_matplotlib()
         require_writable(plot, "plot")  # before the comparison, not after it
+    if html is not None:
+        from tflkit._files import require_writable
+
+        require_writable(html, "report")
     # A Keras file or SavedModel first runs through TensorFlow: its noise kept off the terminal
     source = reference_is_source(models)
     quiet = quiet_tensorflow() if source else contextlib.nullcontext()
@@ -140,7 +153,15 @@ def compare(
         )
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
-    _show(result, plot, json_, markdown)
+    failed: Exception | None = None
+    if html is not None:  # before the output: --json names a file that is there
+        try:
+            result.to_html(html)
+        except (TflkitError, OSError) as exc:  # the disk filled up: the report still shown
+            failed, html = exc, None
+    _show(result, plot, json_, markdown, html)
+    if failed is not None:
+        raise failed
     for line in result.crashed:  # --isolated: a model that crashed the runtime was left out
         typer.echo(f"tflkit: error: {cli_text(line)}", err=True)
     if result.crashed:
@@ -151,11 +172,16 @@ def compare(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
+def _show(
+    result: Any, plot: Path | None, json_: bool, markdown: bool, html: Path | None = None
+) -> None:
     # the report first: a plot that cannot be written (checked before the work, but the disk
     # can fill up meanwhile) loses nothing computed; it still exits 2
     if json_:
-        print_json(result.to_dict())
+        doc = result.to_dict()
+        if html is not None:
+            doc["html"] = str(html)
+        print_json(doc)
     elif markdown:
         sys.stdout.write(result.to_markdown())
         sys.stdout.flush()
@@ -166,3 +192,5 @@ def _show(result: Any, plot: Path | None, json_: bool, markdown: bool) -> None:
     if plot is not None:
         result.plot(plot)
         typer.echo(f"plot written to {plot}", err=True)
+    if html is not None and not json_:
+        typer.echo(f"report written to {html}", err=True)
