@@ -52,8 +52,10 @@ max-width:64rem;margin:0 auto;padding:.75rem}
 .tflkit th,.tflkit td{padding:.2rem .55rem;border-bottom:1px solid #e4e8ec;vertical-align:top}
 .tflkit th{background:#f3f5f7;text-align:left;white-space:nowrap}
 .tflkit td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.tflkit table[data-table=per-tensor] td.name{min-width:11rem}
 .tflkit td.name{max-width:28rem;overflow-wrap:anywhere;font-family:ui-monospace,monospace;
 font-size:.85rem}
+.tflkit td[data-key=shape],.tflkit td[data-key=dtype]{white-space:nowrap}
 .tflkit th.sort{cursor:pointer}.tflkit th.sort:after{content:" \\2195";color:#8c959f}
 .tflkit th[aria-sort=ascending]:after{content:" \\2191"}
 .tflkit th[aria-sort=descending]:after{content:" \\2193"}
@@ -482,7 +484,7 @@ def _per_tensor_chart(tensors: Sequence[Mapping[str, Any]], model: str) -> str:
         f'<text x="12" y="{pad + plot_h / 2:.1f}" transform="rotate(-90 12 '
         f'{pad + plot_h / 2:.1f})" text-anchor="middle">SNR dB</text>'
         f'<text x="{left + plot_w / 2:.1f}" y="{h - 6}" text-anchor="middle">'
-        f"tensors in graph order (1..{n}); red: the lowest SNR, grey: identical</text>"
+        f"the {n} tensors measured, in graph order; red: the lowest SNR, grey: identical</text>"
     )
     for i, (t, snr) in enumerate(zip(tensors, snrs, strict=True)):
         shown = top if math.isinf(snr) and snr > 0 else snr if math.isfinite(snr) else 0.0
@@ -494,6 +496,11 @@ def _per_tensor_chart(tensors: Sequence[Mapping[str, Any]], model: str) -> str:
             f'width="{max(bw * 0.8, 0.6):.2f}" height="{bar:.2f}" '
             f'fill="{_snr_colour(snr, lo, hi)}"><title>{_e(label)}</title></rect>'
         )
+        if bw >= 30:  # room for the value above the bar
+            parts.append(
+                f'<text x="{x + bw / 2:.1f}" y="{pad + plot_h - bar - 3:.1f}" '
+                f'text-anchor="middle">{_e(t["snr_text"])}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
