@@ -206,6 +206,11 @@ def test_convert_max_drop_page_has_the_search_steps(tmp_path: Path, cli: Cli) ->
     assert got.exit_code == 0, got.stderr
     doc = json.loads(got.stdout)
     assert doc["html"] == str(report)
+    from importlib import resources
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = resources.files("tflkit").joinpath("schemas/convert.schema.json").read_text()
+    jsonschema.validate(doc, json.loads(schema))
     page = report.read_text(encoding="utf-8")
     root = parse(page)
     assert_self_contained(root, page)
@@ -230,3 +235,42 @@ def test_convert_max_drop_page_has_the_search_steps(tmp_path: Path, cli: Cli) ->
     check_tables([t for t in tables if t["kind"] != "search"], doc["comparison"])
     verdict = next(p for p in root.iter("p") if p.get("data-check") is not None)
     assert ("PASS" in "".join(verdict.itertext())) == doc["check"]["passed"]
+
+
+def test_a_failed_check_is_shown_with_its_findings(tmp_path: Path, cli: Cli) -> None:
+    """cnn_uint8_io is int8 inside with uint8 inputs and outputs (the interpreter says so):
+    the int8 profile fails on its I/O dtype, and the page says FAIL with those findings."""
+    model = FIXTURES / "cnn_uint8_io.tflite"
+    interp = litert_interpreter(model)
+    io = [*interp.get_input_details(), *interp.get_output_details()]
+    assert {np.dtype(d["dtype"]).name for d in io} == {"uint8"}
+    report = tmp_path / "r.html"
+    got = cli.invoke("compare", model, model, "-n", "4", "--no-speed", "--html", report)
+    assert got.exit_code == 0, got.output
+    assert f"report written to {report}" in got.stderr
+    root = parse(report.read_text(encoding="utf-8"))
+    verdicts = [p for p in root.iter("p") if p.get("data-check") is not None]
+    assert len(verdicts) == 2 and all("FAIL" in "".join(v.itertext()) for v in verdicts)
+    rules = ["".join(s.itertext()) for s in root.iter("summary")]
+    assert any(r.startswith("int8-io-dtype (violation, ") for r in rules), rules
+    findings = ["".join(li.itertext()) for d in root.iter("details") for li in d.iter("li")]
+    assert findings and sum("uint8" in f for f in findings) >= len(io)
+
+
+def test_the_json_with_html_follows_the_schema(compare_run: tuple[dict[str, Any], str]) -> None:
+    from importlib import resources
+
+    jsonschema = pytest.importorskip("jsonschema")
+    doc, _ = compare_run
+    schema = resources.files("tflkit").joinpath("schemas/compare.schema.json").read_text()
+    jsonschema.validate(doc, json.loads(schema))
+
+
+def test_convert_refuses_an_existing_report_without_force(tmp_path: Path, cli: Cli) -> None:
+    report = tmp_path / "r.html"
+    report.write_text("kept")
+    out = tmp_path / "m.tflite"
+    got = cli.invoke("convert", F32, "-o", out, "-c", X, "--html", report)
+    assert got.exit_code == 2, got.output
+    assert got.stderr.strip() == f"tflkit: error: {report} exists; add --force to replace it"
+    assert report.read_text() == "kept" and not out.exists()
