@@ -197,11 +197,11 @@ def _html_context(c: Comparison) -> dict[str, Any]:
 
     models, reports = {}, []
     for m in c.models:
-        if m.path is None or not m.path.endswith(".tflite"):
+        if m.path is None:
             continue
         try:
             model = load(m.path)
-        except (TflkitError, OSError):  # moved or changed since: shown without
+        except (TflkitError, OSError):  # a Keras source, or moved since: shown without
             continue
         models[m.name] = model
         if m.kind in PROFILES:

@@ -71,12 +71,14 @@ font-size:.85rem}
 """
 
 # Sorting, where JavaScript runs: a click on a header sorts by data-v (numbers) or the text.
+# Each table once (a notebook runs the script of every report shown).
 _JS = """
 (function(){
 function key(td){if(!td)return"";var v=td.getAttribute("data-v");
 if(v===null)return td.textContent.trim().toLowerCase();var x=parseFloat(v);
 return isNaN(x)?-Infinity:x;}
 document.querySelectorAll(".tflkit table.sortable").forEach(function(t){
+if(t.hasAttribute("data-sorts"))return;t.setAttribute("data-sorts","");
 var hs=t.tHead.rows[0].cells;
 Array.prototype.forEach.call(hs,function(th,i){th.className+=" sort";th.tabIndex=0;
 function go(){var d=th.getAttribute("aria-sort")==="ascending"?-1:1;
