@@ -274,3 +274,25 @@ def test_convert_refuses_an_existing_report_without_force(tmp_path: Path, cli: C
     assert got.exit_code == 2, got.output
     assert got.stderr.strip() == f"tflkit: error: {report} exists; add --force to replace it"
     assert report.read_text() == "kept" and not out.exists()
+
+
+def test_compare_prints_its_report_when_the_page_cannot_be_written(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up between the check of the path and the page: the --json document
+    (without "html") is still printed, then the one-line error, exit 2."""
+    from tflkit.comparison import Comparison
+
+    def disk_full(self: Any, path: Any = None) -> str:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(Comparison, "to_html", disk_full)
+    report = tmp_path / "r.html"
+    got = cli.invoke(
+        "compare", I8, F32, "-d", X, "-n", "8", "--no-speed", "--json", "--html", report
+    )
+    assert got.exit_code == 2, got.output
+    doc = json.loads(got.stdout)
+    assert "html" not in doc and len(doc["models"]) == 2
+    assert got.stderr.strip().splitlines() == [f"tflkit: error: {report}: no space left on device"]
+    assert not report.exists()
