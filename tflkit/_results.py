@@ -191,3 +191,47 @@ class Comparison:
         from tflkit._explorer import write_explorer
 
         return write_explorer(self, directory)
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """One self-contained HTML page: the models (inputs and outputs with their scales and
+        zero points), their checks, the tables of ``tflkit compare`` and, with per-tensor
+        errors, a sortable table and a chart along the graph. No network, no server.
+
+        Written atomically to ``path`` when given; the page is returned either way.
+        """
+        from tflkit.render.html import comparison_html, write_html
+
+        page = comparison_html(self, **_html_context(self))
+        if path is not None:
+            write_html(page, path)
+        return page
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Comparison as its report."""
+        from tflkit.render.html import comparison_html
+
+        return comparison_html(self, **_html_context(self), fragment=True)
+
+
+def _html_context(c: Comparison) -> dict[str, Any]:
+    """What the page shows beside the comparison: each model read again from its file (its
+    inputs and outputs, its graph order) and checked with the profile of its kind, where it has
+    one (int8, int16x8, float16). A model given as bytes, or a Keras / SavedModel reference,
+    is shown without."""
+    from tflkit.checks import check
+    from tflkit.checks.profiles import PROFILES
+    from tflkit.errors import TflkitError
+    from tflkit.loader import load
+
+    models, reports = {}, []
+    for m in c.models:
+        if m.path is None:
+            continue
+        try:
+            model = load(m.path)
+        except (TflkitError, OSError):  # a Keras source, or moved since: shown without
+            continue
+        models[m.name] = model
+        if m.kind in PROFILES:
+            reports.append((m.name, check(model, m.kind)))
+    return {"models": models, "reports": reports}

@@ -113,6 +113,23 @@ class Conversion:
 
         atomic_write(path, write)
 
+    def to_html(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        source: str = "",
+        output: str | None = None,
+    ) -> str:
+        """One self-contained HTML page: what was made and how, the check, the search steps
+        and the size/accuracy curve (``max_drop`` / ``min_snr``), the comparison. Written
+        atomically to ``path`` when given; the page is returned either way."""
+        from tflkit.render.html import conversion_html, write_html
+
+        page = conversion_html(self, source=source, output=output)
+        if path is not None:
+            write_html(page, path)
+        return page
+
 
 # ---------------------------------------------------------------- calibration
 

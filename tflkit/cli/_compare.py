@@ -21,6 +21,7 @@ from tflkit.cli._shared import (
     quiet_tensorflow,
     status,
 )
+from tflkit.errors import TflkitError
 
 
 def compare(
@@ -71,6 +72,14 @@ def compare(
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Write a PNG with size, latency and accuracy bars."),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the report as one self-contained HTML page (no network needed).",
+            metavar="REPORT.html",
+        ),
     ] = None,
     per_tensor: Annotated[
         bool,
@@ -127,6 +136,10 @@ def compare(
         if explorer.exists() and not explorer.is_dir():  # before the comparison, not after it
             error(f"--explorer {explorer} is a file, expected a directory")
         per_tensor = True
+    if html is not None:
+        from tflkit._files import require_writable
+
+        require_writable(html, "report")
     # A Keras file or SavedModel first runs through TensorFlow: its noise kept off the terminal
     source = reference_is_source(models)
     quiet = quiet_tensorflow() if source else contextlib.nullcontext()
@@ -156,7 +169,15 @@ def compare(
     written = None
     if explorer is not None:  # before the report: --json lists the files
         written = [f.to_dict() for f in result.to_explorer(explorer)]
-    _show(result, plot, json_, markdown, written)
+    failed: Exception | None = None
+    if html is not None:  # before the output: --json names a file that is there
+        try:
+            result.to_html(html)
+        except (TflkitError, OSError) as exc:  # the disk filled up: the report still shown
+            failed, html = exc, None
+    _show(result, plot, json_, markdown, html, written)
+    if failed is not None:
+        raise failed
     for line in result.crashed:  # --isolated: a model that crashed the runtime was left out
         typer.echo(f"tflkit: error: {cli_text(line)}", err=True)
     if result.crashed:
@@ -172,6 +193,7 @@ def _show(
     plot: Path | None,
     json_: bool,
     markdown: bool,
+    html: Path | None = None,
     explorer: list[dict[str, Any]] | None = None,
 ) -> None:
     # the report first: a plot that cannot be written (checked before the work, but the disk
@@ -180,6 +202,8 @@ def _show(
         doc = result.to_dict()
         if explorer is not None:
             doc["explorer"] = explorer
+        if html is not None:
+            doc["html"] = str(html)
         print_json(doc)
     elif markdown:
         sys.stdout.write(result.to_markdown())
@@ -194,3 +218,5 @@ def _show(
     if plot is not None:
         result.plot(plot)
         typer.echo(f"plot written to {plot}", err=True)
+    if html is not None and not json_:
+        typer.echo(f"report written to {html}", err=True)

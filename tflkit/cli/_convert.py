@@ -119,6 +119,15 @@ def convert(
             help="With --max-drop/--min-snr: size against accuracy along the search (PNG).",
         ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the report (check, search, comparison) as one self-contained HTML "
+            "page.",
+            metavar="REPORT.html",
+        ),
+    ] = None,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -146,6 +155,10 @@ def convert(
         if os.path.lexists(plot) and not force:
             error(f"{plot} exists; add --force to replace it")
         require_writable(plot, "plot")
+    if html is not None:
+        if os.path.lexists(html) and not force:
+            error(f"{html} exists; add --force to replace it")
+        require_writable(html, "report")
     source_path = source if os.path.exists(source) else None
     if source_path is None:
         error(f"{source}: no such file or directory")
@@ -181,10 +194,15 @@ def convert(
         from tflkit._plot import plot_search
 
         plot_search(result.search, plot)
+    if html is not None:
+        result.to_html(html, source=source, output=str(output))
     if json_:
         from tflkit.render import conversion_to_dict
 
-        print_json(conversion_to_dict(result, source=source, output=str(output)))
+        doc = conversion_to_dict(result, source=source, output=str(output))
+        if html is not None:
+            doc["html"] = str(html)
+        print_json(doc)
     else:
         from tflkit.render import conversion_renderables
 
@@ -194,5 +212,7 @@ def convert(
             report=cli_report(result.report) if result.report is not None else None,
         )
         print_trimmed(conversion_renderables(shown, source=source, output=str(output)))
+        if html is not None:
+            typer.echo(f"report written to {html}", err=True)
     if not result.passed:
         raise typer.Exit(EXIT_FAILED)
