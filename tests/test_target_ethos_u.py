@@ -71,7 +71,7 @@ def _ops_of(path: Path) -> list[tuple[str, str, str]]:
             code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
             custom = (oc.CustomCode() or b"").decode()
             first = op.Outputs(0) if op.OutputsLength() else -1
-            name = sg.Tensors(first).Name().decode() if first >= 0 else ""
+            name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
             out.append((names.get(code, f"BUILTIN_{code}"), custom, name))
     return out
 

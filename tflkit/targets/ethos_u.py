@@ -968,6 +968,7 @@ def _regor_order(sg: Subgraph, placed: list[Placement]) -> list[bool] | None:
             nodes.append(_Node(npu, part, outs))
             for k in outs:
                 writers.setdefault(k, []).append(len(nodes) - 1)
+    _convert_bools(sg, nodes, writers)
     left_to_right = any(t.is_variable for t in sg.tensors)
 
     def written_by(k: int) -> list[int]:
@@ -988,6 +989,35 @@ def _regor_order(sg: Subgraph, placed: list[Placement]) -> list[bool] | None:
     if len(order) != len(nodes):
         return None
     return [nodes[n].npu for n in _reorder(sg, nodes, order, set(outputs))]
+
+
+def _convert_bools(sg: Subgraph, nodes: list[_Node], writers: dict[int, list[int]]) -> None:
+    """Regor keeps booleans as -1 / 0: it converts each bool graph input (not constant, with a
+    shape) with an NPU NOT_EQUAL 0 before its readers, and each bool graph output with an NPU
+    AND 1 after its writers, whose own output is renamed ``<name>_int8``
+    (GraphIrOptimiser::ConvertBool8Tensors, ethosu/regor/compiler/graphir_optimiser.cpp,
+    upstream e4b56335, lines 93-153). Ethos-U85 runs those; on Ethos-U55 / U65 Vela 5.2.0
+    stops there ("Non-passthrough operation (NotEqual) could not run on NPU")."""
+    fresh = -1 - len(sg.tensors) - len(nodes)  # below the placeholders' indices
+    for k in sg.inputs:
+        t = sg.tensor(k)
+        if t is None or t.dtype != "bool" or t.is_constant or not t.shape:
+            continue
+        inner, fresh = fresh, fresh - 1
+        for node in nodes:
+            node.ins = tuple(inner if x == k else x for x in node.ins)
+        nodes.append(_Node(True, (k,), (inner,)))
+        writers[inner] = [len(nodes) - 1]
+    for k in sg.outputs:
+        t = sg.tensor(k)
+        if t is None or t.dtype != "bool" or not t.shape or not writers.get(k):
+            continue
+        inner, fresh = fresh, fresh - 1
+        for w in writers[k]:
+            nodes[w].outs = tuple(inner if x == k else x for x in nodes[w].outs)
+        writers[inner] = writers[k]
+        nodes.append(_Node(True, (inner,), (k,)))
+        writers[k] = [len(nodes) - 1]
 
 
 def _reorder(sg: Subgraph, nodes: list[_Node], order: list[int], outputs: set[int]) -> list[int]:
