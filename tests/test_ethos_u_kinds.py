@@ -13,7 +13,8 @@ maps), an int16 BATCH_MATMUL (U55/U65 MatmulIFMPrecision), the order Regor sched
 in (TraverseGraphFromEnd, then ReorderOperations moving CPU operations that read only graph
 inputs first and those that write only graph outputs last), resource variables (VAR_HANDLE /
 READ_VARIABLE first, ASSIGN_VARIABLE last), bool graph inputs and outputs on Ethos-U85
-(ConvertBool8Tensors: an NPU operation converts each), and a model Vela already compiled.
+(ConvertBool8Tensors: an NPU operation converts each), an int8 LSTM (its int32 biases are not
+feature maps), and a model Vela already compiled.
 """
 
 from __future__ import annotations
@@ -167,6 +168,47 @@ def _bool_select() -> bytes:
     return n.bytes()
 
 
+def _lstm() -> bytes:
+    # An int8 UNIDIRECTIONAL_SEQUENCE_LSTM (x [1, 3, 4] -> [1, 3, 2], int32 gate biases, int8
+    # output state and int16 cell state variables), as the TFLite converter writes one, then
+    # FULLY_CONNECTED. Regor reads input 0 as the IFM and the others as weights, scales and
+    # state (ethosu/regor/tflite/tflite_mapping.cpp lines 638-661): the int32 biases are not
+    # 32-bit feature maps, and the operator runs on the NPU of every Ethos-U.
+    n = _Net()
+    s = n.s
+    rng = np.random.default_rng(0)
+    x = n.tensor("int8", [1, 3, 4], q=([0.02], [-3], 0), role="in")
+
+    def weights(shape: list[int]) -> int:
+        data = rng.integers(-100, 100, size=shape, dtype=np.int8)
+        return n.tensor("int8", shape, data=data, q=([0.01], [0], 0))
+
+    w_in = [weights([2, 4]) for _ in range(4)]
+    w_rec = [weights([2, 2]) for _ in range(4)]
+    biases = [n.tensor("int32", [2], data=_i32([10, -10]), q=([0.0002], [0], 0)) for _ in range(4)]
+    h = n.tensor("int8", [1, 2], q=([0.008], [0], 0))
+    c = n.tensor("int16", [1, 2], q=([2.0**-12], [0], 0))
+    for k in (h, c):
+        n.sg.tensors[k].isVariable = True
+    mids = [n.tensor("float32", [0]) for _ in range(4)] + [n.tensor("int8", [0], q=_Q8)]
+    y = n.tensor("int8", [1, 3, 2], q=([0.008], [0], 0))
+    o = s.UnidirectionalSequenceLSTMOptionsT()
+    o.fusedActivationFunction, o.cellClip, o.timeMajor = 4, 10.0, False
+    ins = [x, *w_in, *w_rec, -1, -1, -1, *biases, -1, -1, h, c, -1, -1, -1, -1]
+    n.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], options=o)
+    n.sg.operators[-1].intermediates = mids
+    flat = n.tensor("int8", [1, 6], q=([0.008], [0], 0))
+    shape = n.tensor("int32", [2], data=_i32([1, 6]))
+    ro = s.ReshapeOptionsT()
+    ro.newShape = [1, 6]
+    n.op("RESHAPE", [y, shape], [flat], options=ro)
+    w = weights([3, 6])
+    b = n.tensor("int32", [3], data=_i32([0, 0, 0]), q=([0.00008], [0], 0))
+    out = n.tensor("int8", [1, 3], q=([0.1], [0], 0), role="out")
+    n.op("FULLY_CONNECTED", [flat, w, b], [out], options=s.FullyConnectedOptionsT())
+    return n.bytes()
+
+
 # name -> (builder, {target: ((op, rule) of each operator worked out to stay on the CPU,
 #                             segments)})
 _Expected = dict[str, tuple[tuple[tuple[str, str], ...], int]]
@@ -216,6 +258,7 @@ CASES: dict[str, tuple[Callable[[], bytes], _Expected]] = {
             "ethos-u85": ((), 1),
         },
     ),
+    "lstm": (_lstm, _same(((), 1), tuple(ACCELERATORS))),
     "float_equal": (_float_equal, {"ethos-u85": ((("EQUAL", _DTYPE),), 1)}),
     "bool_select": (_bool_select, {"ethos-u85": ((("SELECT_V2", _DTYPE),), 1)}),
 }
