@@ -820,8 +820,7 @@ def _placements(model: Model, target: str) -> Iterator[Placement]:
                 continue
             if op.is_custom and op.custom_code == "ethos-u":
                 # a model Vela already compiled: Vela passes its NPU operator on as it is
-                reason = "an ethos-u operator Vela already compiled"
-                placed.append(Placement(s, i, op.op, out, "target", reason, ""))
+                placed.append(Placement(s, i, op.op, out, "target"))
                 continue
             c = _Op(sg, op, _Options.of(op), folded)
             found = _verdict(c, target)
