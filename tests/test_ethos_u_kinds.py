@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_target_ethos_u import ACCELERATORS, VelaRun, _ops_of, _run_vela
+from test_target_ethos_u import ACCELERATORS, VelaRun, _ops_of, _run_vela, _vela_rule
 from test_xnnpack_kinds import _i32, _Net
 
 import tflkit
@@ -300,6 +300,10 @@ def test_worked_out_answer_is_what_vela_does(
     vela = _vela_cpu(run, model)
     assert Counter(op for op, _ in vela.elements()) == Counter(op for op, _ in cpu_ops)
     assert run.npu_ops == segments
+    # the constraint Vela printed for each operator it warned about is the worked-out rule
+    rules = dict(cpu_ops)
+    printed = {op: _vela_rule(why) for (op, _), why in run.reasons.items() if op in rules}
+    assert printed == {op: rules[op] for op in printed}
 
 
 @pytest.mark.parametrize(("name", "target"), _JOBS)
