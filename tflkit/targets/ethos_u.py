@@ -924,8 +924,8 @@ def segments(model: Model, placement: tuple[Placement, ...] | list[Placement]) -
     """
     runs = 0
     for s, sg in enumerate(model.subgraphs):
-        mine = [p for p in placement if p.subgraph == s]
-        if len(mine) != len(sg.operators):
+        mine = sorted((p for p in placement if p.subgraph == s), key=lambda p: p.operator)
+        if [p.operator for p in mine] != list(range(len(sg.operators))):
             runs += target_runs(mine, _is_folded)
             continue
         order = _regor_order(sg, mine)
