@@ -54,11 +54,14 @@ class VelaRun:
 
 
 def _ops_of(path: Path) -> list[tuple[str, str, str]]:
-    """(op name, custom code, first output name) of every operator, read with the bindings."""
-    import tflite
+    """(op name, custom code, first output name) of every operator, read with LiteRT's
+    generated bindings: their ``BuiltinCode()`` is the stored field (the ``tflite`` package's
+    returns the deprecated byte below 127, so a DEQUANTIZE written with builtin_code 6 and
+    deprecated_builtin_code 0, as ai-edge-quantizer writes it, read as ADD)."""
+    from ai_edge_litert import schema_py_generated as schema
 
-    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if isinstance(v, int)}
-    root = tflite.Model.GetRootAs(path.read_bytes(), 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if isinstance(v, int)}
+    root = schema.Model.GetRootAs(path.read_bytes(), 0)
     out = []
     for s in range(root.SubgraphsLength()):
         sg = root.Subgraphs(s)
@@ -68,7 +71,7 @@ def _ops_of(path: Path) -> list[tuple[str, str, str]]:
             code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
             custom = (oc.CustomCode() or b"").decode()
             first = op.Outputs(0) if op.OutputsLength() else -1
-            name = sg.Tensors(first).Name().decode() if first >= 0 else ""
+            name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
             out.append((names.get(code, f"BUILTIN_{code}"), custom, name))
     return out
 

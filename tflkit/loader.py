@@ -213,6 +213,7 @@ _OPTIONS_2 = 28  # Operator.builtin_options_2 (a union: StableHLOCompositeOption
 # the options class -> the field's name in schema.fbs. An operator gets those its options
 # class has (Conv2DOptions: padding, strides, dilations, fused activation), in this order.
 _OPTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("AdjX", "adj_x"),
     ("AlignCorners", "align_corners"),
     ("Axis", "axis"),
     ("BeginMask", "begin_mask"),

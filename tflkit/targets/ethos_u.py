@@ -20,15 +20,31 @@ custom operator (a segment). Two things happen before the rules and are modelled
   ``folded by Vela``, and they neither start nor break a segment. The same holds on Ethos-U85
   for a VAR_HANDLE whose READ_VARIABLE / ASSIGN_VARIABLE all run on the NPU.
 
-Vela lowers a CONCATENATION into one NPU write per input, scheduled after that input's
-producer; ``segments`` counts the extra NPU parts that makes when the inputs come from several
-CPU operators.
+``segments`` counts the ``ethos-u`` operators as Regor makes them: runs of NPU operations in
+the order its scheduler puts the graph in (a depth-first walk from the outputs, then CPU
+operations that read only graph inputs moved first and those that only write graph outputs
+last), with a CONCATENATION lowered into one NPU write per input and bool graph inputs and
+outputs converted by NPU operations.
+
+Regor's C++ source is read at ethos-u-vela upstream commit e4b56335 (June 2026, between the
+5.1.0 and 5.2.0 tags; the GitHub copy hapv3/neural-compiler holds its history); each rule taken
+from it names file and lines, and was checked against the installed Vela 5.2.0. Measured on 408
+published and test models (MediaPipe 0.10.14 and pymicro-wakeword 2.5.0 wheels, pyopen-wakeword,
+and every .tflite / .bin flatbuffer under 3 MB in LiteRT f67457790c9c, tflite-micro 90b983c2b3f1
+and ai-edge-quantizer 85092035894c): operator for operator and segment for segment as Vela on
+376 of 376 models Vela compiles for ethos-u55-128 and ethos-u65-256 and on 384 of 385 for
+ethos-u85-256 (the other agrees by op type: Vela writes a CPU CAST's output under another
+name there); the
+rule of every CPU operator Vela warns about (3,852 on U55, 3,906 on U85) is the constraint
+Vela printed.
 
 Checked against Vela itself (tests/test_target_ethos_u.py: every fixture and seven edited models
 compiled for ethos-u55-128, ethos-u65-256, ethos-u85-256): the rules ``unsupported-op``,
 ``dynamic-shape``, ``shape``, ``dtype``, ``quantization``, ``per-axis``, ``zero-point``,
-``stride`` and ``kernel``. The others (``int32``, ``weights``, ``params``, ``rank``,
-``activation``, ``op-limit``) are encoded from the report's text and not yet met by a fixture.
+``stride`` and ``kernel``; tests/test_ethos_u_kinds.py adds ``weights`` (an int16
+BATCH_MATMUL) and the kinds above, each a small model checked against Vela. The others
+(``int32``, ``params``, ``rank``, ``activation``, ``op-limit``) are encoded from the report's
+text and not yet met by a test model (the corpus above meets some of them).
 
 Operator options (strides, padding, kernel sizes, fused activation) come from
 ``Operator.options``, as ``tflkit.load`` read them.
@@ -71,7 +87,8 @@ RULES: dict[str, str] = {
     "depthwise 1..3; TRANSPOSE_CONV 1x1, 2x2, 2x1, 1x2)",
     "ethos-u-kernel": "pooling kernel limits (SAME padding: 8x8; VALID: height 256, area 256*256)",
     "ethos-u-weights": "weights 8-bit, bias int32/int64 1-D constant, sum of |weights| "
-    "per output channel within the limit",
+    "per output channel within the limit; U55/U65 matmul (BATCH_MATMUL, FULLY_CONNECTED with "
+    "dynamic weights): int8 input, reduced axis and depth at most 2^16",
     "ethos-u-rank": "TRANSPOSE: tensor rank at most 8",
     "ethos-u-activation": "fused activation must be RELU, RELU6, RELU_N1_TO_1 or TANH, "
     "on an 8- or 16-bit output",
@@ -171,7 +188,13 @@ _PARAM_SLOTS: dict[str, tuple[int, ...]] = {
     "SCATTER_ND": (0, 2),
     "READ_VARIABLE": (0,),
     "ASSIGN_VARIABLE": (0,),
+    # Regor reads input 0 as the IFM, the others as weights, scales and state
+    # (ethosu/regor/tflite/tflite_mapping.cpp, upstream e4b56335, lines 638-661)
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": tuple(range(1, 24)),
 }
+# UNIDIRECTIONAL_SEQUENCE_LSTM inputs Regor reads as weights (same lines): they need
+# quantization like any weights
+_LSTM_WEIGHT_SLOTS = (*range(1, 12), 16)
 _WEIGHT_SLOT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
 _BIAS_SLOT = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 3}
 # "Parameter tensors must be constant" (and for pads: "Params tensor must be Int32 or Int64")
@@ -219,6 +242,7 @@ class _Options:
     num_splits: int = 0
     align_corners: bool = False
     half_pixel_centers: bool = False
+    adj_x: bool = False
 
     @classmethod
     def of(cls, op: Operator) -> _Options:
@@ -341,11 +365,21 @@ def _quantized(c: _Op, target: str) -> tuple[str, str] | None:
     exempt = _U85_NO_QUANT_NEEDED if target == "ethos-u85" else _U55_NO_QUANT_NEEDED
     if c.op.op in exempt:
         return None
-    tensors = c.feature_maps()
+    # Regor's TensQuantized (ethosu/regor/tflite/tflite_supported_operators.cpp, upstream
+    # e4b56335 (between 5.1.0 and 5.2.0), lines 186-207): int64 and bool tensors are never
+    # checked, int32 feature maps only on a QUANTIZE, weights always (an int32 RESHAPE of token
+    # ids without quantization runs on the NPU: measured with Vela 5.2.0)
+    tensors = [
+        t
+        for t in c.feature_maps()
+        if t.dtype not in ("int64", "bool") and (t.dtype != "int32" or c.op.op == "QUANTIZE")
+    ]
     w = _WEIGHT_SLOT.get(c.op.op)
     weight = c.input(w) if w is not None else None
-    if weight is not None:
+    if weight is not None and weight.dtype not in ("int64", "bool"):
         tensors.append(weight)
+    if c.op.op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        tensors += [t for k in _LSTM_WEIGHT_SLOTS if (t := c.input(k)) is not None]
     for t in tensors:
         q = t.quantization
         # a blockwise quantization keeps its scales in another tensor: Vela sees none
@@ -531,9 +565,36 @@ def _weights(c: _Op, target: str) -> tuple[str, str] | None:
         total = _max_weight_sum(w)
         if total is not None and total > limit:
             return "ethos-u-weights", f"sum of |weights| per channel {total} > {limit}"
-    elif not w.is_constant and ifm is not None and ifm.dtype != "int8":
-        # "IF Matmul or (FC with dynamic weights): IFM precision must be Int8"
-        return "ethos-u-weights", f"dynamic weights need an int8 input, not {ifm.dtype}"
+    return None
+
+
+def _matmul(c: _Op, target: str) -> tuple[str, str] | None:
+    """U55/U65 only: "IF Matmul or (FC with dynamic weights): Reduced axis must be less than or
+    equal to 2^16", "... OFM depth must be less than or equal to 2^16", "... IFM precision
+    must be Int8" (MatmulReducedAxis, MatmulOFMDepth, MatmulIFMPrecision in
+    ethosu/regor/tflite/tflite_supported_operators_u55.cpp, upstream e4b56335, lines 206-296,
+    added to FULLY_CONNECTED and BATCH_MATMUL at lines 708-713; the U85 table has none of
+    them). An int16 BATCH_MATMUL stays on the CPU of an Ethos-U55."""
+    op = c.op.op
+    if target == "ethos-u85" or op not in ("BATCH_MATMUL", "FULLY_CONNECTED"):
+        return None
+    ifm, ofm = c.ifm, c.ofm
+    if op == "FULLY_CONNECTED":
+        w = c.input(_WEIGHT_SLOT[op])
+        if w is None or w.is_constant:
+            return None  # constant weights: not a matmul
+    if ifm is None or ofm is None:
+        return None
+    shape = _shape(ifm)
+    if op == "BATCH_MATMUL" and c.opts.adj_x and len(shape) >= 2:
+        shape = (*shape[:-2], shape[-1], shape[-2])  # Permute(0x3201): the depth is H
+    if shape and shape[-1] > 1 << 16:
+        return "ethos-u-weights", f"matmul reduces an axis of {shape[-1]} > 65536"
+    depth = _shape(ofm)[-1] if ofm.shape else 1
+    if depth > 1 << 16:
+        return "ethos-u-weights", f"matmul OFM depth {depth} > 65536"
+    if ifm.dtype != "int8":
+        return "ethos-u-weights", f"matmul input {ifm.name!r} is {ifm.dtype}, not int8"
     return None
 
 
@@ -700,6 +761,7 @@ _CHECKS: tuple[_Check, ...] = (
     _weights,
     _rank,
     _op_limits,
+    _matmul,
 )
 
 
@@ -755,6 +817,10 @@ def _placements(model: Model, target: str) -> Iterator[Placement]:
             if i in folded_ops:
                 reason = "folded by Vela into a constant (shape arithmetic, batch fixed to 1)"
                 placed.append(Placement(s, i, op.op, out, "target", reason, ""))
+                continue
+            if op.is_custom and op.custom_code == "ethos-u":
+                # a model Vela already compiled: Vela passes its NPU operator on as it is
+                placed.append(Placement(s, i, op.op, out, "target"))
                 continue
             c = _Op(sg, op, _Options.of(op), folded)
             found = _verdict(c, target)
@@ -848,20 +914,184 @@ def _is_folded(p: Placement) -> bool:
 
 
 def segments(model: Model, placement: tuple[Placement, ...] | list[Placement]) -> int:
-    """The ``ethos-u`` custom operators Vela writes: runs of NPU operators, subgraph by
-    subgraph, in execution order; folded operators neither start nor break a run.
+    """The ``ethos-u`` custom operators Vela writes: in each subgraph, runs of NPU operators
+    in the order Regor schedules them (``_regor_order``); folded operators are constants.
 
-    Vela lowers a CONCATENATION (and PACK) into one NPU write per input, each scheduled after
-    the operator that makes that input: when k > 1 of its inputs come from different CPU
-    operators, k - 1 of those writes sit between CPU operators, each one more segment.
+    Regor packs consecutive NPU operations of its scheduled order into one ``ethos-u``
+    operator (GraphPacking::Process, ethosu/regor/compiler/graph_packing.cpp, upstream
+    e4b56335, lines 41-90). A subgraph whose order cannot be worked out that way (a resource
+    variable, an operator no output depends on) is counted in file order.
     """
+    runs = 0
+    for s, sg in enumerate(model.subgraphs):
+        mine = sorted((p for p in placement if p.subgraph == s), key=lambda p: p.operator)
+        if [p.operator for p in mine] != list(range(len(sg.operators))):
+            runs += target_runs(mine, _is_folded)
+            continue
+        order = _regor_order(sg, mine)
+        if order is None:
+            runs += target_runs(mine, _is_folded) + _concat_writes(model, mine, placement)
+            continue
+        previous = False
+        for npu in order:
+            runs += npu and not previous
+            previous = npu
+    return runs
+
+
+@dataclass(slots=True)
+class _Node:
+    """One operation of Regor's graph: on the NPU or not, tensors read and written."""
+
+    npu: bool
+    ins: tuple[int, ...]
+    outs: tuple[int, ...]
+
+
+def _regor_order(sg: Subgraph, placed: list[Placement]) -> list[bool] | None:
+    """Whether each operation Regor schedules runs on the NPU, in its scheduled order.
+
+    The graph: folded operators are constants; an NPU CONCATENATION or PACK is one write per
+    input into the output tensor, each its own writer; an operator without outputs writes a
+    placeholder tensor added to the graph's outputs after the others (TfLiteReader,
+    ethosu/regor/tflite/tflite_reader.cpp, upstream e4b56335, lines 332-339 and 369-388).
+    The order is then SchedulerPacking::Process's (ethosu/regor/compiler/scheduler_packing.cpp
+    lines 113-133): Graph::TraverseGraphFromEnd (compiler/graph.hpp lines 156-240), a
+    right-to-left reverse post-order from the outputs (writers of a tensor left to right when
+    the subgraph has variable tensors), then ReorderOperations (scheduler_packing.cpp lines
+    625-703): CPU operations that read only graph inputs, constants or such operations go
+    first, CPU operations whose every output is a graph output nobody reads go last, and each
+    other CPU operation, from the last, moves later past the NPU operations it does not feed.
+    None when an operator does not lead to an output (Regor drops it: the model is not what
+    Vela compiles)."""
+    writers: dict[int, list[int]] = {}
+    nodes: list[_Node] = []
+    outputs = list(sg.outputs)
+    placeholder = -1
+    for p, op in zip(placed, sg.operators, strict=True):
+        if _is_folded(p):
+            continue
+        npu = p.on == "target"
+        ins = tuple(k for k in op.inputs if k >= 0)
+        outs = tuple(k for k in op.outputs if k >= 0)
+        if not outs:
+            outs = (placeholder,)
+            outputs.append(placeholder)
+            placeholder -= 1
+        parts = [(k,) for k in ins] if npu and op.op in ("CONCATENATION", "PACK") else [ins]
+        for part in parts:
+            nodes.append(_Node(npu, part, outs))
+            for k in outs:
+                writers.setdefault(k, []).append(len(nodes) - 1)
+    _convert_bools(sg, nodes, writers)
+    left_to_right = any(t.is_variable for t in sg.tensors)
+
+    def written_by(k: int) -> list[int]:
+        found = writers.get(k, [])
+        return found[::-1] if left_to_right else found
+
+    order: list[int] = []
+    seen: set[int] = set()
+    stack = [(False, w) for k in outputs for w in written_by(k)]
+    while stack:
+        done, n = stack.pop()
+        if done:
+            order.append(n)
+        elif n not in seen:
+            seen.add(n)
+            stack.append((True, n))
+            stack += [(False, w) for k in nodes[n].ins for w in written_by(k) if w not in seen]
+    if len(order) != len(nodes):
+        return None
+    return [nodes[n].npu for n in _reorder(sg, nodes, order, set(outputs))]
+
+
+def _convert_bools(sg: Subgraph, nodes: list[_Node], writers: dict[int, list[int]]) -> None:
+    """Regor keeps booleans as -1 / 0: it converts each bool graph input (not constant, with a
+    shape) with an NPU NOT_EQUAL 0 before its readers, and each bool graph output with an NPU
+    AND 1 after its writers, whose own output is renamed ``<name>_int8``
+    (GraphIrOptimiser::ConvertBool8Tensors, ethosu/regor/compiler/graphir_optimiser.cpp,
+    upstream e4b56335, lines 93-153). Ethos-U85 runs those; on Ethos-U55 / U65 Vela 5.2.0
+    stops there ("Non-passthrough operation (NotEqual) could not run on NPU")."""
+    fresh = -1 - len(sg.tensors) - len(nodes)  # below the placeholders' indices
+    for k in sg.inputs:
+        t = sg.tensor(k)
+        if t is None or t.dtype != "bool" or t.is_constant or not t.shape:
+            continue
+        inner, fresh = fresh, fresh - 1
+        for node in nodes:
+            node.ins = tuple(inner if x == k else x for x in node.ins)
+        nodes.append(_Node(True, (k,), (inner,)))
+        writers[inner] = [len(nodes) - 1]
+    for k in sg.outputs:
+        t = sg.tensor(k)
+        if t is None or t.dtype != "bool" or not t.shape or not writers.get(k):
+            continue
+        inner, fresh = fresh, fresh - 1
+        for w in writers[k]:
+            nodes[w].outs = tuple(inner if x == k else x for x in nodes[w].outs)
+        writers[inner] = writers[k]
+        nodes.append(_Node(True, (inner,), (k,)))
+        writers[k] = [len(nodes) - 1]
+
+
+def _reorder(sg: Subgraph, nodes: list[_Node], order: list[int], outputs: set[int]) -> list[int]:
+    """SchedulerPacking::ReorderOperations (scheduler_packing.cpp, upstream e4b56335, lines
+    625-703, with AllInputsAreGraphInputs, AllInputsProducersAreEarlyOps,
+    AllOutputsAreGraphOutputs and IsConnected at lines 40-100)."""
+    graph_inputs = set(sg.inputs)
+    producers: dict[int, set[int]] = {}
+    readers: set[int] = set()
+    for n, node in enumerate(nodes):
+        readers.update(node.ins)
+        for k in node.outs:
+            producers.setdefault(k, set()).add(n)
+
+    def plain(k: int) -> bool:
+        t = sg.tensor(k)
+        return k in graph_inputs or (t is not None and t.is_constant) or k not in producers
+
+    early: list[int] = []
+    late: list[int] = []
+    other: list[int] = []
+    is_early: set[int] = set()
+    for n in order:
+        node = nodes[n]
+        if not node.npu and (
+            all(plain(k) for k in node.ins)
+            or all(producers.get(k, set()) <= is_early for k in node.ins)
+        ):
+            early.append(n)
+            is_early.add(n)
+        elif not node.npu and all(k in outputs and k not in readers for k in node.outs):
+            late.append(n)
+        else:
+            other.append(n)
+    for i in range(len(other) - 1, -1, -1):
+        if nodes[other[i]].npu:
+            continue
+        j = i
+        while j + 1 < len(other):
+            later = nodes[other[j + 1]]
+            if not later.npu or set(nodes[other[j]].outs) & set(later.ins):
+                break
+            other[j], other[j + 1] = other[j + 1], other[j]
+            j += 1
+    return early + other + late
+
+
+def _concat_writes(
+    model: Model, mine: list[Placement], placement: tuple[Placement, ...] | list[Placement]
+) -> int:
+    """Vela lowers a CONCATENATION (and PACK) into one NPU write per input, each scheduled
+    after the operator that makes that input: when k > 1 of its inputs come from different
+    CPU operators, k - 1 of those writes sit between CPU operators, each one more segment."""
     on_cpu = {(p.subgraph, p.operator) for p in placement if p.on == "cpu"}
-    writes = sum(
+    return sum(
         max(len(_cpu_producers(model, p, on_cpu)) - 1, 0)
-        for p in placement
+        for p in mine
         if p.on == "target" and p.op in ("CONCATENATION", "PACK") and not _is_folded(p)
     )
-    return target_runs(placement, _is_folded) + writes
 
 
 def _cpu_producers(model: Model, p: Placement, on_cpu: set[tuple[int, int]]) -> set[int]:
