@@ -1,5 +1,5 @@
 """The ``--html`` report in a real browser (issue 24): Debian's headless Chromium, driven over
-the DevTools protocol with ``websockets``.
+the DevTools protocol by tests/_chromium.py.
 
 Truths: what Chromium itself says after loading the page from file:// - the tables read back
 from its DOM (compared with the ``--json`` of the same run), its console and uncaught
@@ -14,43 +14,20 @@ Run as a script, it writes the README's screenshot:
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
-import itertools
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: _html_tables
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: the helpers
+from _chromium import SKIP_REASON, Chromium, available  # noqa: E402
 from _html_tables import check_tables  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-# The brief's flags: nothing in the background, no sandbox (containers), a fresh profile
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--remote-debugging-port=0",
-)
 
 # The tables in the shape tests/_html_tables.py reads with html5lib
 READ_TABLES = """
@@ -74,137 +51,22 @@ Array.from(document.querySelectorAll("table")).map(function (t) {
 """
 
 
-class Chromium:
-    """One headless Chromium and a DevTools session on its page (one event loop, in the
-    calling thread)."""
-
-    def __init__(self, binary: str) -> None:
-        self.profile = tempfile.mkdtemp(prefix="tflkit-chromium-")
-        self.proc = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.loop = asyncio.new_event_loop()
-        self.ids = itertools.count(1)
-        self.events: list[dict[str, Any]] = []
-        self.ws: Any = None
-        try:
-            self.loop.run_until_complete(self._connect())
-        except BaseException:
-            self.close()
-            raise
-
-    async def _connect(self) -> None:
-        from urllib.request import urlopen
-
-        from websockets.asyncio.client import connect
-
-        port_file = Path(self.profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text().strip():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("chromium did not open its DevTools port")
-            await asyncio.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        with urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            pages = [t for t in json.load(r) if t["type"] == "page"]
-        self.ws = await connect(pages[0]["webSocketDebuggerUrl"], max_size=None)
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            await self._send(f"{domain}.enable")
-
-    async def _send(self, method: str, **params: Any) -> dict[str, Any]:
-        n = next(self.ids)
-        await self.ws.send(json.dumps({"id": n, "method": method, "params": params}))
-        while True:
-            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 60))
-            if msg.get("id") == n:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return dict(msg.get("result", {}))
-            self.events.append(msg)
-
-    async def _wait(self, method: str) -> None:
-        while not any(e.get("method") == method for e in self.events):
-            self.events.append(json.loads(await asyncio.wait_for(self.ws.recv(), 60)))
-
-    def send(self, method: str, **params: Any) -> dict[str, Any]:
-        return self.loop.run_until_complete(self._send(method, **params))
-
-    def open(self, path: Path, width: int, height: int = 900, *, scripts: bool = True) -> None:
-        """Load the page at a viewport ``width`` wide; the events start afresh. ``scripts``:
-        wait a frame for the page's script (with scripts off nothing runs, not even that)."""
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=width,
-            height=height,
-            deviceScaleFactor=1,
-            mobile=width < 600,
-        )
-        self.events.clear()
-        self.send("Page.navigate", url=path.resolve().as_uri())
-        self.loop.run_until_complete(self._wait("Page.loadEventFired"))
-        if scripts:
-            self.eval("new Promise(function (r) { requestAnimationFrame(function () { r(1); }); })")
-
-    def eval(self, expression: str) -> Any:
-        got = self.send(
-            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
-        )
-        if "exceptionDetails" in got:
-            raise RuntimeError(f"page script failed: {got['exceptionDetails']}")
-        return got["result"].get("value")
-
-    def requests(self) -> list[str]:
-        return [
-            e["params"]["request"]["url"]
-            for e in self.events
-            if e.get("method") == "Network.requestWillBeSent"
-        ]
-
-    def errors(self) -> list[Any]:
-        """Console errors, uncaught exceptions and log entries of level error (CSP too)."""
-        out = []
-        for e in self.events:
-            m, p = e.get("method"), e.get("params", {})
-            if m == "Runtime.exceptionThrown":
-                out.append(p["exceptionDetails"])
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append(p["args"])
-            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
-                out.append(p["entry"])
-        return out
-
-    def screenshot(self, out: Path) -> None:
-        size = self.eval("[document.documentElement.scrollWidth, document.body.scrollHeight]")
-        shot = self.send(
-            "Page.captureScreenshot",
-            format="png",
-            captureBeyondViewport=True,
-            clip={"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1},
-        )
-        out.write_bytes(base64.b64decode(shot["data"]))
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            if self.ws is not None:
-                self.loop.run_until_complete(self.ws.close())
-        self.loop.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
+def open_page(
+    b: Chromium, path: Path, width: int, height: int = 900, *, scripts: bool = True
+) -> None:
+    """Load the report at a viewport ``width`` wide; the events start afresh. ``scripts``:
+    wait a frame for the page's script (with scripts off nothing runs, not even that)."""
+    b.viewport(width, height)
+    b.navigate(path.resolve().as_uri())
+    if scripts:
+        b.eval("new Promise(function (r) { requestAnimationFrame(function () { r(1); }); })")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Chromium]:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run does)")
-    pytest.importorskip("websockets")
-    b = Chromium(CHROMIUM)
+    if not available():
+        pytest.skip(SKIP_REASON)
+    b = Chromium()
     try:
         yield b
     finally:
@@ -238,9 +100,10 @@ def test_tables_in_the_dom_hold_the_json_numbers(
     browser: Chromium, report: tuple[Path, dict[str, Any]]
 ) -> None:
     path, doc = report
-    browser.open(path, 1200)
+    open_page(browser, path, 1200)
     assert browser.errors() == []
     assert browser.requests() == [path.resolve().as_uri()]  # the file itself, nothing else
+    assert browser.blocked == []
     tables = browser.eval(READ_TABLES)
     assert check_tables(tables, doc) > 20
 
@@ -249,7 +112,7 @@ def test_phone_width_has_no_horizontal_overflow(
     browser: Chromium, report: tuple[Path, dict[str, Any]]
 ) -> None:
     path, _ = report
-    browser.open(path, 390, 844)
+    open_page(browser, path, 390, 844)
     assert browser.eval("window.innerWidth") == 390
     widths = browser.eval(
         "[document.documentElement.scrollWidth, document.body.scrollWidth, "
@@ -270,7 +133,7 @@ def test_a_click_on_a_header_sorts_the_per_tensor_table(
     browser: Chromium, report: tuple[Path, dict[str, Any]]
 ) -> None:
     path, doc = report
-    browser.open(path, 1200)
+    open_page(browser, path, 1200)
     read = (
         "Array.from(document.querySelectorAll('table[data-table=per-tensor] tbody tr'))"
         ".map(function (r) { return r.getAttribute('data-row'); })"
@@ -298,7 +161,7 @@ def test_the_page_reads_the_same_with_javascript_off(
     path, doc = report
     browser.send("Emulation.setScriptExecutionDisabled", value=True)
     try:
-        browser.open(path, 390, 844, scripts=False)
+        open_page(browser, path, 390, 844, scripts=False)
         browser.send("Emulation.setScriptExecutionDisabled", value=False)  # to read the DOM
         assert check_tables(browser.eval(READ_TABLES), doc) > 20
         assert browser.eval("document.querySelectorAll('th.sort').length") == 0  # no script ran
@@ -310,15 +173,15 @@ def test_the_page_reads_the_same_with_javascript_off(
 def _main(argv: list[str]) -> int:
     """``python tests/test_html_browser.py REPORT.html SHOT.png [WIDTH]``: a screenshot of
     the whole page at WIDTH (default 900) CSS pixels."""
-    if CHROMIUM is None:
-        print("no chromium on PATH", file=sys.stderr)
+    if not available():
+        print(SKIP_REASON, file=sys.stderr)
         return 2
     page, out = Path(argv[0]), Path(argv[1])
     width = int(argv[2]) if len(argv) > 2 else 900
-    b = Chromium(CHROMIUM)
+    b = Chromium()
     try:
-        b.open(page, width)
-        b.screenshot(out)
+        open_page(b, page, width)
+        b.screenshot(out, full_page=True)
     finally:
         b.close()
     print(f"{out}: {os.path.getsize(out):,} bytes", file=sys.stderr)

@@ -57,6 +57,7 @@ __all__ = [
     "Benchmark",
     "Comparison",
     "Conversion",
+    "ExplorerFile",
     "Finding",
     "ModelDiff",
     "RULES",
@@ -101,6 +102,7 @@ _LAZY = {
     "Search": "tflkit._search",  # Conversion.search: how max_drop / min_snr chose
     "SearchStep": "tflkit._search",
     "Comparison": "tflkit.comparison",
+    "ExplorerFile": "tflkit._explorer",  # what Comparison.to_explorer wrote, file by file
     "benchmark": "tflkit.speed",
     "Benchmark": "tflkit.speed",
     "quantize": "tflkit.quant",

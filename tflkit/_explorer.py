@@ -24,7 +24,6 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from tflkit.errors import InputError, TflkitError
@@ -37,7 +36,6 @@ __all__ = [
     "ExplorerFile",
     "documents",
     "node_data",
-    "require_explorer_dir",
     "write_explorer",
 ]
 
@@ -64,10 +62,24 @@ METRICS = (
 
 @dataclass(frozen=True, slots=True)
 class ExplorerFile:
-    """One node-data file written: where, for which model, which metric (``"snr"``, ``"rmse"``,
-    ``"max_abs"`` or ``"range"``), how many tensors it colours and which tensors it leaves out
-    because their value is NaN or infinite (an SNR of identical tensors is infinite: JSON and
-    the gradient need a finite number)."""
+    """One Model Explorer node-data file that ``Comparison.to_explorer`` wrote
+    (``tflkit.ExplorerFile``; ``tflkit compare --explorer DIR --json`` lists them under
+    ``"explorer"`` in the shape of ``to_dict``).
+
+    Attributes:
+        path: where it was written (``DIR/<model stem>.<metric>.json``).
+        model: the name of the model it colours (the reference's for ``"range"``).
+        metric: ``"snr"`` (dB), ``"rmse"``, ``"max_abs"`` (against the reference's tensors,
+            as ``per_tensor``) or ``"range"`` (max - min of the reference's tensors).
+        tensors: how many tensors it gives a value.
+        nonfinite: the tensors left out because their value is NaN or infinite (an SNR of
+            identical tensors is infinite: JSON and the gradient need a finite number).
+
+    Example:
+        >>> files = tflkit.compare(paths, x, per_tensor=True).to_explorer("nodes")
+        >>> [f.path for f in files if f.metric == "snr"]
+        ['nodes/mlp_int8.snr.json']
+    """
 
     path: str
     model: str
@@ -116,23 +128,6 @@ def node_data(
         "showLabelCountColumnsInChildrenStatsTable": False,
     }
     return doc, tuple(left_out)
-
-
-def require_explorer_dir(directory: str | os.PathLike[str]) -> None:
-    """Refuse, before the work starts, an explorer folder that exists and is not a folder.
-
-    Raises:
-        InputError: ``explorer out.json is a regular file, expected a directory``.
-    """
-    text = os.fspath(directory)
-    try:
-        is_dir = Path(text).is_dir()
-        exists = is_dir or os.path.lexists(text)
-    except OSError:  # pragma: no cover - a path the OS cannot even look up
-        return
-    if exists and not is_dir:
-        kind = "a regular file" if Path(text).is_file() else "not a directory"
-        raise InputError(f"explorer {text} is {kind}, expected a directory")
 
 
 def _stem(name: str) -> str:
@@ -196,9 +191,9 @@ def documents(c: Comparison) -> list[tuple[str, str, str, dict[str, Any], tuple[
 def write_explorer(c: Comparison, directory: str | os.PathLike[str]) -> list[ExplorerFile]:
     """Write the node-data files of ``c`` into ``directory`` (made if missing); each file is
     written to a temporary name and renamed, after every document was built."""
-    from tflkit._files import atomic_write, require_writable
+    from tflkit._files import atomic_write, require_directory, require_writable
 
-    require_explorer_dir(directory)
+    require_directory(directory, "explorer")
     docs = documents(c)  # everything computed before the first byte is written
     folder = os.fspath(directory)
     os.makedirs(folder, exist_ok=True)

@@ -28,6 +28,7 @@ __all__ = [
     "current_umask",
     "file_kind",
     "open_regular",
+    "require_directory",
     "require_regular",
     "require_writable",
 ]
@@ -138,6 +139,38 @@ def require_writable(path: str | os.PathLike[str], what: str = "output") -> None
     if kind is not None:
         raise _refusal(text, what, kind)
     if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), text)
+
+
+def require_directory(directory: str | os.PathLike[str], what: str = "directory") -> None:
+    """Check, before the work starts, that an output folder can be used or made: an
+    existing path must be a folder (symlinks followed); a missing one is made later, inside
+    its nearest existing ancestor, which must be a writable folder.
+
+    Raises:
+        InputError: ``explorer out.json is a regular file, expected a directory``;
+            ``explorer a/b: a is not a directory``.
+        OSError: the folder (or the one it is to be made in) is not writable
+            (``PermissionError`` naming ``directory``).
+    """
+    text = os.fspath(directory)
+    try:
+        mode = os.stat(text).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # a/b/c with a missing, or a file
+        mode = None
+    if mode is not None:
+        if not stat.S_ISDIR(mode):
+            raise InputError(
+                f"{what} {text} is {file_kind(mode) or 'a regular file'}, expected a directory"
+            )
+        existing = text
+    else:  # made with its missing parents: the first ancestor that exists must be a folder
+        existing = os.path.dirname(os.path.abspath(text))
+        while not os.path.lexists(existing) and existing != os.path.dirname(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise InputError(f"{what} {text}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), text)
 
 

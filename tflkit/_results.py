@@ -181,7 +181,7 @@ class Comparison:
         (``pip install 'tflkit[explorer]'``); writing needs no extra package.
 
         Returns:
-            One ``ExplorerFile`` per file written (``path``, ``model``, ``metric``,
+            One ``tflkit.ExplorerFile`` per file written (``path``, ``model``, ``metric``,
             ``tensors``, and the ``nonfinite`` tensors left out), in the order written.
 
         Raises:

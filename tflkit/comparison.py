@@ -42,6 +42,7 @@ __all__ = [
     "compare",
     "compare_files",
     "reference_is_source",
+    "streams",
     "compare_stream",
 ]
 
@@ -531,13 +532,22 @@ def _compare_files(
     from tflkit._stream import read_inputs
 
     on_ray = ray or address is not None
-    shards = data is not None and is_shard_spec(data)
-    if shards:
+    if streams(data):
         assert data is not None
-        if source or reference_outputs is not None or per_tensor or samples is not None:
+        given = [  # name what came, not every argument streaming cannot take
+            what
+            for what, there in (
+                ("the Keras or SavedModel reference", bool(source)),
+                ("reference_outputs=", reference_outputs is not None),
+                ("per_tensor=True", per_tensor),
+                ("samples=", samples is not None),
+            )
+            if there
+        ]
+        if given:
             raise InputError(
-                "shards in data= stream through tflite models only: leave out a Keras or "
-                "SavedModel reference, reference_outputs=, per_tensor=True and samples="
+                "shards in data= stream through tflite models only: leave out "
+                + " and ".join(given)
             )
         if on_ray:
             from tflkit import ray as on
@@ -589,6 +599,12 @@ def _compare_files(
         trust_source=trust_source,
         isolated=isolated,
     )
+
+
+def streams(data: str | os.PathLike[str] | None) -> bool:
+    """True when ``compare_files`` streams ``data``: a directory or glob of shards (then no
+    per-tensor errors, no samples=, no Keras reference)."""
+    return data is not None and is_shard_spec(data)
 
 
 def reference_is_source(models: Sequence[ModelLike | Any]) -> bool:

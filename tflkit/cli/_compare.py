@@ -133,8 +133,15 @@ def compare(
         require_matplotlib()
         require_writable(plot, "plot")  # before the comparison, not after it
     if explorer is not None:
-        if explorer.exists() and not explorer.is_dir():  # before the comparison, not after it
-            error(f"--explorer {explorer} is a file, expected a directory")
+        from tflkit._files import require_directory
+        from tflkit.comparison import streams
+
+        require_directory(explorer, "explorer")  # before the comparison, not after it
+        if streams(data):  # else the library's refusal would name --per-tensor
+            error(
+                "--explorer needs per-tensor errors, which shards in --data (streamed) do not "
+                f"give: pass --data one .npy or .npz instead of {data}"
+            )
         per_tensor = True
     if html is not None:
         from tflkit._files import require_writable

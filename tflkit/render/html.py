@@ -589,13 +589,14 @@ def _comparison_body(
     heading: int = 2,
 ) -> list[str]:
     h = f"h{heading}"
+    against = _against(d)
     out = [
         _kv(
             [
                 ("reference", str(d["models"][d["reference"]]["name"])),
                 ("data", f"{d['data']}, {d['samples']} samples"),
                 *(("input", line) for line in d["inputs"]),
-                ("errors against", _against(d)),
+                ("errors against", against),
             ]
         ),
         f"<{h}>Models</{h}>",
@@ -609,7 +610,7 @@ def _comparison_body(
         out.append(f"<{h}>Checks</{h}>")
         out += [_report_section(r, name) for name, r in reports]
     out.append(f"<{h}>Agreement, accuracy and error</{h}>")
-    out += _output_tables(d, _against(d))
+    out += _output_tables(d, against)
     out.append(_p(_ERRORS_MEAN))
     speed = _speed_tables(d)
     if speed:
@@ -652,6 +653,16 @@ def comparison_html(
 # ---------------------------------------------------------------- conversion
 
 
+def _goal(s: Mapping[str, Any]) -> float | None:
+    """The search's target as a number: the accuracy in % it must keep (``max_drop``, with
+    the float32 model's accuracy known) or the SNR in dB (``min_snr``); None for keep_float."""
+    if s["target"] == "max_drop" and s["reference_accuracy"] is not None:
+        return 100 * float(s["reference_accuracy"]) - float(s["limit"])
+    if s["target"] == "min_snr":
+        return float(s["limit"])
+    return None
+
+
 def _search_curve(s: Mapping[str, Any]) -> str:
     """Size against accuracy (or SNR) of every model the search built, in step order."""
     steps = s["steps"]
@@ -661,11 +672,7 @@ def _search_curve(s: Mapping[str, Any]) -> str:
     # plotted, not tabled: the table holds the JSON values
     ys = [100 * float(st["accuracy"]) if acc else _snr_value(st["snr_db"]) for st in steps]
     finite = [y for y in ys if math.isfinite(y)] or [0.0]
-    goal = None
-    if s["target"] == "max_drop" and s["reference_accuracy"] is not None and acc:
-        goal = 100 * s["reference_accuracy"] - float(s["limit"])
-    elif s["target"] == "min_snr" and not acc:
-        goal = float(s["limit"])
+    goal = _goal(s) if acc == (s["target"] == "max_drop") else None  # on the axis plotted
     bounds: list[float] = [*finite, *([goal] if goal is not None else [])]
     lo_y, hi_y = min(bounds), max(bounds)
     if hi_y - lo_y < 1e-9:
@@ -753,11 +760,12 @@ def _search_section(s: Mapping[str, Any]) -> list[str]:
                 ],
             )
         )
-    if s["target"] == "max_drop" and s["reference_accuracy"] is not None:
+    target = _goal(s)
+    if target is not None and s["target"] == "max_drop":
         ref = 100 * s["reference_accuracy"]
-        goal = f"accuracy >= {ref - s['limit']:.1f}% (float32 {ref:.1f}% - {s['limit']:g})"
-    elif s["target"] == "min_snr":
-        goal = f"SNR >= {s['limit']:g} dB against float32"
+        goal = f"accuracy >= {target:.1f}% (float32 {ref:.1f}% - {s['limit']:g})"
+    elif target is not None:
+        goal = f"SNR >= {target:g} dB against float32"
     else:
         goal = "operators given with keep_float"
     out = [
@@ -808,13 +816,15 @@ def conversion_html(
     ]
     body.append(_kv(pairs))
     body.append("<h2>Model</h2>")
-    body.append(_model_section(name, c.kind, len(c.data), output, c.model))
+    body.append(_model_section(name, d["quantization_kind"], d["size_bytes"], output, c.model))
     body.append("<h2>Check</h2>")
     if c.report is not None:
         body.append(_report_section(replace(c.report, model=name), name))
     else:
-        word, cls = ("PASS", "pass") if c.kind_ok else ("FAIL", "fail")
-        body.append(f'<p><span class="{cls}">{word}</span> the result is {_e(c.kind)}</p>')
+        word, cls = ("PASS", "pass") if d["kind_ok"] else ("FAIL", "fail")
+        body.append(
+            f'<p><span class="{cls}">{word}</span> the result is {_e(d["quantization_kind"])}</p>'
+        )
     if d["search"] is not None:
         body.append("<h2>Search</h2>")
         body += _search_section(d["search"])
