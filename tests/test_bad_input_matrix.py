@@ -246,7 +246,31 @@ OUTPUT_COMMANDS: dict[str, list[str]] = {
         "--plot",
         "{o}",
     ],
+    "compare-html": [
+        "compare",
+        str(INT8),
+        str(F32),
+        "-d",
+        str(X_PATH),
+        "--no-speed",
+        "--html",
+        "{o}",
+    ],
+    "convert-html": [
+        "convert",
+        str(F32),
+        "--to",
+        "weight-only-int8",
+        "-o",
+        "{out}/c.tflite",
+        "--html",
+        "{o}",
+    ],  # fmt: skip
 }
+
+#: ``--explorer DIR`` (``{o}``): a folder is what it takes, so a special file is bad there, and
+#: inside it where a node-data file goes (``compare INT8 F32`` writes mlp_float32.snr.json).
+EXPLORER = ["compare", str(INT8), str(F32), "-d", str(X_PATH), "--no-speed", "--explorer", "{o}"]
 
 
 #: A child run in another folder still imports this checkout's tflkit (as from the checkout).
@@ -358,6 +382,38 @@ def test_a_special_file_as_an_output(cli: Cli, tmp_path: Path, command: str, kin
     assert result.stdout == ""  # refused before the work
 
 
+@pytest.mark.parametrize("kind", sorted(set(SPECIAL) - {"directory"}))
+def test_a_special_file_as_the_explorer_folder(cli: Cli, tmp_path: Path, kind: str) -> None:
+    target = make_bad(tmp_path, kind, "")
+    result = invoke(cli, tmp_path, EXPLORER, True, o=target)
+    line = refused(result, target)
+    assert line.endswith("expected a directory"), line
+    assert result.stdout == ""  # refused before the work
+
+
+def test_a_file_on_the_way_to_the_explorer_folder(cli: Cli, tmp_path: Path) -> None:
+    """``--explorer file/nodes``: the folder cannot be made; said before the work."""
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "file").write_text("keep me")
+    target = tmp_path / "bad" / "file" / "nodes"
+    result = invoke(cli, tmp_path, EXPLORER, False, o=target)
+    assert refused(result, target).endswith(f"{tmp_path / 'bad' / 'file'} is not a directory")
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_a_special_file_in_the_explorer_folder(cli: Cli, tmp_path: Path, kind: str) -> None:
+    """Where a node-data file goes: refused before any of the four files is written (the names
+    come from the comparison, so after it: the report is shown, then the error, exit 2)."""
+    folder = tmp_path / "bad" / "nodes"
+    folder.mkdir(parents=True)
+    target = folder / "mlp_float32.snr.json"
+    SPECIAL[kind](target)
+    result = invoke(cli, tmp_path, EXPLORER, True, o=folder)
+    refused(result, target)
+    assert "mlp_float32" in result.stdout  # the work is not lost
+
+
 # ---------------------------------------------------------------- the Python API
 
 
@@ -467,16 +523,25 @@ def test_api_bad_arrays_in_memory() -> None:
 @pytest.mark.parametrize("kind", sorted(SPECIAL))
 def test_api_special_file_as_an_output(tmp_path: Path, kind: str) -> None:
     conversion = tflkit.convert(F32, "weight-only-int8")
+    comparison = tflkit.compare([INT8, F32], X[:8], speed=False, per_tensor=True)
     calls: dict[str, Callable[[Path], Any]] = {
         "run": lambda o: tflkit.run(INT8, X, output=o),
         "Conversion.save": lambda o: conversion.save(o, force=True),
+        "Conversion.to_html": lambda o: conversion.to_html(o, source=str(F32), output=None),
+        "Comparison.to_html": lambda o: comparison.to_html(o),
+        "Comparison.to_explorer-folder": lambda o: comparison.to_explorer(o),
+        "Comparison.to_explorer-file": lambda o: comparison.to_explorer(o.parent),
         "write_snapshot": lambda o: write_snapshot(INT8, o),
         "assert_matches_snapshot-update": lambda o: assert_matches_snapshot(INT8, o, update=True),
     }
     for name, call in calls.items():
         errors = (TflkitError, AssertionError) if name.startswith("assert") else (TflkitError,)
+        if name == "Comparison.to_explorer-folder" and kind == "directory":
+            continue  # a folder is what it takes
         target = tmp_path / "bad" / f"{name}.out"
-        target.parent.mkdir(exist_ok=True)
+        if name == "Comparison.to_explorer-file":  # where its first file goes
+            target = tmp_path / "bad" / "nodes" / "mlp_float32.snr.json"
+        target.parent.mkdir(exist_ok=True, parents=True)
         SPECIAL[kind](target)
         with untouched(tmp_path):
             api_refused(target, errors, call, target)

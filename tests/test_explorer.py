@@ -269,3 +269,28 @@ def test_readme_commands_and_what_the_picture_shows(cli: Cli, tmp_path: Path) ->
     order = sorted(snr, key=lambda k: snr[k]["value"])
     assert "/conv2_1/" in order[0] and "/conv1_1/" in order[-1]
     assert (tmp_path / "nodes" / "outlier_cnn_float32.range.json").is_file()
+
+
+def test_shards_are_refused_naming_the_option_given(cli: Cli, tmp_path: Path) -> None:
+    """Streamed shards have no per-tensor errors: ``--explorer`` is named, not the
+    ``--per-tensor`` it implies; the library names only the arguments that came."""
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "part0.npy").write_bytes((FIXTURES / DATA).read_bytes())
+    out = tmp_path / "nodes"
+    models = [need_fixture(FLOAT), need_fixture(INT8)]
+    got = cli.invoke("compare", *models, "--data", shards, "--no-speed", "--explorer", out)
+    assert got.exit_code == 2 and got.stdout == "", got.output
+    lines = got.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tflkit: error: --explorer needs per-tensor")
+    assert "--per-tensor" not in lines[0] and str(shards) in lines[0]
+    assert not out.exists()
+    got = cli.invoke("compare", *models, "--data", shards, "--no-speed", "--per-tensor")
+    assert got.stderr.splitlines() == [
+        "tflkit: error: shards in --data stream through tflite models only: leave out --per-tensor"
+    ]
+    from tflkit.comparison import compare_files
+
+    with pytest.raises(tflkit.InputError) as info:
+        compare_files(models, shards, speed=False, per_tensor=True, samples=8)
+    assert str(info.value).endswith("leave out per_tensor=True and samples=")

@@ -356,6 +356,44 @@ OUTPUT_COMMANDS = {
     "snapshot": ["snapshot", str(INT8), "-o", "{out}"],
     "snapshot-force": ["snapshot", str(INT8), "-o", "{out}", "--force"],
     "compare-plot": ["compare", str(INT8), str(INT8), "-d", str(X), "--plot", "{out}"],
+    "compare-html": [
+        "compare",
+        str(INT8),
+        str(INT8),
+        "-d",
+        str(X),
+        "--no-speed",
+        "--html",
+        "{out}",
+    ],
+    "convert-html": [
+        "convert",
+        str(FLOAT32),
+        "--to",
+        "weight-only-int8",
+        "-o",
+        "{tmp}/c.tflite",
+        "--html",
+        "{out}",
+        "--force",
+    ],  # fmt: skip
+    "compare-explorer": [
+        "compare",
+        str(INT8),
+        str(FLOAT32),
+        "-d",
+        str(X),
+        "--no-speed",
+        "--explorer",
+        "{out}",
+    ],  # fmt: skip
+}
+#: What an output is called in the messages (``plot p.png is a ...``); else ``output``.
+OUTPUT_NAMES = {
+    "compare-plot": "plot",
+    "compare-html": "report",
+    "convert-html": "report",
+    "compare-explorer": "explorer",
 }
 
 
@@ -366,12 +404,13 @@ def test_a_device_node_output_is_refused_and_stays_a_device(
     if name == "compare-plot":
         pytest.importorskip("matplotlib")
     dev = char_device(tmp_path)
-    args = [a.format(out=dev) for a in OUTPUT_COMMANDS[name]]
+    args = [a.format(out=dev, tmp=tmp_path) for a in OUTPUT_COMMANDS[name]]
     result = cli.invoke(*args)
     assert result.exit_code == 2, result.output
+    expected = "a directory" if name == "compare-explorer" else "a regular file"
     assert result.stderr.splitlines() == [
-        f"tflkit: error: {'plot' if 'plot' in name else 'output'} {dev} is a character "
-        "device, expected a regular file"
+        f"tflkit: error: {OUTPUT_NAMES.get(name, 'output')} {dev} is a character "
+        f"device, expected {expected}"
     ]
     assert result.stdout == ""  # refused before the work: nothing computed, nothing shown
     assert is_char_device(dev) and leftovers(tmp_path) == []
@@ -384,9 +423,18 @@ def test_an_output_in_a_missing_folder_fails_before_the_work(
     if name == "compare-plot":
         pytest.importorskip("matplotlib")
     out = tmp_path / "missing_dir" / "out.bin"
-    result = cli.invoke(*[a.format(out=out) for a in OUTPUT_COMMANDS[name]])
+    result = cli.invoke(*[a.format(out=out, tmp=tmp_path) for a in OUTPUT_COMMANDS[name]])
     if name.startswith("snapshot"):  # a snapshot's folder is made (tests/snapshots/...)
         assert result.exit_code == 0 and out.is_file(), result.output
+        return
+    if name == "compare-explorer":  # the node-data folder is made, with its parents
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in out.iterdir()) == [
+            "mlp_float32.max_abs.json",
+            "mlp_float32.rmse.json",
+            "mlp_float32.snr.json",
+            "mlp_int8.range.json",
+        ]
         return
     assert result.exit_code == 2, result.output
     line = result.stderr.strip()
@@ -412,6 +460,57 @@ def test_compare_prints_the_report_when_the_plot_cannot_be_written(
     doc = json.loads(result.stdout)  # the work is not lost
     assert [m["name"] for m in doc["models"]] == ["mlp_int8", "mlp_float32"]
     assert result.stderr.splitlines()[-1] == f"tflkit: error: {plot}: no space left on device"
+
+
+def test_compare_prints_the_report_when_the_explorer_files_cannot_be_written(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tflkit._results import Comparison
+
+    nodes = tmp_path / "nodes"
+
+    def disk_full(self: Any, directory: Any) -> None:  # the disk fills up meanwhile
+        raise OSError(errno.ENOSPC, "No space left on device", os.fspath(directory))
+
+    monkeypatch.setattr(Comparison, "to_explorer", disk_full)
+    result = cli.invoke(
+        "compare", INT8, FLOAT32, "-d", X, "--no-speed", "--explorer", nodes, "--json"
+    )
+    assert result.exit_code == 2, result.output
+    doc = json.loads(result.stdout)  # the work is not lost; no file listed as written
+    assert [m["name"] for m in doc["models"]] == ["mlp_int8", "mlp_float32"]
+    assert "explorer" not in doc
+    assert result.stderr.splitlines()[-1] == f"tflkit: error: {nodes}: no space left on device"
+
+
+@pytest.mark.parametrize(
+    "name", ["compare-plot", "compare-html", "convert-html", "compare-explorer"]
+)
+def test_an_output_in_a_read_only_folder_fails_before_the_work(
+    tmp_path: Path, cli: Cli, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if name == "compare-plot":
+        pytest.importorskip("matplotlib")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    real_access = os.access
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        # root writes into read-only folders: answer for the folder as for any other user
+        if os.path.abspath(os.fspath(path)) == str(folder) and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    try:
+        out = folder / "out"
+        result = cli.invoke(*[a.format(out=out, tmp=tmp_path) for a in OUTPUT_COMMANDS[name]])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.splitlines() == [f"tflkit: error: {out}: permission denied"]
+        assert result.stdout == "" and os.listdir(folder) == []
+    finally:
+        folder.chmod(0o700)
 
 
 def test_convert_treats_a_dangling_symlink_as_existing(tmp_path: Path, cli: Cli) -> None:

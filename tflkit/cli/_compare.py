@@ -174,14 +174,17 @@ def compare(
     for note in notes:  # a .npz key that names no input: fed anyway, say which array went where
         typer.echo(f"tflkit: note: {cli_text(note)}", err=True)
     written = None
-    if explorer is not None:  # before the report: --json lists the files
-        written = [f.to_dict() for f in result.to_explorer(explorer)]
     failed: Exception | None = None
+    if explorer is not None:  # before the report: --json lists the files
+        try:
+            written = [f.to_dict() for f in result.to_explorer(explorer)]
+        except (TflkitError, OSError) as exc:  # the disk filled up: the report still shown
+            failed = exc
     if html is not None:  # before the output: --json names a file that is there
         try:
             result.to_html(html)
         except (TflkitError, OSError) as exc:  # the disk filled up: the report still shown
-            failed, html = exc, None
+            failed, html = failed or exc, None
     _show(result, plot, json_, markdown, html, written)
     if failed is not None:
         raise failed
