@@ -248,6 +248,44 @@ def test_a_failed_write_names_the_target_and_leaves_the_old_file(tmp_path: Path)
     assert leftovers(tmp_path) == []
 
 
+def test_a_set_of_files_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``atomic_write_all``, and ``Comparison.to_explorer`` with it: the disk fills up at the
+    third file's fsync; nothing is renamed, the old file stays, no temporary file is left."""
+    from tflkit._files import atomic_write_all
+
+    old = tmp_path / "a.json"
+    old.write_bytes(b"old")
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    files = [tmp_path / n for n in ("a.json", "b.json", "c.json")]
+    with pytest.raises(OSError) as info:
+        atomic_write_all([(f, _write(b"new")) for f in files])
+    assert info.value.errno == errno.ENOSPC and info.value.filename == os.fspath(files[2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+    assert old.read_bytes() == b"old"
+
+    comparison = tflkit.compare([FLOAT32, INT8], np.load(X)[:8], speed=False, per_tensor=True)
+    nodes = tmp_path / "nodes"
+    nodes.mkdir()
+    (nodes / "mlp_int8.snr.json").write_bytes(b"old")
+    calls.clear()
+    with pytest.raises(OSError, match="No space left"):
+        comparison.to_explorer(nodes)
+    assert sorted(p.name for p in nodes.iterdir()) == ["mlp_int8.snr.json"]
+    assert (nodes / "mlp_int8.snr.json").read_bytes() == b"old"
+    monkeypatch.undo()
+    assert len(comparison.to_explorer(nodes)) == 4  # and with room on the disk, all four
+
+
 def test_a_read_only_folder_is_named_not_the_temporary_file(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()

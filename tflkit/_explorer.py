@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -189,24 +189,28 @@ def documents(c: Comparison) -> list[tuple[str, str, str, dict[str, Any], tuple[
 
 
 def write_explorer(c: Comparison, directory: str | os.PathLike[str]) -> list[ExplorerFile]:
-    """Write the node-data files of ``c`` into ``directory`` (made if missing); each file is
-    written to a temporary name and renamed, after every document was built."""
-    from tflkit._files import atomic_write, require_directory, require_writable
+    """Write the node-data files of ``c`` into ``directory`` (made if missing), all or none:
+    every document is built, then every file written to a temporary name, then all renamed
+    (``atomic_write_all``): a full disk leaves every file in it as it was."""
+    from tflkit._files import atomic_write_all, require_directory, require_writable
 
     require_directory(directory, "explorer")
     docs = documents(c)  # everything computed before the first byte is written
     folder = os.fspath(directory)
-    os.makedirs(folder, exist_ok=True)
+    data = [json.dumps(d[3], indent=1, allow_nan=False).encode() + b"\n" for d in docs]
     paths = [os.path.join(folder, d[0]) for d in docs]
-    for path in paths:  # a target that is a folder or a FIFO: refused before any is written
+    os.makedirs(folder, exist_ok=True)
+    for path in paths:  # a target that is a folder or a FIFO: named as what it is for
         require_writable(path, "explorer file")
-    written: list[ExplorerFile] = []
-    for path, (_, model, metric, doc, left) in zip(paths, docs, strict=True):
-        data = json.dumps(doc, indent=1, allow_nan=False).encode() + b"\n"
 
-        def write(f: IO[bytes], data: bytes = data) -> None:
-            f.write(data)
+    def writer(b: bytes) -> Callable[[IO[bytes]], None]:
+        def write(f: IO[bytes]) -> None:
+            f.write(b)
 
-        atomic_write(path, write)
-        written.append(ExplorerFile(path, model, metric, len(doc["results"]), left))
-    return written
+        return write
+
+    atomic_write_all([(path, writer(b)) for path, b in zip(paths, data, strict=True)])
+    return [
+        ExplorerFile(path, model, metric, len(doc["results"]), left)
+        for path, (_, model, metric, doc, left) in zip(paths, docs, strict=True)
+    ]

@@ -8,7 +8,8 @@ and checks the opened file again (``O_NONBLOCK``, so a FIFO swapped in meanwhile
 Writing: ``require_writable`` checks an output location before the work starts (its folder
 exists, the target is not a device, FIFO, socket or directory); ``atomic_write`` writes a
 temporary file in the target's folder, fsyncs it, renames it over the target and fsyncs the
-folder. Messages name the user's path, never the temporary file.
+folder; ``atomic_write_all`` does so for files that belong together, renaming none until
+all are written. Messages name the user's path, never the temporary file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from tflkit.errors import InputError
@@ -25,6 +26,7 @@ from tflkit.errors import InputError
 __all__ = [
     "DEFAULT_UMASK",
     "atomic_write",
+    "atomic_write_all",
     "current_umask",
     "file_kind",
     "open_regular",
@@ -226,13 +228,50 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         OSError: the file cannot be written; its ``filename`` is ``path``, never the
             temporary name.
     """
+    atomic_write_all([(path, write)])
+
+
+def atomic_write_all(
+    files: Sequence[tuple[str | os.PathLike[str], Callable[[IO[bytes]], None]]],
+) -> None:
+    """``atomic_write`` for a set of files that belong together (``--explorer``'s node data):
+    every one is written to its temporary file first, and only when all of them are whole
+    are they renamed into place; a failure before that (a full disk) leaves every target as it
+    was and no temporary file. Raises as ``atomic_write``, naming the target that failed."""
+    targets = [os.fspath(path) for path, _ in files]
+    for target in targets:
+        require_writable(target)
+    temps: list[str] = []
+    try:
+        for target, (_, write) in zip(targets, files, strict=True):
+            temps.append(_temporary(target, write))
+        for target in targets:  # again just before the renames: never over a device
+            kind = _existing_kind(target)
+            if kind is not None:
+                raise _refusal(target, "output", kind)
+        for tmp, target in zip(temps, targets, strict=True):
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _renamed(exc, target) from exc
+    except BaseException:
+        for tmp in temps:  # those renamed are gone already
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for directory in dict.fromkeys(os.path.dirname(t) or "." for t in targets):
+        _fsync_directory(directory)
+
+
+def _temporary(target: str, write: Callable[[IO[bytes]], None]) -> str:
+    """A new temporary file next to ``target`` holding what ``write`` wrote, fsynced, with the
+    usual permissions; its name. Nothing is left when it fails."""
     import tempfile  # here: reading a model (``inspect --json``) does not need it
 
-    target = os.fspath(path)
-    require_writable(target)
-    directory = os.path.dirname(target) or "."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tflkit-", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(
+            prefix=".tflkit-", suffix=".tmp", dir=os.path.dirname(target) or "."
+        )
     except OSError as exc:
         raise _renamed(exc, target) from exc
     try:
@@ -241,17 +280,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             f.flush()
             os.fchmod(f.fileno(), 0o666 & ~current_umask())
             os.fsync(f.fileno())
-        kind = _existing_kind(target)  # again just before the rename: never over a device
-        if kind is not None:
-            raise _refusal(target, "output", kind)
-        os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise _renamed(exc, target) from exc
         raise
-    _fsync_directory(directory)
+    return tmp
 
 
 def _renamed(exc: OSError, target: str) -> OSError:
