@@ -309,14 +309,14 @@ XDIST_GROUPS: dict[str, str] = {
     # headless Chromium (/dev/shm, a DevTools port) and a Model Explorer server on a port
     "test_html_browser": _MACHINE,
     "test_explorer_browser": _MACHINE,
-    # one expensive fixture for the whole module: Vela on every fixture and accelerator
-    # (session-scoped, itself a pool of both CPUs), Vela on every case, TFLM's probe of every
-    # fixture (functools.cache, asked by four tests a fixture), Keras models converted once
+    # one expensive fixture for the whole module, which each worker would build: Vela on every
+    # fixture and accelerator (session-scoped, itself a pool of both CPUs), Vela on every case,
+    # TFLM's probe of every fixture (functools.cache, asked by four tests a fixture), QAT models
+    # trained in a child. (Modules whose fixtures cost a second or two stay spread.)
     "test_target_ethos_u": "test_target_ethos_u",
     "test_ethos_u_kinds": "test_ethos_u_kinds",
     "test_target_tflm": "test_target_tflm",
-    "test_convert": "test_convert",
-    "test_convert_quiet": "test_convert_quiet",
+    "test_qat_sources": "test_qat_sources",
 }
 
 
