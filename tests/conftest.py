@@ -282,3 +282,64 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     for name, value in TERMINAL.items():
         monkeypatch.setenv(name, value)
     return Cli()
+
+
+# ---------------------------------------------------------------- xdist groups
+# The suite runs on 2 xdist workers (`-n 2 --dist loadgroup`, pyproject's addopts; `-n 0` runs it
+# in one process). Tests of a module named here run on one worker, one after another: the
+# modules of a group share something beyond a test's own temp dir, or would pay twice for an
+# expensive fixture if the two workers split them. The test modules themselves are unmarked.
+_MACHINE = "machine"  # machine-wide state: Ray, /dev/shm, Chromium, local servers
+XDIST_GROUPS: dict[str, str] = {
+    # test_isolated's `no_leaks` compares the whole of /dev/shm before and after each test:
+    # whatever else writes there meanwhile fails it (Ray's object store, the semaphores of a
+    # multiprocessing pool, Chromium)
+    "test_isolated": _MACHINE,
+    # Ray: test_ray's own `ray.init(address="local")` and a child's 2-CPU Ray, test_ray_cluster's
+    # `ray start --head`, the CLI's `--ray` in test_stream and test_isolated; each takes both
+    # CPUs and writes /dev/shm and /tmp/ray. test_imports and test_bad_input_matrix import or
+    # run Ray-backed paths in children.
+    "test_ray": _MACHINE,
+    "test_ray_cluster": _MACHINE,
+    "test_stream": _MACHINE,
+    "test_imports": _MACHINE,
+    "test_bad_input_matrix": _MACHINE,
+    # a `multiprocessing` spawn pool: semaphores in /dev/shm
+    "test_runner": _MACHINE,
+    # headless Chromium (/dev/shm, a DevTools port) and a Model Explorer server on a port
+    "test_html_browser": _MACHINE,
+    "test_explorer_browser": _MACHINE,
+    # one expensive fixture for the whole module, which each worker would build: Vela on every
+    # fixture and accelerator (session-scoped, itself a pool of both CPUs), Vela on every case,
+    # TFLM's probe of every fixture (functools.cache, asked by four tests a fixture), QAT models
+    # trained in a child. (Modules whose fixtures cost a second or two stay spread.)
+    "test_target_ethos_u": "test_target_ethos_u",
+    "test_ethos_u_kinds": "test_ethos_u_kinds",
+    "test_target_tflm": "test_target_tflm",
+    "test_qat_sources": "test_qat_sources",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which starts the workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """One process, no workers, where workers would defeat the run: ``-s`` (a worker's fds 0-2
+    are not the terminal: test_any_machine runs `pytest -s` in a pseudo-terminal to test what
+    rich reads from them), ``--pdb``, and a pytest started inside a worker (test_any_machine's
+    child pytest in a copy of the checkout: no workers of workers)."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    nested = "PYTEST_XDIST_WORKER" in os.environ
+    if config.getoption("capture") == "no" or config.getoption("usepdb") or nested:
+        config.option.numprocesses = 0
+        config.option.dist = "no"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test of an XDIST_GROUPS module ``xdist_group(<group>)`` (a no-op without
+    workers; left out under ``-p no:xdist``, where the mark is unknown)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = XDIST_GROUPS.get(item.path.stem)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
