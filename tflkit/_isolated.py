@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._batching import Batcher
 from tflkit._interpreter import RuntimeGuard
 from tflkit.errors import RuntimeCrashError, TflkitError, caller_stacklevel
 from tflkit.model import Model, Tensor
@@ -51,6 +53,13 @@ _OPEN, _ALLOCATE, _INVOKE, _IDLE = 1, 2, 3, 4
 _HEADER = 64  # byte 0: the phase; arrays start here, 64-byte aligned
 _MIN_ARENA = 1 << 20
 _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading the model)
+#: Seconds each side polls for the other's next message (the caller for a reply, the child for
+#: the next command) before it sleeps in the kernel. A process asleep on an idle core costs
+#: ~100-150 us to wake on a virtual machine (the vCPU halts and the host must run it again):
+#: twice per call, that was most of the ~300 us a call added on the idle machine. Polling
+#: yields the core at each turn (sched_yield), so on a loaded machine whoever else waits for
+#: it runs; none when this process may use one CPU only (the two processes share it).
+SPIN = 0.002
 
 # A layout entry: (offset in the arena, dtype str, shape), or ("inline", array) for arrays
 # that cannot live in shared memory (object dtype: strings).
@@ -128,11 +137,14 @@ class _Channel:
         if data:
             self.sock.sendall(data)
 
-    def recv(self, *, fds: bool = False) -> tuple[Any, list[int]]:
+    def recv(self, *, fds: bool = False, spin: float = 0.0) -> tuple[Any, list[int]]:
         """The next message and the file descriptors that came with it; EOFError when the other
-        end is gone."""
+        end is gone. ``spin``: poll for it this many seconds (yielding the core between polls)
+        before sleeping in the kernel (see ``SPIN``)."""
         got: list[int] = []
         have, need = 0, 4
+        flags = socket.MSG_DONTWAIT if spin > 0 else 0
+        deadline = 0.0
         while True:
             if have >= 4 and need == 4:
                 need = 4 + struct.unpack_from("<I", self.buf)[0]
@@ -141,13 +153,24 @@ class _Channel:
             if have >= need:
                 break
             with memoryview(self.buf) as whole, whole[have:] as view:
-                if fds:
-                    n, anc, _, _ = self.sock.recvmsg_into([view], self.anc)
-                    for level, kind, data in anc:
-                        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                            got += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
-                else:
-                    n = self.sock.recv_into(view)
+                try:
+                    if fds:
+                        n, anc, _, _ = self.sock.recvmsg_into([view], self.anc, flags)
+                        for level, kind, data in anc:
+                            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                                got += struct.unpack(
+                                    f"{len(data) // 4}i", data[: len(data) // 4 * 4]
+                                )
+                    else:
+                        n = self.sock.recv_into(view, 0, flags)
+                except BlockingIOError:  # nothing yet: poll again, or sleep after the spin
+                    now = time.perf_counter()
+                    if not deadline:
+                        deadline = now + spin
+                    elif now > deadline:
+                        flags = 0
+                    os.sched_yield()  # a loaded core goes to whoever waits for it
+                    continue
             if n == 0:
                 raise EOFError
             have += n
@@ -213,6 +236,16 @@ class _Child:
         self.close_arena()
 
 
+def _spin() -> float:
+    """How long to poll for a message before sleeping (``SPIN``); 0 when this process may run
+    on one CPU only: the other process needs that CPU to answer."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS has no affinity
+        cpus = os.cpu_count() or 1
+    return SPIN if cpus > 1 else 0.0
+
+
 def _child_env() -> dict[str, str]:
     """The caller's environment, with this tflkit first on the path: the child imports the
     same copy (a checkout, a worktree) whatever the working directory."""
@@ -254,6 +287,7 @@ class IsolatedSession:
         self.in_shapes: list[tuple[int, ...] | None] = [None] * len(self.inputs)
         #: Child processes started so far (1 + restarts).
         self.starts = 0
+        self._spin = 0.0
         self._child = _Child()
         self._finalizer = weakref.finalize(self, self._child.shutdown)
         try:
@@ -278,9 +312,10 @@ class IsolatedSession:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         model_fd = -1
         try:
-            # The Model, pickled (its bytes too when it was loaded from bytes), crosses through
-            # memory, not the socket: the child need not parse the file again (~0.1 s)
-            data = pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+            # The Model and the inputs the Runner resolved (its signature's subgraph), pickled
+            # (the bytes too when the model came as bytes), cross through memory, not the
+            # socket: the child neither parses the file again (~0.1 s) nor derives the inputs
+            data = pickle.dumps((self.model, self.inputs), protocol=pickle.HIGHEST_PROTOCOL)
             model_fd = _anonymous_file(len(data))
             with mmap.mmap(model_fd, len(data)) as m:
                 m[:] = data
@@ -303,10 +338,11 @@ class IsolatedSession:
                 os.close(model_fd)
         child.sock = mine
         child.chan = _Channel(mine)
+        self._spin = _spin()
         self._call(
             "open",
             [],
-            (source, len(data), child.size, self.num_threads, self.signature_key),
+            (source, len(data), child.size, self.num_threads, self.signature_key, self._spin),
             timeout=_START_TIMEOUT,
         )
 
@@ -370,7 +406,7 @@ class IsolatedSession:
             while True:
                 if timeout is not None and not _readable(child.sock, timeout):
                     raise TimeoutError  # pragma: no cover - a child that never answers
-                reply, _ = chan.recv()
+                reply, _ = chan.recv(spin=self._spin)
                 if reply[0] != "grow":
                     break
                 child.resize(reply[1])  # outputs larger than the arena: again, in a new one
@@ -398,6 +434,18 @@ class IsolatedSession:
             self._start()
         else:
             self._call("reset", [])
+
+    def run_batch(self, batcher: Batcher, feeds: list[Array], n: int | None) -> list[Array]:
+        """``batcher.run(feeds, n)`` in one round trip: the whole batch crosses once and a
+        Batcher in the child with this one's settings runs it there (the same code as in
+        process: chunks, padding, auto batching's timing); what that Batcher decided comes
+        back into ``batcher``."""
+        b = batcher
+        settings = (b.batching, b.batch_size, b.batch_axis, b.fixed, b.stateful, b.signature)
+        outs, (b.decided, b.choices) = self._call(
+            "batch", feeds, (n, settings, b.decided, b.choices)
+        )
+        return outs  # type: ignore[no-any-return]
 
     def invoke(self, feeds: list[Array]) -> list[Array]:
         outs, _ = self._call("invoke", feeds)
@@ -438,6 +486,8 @@ class _Server:
         self.buf: mmap.mmap | None = None
         self.session: Any = None
         self.pending: list[Array] = []  # outputs kept until they fit the arena
+        self.batcher: Batcher | None = None
+        self.spin = 0.0
         self.extra: Any = None
         self.caught: list[tuple[type[Warning], str]] = []
 
@@ -451,20 +501,17 @@ class _Server:
         self.buf = mmap.mmap(self.arena_fd, size)
         os.close(self.arena_fd)
 
-    def open(self, source: Any, n: int, size: int, num_threads: Any, key: Any) -> None:
+    def open(self, source: Any, n: int, size: int, num_threads: Any, key: Any, spin: float) -> None:
         from tflkit._interpreter import Session
         from tflkit.loader import interpreter_source
 
         self.map(size)
+        self.spin = spin
         with mmap.mmap(self.model_fd, n, prot=mmap.PROT_READ) as m:
-            model = pickle.loads(m)
+            model, inputs = pickle.loads(m)
         os.close(self.model_fd)
         if source is None:  # the bytes the caller's Model was loaded from
             source = interpreter_source(model)
-        sig = model.signature(key) if key is not None else None
-        if sig is None:
-            sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
-        sg = model.subgraphs[sig.subgraph_index if sig is not None else 0]
         server = self
 
         class ChildSession(Session):
@@ -485,7 +532,7 @@ class _Server:
                     server.phase(_INVOKE)
 
         self.session = ChildSession(
-            model, source, sg.input_tensors, num_threads=num_threads, signature_key=key
+            model, source, inputs, num_threads=num_threads, signature_key=key
         )
 
     def handle(self, command: str, layout: list[Any], args: tuple[Any, ...]) -> Any:
@@ -497,6 +544,8 @@ class _Server:
         assert self.buf is not None
         arrays = _read(self.buf, layout, copy=False)
         self.phase(_INVOKE)
+        if command == "batch":
+            return self.run_batch(arrays, *args)
         if command == "invoke_one":
             return [session.invoke_one(arrays[0], args[0])], None
         if command == "invoke":
@@ -517,6 +566,30 @@ class _Server:
             session.open()
             return [], None
         raise ValueError(f"unknown command {command!r}")  # pragma: no cover
+
+    def run_batch(
+        self,
+        feeds: list[Array],
+        n: int | None,
+        settings: tuple[Any, ...],
+        decided: str | None,
+        choices: dict[int, str],
+    ) -> Any:
+        """The caller's ``Batcher.run`` here: a Batcher with its settings on this Session."""
+        b = self.batcher
+        batching, size, axis, fixed, stateful, signature = settings
+        if b is None or (b.batch_axis, b.fixed, b.stateful, b.signature) != settings[2:]:
+            b = self.batcher = Batcher(
+                self.session,
+                batching=batching,
+                batch_size=size,
+                batch_axis=axis,
+                fixed=fixed,
+                stateful=stateful,
+                signature=signature,
+            )
+        b.batching, b.batch_size, b.decided, b.choices = batching, size, decided, choices
+        return b.run(feeds, n), (b.decided, b.choices)
 
     def reply_outputs(self) -> Any:
         """The pending outputs in the arena, or ("grow", bytes) when they do not fit."""
@@ -545,7 +618,7 @@ class _Server:
         chan = self.chan
         while True:
             try:
-                (command, layout, args, arena), fds = chan.recv(fds=True)
+                (command, layout, args, arena), fds = chan.recv(fds=True, spin=self.spin)
             except (EOFError, OSError):
                 return
             if arena is not None:  # a new arena came with the command
