@@ -137,6 +137,7 @@ class _Channel:
         self.buf = bytearray(1 << 16)
         self.anc = socket.CMSG_SPACE(struct.calcsize("i"))
         self.calm_after = 0.0  # no polling before this time (perf_counter): the CPU is busy
+        self.checked = 0.0  # when to read the machine's load again
 
     def send(self, obj: Any, fds: Sequence[int] = ()) -> None:
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -177,8 +178,10 @@ class _Channel:
                     now = clock()
                     if not deadline:
                         deadline = now + spin
-                        if now > self.calm_after and _crowded():
-                            self.calm_after = now + _RECHECK
+                        if now > self.checked:  # at most every _RECHECK seconds
+                            self.checked = now + _RECHECK
+                            if _crowded():
+                                self.calm_after = self.checked
                     if now > deadline or now < self.calm_after:
                         flags = 0
                         continue
