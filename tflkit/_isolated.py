@@ -3,12 +3,15 @@
 
 ``IsolatedSession`` stands where a Runner's ``_interpreter.Session`` stands and has its methods
 (``invoke``, ``invoke_one``, ``per_sample``, ``run_signature``, ``time_invoke``, ``all_tensors``,
-``open``): the Runner's feeds, batching and (de)quantization stay in the caller, only the
-runtime's calls cross. The child is ``python -m tflkit._isolated``, started with ``subprocess``
-(never a fork of a process that may hold threads, and unlike multiprocessing's "spawn" it does
-not re-import the caller's ``__main__``). Arrays cross through one shared-memory arena (an
-anonymous ``memfd``, a deleted temporary file where there is none), which both processes map: a
-socket carries only small pickled control messages, and the arena's file descriptor. An
+``open``), plus ``run_batch``: a predict's whole batch crosses once, and a ``Batcher`` in the
+child with the Runner's settings runs it there (the same code as in process: chunks, padding,
+auto batching's timing), so a call costs the in-process work plus one round trip. The Runner's
+feeds and (de)quantization stay in the caller. The child is ``python -m tflkit._isolated``,
+started with ``subprocess`` (never a fork of a process that may hold threads, and unlike
+multiprocessing's "spawn" it does not re-import the caller's ``__main__``). Arrays cross
+through one shared-memory arena (an anonymous ``memfd``, a deleted temporary file where there
+is none), which both processes map: a socket carries only small pickled control messages, and
+the arena's file descriptor. An
 unnamed arena cannot outlive the processes that map it: nothing is left in ``/dev/shm``, even
 when the caller is killed, and no resource-tracker process is started.
 
