@@ -11,9 +11,10 @@ started with ``subprocess`` (never a fork of a process that may hold threads, an
 multiprocessing's "spawn" it does not re-import the caller's ``__main__``). Arrays cross
 through one shared-memory arena (an anonymous ``memfd``, a deleted temporary file where there
 is none), which both processes map: a socket carries only small pickled control messages, and
-the arena's file descriptor. An
-unnamed arena cannot outlive the processes that map it: nothing is left in ``/dev/shm``, even
-when the caller is killed, and no resource-tracker process is started.
+the arena's file descriptor. An unnamed arena cannot outlive the processes that map it:
+nothing is left in ``/dev/shm``, even when the caller is killed, and no resource-tracker
+process is started. Each side polls for the other's message a short while before sleeping
+(``SPIN``), unless the machine is busy.
 
 What the child was doing when it died is byte 0 of the arena (``PHASES``), written before each
 runtime call: the error names the signal, the model and that call. The operator is not named:
