@@ -1,17 +1,17 @@
 """Benchmark isolated runs (issue 23): `Runner(isolated=True).predict` against the in-process
 Runner on the int8 MLP, and the child's start-up.
 
-    python bench/isolated_bench.py [--repeat 9] [--threads 2] [--model fixtures/mlp_int8.tflite]
+    python bench/isolated_bench.py [--repeat 15] [--threads 2] [--poll 0.002] [--model M]
 
 In one process, for each batch size, three Runners are timed interleaved in rotating order:
-in process, isolated, and isolated with its polling off (``_isolated.SPIN = 0``: both sides
-sleep in the kernel at once, as before the poll was added); each run repeats the call for
-about 20 ms. Printed: the median of --repeat runs (seconds per call), the ratio isolated /
-in-process and the time added per call, of the medians and of the best runs (noise only ever
-adds time: on a loaded machine the best runs are the steadier figure), the same ratios without
-polling, and the CPU time a call costs (in process; isolated: both processes, polling
-included), from /proc/PID/task/*/schedstat over 200 calls. The load average is printed before
-and after: other work on the machine moves every figure.
+in process, isolated (default: ``_isolated.SPIN = 0``, each side sleeps in the kernel while it
+waits for the other), and isolated polling for --poll seconds (default 2 ms) before sleeping;
+each run repeats the call for about 20 ms. Printed: the median of --repeat runs (seconds per
+call), the ratio isolated / in-process and the time added per call, of the medians and of the
+best runs (noise only ever adds time: on a loaded machine the best runs are the steadier
+figure), the same ratios with polling, and the CPU time a call costs (in process; isolated,
+default: both processes) from /proc/PID/task/*/schedstat over 200 calls. The load average is
+printed before and after: other work on the machine moves every figure.
 Start-up: `Runner(path, isolated=True)` (the child started, the model opened and allocated in
 it) and the first call after `close()` (a restart), medians of --repeat, beside the in-process
 `Runner(path)`.
@@ -75,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--poll", type=float, default=0.002, help="SPIN of the poll column (s)")
     parser.add_argument("--model", type=Path, default=ROOT / "fixtures" / "mlp_int8.tflite")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -83,10 +84,10 @@ def main() -> None:
 
     here = tflkit.Runner(path, num_threads=args.threads)
     there = tflkit.Runner(path, num_threads=args.threads, isolated=True)
-    spin, _isolated.SPIN = _isolated.SPIN, 0.0  # the same without polling: a child of its own
-    asleep = tflkit.Runner(path, num_threads=args.threads, isolated=True)
+    spin, _isolated.SPIN = _isolated.SPIN, args.poll  # the same, polling: a child of its own
+    polling = tflkit.Runner(path, num_threads=args.threads, isolated=True)
     _isolated.SPIN = spin
-    runners = [("in-process", here), ("isolated", there), ("no poll", asleep)]
+    runners = [("in-process", here), ("isolated", there), ("poll", polling)]
     rng = np.random.default_rng(0)
     n_in = int(np.prod(here.inputs[0].shape[1:]))
     rows = []
@@ -110,17 +111,17 @@ def main() -> None:
     print(f"{path.name}, threads={args.threads}, median of {args.repeat} interleaved runs")
     print(
         f"{'batch':>6} {'in-process':>11} {'isolated':>10} {'ratio':>6} {'added':>8}"
-        f" {'best':>6} | {'no poll':>6} {'best':>6} | cpu: {'in':>6} {'iso':>6}"
+        f" {'best':>6} | {'poll':>6} {'best':>6} | cpu: {'in':>6} {'iso':>6}"
     )
     for n, t, cpu, mode in rows:
-        a, b, c = (statistics.median(t[k]) for k in ("in-process", "isolated", "no poll"))
-        best_a, best_b, best_c = (min(t[k]) for k in ("in-process", "isolated", "no poll"))
+        a, b, c = (statistics.median(t[k]) for k in ("in-process", "isolated", "poll"))
+        best_a, best_b, best_c = (min(t[k]) for k in ("in-process", "isolated", "poll"))
         print(
             f"{n:>6} {a * 1e3:9.3f}ms {b * 1e3:8.3f}ms {b / a:5.2f}x {(b - a) * 1e6:6.0f}us"
             f" {best_b / best_a:5.2f}x | {c / a:6.2f}x {best_c / best_a:5.2f}x |"
             f" {cpu[0] * 1e6:6.0f}us {cpu[1] * 1e6:4.0f}us  ({mode})"
         )
-    asleep.close()
+    polling.close()
     print(f"after the calls: {load()}")
 
     def open_in_process() -> float:

@@ -14,7 +14,7 @@ is none), which both processes map: a socket carries only small pickled control 
 the arena's file descriptor. An unnamed arena cannot outlive the processes that map it:
 nothing is left in ``/dev/shm``, even when the caller is killed, and no resource-tracker
 process is started. Each side polls for the other's message a short while before sleeping
-(``SPIN``), unless the machine is busy.
+(``SPIN``, off by default), unless the machine is busy.
 
 What the child was doing when it died is byte 0 of the arena (``PHASES``), written before each
 runtime call: the error names the signal, the model and that call. The operator is not named:
@@ -58,12 +58,13 @@ _HEADER = 64  # byte 0: the phase; arrays start here, 64-byte aligned
 _MIN_ARENA = 1 << 20
 _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading the model)
 #: Seconds each side polls for the other's next message (the caller for a reply, the child for
-#: the next command) before it sleeps in the kernel. A process asleep on an idle core costs
-#: ~100-150 us to wake on a virtual machine (the vCPU halts and the host must run it again):
-#: twice per call, that was most of the ~300 us a call added on the idle machine. Polling
-#: yields the core at each turn (sched_yield), so on a loaded machine whoever else waits for
-#: it runs; none when this process may use one CPU only (the two processes share it).
-SPIN = 0.002
+#: the next command) before it sleeps in the kernel; read when a child starts. Off (0): on 2
+#: cores with one busy elsewhere, polling for 2 ms made a 1,024-sample call 1.78-1.88x the
+#: in-process one against 1.65-1.72x asleep, and doubled its CPU time (bench/README.md). The
+#: case for it is an idle virtual machine, whose halted vCPUs are slow to wake (the ~300 us a
+#: call added there): bench/isolated_bench.py's "poll" column measures it. Polling yields the
+#: core at each turn (sched_yield); never when this process may use one CPU only.
+SPIN = 0.0
 # On a busy machine polling loses: the poller holds a CPU the scheduler would otherwise move
 # the woken process to, and a yield can hand the core away for a whole time slice (on 2 cores
 # at load 10, polling made a 1,024-sample call 3.5x the in-process one, against 2.5x asleep).
