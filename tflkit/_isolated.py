@@ -157,8 +157,23 @@ class _Channel:
         """The next message and the file descriptors that came with it; EOFError when the other
         end is gone. ``spin``: poll for it this many seconds (yielding the core between polls)
         before sleeping in the kernel, unless the core is contended (see ``SPIN``)."""
-        got: list[int] = []
-        have, need = 0, 4
+        if spin <= 0:  # a small message whole in one recv: no copy, no loop (~10 us less)
+            if fds:
+                data, anc, _, _ = self.sock.recvmsg(len(self.buf), self.anc)
+                got = _fds(anc)
+            else:
+                data, got = self.sock.recv(len(self.buf)), []
+            if not data:
+                raise EOFError
+            if len(data) >= 4 and len(data) == 4 + struct.unpack_from("<I", data)[0]:
+                return pickle.loads(memoryview(data)[4:]), got
+            self.buf[: len(data)] = data  # the rest to come: read on below
+            return self._rest(len(data), got, fds, spin)
+        return self._rest(0, [], fds, spin)
+
+    def _rest(self, have: int, got: list[int], fds: bool, spin: float) -> tuple[Any, list[int]]:
+        """``recv`` once ``have`` bytes of the message are in ``self.buf``."""
+        need = 4
         flags = socket.MSG_DONTWAIT if spin > 0 else 0
         deadline, clock = 0.0, time.perf_counter
         while True:
@@ -172,11 +187,7 @@ class _Channel:
                 try:
                     if fds:
                         n, anc, _, _ = self.sock.recvmsg_into([view], self.anc, flags)
-                        for level, kind, data in anc:
-                            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                                got += struct.unpack(
-                                    f"{len(data) // 4}i", data[: len(data) // 4 * 4]
-                                )
+                        got += _fds(anc)
                     else:
                         n = self.sock.recv_into(view, 0, flags)
                 except BlockingIOError:  # nothing yet: poll again, or sleep after the spin
@@ -200,6 +211,15 @@ class _Channel:
             have += n
         with memoryview(self.buf) as whole:
             return pickle.loads(whole[4:need]), got
+
+
+def _fds(anc: list[tuple[int, int, bytes]]) -> list[int]:
+    """The file descriptors in a message's ancillary data (SCM_RIGHTS)."""
+    got: list[int] = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            got += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
+    return got
 
 
 # ---------------------------------------------------------------------------- the caller's side
