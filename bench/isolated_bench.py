@@ -1,13 +1,17 @@
 """Benchmark isolated runs (issue 23): `Runner(isolated=True).predict` against the in-process
 Runner on the int8 MLP, and the child's start-up.
 
-    python bench/isolated_bench.py [--repeat 9] [--threads 2] [--model fixtures/mlp_int8.tflite]
+    python bench/isolated_bench.py [--repeat 15] [--threads 2] [--poll 0.002] [--model M]
 
-In one process, for each batch size, the two Runners are timed interleaved in rotating order;
+In one process, for each batch size, three Runners are timed interleaved in rotating order:
+in process, isolated (default: ``_isolated.SPIN = 0``, each side sleeps in the kernel while it
+waits for the other), and isolated polling for --poll seconds (default 2 ms) before sleeping;
 each run repeats the call for about 20 ms. Printed: the median of --repeat runs (seconds per
 call), the ratio isolated / in-process and the time added per call, of the medians and of the
 best runs (noise only ever adds time: on a loaded machine the best runs are the steadier
-figure).
+figure), the same ratios with polling, and the CPU time a call costs (in process; isolated,
+default: both processes) from /proc/PID/task/*/schedstat over 200 calls. The load average is
+printed before and after: other work on the machine moves every figure.
 Start-up: `Runner(path, isolated=True)` (the child started, the model opened and allocated in
 it) and the first call after `close()` (a restart), medians of --repeat, beside the in-process
 `Runner(path)`.
@@ -18,6 +22,8 @@ start-up < 1 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
 import time
 import warnings
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 
 import tflkit
+from tflkit import _isolated
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCHES = (1, 1024, 4096, 16384)
@@ -50,41 +57,72 @@ def median_of(fn: Callable[[], float], repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat))
 
 
+def cpu_ns(pid: int) -> int:
+    """CPU time of a process (all its threads) so far, in ns (/proc/PID/task/*/schedstat)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return total
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--poll", type=float, default=0.002, help="SPIN of the poll column (s)")
     parser.add_argument("--model", type=Path, default=ROOT / "fixtures" / "mlp_int8.tflite")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     path = args.model
+    print(f"start: {load()}, {len(os.sched_getaffinity(0))} CPUs allowed")
 
     here = tflkit.Runner(path, num_threads=args.threads)
     there = tflkit.Runner(path, num_threads=args.threads, isolated=True)
+    spin, _isolated.SPIN = _isolated.SPIN, args.poll  # the same, polling: a child of its own
+    polling = tflkit.Runner(path, num_threads=args.threads, isolated=True)
+    _isolated.SPIN = spin
+    runners = [("in-process", here), ("isolated", there), ("poll", polling)]
     rng = np.random.default_rng(0)
     n_in = int(np.prod(here.inputs[0].shape[1:]))
     rows = []
     for n in BATCHES:
         x = rng.random((n, n_in), dtype=np.float32)
-        assert np.array_equal(here.predict(x), there.predict(x))  # same outputs, and warm
-        times: dict[str, list[float]] = {"in-process": [], "isolated": []}
-        pair = [("in-process", here), ("isolated", there)]
+        for _, runner in runners[1:]:  # same outputs, and warm
+            assert np.array_equal(here.predict(x), runner.predict(x))
+        times: dict[str, list[float]] = {label: [] for label, _ in runners}
         for r in range(args.repeat):
-            for label, runner in pair[r % 2 :] + pair[: r % 2]:  # rotating order
+            for label, runner in runners[r % 3 :] + runners[: r % 3]:  # rotating order
                 times[label].append(per_call(lambda runner=runner, x=x: runner.predict(x)))
-        a, b = statistics.median(times["in-process"]), statistics.median(times["isolated"])
-        best_a, best_b = min(times["in-process"]), min(times["isolated"])
-        rows.append((n, a, b, best_a, best_b, here.batching))
+        # CPU time a call costs (both processes), polling included: 200 calls each
+        pids = [os.getpid(), there._session.pid]
+        cpu = []
+        for runner, watched in ((here, pids[:1]), (there, pids)):
+            c0 = sum(cpu_ns(p) for p in watched)
+            for _ in range(200):
+                runner.predict(x)
+            cpu.append((sum(cpu_ns(p) for p in watched) - c0) / 200 * 1e-9)
+        rows.append((n, times, cpu, here.batching))
     print(f"{path.name}, threads={args.threads}, median of {args.repeat} interleaved runs")
     print(
-        f"{'batch':>6} {'in-process':>12} {'isolated':>12} {'ratio':>6} {'added':>9}"
-        f" | best: {'ratio':>6} {'added':>9}"
+        f"{'batch':>6} {'in-process':>11} {'isolated':>10} {'ratio':>6} {'added':>8}"
+        f" {'best':>6} | {'poll':>6} {'best':>6} | cpu: {'in':>6} {'iso':>6}"
     )
-    for n, a, b, best_a, best_b, mode in rows:
+    for n, t, cpu, mode in rows:
+        a, b, c = (statistics.median(t[k]) for k in ("in-process", "isolated", "poll"))
+        best_a, best_b, best_c = (min(t[k]) for k in ("in-process", "isolated", "poll"))
         print(
-            f"{n:>6} {a * 1e3:10.3f}ms {b * 1e3:10.3f}ms {b / a:5.2f}x {(b - a) * 1e6:7.0f}us"
-            f" |       {best_b / best_a:5.2f}x {(best_b - best_a) * 1e6:7.0f}us  ({mode})"
+            f"{n:>6} {a * 1e3:9.3f}ms {b * 1e3:8.3f}ms {b / a:5.2f}x {(b - a) * 1e6:6.0f}us"
+            f" {best_b / best_a:5.2f}x | {c / a:6.2f}x {best_c / best_a:5.2f}x |"
+            f" {cpu[0] * 1e6:6.0f}us {cpu[1] * 1e6:4.0f}us  ({mode})"
         )
+    polling.close()
+    print(f"after the calls: {load()}")
 
     def open_in_process() -> float:
         t0 = time.perf_counter()

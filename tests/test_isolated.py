@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -154,8 +155,14 @@ def test_known_crashes_are_still_refused_before_any_child(no_leaks: None) -> Non
         assert not isinstance(caught.value, RuntimeCrashError)
 
 
+@pytest.mark.parametrize("poll", [0.0, 0.5], ids=["asleep", "polling"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV])
-def test_child_killed_between_calls_raises_once_then_restarts(sig: int, no_leaks: None) -> None:
+def test_child_killed_between_calls_raises_once_then_restarts(
+    sig: int, poll: float, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    # both ways of waiting for a reply: asleep in the kernel, and polling (machine load aside)
+    monkeypatch.setattr("tflkit._isolated.SPIN", poll)
+    monkeypatch.setattr("tflkit._isolated._crowded", lambda: False)
     x = np.random.default_rng(1).random((64, 32), dtype=np.float32)
     want = tflkit.Runner(MLP).predict(x)
     with tflkit.Runner(MLP, isolated=True) as runner:
@@ -173,8 +180,6 @@ def test_child_killed_between_calls_raises_once_then_restarts(sig: int, no_leaks
 
 
 def test_crash_error_survives_pickling() -> None:
-    import pickle
-
     exc = RuntimeCrashError("m.tflite", "invoke", signal="SIGSEGV", exit_code=-11)
     back = pickle.loads(pickle.dumps(exc))
     assert (back.model, back.phase, back.signal, back.exit_code, str(back)) == (
@@ -237,6 +242,46 @@ def test_signature_on_another_subgraph_intermediates_and_state(no_leaks: None) -
         np.testing.assert_array_equal(here.predict(x), there.predict(x))
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("mlp_fixed_batch1.tflite", {}),  # sample by sample, padded
+        ("mlp_int8.tflite", {"batch_size": 7}),  # chunks
+        ("mlp_int8.tflite", {"batching": "per-sample"}),
+        ("mlp_int8.tflite", {}),  # auto: timed on the first batch
+        ("stateful_counter.tflite", {}),  # sample by sample, state carried
+    ],
+)
+def test_a_batch_crosses_once(
+    name: str, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    from tflkit._isolated import IsolatedSession
+
+    here = tflkit.Runner(FIXTURES / name, **options)
+    with tflkit.Runner(FIXTURES / name, isolated=True, **options) as there:
+        x = _inputs(here, 40)
+        commands: list[str] = []
+        call = IsolatedSession._call
+
+        def counted(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+            commands.append(command)
+            return call(self, command, *args, **kwargs)
+
+        monkeypatch.setattr(IsolatedSession, "_call", counted)
+        for _ in range(2):
+            np.testing.assert_array_equal(there.predict(x), here.predict(x))
+        assert commands == ["batch", "batch"]
+        # what the child's Batcher decided is the Runner's, and survives pickling
+        assert there.batching in ("batched", "per-sample", "fixed-batch")
+        again = pickle.loads(pickle.dumps(there))
+        try:
+            assert again.batching == there.batching and again.isolated
+            fresh = tflkit.Runner(FIXTURES / name, **options)  # a stateful model starts afresh
+            np.testing.assert_array_equal(again.predict(x), fresh.predict(x))
+        finally:
+            again.close()
+
+
 def test_batches_larger_than_the_arena(no_leaks: None) -> None:
     x = np.random.default_rng(2).random((40_000, 32), dtype=np.float32)  # 5 MB in, 1.6 MB out
     want = tflkit.Runner(MLP).predict(x)
@@ -267,10 +312,25 @@ def test_close_ends_the_child_and_a_forgotten_runner_is_collected(no_leaks: None
 
 
 def test_errors_from_the_child_keep_their_type(no_leaks: None) -> None:
-    with tflkit.Runner(MLP, isolated=True) as runner:
+    # TILE with a negative multiple: the runtime (only in the child here) refuses it at invoke;
+    # the truth is the in-process Runner's error, raised by the same runtime in this process
+    tile = FIXTURES / "nb_tile.tflite"
+    good = {"serving_default_multiples:0": np.array([2, 1], np.int32)}
+    good["serving_default_x:0"] = np.arange(6, dtype=np.float32).reshape(2, 3)
+    bad = {**good, "serving_default_multiples:0": np.array([-1, 2], np.int32)}
+    with pytest.raises(UnsupportedModelError) as truth:
+        tflkit.Runner(tile).predict(bad)
+    assert "Multipliers must be non-negative" in str(truth.value)
+    with tflkit.Runner(tile, isolated=True) as runner:
+        pid = runner._session.pid
+        with pytest.raises(UnsupportedModelError) as caught:
+            runner.predict(bad)
+        assert type(caught.value) is type(truth.value)  # not a RuntimeCrashError
+        assert str(caught.value) == str(truth.value)
+        assert runner._session.pid == pid  # the child lives on and runs the next call
+        np.testing.assert_array_equal(runner.predict(good), tflkit.Runner(tile).predict(good))
         with pytest.raises(tflkit.InputError):
-            runner.predict(np.zeros((2, 31), np.float32))  # refused in this process
-        assert runner.predict(np.zeros((2, 32), np.float32)).shape == (2, 10)
+            runner.predict({**good, "serving_default_x:0": np.zeros(3)})  # refused here
 
 
 # ---------------------------------------------------------------- assert_runs

@@ -3,14 +3,18 @@
 
 ``IsolatedSession`` stands where a Runner's ``_interpreter.Session`` stands and has its methods
 (``invoke``, ``invoke_one``, ``per_sample``, ``run_signature``, ``time_invoke``, ``all_tensors``,
-``open``): the Runner's feeds, batching and (de)quantization stay in the caller, only the
-runtime's calls cross. The child is ``python -m tflkit._isolated``, started with ``subprocess``
-(never a fork of a process that may hold threads, and unlike multiprocessing's "spawn" it does
-not re-import the caller's ``__main__``). Arrays cross through one shared-memory arena (an
-anonymous ``memfd``, a deleted temporary file where there is none), which both processes map: a
-socket carries only small pickled control messages, and the arena's file descriptor. An
-unnamed arena cannot outlive the processes that map it: nothing is left in ``/dev/shm``, even
-when the caller is killed, and no resource-tracker process is started.
+``open``), plus ``run_batch``: a predict's whole batch crosses once, and a ``Batcher`` in the
+child with the Runner's settings runs it there (the same code as in process: chunks, padding,
+auto batching's timing), so a call costs the in-process work plus one round trip. The Runner's
+feeds and (de)quantization stay in the caller. The child is ``python -m tflkit._isolated``,
+started with ``subprocess`` (never a fork of a process that may hold threads, and unlike
+multiprocessing's "spawn" it does not re-import the caller's ``__main__``). Arrays cross
+through one shared-memory arena (an anonymous ``memfd``, a deleted temporary file where there
+is none), which both processes map: a socket carries only small pickled control messages, and
+the arena's file descriptor. An unnamed arena cannot outlive the processes that map it:
+nothing is left in ``/dev/shm``, even when the caller is killed, and no resource-tracker
+process is started. Each side polls for the other's message a short while before sleeping
+(``SPIN``, off by default), unless the machine is busy.
 
 What the child was doing when it died is byte 0 of the arena (``PHASES``), written before each
 runtime call: the error names the signal, the model and that call. The operator is not named:
@@ -29,6 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -37,6 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._batching import Batcher
 from tflkit._interpreter import RuntimeGuard
 from tflkit.errors import RuntimeCrashError, TflkitError, caller_stacklevel
 from tflkit.model import Model, Tensor
@@ -51,6 +57,23 @@ _OPEN, _ALLOCATE, _INVOKE, _IDLE = 1, 2, 3, 4
 _HEADER = 64  # byte 0: the phase; arrays start here, 64-byte aligned
 _MIN_ARENA = 1 << 20
 _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading the model)
+#: Seconds each side polls for the other's next message (the caller for a reply, the child for
+#: the next command) before it sleeps in the kernel; read when a child starts. Off (0): on 2
+#: cores with one busy elsewhere, polling for 2 ms made a 1,024-sample call 1.78-1.88x the
+#: in-process one against 1.65-1.72x asleep, and doubled its CPU time (bench/README.md). The
+#: case for it is an idle virtual machine, whose halted vCPUs are slow to wake (the ~300 us a
+#: call added there): bench/isolated_bench.py's "poll" column measures it. Polling yields the
+#: core at each turn (sched_yield); never when this process may use one CPU only.
+SPIN = 0.0
+# On a busy machine polling loses: the poller holds a CPU the scheduler would otherwise move
+# the woken process to, and a yield can hand the core away for a whole time slice (on 2 cores
+# at load 10, polling made a 1,024-sample call 3.5x the in-process one, against 2.5x asleep).
+# So a channel sleeps at once for _RECHECK seconds after it finds more threads runnable than
+# the machine has CPUs (/proc/loadavg), and for _BACKOFF seconds after a yield took longer
+# than _CONTENDED (another process ran meanwhile).
+_RECHECK = 0.05
+_CONTENDED = 100e-6
+_BACKOFF = 1.0
 
 # A layout entry: (offset in the arena, dtype str, shape), or ("inline", array) for arrays
 # that cannot live in shared memory (object dtype: strings).
@@ -118,6 +141,8 @@ class _Channel:
         self.sock = sock
         self.buf = bytearray(1 << 16)
         self.anc = socket.CMSG_SPACE(struct.calcsize("i"))
+        self.calm_after = 0.0  # no polling before this time (perf_counter): the CPU is busy
+        self.checked = 0.0  # when to read the machine's load again
 
     def send(self, obj: Any, fds: Sequence[int] = ()) -> None:
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -128,11 +153,29 @@ class _Channel:
         if data:
             self.sock.sendall(data)
 
-    def recv(self, *, fds: bool = False) -> tuple[Any, list[int]]:
+    def recv(self, *, fds: bool = False, spin: float = 0.0) -> tuple[Any, list[int]]:
         """The next message and the file descriptors that came with it; EOFError when the other
-        end is gone."""
-        got: list[int] = []
-        have, need = 0, 4
+        end is gone. ``spin``: poll for it this many seconds (yielding the core between polls)
+        before sleeping in the kernel, unless the core is contended (see ``SPIN``)."""
+        if spin <= 0:  # a small message whole in one recv: no copy, no loop (~10 us less)
+            if fds:
+                data, anc, _, _ = self.sock.recvmsg(len(self.buf), self.anc)
+                got = _fds(anc)
+            else:
+                data, got = self.sock.recv(len(self.buf)), []
+            if not data:
+                raise EOFError
+            if len(data) >= 4 and len(data) == 4 + struct.unpack_from("<I", data)[0]:
+                return pickle.loads(memoryview(data)[4:]), got
+            self.buf[: len(data)] = data  # the rest to come: read on below
+            return self._rest(len(data), got, fds, spin)
+        return self._rest(0, [], fds, spin)
+
+    def _rest(self, have: int, got: list[int], fds: bool, spin: float) -> tuple[Any, list[int]]:
+        """``recv`` once ``have`` bytes of the message are in ``self.buf``."""
+        need = 4
+        flags = socket.MSG_DONTWAIT if spin > 0 else 0
+        deadline, clock = 0.0, time.perf_counter
         while True:
             if have >= 4 and need == 4:
                 need = 4 + struct.unpack_from("<I", self.buf)[0]
@@ -141,18 +184,42 @@ class _Channel:
             if have >= need:
                 break
             with memoryview(self.buf) as whole, whole[have:] as view:
-                if fds:
-                    n, anc, _, _ = self.sock.recvmsg_into([view], self.anc)
-                    for level, kind, data in anc:
-                        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                            got += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
-                else:
-                    n = self.sock.recv_into(view)
+                try:
+                    if fds:
+                        n, anc, _, _ = self.sock.recvmsg_into([view], self.anc, flags)
+                        got += _fds(anc)
+                    else:
+                        n = self.sock.recv_into(view, 0, flags)
+                except BlockingIOError:  # nothing yet: poll again, or sleep after the spin
+                    now = clock()
+                    if not deadline:
+                        deadline = now + spin
+                        if now > self.checked:  # at most every _RECHECK seconds
+                            self.checked = now + _RECHECK
+                            if _crowded():
+                                self.calm_after = self.checked
+                    if now > deadline or now < self.calm_after:
+                        flags = 0
+                        continue
+                    os.sched_yield()  # a loaded core goes to whoever waits for it
+                    if clock() - now > _CONTENDED:  # someone else ran: sleep, and for a while
+                        self.calm_after = clock() + _BACKOFF
+                        flags = 0
+                    continue
             if n == 0:
                 raise EOFError
             have += n
         with memoryview(self.buf) as whole:
             return pickle.loads(whole[4:need]), got
+
+
+def _fds(anc: list[tuple[int, int, bytes]]) -> list[int]:
+    """The file descriptors in a message's ancillary data (SCM_RIGHTS)."""
+    got: list[int] = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            got += struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])
+    return got
 
 
 # ---------------------------------------------------------------------------- the caller's side
@@ -213,6 +280,27 @@ class _Child:
         self.close_arena()
 
 
+def _spin() -> float:
+    """How long to poll for a message before sleeping (``SPIN``); 0 when this process may run
+    on one CPU only: the other process needs that CPU to answer."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS has no affinity
+        cpus = os.cpu_count() or 1
+    return SPIN if cpus > 1 else 0.0
+
+
+def _crowded() -> bool:
+    """Whether more threads are runnable right now than the machine has CPUs: the 4th field
+    of /proc/loadavg, "runnable/total", counts this one too (~20 us to read)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            runnable = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):  # pragma: no cover - no /proc (macOS)
+        return False
+    return runnable > (os.cpu_count() or 1)
+
+
 def _child_env() -> dict[str, str]:
     """The caller's environment, with this tflkit first on the path: the child imports the
     same copy (a checkout, a worktree) whatever the working directory."""
@@ -254,6 +342,7 @@ class IsolatedSession:
         self.in_shapes: list[tuple[int, ...] | None] = [None] * len(self.inputs)
         #: Child processes started so far (1 + restarts).
         self.starts = 0
+        self._spin = 0.0
         self._child = _Child()
         self._finalizer = weakref.finalize(self, self._child.shutdown)
         try:
@@ -278,9 +367,10 @@ class IsolatedSession:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         model_fd = -1
         try:
-            # The Model, pickled (its bytes too when it was loaded from bytes), crosses through
-            # memory, not the socket: the child need not parse the file again (~0.1 s)
-            data = pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+            # The Model and the inputs the Runner resolved (its signature's subgraph), pickled
+            # (the bytes too when the model came as bytes), cross through memory, not the
+            # socket: the child neither parses the file again (~0.1 s) nor derives the inputs
+            data = pickle.dumps((self.model, self.inputs), protocol=pickle.HIGHEST_PROTOCOL)
             model_fd = _anonymous_file(len(data))
             with mmap.mmap(model_fd, len(data)) as m:
                 m[:] = data
@@ -303,10 +393,11 @@ class IsolatedSession:
                 os.close(model_fd)
         child.sock = mine
         child.chan = _Channel(mine)
+        self._spin = _spin()
         self._call(
             "open",
             [],
-            (source, len(data), child.size, self.num_threads, self.signature_key),
+            (source, len(data), child.size, self.num_threads, self.signature_key, self._spin),
             timeout=_START_TIMEOUT,
         )
 
@@ -370,7 +461,7 @@ class IsolatedSession:
             while True:
                 if timeout is not None and not _readable(child.sock, timeout):
                     raise TimeoutError  # pragma: no cover - a child that never answers
-                reply, _ = chan.recv()
+                reply, _ = chan.recv(spin=self._spin)
                 if reply[0] != "grow":
                     break
                 child.resize(reply[1])  # outputs larger than the arena: again, in a new one
@@ -398,6 +489,18 @@ class IsolatedSession:
             self._start()
         else:
             self._call("reset", [])
+
+    def run_batch(self, batcher: Batcher, feeds: list[Array], n: int | None) -> list[Array]:
+        """``batcher.run(feeds, n)`` in one round trip: the whole batch crosses once and a
+        Batcher in the child with this one's settings runs it there (the same code as in
+        process: chunks, padding, auto batching's timing); what that Batcher decided comes
+        back into ``batcher``."""
+        b = batcher
+        settings = (b.batching, b.batch_size, b.batch_axis, b.fixed, b.stateful, b.signature)
+        outs, (b.decided, b.choices) = self._call(
+            "batch", feeds, (n, settings, b.decided, b.choices)
+        )
+        return outs  # type: ignore[no-any-return]
 
     def invoke(self, feeds: list[Array]) -> list[Array]:
         outs, _ = self._call("invoke", feeds)
@@ -438,6 +541,8 @@ class _Server:
         self.buf: mmap.mmap | None = None
         self.session: Any = None
         self.pending: list[Array] = []  # outputs kept until they fit the arena
+        self.batcher: Batcher | None = None
+        self.spin = 0.0
         self.extra: Any = None
         self.caught: list[tuple[type[Warning], str]] = []
 
@@ -451,20 +556,17 @@ class _Server:
         self.buf = mmap.mmap(self.arena_fd, size)
         os.close(self.arena_fd)
 
-    def open(self, source: Any, n: int, size: int, num_threads: Any, key: Any) -> None:
+    def open(self, source: Any, n: int, size: int, num_threads: Any, key: Any, spin: float) -> None:
         from tflkit._interpreter import Session
         from tflkit.loader import interpreter_source
 
         self.map(size)
+        self.spin = spin
         with mmap.mmap(self.model_fd, n, prot=mmap.PROT_READ) as m:
-            model = pickle.loads(m)
+            model, inputs = pickle.loads(m)
         os.close(self.model_fd)
         if source is None:  # the bytes the caller's Model was loaded from
             source = interpreter_source(model)
-        sig = model.signature(key) if key is not None else None
-        if sig is None:
-            sig = next((s for s in model.signatures if s.subgraph_index == 0), None)
-        sg = model.subgraphs[sig.subgraph_index if sig is not None else 0]
         server = self
 
         class ChildSession(Session):
@@ -485,7 +587,7 @@ class _Server:
                     server.phase(_INVOKE)
 
         self.session = ChildSession(
-            model, source, sg.input_tensors, num_threads=num_threads, signature_key=key
+            model, source, inputs, num_threads=num_threads, signature_key=key
         )
 
     def handle(self, command: str, layout: list[Any], args: tuple[Any, ...]) -> Any:
@@ -497,6 +599,8 @@ class _Server:
         assert self.buf is not None
         arrays = _read(self.buf, layout, copy=False)
         self.phase(_INVOKE)
+        if command == "batch":
+            return self.run_batch(arrays, *args)
         if command == "invoke_one":
             return [session.invoke_one(arrays[0], args[0])], None
         if command == "invoke":
@@ -517,6 +621,30 @@ class _Server:
             session.open()
             return [], None
         raise ValueError(f"unknown command {command!r}")  # pragma: no cover
+
+    def run_batch(
+        self,
+        feeds: list[Array],
+        n: int | None,
+        settings: tuple[Any, ...],
+        decided: str | None,
+        choices: dict[int, str],
+    ) -> Any:
+        """The caller's ``Batcher.run`` here: a Batcher with its settings on this Session."""
+        b = self.batcher
+        batching, size, axis, fixed, stateful, signature = settings
+        if b is None or (b.batch_axis, b.fixed, b.stateful, b.signature) != settings[2:]:
+            b = self.batcher = Batcher(
+                self.session,
+                batching=batching,
+                batch_size=size,
+                batch_axis=axis,
+                fixed=fixed,
+                stateful=stateful,
+                signature=signature,
+            )
+        b.batching, b.batch_size, b.decided, b.choices = batching, size, decided, choices
+        return b.run(feeds, n), (b.decided, b.choices)
 
     def reply_outputs(self) -> Any:
         """The pending outputs in the arena, or ("grow", bytes) when they do not fit."""
@@ -545,7 +673,7 @@ class _Server:
         chan = self.chan
         while True:
             try:
-                (command, layout, args, arena), fds = chan.recv(fds=True)
+                (command, layout, args, arena), fds = chan.recv(fds=True, spin=self.spin)
             except (EOFError, OSError):
                 return
             if arena is not None:  # a new arena came with the command

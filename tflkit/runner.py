@@ -9,7 +9,9 @@ what the file cannot tell (runtime indices, resized shapes).
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,6 +166,11 @@ class Runner:
             signature=(self.input_names, self.output_names) if signature_key else None,
         )
         self._one = self._one_sample_plan()
+        # a batch: this Batcher's run, or (isolated) the same run in the child, in one round trip
+        self._run: Callable[[list[Array], int | None], list[Array]] = self._batcher.run
+        if self.isolated:
+            run_batch = self._session.run_batch  # type: ignore[union-attr]
+            self._run = functools.partial(run_batch, self._batcher)
 
     # ------------------------------------------------------------------ runtime
 
@@ -360,7 +367,7 @@ class Runner:
                         return y
         feeds, n = self._feeds.prepare(x, raw)
         with self._lock, self._guard:
-            outs = self._batcher.run(feeds, n)
+            outs = self._run(feeds, n)
         results = [o if raw else self._output(k, o) for k, o in enumerate(outs)]
         if len(results) == 1:
             return results[0]
