@@ -495,6 +495,8 @@ def _run_child(tool: str, model: Path) -> dict[str, Any]:
     if result["stage"] != "ok":
         node = _NODE.search(log)
         out["message"] = node[0] if node else _tail(log, 200)
+        if "Failed to resize buffer" in log:  # needs more than the probe's arena: no verdict
+            return {"error": f"the model needs more than the probe's 64 MiB arena: {_tail(log)}"}
     return out
 
 
@@ -653,7 +655,7 @@ def compare(model: Any, truth: dict[str, Any], target: str) -> dict[str, Any]:
                         "index": "-",
                         "op": "-",
                         "tflkit": "runs",
-                        "truth": f"fails at {t['stage']}",
+                        "truth": "crashes" if t["stage"] == "crash" else f"fails at {t['stage']}",
                         "reason": f"TFLM: {t.get('message', '')}",
                     }
                 )
@@ -789,6 +791,7 @@ def _write_known(rows: dict[str, list[dict[str, Any]]]) -> None:
     head = text.index("KNOWN: dict[tuple[str, str], str] = {")
     tail = text.index("\n}\n", head) + 3
     test.write_text(text[:head] + "\n".join(lines) + "\n" + text[tail:])
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(test)], check=False)
     print(f"{len(lines) - 2} KNOWN disagreements written to {test}")
 
 

@@ -135,10 +135,9 @@ KNOWN: dict[tuple[str, str], str] = {
         "litert__unidirectional_sequence_lstm_quantized.tflite",
         "tflm",
     ): "- -: tflkit runs, truth fails at allocate",
-    ("litert__add_unknown_dimensions.tflite", "tflm"): "- -: tflkit runs, truth fails at crash",
+    ("litert__add_unknown_dimensions.tflite", "tflm"): "- -: tflkit runs, truth crashes",
     ("litert__string.tflite", "tflm"): "- -: tflkit runs, truth fails at allocate",
     ("litert__string_scalar.tflite", "tflm"): "- -: tflkit runs, truth fails at allocate",
-    ("litert__conv_huge_im2col.tflite", "tflm"): "- -: tflkit runs, truth fails at allocate",
     ("litert__string_input_model.tflite", "tflm"): "- -: tflkit runs, truth fails at allocate",
     (
         "litert__string_input_model_with_signature.tflite",
