@@ -810,7 +810,7 @@ def _markdown(
         "",
         "Written by `python bench/corpus.py report` (issue 22). Truths: "
         + ", ".join(f"{k} {v}" for k, v in sorted(tools.items()))
-        + f"; tflkit at {head or 'this checkout'}.",
+        + f"; tflkit {head or '(no git)'} ({Path(tflkit.__file__).parent.parent.name}).",
         "XNNPACK: operators of subgraph 0 inside the runtime's DELEGATE partitions; Ethos-U: CPU",
         "operators of the .tflite Vela writes, as (type, output); TFLM: the interpreter allocates",
         "and invokes (verdict), and tflkit's arena is >= TFLM's total and <= 5% above (arena).",
