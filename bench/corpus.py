@@ -13,10 +13,11 @@ with ``zipfile``), deduplicated by sha256, into the cache (never inside the repo
 ``truth`` runs each tool in a child process with a timeout, ``-j`` at a time, and caches each
 answer per model and tool (a re-run only runs what is missing):
 
-- Vela 5.2 for ethos-u55-128, ethos-u65-256, ethos-u85-256: the operators that stay CPU
-  operators in the .tflite Vela writes (every operator that is not its ``ethos-u`` custom op),
-  as (type, first output name), and the constraint Vela printed for each (as
-  tests/test_target_ethos_u.py reads it);
+- Vela 5.2 for ethos-u55-128, ethos-u65-256, ethos-u85-256 (the three in one child per model;
+  one child each when it dies): the operators that stay CPU operators in the .tflite Vela
+  writes (every operator that is not its ``ethos-u`` custom op), found by (type, first output
+  name) among the input model's operators and kept as their indices ("0:3-5,9 1:0"), and the
+  constraint Vela printed for each (as tests/test_target_ethos_u.py reads them);
 - the tflite-micro interpreter: allocate with a 64 MiB arena, invoke on zeros, the total of
   ``print_allocations()`` (tests/_tflm_probe.py);
 - the LiteRT interpreter's XNNPACK partitions: the nodes inside each DELEGATE node after
@@ -26,6 +27,10 @@ answer per model and tool (a re-run only runs what is missing):
 this checkout, or of ``--tflkit DIR``) and compares operator for operator (XNNPACK, Ethos-U),
 verdict for verdict (TFLM) and arena (tflkit's estimate against TFLM's total: never below, at most
 5% above). The truth tools are imported only in the children.
+
+``commit`` writes tests/corpus/: MANIFEST.json (every model: id, sha256, size, source, licence,
+committed), truths.json (one line per model) and models/ (Apache-2.0 models under 300 KB,
+smallest first, 6 MB at most), read by tests/test_corpus.py.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ MIRRORS = {
     ),
 }
 # package spec, short name, licence of the models in it (from the package's METADATA, and for
-# pyopen-wakeword the openWakeWord README: its pre-trained models are CC BY-NC-SA 4.0)
+# pyopen-wakeword the openWakeWord README: its pre-trained models are CC BY-NC-SA 4.0).
+# mediapipe 0.10.14: the 1.x wheels ship no .tflite; openwakeword's wheel ships no models.
 WHEELS = [
     ("mediapipe==0.10.14", "mediapipe", "Apache-2.0"),
     ("pymicro-wakeword==2.5.0", "microww", "Apache-2.0"),
@@ -755,15 +761,20 @@ def report(
             "agree": agree,
             "percent": round(100 * agree / len(compared), 1) if compared else None,
         }
-    if out_json is not None:
-        data = {"tools": doc["tools"], "summary": summary, "rows": rows}
-        out_json.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     out_md.write_text(_markdown(doc["tools"], summary, rows))
     if known:
         _write_known(rows)
+    text = sys.stdout
+    if out_json is not None:
+        data = json.dumps({"tools": doc["tools"], "summary": summary, "rows": rows}, sort_keys=True)
+        if str(out_json) == "-":  # the JSON alone on stdout, the summary on stderr
+            print(data)
+            text = sys.stderr
+        else:
+            out_json.write_text(data + "\n")
     for target, s in summary.items():
-        print(f"{target:10} {s['agree']}/{s['compared']} agree ({s['percent']}%)")
-    print(f"wrote {out_md}")
+        print(f"{target:10} {s['agree']}/{s['compared']} agree ({s['percent']}%)", file=text)
+    print(f"wrote {out_md}", file=text)
 
 
 def _write_known(rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -921,7 +932,7 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("-j", "--jobs", type=int, default=2)
         if name == "report":
             p.add_argument("--out", type=Path, default=ROOT / "bench" / "corpus_report.md")
-            p.add_argument("--json", type=Path, default=None, help="also write JSON here")
+            p.add_argument("--json", type=Path, default=None, help="also the JSON here (- stdout)")
             p.add_argument("--tflkit", type=Path, default=None, help="checkout whose tflkit")
             p.add_argument(
                 "--committed", action="store_true", help="only the models in tests/corpus"
@@ -931,7 +942,9 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--budget", type=int, default=6_000_000)
             p.add_argument("--each", type=int, default=300_000)
     args = parser.parse_args(argv)
-    truths = getattr(args, "truths", None) or args.cache / "truths.json"
+    truths = getattr(args, "truths", None) or (
+        CORPUS / "truths.json" if getattr(args, "committed", False) else args.cache / "truths.json"
+    )
     if args.command == "collect":
         collect(args.cache)
     elif args.command == "truth":
