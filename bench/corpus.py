@@ -777,6 +777,30 @@ def report(
     print(f"wrote {out_md}", file=text)
 
 
+def _directions(rows: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Which way TFLM's disagreements go: the dangerous one first (tflkit says it runs, or an
+    arena below TFLM's)."""
+    verdict = [r["diffs"][0] for r in rows["tflm"] if r["status"] == "disagree"]
+    runs = sum(d["tflkit"] == "runs" for d in verdict)
+    arena = [str(r["diffs"][0]["reason"]) for r in rows["tflm-arena"] if r["status"] == "disagree"]
+    below = sorted(float(x.split("x")[0]) for x in arena if "BELOW" in x)
+    over = sorted(float(x.split("x")[0]) for x in arena if "over" in x)
+    out = [
+        f"- TFLM verdict: tflkit says it runs where TFLM fails on {runs} models; says it cannot"
+        f" run where TFLM runs on {len(verdict) - runs}.",
+        f"- TFLM arena: below TFLM's total on {len(below)} models"
+        + (
+            f" (ratio {below[0]:.3f} to {below[-1]:.3f}, median {below[len(below) // 2]:.3f})"
+            if below
+            else ""
+        )
+        + f"; more than 5% above on {len(over)}"
+        + (f" (up to {over[-1]:.3f})" if over else "")
+        + ".",
+    ]
+    return out
+
+
 def _write_known(rows: dict[str, list[dict[str, Any]]]) -> None:
     """Rewrite the KNOWN dict of tests/test_corpus.py: the committed models that disagree."""
     files = {
@@ -836,6 +860,7 @@ def _markdown(
             f"| {target} | {s['agree']} / {s['compared']} | {s['percent']} "
             f"| {s['models'] - s['compared']} |"
         )
+    lines += ["", *_directions(rows)]
     for target, rs in rows.items():
         bad = [r for r in rs if r["status"] == "disagree"]
         lines += ["", f"## {target}: {len(bad)} models disagree"]
