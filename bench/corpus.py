@@ -819,14 +819,14 @@ def _write_known(rows: dict[str, list[dict[str, Any]]]) -> None:
                 why = f"arena: tflkit {d['tflkit']}, TFLM {d['truth']}, {d['reason']}"
             else:
                 why = f"{d['index']} {d['op']}: tflkit {d['tflkit']}, truth {d['truth']}{more}"
-            lines.append(f"    ({files[r['sha256']]!r}, {target!r}): {why!r},")
+            key = f"({json.dumps(files[r['sha256']])}, {json.dumps(target)})"
+            lines.append(f"    {key}: {json.dumps(why)},")
     lines.append("}")
     test = ROOT / "tests" / "test_corpus.py"
     text = test.read_text()
     head = text.index("KNOWN: dict[tuple[str, str], str] = {")
     tail = text.index("\n}\n", head) + 3
     test.write_text(text[:head] + "\n".join(lines) + "\n" + text[tail:])
-    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(test)], check=False)
     print(f"{len(lines) - 2} KNOWN disagreements written to {test}")
 
 
