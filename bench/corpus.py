@@ -233,7 +233,7 @@ def _probe_vela(model: str, accel: str) -> dict[str, Any]:
                     continue
                 first = op.Outputs(0) if op.OutputsLength() else -1
                 name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
-                cpu.append([names.get(code, f"BUILTIN_{code}"), name])
+                cpu.append([names.get(code, f"BUILTIN_{code}"), name, _types(sg, op)])
     reasons = _vela_reasons(text)
     return {
         "cpu": sorted(cpu),
@@ -363,8 +363,8 @@ def _probe_xnnpack(path: str) -> dict[str, Any]:
     }
 
 
-def _operators(path: Path) -> list[tuple[int, int, str, str]]:
-    """(subgraph, index, op type, first output name) of every operator of a model file."""
+def _operators(path: Path) -> list[tuple[int, int, str, str, str]]:
+    """(subgraph, index, op type, first output name, _types) of every operator of a file."""
     import tflite  # the flatbuffer bindings (a reader, not a truth tool)
 
     names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if isinstance(v, int)}
@@ -378,30 +378,53 @@ def _operators(path: Path) -> list[tuple[int, int, str, str]]:
             code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
             first = op.Outputs(0) if op.OutputsLength() else -1
             name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
-            out.append((s, i, names.get(code, f"BUILTIN_{code}"), name))
+            out.append((s, i, names.get(code, f"BUILTIN_{code}"), name, _types(sg, op)))
     return out
 
 
-def _vela_by_index(ops: list[tuple[int, int, str, str]], raw: dict[str, Any]) -> dict[str, Any]:
+def _types(sg: Any, op: Any) -> str:
+    """ "9>7": the type codes of an operator's first input and first output, which tell apart
+    operators of one type whose outputs have no name (two QUANTIZE of keyword_scrambled)."""
+    first_in = op.Inputs(0) if op.InputsLength() else -1
+    first_out = op.Outputs(0) if op.OutputsLength() else -1
+    t_in = sg.Tensors(first_in).Type() if first_in >= 0 else -1
+    t_out = sg.Tensors(first_out).Type() if first_out >= 0 else -1
+    return f"{t_in}>{t_out}"
+
+
+def _vela_by_index(
+    ops: list[tuple[int, int, str, str, str]], raw: dict[str, Any]
+) -> dict[str, Any]:
     """Vela's CPU operators, named by (type, output) in the file Vela writes, as the indices of
     the input model's operators ("0:3-5,9 1:0"); those that match none stay "unmatched"."""
-    free: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for s, i, op, name in ops:
-        free.setdefault((op, name), []).append((s, i))
+    free: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    for s, i, op, name, types in ops:
+        free.setdefault((op, name), []).append((s, i, types))
+    warned = raw["reasons"]
     cpu, unmatched = [], []
     where: dict[str, tuple[int, int]] = {}
-    for op, name in raw["cpu"]:
+    for op, name, *types in raw["cpu"]:
         # Vela writes "<unnamed>" for a tensor without a name, and on some rewrites a suffix
-        # ("PartitionedCall:0_int8" for the output "PartitionedCall:0")
-        left = free.get((op, "" if name == "<unnamed>" else name))
-        if not left:
-            left = next(
-                (v for (o, n), v in free.items() if o == op and v and name.startswith(n + "_")),
-                None,
+        # ("PartitionedCall:0_int8" for the output "PartitionedCall:0") or another name (the
+        # CAST of dynamic_shapes.bin writes "values"): then the one operator of that type
+        # Vela warned about and nothing else matched
+        key = (op, "" if name == "<unnamed>" else name)
+        if not free.get(key):
+            key = next(
+                (k for k, v in free.items() if k[0] == op and v and name.startswith(k[1] + "_")),
+                key,
             )
+        if not free.get(key):
+            left = [k for k, v in free.items() if k[0] == op and v and f"{op} {k[1]}" in warned]
+            key = left[0] if len(left) == 1 and len(free[left[0]]) == 1 else key
+        left = free.get(key)
         if left:
-            cpu.append(left.pop(0))
+            # among operators of one type and output name, the one of the same tensor types
+            k = next((k for k, x in enumerate(left) if types and x[2] == types[0]), 0)
+            s, i, _ = left.pop(k)
+            cpu.append((s, i))
             where.setdefault(f"{op} {name}", cpu[-1])
+            where.setdefault(f"{op} {key[1]}", cpu[-1])
         else:
             unmatched.append([op, name])
     reasons: dict[str, list[tuple[int, int]]] = {}
