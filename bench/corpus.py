@@ -649,6 +649,11 @@ def compare(model: Any, truth: dict[str, Any], target: str) -> dict[str, Any]:
                         "reason": p.rule or p.reason or "(tflkit: supported)",
                     }
                 )
+        from tflkit.targets import xnnpack
+
+        ours = xnnpack.segments(model, tuple(sg0))
+        if not diffs and ours != t["partitions"]:
+            diffs.append(_segments_diff(ours, t["partitions"], "DELEGATE partitions"))
     elif target.startswith("ethos-u"):
         truth_cpu = unwhere(t["cpu"])
         said = {at: text for text, w in t["reasons"].items() for at in unwhere(w)}
@@ -674,6 +679,8 @@ def compare(model: Any, truth: dict[str, Any], target: str) -> dict[str, Any]:
                     "reason": f"Vela's output has a CPU {op} {name!r} the model does not",
                 }
             )
+        if not diffs and result.segments != t["npu_ops"]:
+            diffs.append(_segments_diff(result.segments, t["npu_ops"], "ethos-u operators"))
     elif target == "tflm":
         runs = t["stage"] == "ok"
         if result.passed != runs:
@@ -715,6 +722,11 @@ def compare(model: Any, truth: dict[str, Any], target: str) -> dict[str, Any]:
                 }
             )
     return {"status": "disagree" if diffs else "agree", "why": "", "diffs": diffs}
+
+
+def _segments_diff(ours: int, theirs: int, what: str) -> dict[str, Any]:
+    """Every operator placed alike, but cut into another number of parts."""
+    return {"index": "-", "op": "segments", "tflkit": ours, "truth": theirs, "reason": what}
 
 
 def _ethos_reason(p: Any, truth_cpu: bool, vela: str) -> str:
@@ -869,8 +881,9 @@ def _markdown(
         "Written by `python bench/corpus.py report` (issue 22). Truths: "
         + ", ".join(f"{k} {v}" for k, v in sorted(tools.items()))
         + f"; tflkit {head or '(no git)'} ({Path(tflkit.__file__).parent.parent.name}).",
-        "XNNPACK: operators of subgraph 0 inside the runtime's DELEGATE partitions; Ethos-U: CPU",
-        "operators of the .tflite Vela writes, as (type, output); TFLM: the interpreter allocates",
+        "XNNPACK: operators of subgraph 0 inside the runtime's DELEGATE partitions (and their",
+        "number); Ethos-U: CPU operators of the .tflite Vela writes (and its number of ethos-u",
+        "operators); TFLM: the interpreter allocates",
         "and invokes (verdict), and tflkit's arena is >= TFLM's total and <= 5% above (arena).",
         "Models: tests/corpus/MANIFEST.json (id = source:path). Re-run: `python bench/corpus.py",
         "collect && python bench/corpus.py truth -j 2 && python bench/corpus.py report`.",

@@ -6,8 +6,9 @@ package version, licence, whether the file is committed), ``truths.json`` what t
 with each (Vela 5.2 for ethos-u55-128 / u65-256 / u85-256: the operators that stay CPU
 operators in the .tflite Vela writes; the tflite-micro interpreter: allocate + invoke on zeros
 and its arena total; the LiteRT interpreter: the nodes inside XNNPACK's DELEGATE partitions),
-and ``models/`` the models whose licence and size allow committing them. No tool runs here: each test compares tflkit's placement
-with the committed truth, one test per model and target.
+and ``models/`` the models whose licence and size allow committing them. No tool runs here:
+each test compares tflkit's placement (and its number of segments) with the committed truth,
+one test per model and target.
 
 ``KNOWN`` lists what disagrees today (bench/corpus_report.md has every disagreement of the whole
 corpus with its reason); those tests are strict xfails, so a fix shows up as an XPASS to remove
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 
 import tflkit
-from tflkit.targets import place
+from tflkit.targets import place, xnnpack
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "MANIFEST.json").read_text())["models"]
@@ -97,6 +98,7 @@ def test_tflkit_agrees_with_the_tool(name: str, target: str) -> None:
         assert ours == _delegated(truth["delegated"]), [
             (p.operator, p.op, p.on, p.rule) for p in sg0
         ]
+        assert xnnpack.segments(model, tuple(sg0)) == truth["partitions"]
     elif target.startswith("ethos-u"):
         ours_cpu = {(p.subgraph, p.operator) for p in result.placement if p.on == "cpu"}
         vela_cpu = _where(truth["cpu"])
@@ -104,6 +106,7 @@ def test_tflkit_agrees_with_the_tool(name: str, target: str) -> None:
         assert ours_cpu == vela_cpu, (
             f"tflkit only {ours_cpu - vela_cpu}, Vela only {vela_cpu - ours_cpu}"
         )
+        assert result.segments == truth["npu_ops"]  # one ethos-u operator per NPU segment
     elif target == "tflm":
         assert result.passed == (truth["stage"] == "ok"), truth.get("message", "")
     else:
