@@ -51,6 +51,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the truth readers the tests use
+from _truth import OpRow, delegate_partitions, operators, vela_warnings  # noqa: E402
+
 DEFAULT_CACHE = Path("/work/corpus-cache/models")
 MIRRORS = {
     "litert": ("google-ai-edge/LiteRT", Path("/work/.mirror/google-ai-edge+LiteRT/repo")),
@@ -193,7 +196,6 @@ def _index(cache: Path) -> dict[str, dict[str, Any]]:
 # ----------------------------------------------------------------------------- truth children
 def _probe_vela(model: str, accel: str) -> dict[str, Any]:
     """Vela on one model for one accelerator config, in this (child) process."""
-    import tflite
     from ethosu.vela import vela
 
     with tempfile.TemporaryDirectory() as out:
@@ -219,21 +221,9 @@ def _probe_vela(model: str, accel: str) -> dict[str, Any]:
         written = Path(out) / (Path(model).stem + "_vela.tflite")
         if rc != 0 or not written.exists():
             return {"error": f"vela exit {rc}: {_tail(text)}"}
-        names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if isinstance(v, int)}
-        root = tflite.Model.GetRootAs(written.read_bytes(), 0)
-        cpu, npu = [], 0
-        for s in range(root.SubgraphsLength()):
-            sg = root.Subgraphs(s)
-            for i in range(sg.OperatorsLength()):
-                op = sg.Operators(i)
-                oc = root.OperatorCodes(op.OpcodeIndex())
-                code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-                if (oc.CustomCode() or b"").decode() == "ethos-u":
-                    npu += 1
-                    continue
-                first = op.Outputs(0) if op.OutputsLength() else -1
-                name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
-                cpu.append([names.get(code, f"BUILTIN_{code}"), name, _types(sg, op)])
+        ops = operators(written)
+    cpu = [[r.op, r.output, r.types] for r in ops if r.custom != "ethos-u"]
+    npu = sum(r.custom == "ethos-u" for r in ops)
     reasons = _vela_reasons(text)
     return {
         "cpu": sorted(cpu),
@@ -242,24 +232,12 @@ def _probe_vela(model: str, accel: str) -> dict[str, Any]:
     }
 
 
-_WARNING = re.compile(r"^Warning \(supported operators\) operator: (\S+), ofm: '(.*)'$")
-
-
 def _vela_reasons(log: str) -> dict[tuple[str, str], str]:
     """(op type, ofm) -> the constraint Vela printed (its "Reason:" line when there is none)."""
-    found: dict[tuple[str, str], str] = {}
-    lines = log.splitlines()
-    for k, line in enumerate(lines):
-        m = _WARNING.match(line)
-        if not m:
-            continue
-        block = []
-        for more in lines[k + 1 :]:
-            if not more.strip() or _WARNING.match(more):
-                break
-            block.append(more.strip())
+    found = {}
+    for key, block in vela_warnings(log).items():
         picked = [b for b in block if not b.startswith("Reason:")] or block
-        found.setdefault((m[1], m[2]), " ".join(picked)[:200])
+        found[key] = " ".join(picked)[:200]
     return found
 
 
@@ -268,138 +246,28 @@ def _tail(text: str, n: int = 300) -> str:
     return " | ".join(lines[-3:])[-n:]
 
 
-_XNNPACK_GRAPH: list[tuple[set[int], set[int]]] = []
-
-
-def _nodes(path: str, resolver: Any) -> list[tuple[str, list[int], list[int]]]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=path, experimental_op_resolver_type=resolver)
-    it.allocate_tensors()
-    _XNNPACK_GRAPH[:] = [
-        (
-            {d["index"] for d in it.get_input_details()},
-            {d["index"] for d in it.get_output_details()},
-        )
-    ]
-    return [
-        (d["op_name"], [int(i) for i in d["inputs"]], [int(o) for o in d["outputs"]])
-        for d in it._get_ops_details()
-    ]
-
-
-def _inside(
-    ops: list[tuple[str, list[int], list[int]]],
-    ins: set[int],
-    outs: set[int],
-    graph_out: set[int],
-    taken: set[int],
-) -> list[int]:
-    """The nodes inside one DELEGATE partition: tests/test_xnnpack.py's reader (reached from
-    the partition's outputs without crossing its inputs, then the nodes no output is reached
-    from whose inputs and outputs stay inside: a partition may have no outputs)."""
-    producer = {t: i for i, (_, _, o) in enumerate(ops) for t in o}
-    consumers: dict[int, list[int]] = {}
-    for i, (_, nin, _) in enumerate(ops):
-        for t in nin:
-            consumers.setdefault(t, []).append(i)
-    seen: set[int] = set()
-    todo = [producer[t] for t in outs if t in producer]
-    while todo:
-        n = todo.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        _, nin, nout = ops[n]
-        todo += [producer[t] for t in nin if t not in ins and t in producer]
-        todo += [c for t in nout if t not in outs for c in consumers.get(t, [])]
-    cand = {i for i in range(len(ops)) if i not in seen and i not in taken}
-    changed = True
-    while changed:
-        changed = False
-        inner = seen | cand
-        made = {t for i in inner for t in ops[i][2]}
-        for i in sorted(cand):
-            _, nin, nout = ops[i]
-            ok = any(t in ins or t in made for t in nin)
-            ok = ok and all(t < 0 or t in ins or t in made for t in nin)
-            ok = ok and all(
-                t not in ins
-                and (
-                    t in outs
-                    or (t not in graph_out and all(c in inner for c in consumers.get(t, [])))
-                )
-                for t in nout
-            )
-            if not ok:
-                cand.discard(i)
-                changed = True
-    return sorted(seen | cand)
-
-
 def _probe_xnnpack(path: str) -> dict[str, Any]:
-    from ai_edge_litert.interpreter import OpResolverType
-
-    try:
-        plain = _nodes(path, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        default = _nodes(path, OpResolverType.AUTO)
-    except (RuntimeError, ValueError) as exc:
-        return {"error": f"{type(exc).__name__}: {_tail(str(exc))}"}
-    n = len(plain)
-    if [d[0] for d in plain] != [d[0] for d in default[:n]]:
+    seen = delegate_partitions(path)
+    if "error" in seen:
+        return {"error": f"{seen['kind']}: {_tail(seen['error'])}"}
+    if seen["ops"] != seen["default_ops"]:
         return {"error": "the default resolver lists other nodes than the builtin-only one"}
-    extra = [d for d in default[n:]]
-    if any(d[0] != "DELEGATE" for d in extra):
-        return {"error": f"nodes after the model's: {sorted({d[0] for d in extra})}"}
-    parts: list[list[int]] = []
-    taken: set[int] = set()
-    for _, i, o in extra:
-        parts.append(_inside(default[:n], set(i), set(o), _XNNPACK_GRAPH[0][1], taken))
-        taken.update(parts[-1])
+    if any(name != "DELEGATE" for name in seen["extra"]):
+        return {"error": f"nodes after the model's: {sorted(set(seen['extra']))}"}
+    taken = sorted(i for part in seen["partitions"] for i in part)
     return {
-        "ops": n,
-        "delegated": _ranges(sorted(taken)),
-        "partitions": len(parts),
+        "ops": len(seen["ops"]),
+        "delegated": _ranges(taken),
+        "partitions": len(seen["partitions"]),
     }
 
 
-def _operators(path: Path) -> list[tuple[int, int, str, str, str]]:
-    """(subgraph, index, op type, first output name, _types) of every operator of a file."""
-    import tflite  # the flatbuffer bindings (a reader, not a truth tool)
-
-    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if isinstance(v, int)}
-    root = tflite.Model.GetRootAs(path.read_bytes(), 0)
-    out = []
-    for s in range(root.SubgraphsLength()):
-        sg = root.Subgraphs(s)
-        for i in range(sg.OperatorsLength()):
-            op = sg.Operators(i)
-            oc = root.OperatorCodes(op.OpcodeIndex())
-            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-            first = op.Outputs(0) if op.OutputsLength() else -1
-            name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
-            out.append((s, i, names.get(code, f"BUILTIN_{code}"), name, _types(sg, op)))
-    return out
-
-
-def _types(sg: Any, op: Any) -> str:
-    """ "9>7": the type codes of an operator's first input and first output, which tell apart
-    operators of one type whose outputs have no name (two QUANTIZE of keyword_scrambled)."""
-    first_in = op.Inputs(0) if op.InputsLength() else -1
-    first_out = op.Outputs(0) if op.OutputsLength() else -1
-    t_in = sg.Tensors(first_in).Type() if first_in >= 0 else -1
-    t_out = sg.Tensors(first_out).Type() if first_out >= 0 else -1
-    return f"{t_in}>{t_out}"
-
-
-def _vela_by_index(
-    ops: list[tuple[int, int, str, str, str]], raw: dict[str, Any]
-) -> dict[str, Any]:
+def _vela_by_index(ops: list[OpRow], raw: dict[str, Any]) -> dict[str, Any]:
     """Vela's CPU operators, named by (type, output) in the file Vela writes, as the indices of
     the input model's operators ("0:3-5,9 1:0"); those that match none stay "unmatched"."""
     free: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
-    for s, i, op, name, types in ops:
-        free.setdefault((op, name), []).append((s, i, types))
+    for r in ops:
+        free.setdefault((r.op, r.output), []).append((r.subgraph, r.index, r.types))
     warned = raw["reasons"]
     cpu, unmatched = [], []
     where: dict[str, tuple[int, int]] = {}
@@ -590,7 +458,7 @@ def truth(cache: Path, jobs: int, out: Path) -> None:
     models = {}
     for sha in sorted(index):
         entry = {"id": index[sha]["id"], **{tool: answers[(sha, tool)] for tool in TOOLS}}
-        ops = _operators(cache / index[sha]["file"])
+        ops = operators(cache / index[sha]["file"])
         for target in ACCELERATORS:
             if "cpu" in entry[target]:
                 entry[target] = _vela_by_index(ops, entry[target])

@@ -7,15 +7,39 @@ zeros, invokes once, prints the arena report. TFLM writes its messages (and
 ``print_allocations``) to the C-level stderr, so fd 2 goes to a file for the run. An arena of
 256 bytes or less, and some models, abort the process: run this in a child.
 Output: {"stage": "ok" | "allocate" | "invoke", "log": "...", "arena_total": int | null}.
+From a test: ``in_child(path)`` runs this in a child and reads that line ("crash" when the
+child dies); ``NODE`` finds the node TFLM names in the log.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
+from pathlib import Path
+from typing import Any
+
+NODE = re.compile(r"Node (\w+) \(number (\d+)\) failed to (prepare|invoke)")
+
+
+@functools.cache
+def in_child(path: Path) -> dict[str, Any]:
+    """What tflite-micro does with the model: stage "ok", "allocate", "invoke" or "crash"."""
+    proc = subprocess.run(
+        [sys.executable, __file__, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return {"stage": "crash", "log": proc.stderr, "arena_total": None, "rc": proc.returncode}
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return result
 
 
 def run(path: str, arena: int) -> str:

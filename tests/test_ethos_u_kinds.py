@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_target_ethos_u import ACCELERATORS, VelaRun, _ops_of, _run_vela, _vela_rule
+from _truth import operators
+from test_target_ethos_u import ACCELERATORS, VelaRun, _run_vela, _vela_rule
 from test_xnnpack_kinds import _i32, _Net
 
 import tflkit
@@ -345,4 +346,4 @@ def test_a_model_vela_compiled_stays_on_the_npu(
     placement = ethos_u.place(model, "ethos-u55")
     assert [(p.op, p.on) for p in placement] == [("CUSTOM", "target")]
     assert ethos_u.segments(model, placement) == 1
-    assert [c for _, c, _ in _ops_of(written)] == ["ethos-u"]
+    assert [r.custom for r in operators(written)] == ["ethos-u"]

@@ -17,7 +17,6 @@ placements carry the rule of the constraint Vela printed for them.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _truth import operators, vela_warnings
 from conftest import ALL_FIXTURES, FIXTURES, MODELS, edited
 
 import tflkit
@@ -41,7 +41,6 @@ ACCELERATORS = {
     "ethos-u65": "ethos-u65-256",
     "ethos-u85": "ethos-u85-256",
 }
-_WARNING = re.compile(r"^Warning \(supported operators\) operator: (\S+), ofm: '(.*)'$")
 
 
 @dataclass(frozen=True)
@@ -51,44 +50,6 @@ class VelaRun:
     cpu: Counter[tuple[str, str]]  # (op type, first output name) of every op left to the CPU
     npu_ops: int  # ethos-u custom operators
     reasons: dict[tuple[str, str], str]  # (op type, ofm) -> Vela's reason and constraint
-
-
-def _ops_of(path: Path) -> list[tuple[str, str, str]]:
-    """(op name, custom code, first output name) of every operator, read with LiteRT's
-    generated bindings: their ``BuiltinCode()`` is the stored field (the ``tflite`` package's
-    returns the deprecated byte below 127, so a DEQUANTIZE written with builtin_code 6 and
-    deprecated_builtin_code 0, as ai-edge-quantizer writes it, read as ADD)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if isinstance(v, int)}
-    root = schema.Model.GetRootAs(path.read_bytes(), 0)
-    out = []
-    for s in range(root.SubgraphsLength()):
-        sg = root.Subgraphs(s)
-        for i in range(sg.OperatorsLength()):
-            op = sg.Operators(i)
-            oc = root.OperatorCodes(op.OpcodeIndex())
-            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-            custom = (oc.CustomCode() or b"").decode()
-            first = op.Outputs(0) if op.OutputsLength() else -1
-            name = (sg.Tensors(first).Name() or b"").decode() if first >= 0 else ""
-            out.append((names.get(code, f"BUILTIN_{code}"), custom, name))
-    return out
-
-
-def _reasons(log: str) -> dict[tuple[str, str], str]:
-    found: dict[tuple[str, str], str] = {}
-    lines = log.splitlines()
-    for k, line in enumerate(lines):
-        m = _WARNING.match(line)
-        if m:
-            block = []
-            for more in lines[k + 1 :]:
-                if not more.strip() or _WARNING.match(more):
-                    break
-                block.append(more.strip())
-            found.setdefault((m.group(1), m.group(2)), "\n".join(block))
-    return found
 
 
 def _run_vela(path: Path, target: str, out: Path) -> VelaRun:
@@ -105,10 +66,11 @@ def _run_vela(path: Path, target: str, out: Path) -> VelaRun:
     written = out / (path.stem + "_vela.tflite")
     if done.returncode != 0 or not written.exists():
         return VelaRun(done.returncode or -1, log, Counter(), 0, {})
-    ops = _ops_of(written)
-    cpu = Counter((op, name) for op, custom, name in ops if custom != "ethos-u")
-    npu = sum(custom == "ethos-u" for _, custom, _ in ops)
-    return VelaRun(0, log, cpu, npu, _reasons(log))
+    ops = operators(written)
+    cpu = Counter((r.op, r.output) for r in ops if r.custom != "ethos-u")
+    npu = sum(r.custom == "ethos-u" for r in ops)
+    reasons = {key: "\n".join(lines) for key, lines in vela_warnings(log).items()}
+    return VelaRun(0, log, cpu, npu, reasons)
 
 
 # Edited fixtures (LiteRT's object API), compiled by Vela like the others

@@ -13,7 +13,6 @@ package ships neither header nor list; its source and commit are in the file).
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _tflm_probe import NODE, in_child
 from conftest import ALL_FIXTURES, FIXTURES, ROOT
 
 import tflkit
@@ -29,25 +29,11 @@ from tflkit.targets import tflm
 
 pytest.importorskip("tflite_micro")
 
-PROBE = Path(__file__).with_name("_tflm_probe.py")
 RESOLVER = json.loads(Path(__file__).with_name("tflm_op_resolver.json").read_text())
-NODE = re.compile(r"Node (\w+) \(number (\d+)\) failed to (prepare|invoke)")
 
 
-@functools.cache
 def run_in_tflm(name: str) -> dict[str, Any]:
-    """What tflite-micro does with the fixture: stage "ok", "allocate", "invoke" or "crash"."""
-    proc = subprocess.run(
-        [sys.executable, str(PROBE), str(FIXTURES / name)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    if proc.returncode != 0 or not proc.stdout.strip():
-        return {"stage": "crash", "log": proc.stderr, "arena_total": None, "rc": proc.returncode}
-    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
-    return result
+    return in_child(FIXTURES / name)
 
 
 # Files TFLM allocates and invokes without a word but computes wrongly: tflkit says they do

@@ -1,7 +1,7 @@
 """tflkit's TFLM verdict follows the kernels' Prepare checks, not only their type tables.
 
-Two truths per rule: a small test model of that kind from LiteRT's own suites (copied into
-fixtures/tflm/, Apache-2.0, source and commit in fixtures/MANIFEST.json "third_party"), run
+Two truths per rule: a small test model of that kind from LiteRT's own suites (in the
+published-model corpus, tests/corpus/models, source and commit in its MANIFEST.json), run
 through tflite-micro's Python interpreter in a child (tests/_tflm_probe.py) where TFLM names
 the failing node; and graphs built here (tests/_graphs.py) worked out on paper from the kernel
 line each rule cites (tflite-micro 90b983c).
@@ -10,56 +10,42 @@ line each rule cites (tflite-micro 90b983c).
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import json
-import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from _graphs import Op, T, build
-from conftest import FIXTURES, MANIFEST, ROOT
+from _tflm_probe import NODE, in_child
+from conftest import ROOT
 
 import tflkit
 from tflkit.model import Model
 from tflkit.targets import tflm
 
-PROBE = Path(__file__).with_name("_tflm_probe.py")
-THIRD_PARTY: dict[str, dict[str, Any]] = MANIFEST["third_party"]
-NODE = re.compile(r"Node (\w+) \(number (\d+)\) failed to (prepare|invoke)")
+CORPUS = ROOT / "tests" / "corpus" / "models"
+# LiteRT test models, each failing one kernel check in TFLM (the rule tflkit must follow)
+CASES = {
+    "litert__add_unknown_dimensions.tflite": "an output no operator resolves",
+    "litert__argmax.tflite": "ARG_MAX with an int64 output (arg_min_max.cc:85)",
+    "litert__static_w8_a16_quantized_k_einsum.tflite": "BATCH_MATMUL int16 x int8",
+    "litert__broadcast_to.tflite": "BROADCAST_TO above 5 dimensions (broadcast_to.cc:47)",
+    "litert__unidirectional_sequence_lstm.tflite": "LSTM with projection (lstm_eval.cc)",
+    "litert__string.tflite": "a string tensor",
+    "litert__single_rsqrt_default_a16w8_recipe_quantized.tflite": "RSQRT int16 (runs)",
+    "litert__simple_squeeze.tflite": "SQUEEZE of a scalar (squeeze.cc:74)",
+    "litert__svdf_calibrated.tflite": "SVDF output units (svdf_common.cc:411)",
+    "litert__transpose.tflite": "TRANSPOSE permutation (transpose_common.cc:43)",
+}
 
 
-@functools.cache
 def run_in_tflm(name: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, str(PROBE), str(FIXTURES / name)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    if proc.returncode != 0 or not proc.stdout.strip():
-        return {"stage": "crash", "log": proc.stderr, "arena_total": None}
-    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
-    return result
+    return in_child(CORPUS / name)
 
 
-@pytest.mark.parametrize("name", sorted(THIRD_PARTY))
-def test_copied_model_is_what_the_manifest_records(name: str) -> None:
-    data = (FIXTURES / name).read_bytes()
-    entry = THIRD_PARTY[name]
-    assert entry["license"] == "Apache-2.0" and len(data) < 50_000
-    assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size_bytes"], entry["sha256"])
-
-
-@pytest.mark.parametrize("name", sorted(THIRD_PARTY))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_verdict_is_tflms(name: str) -> None:
     pytest.importorskip("tflite_micro")
     truth = run_in_tflm(name)
-    placement = tflm.place(tflkit.load(FIXTURES / name))
+    placement = tflm.place(tflkit.load(CORPUS / name))
     refused = [p for p in placement if p.on == "none"]
     if truth["stage"] == "ok":
         assert not refused, refused
@@ -182,6 +168,6 @@ def test_string_tensors_refused() -> None:
 
 
 def test_rsqrt_int16_runs() -> None:
-    # the PyPI build runs it (fixtures/tflm/rsqrt_int16.tflite, test_verdict_is_tflms)
+    # the PyPI build runs it (a corpus model in test_verdict_is_tflms: single_rsqrt_..._a16w8)
     model = build(Op("RSQRT", [T("int16", (1, 4))], [T("int16", (1, 4))]))
     assert _one(model) == ("", "")

@@ -30,80 +30,8 @@ import tflkit
 from tflkit.targets import xnnpack
 from tflkit.targets._partition import partitions
 
-_OBSERVE = r"""
-import json, sys
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-graph_io = []
-
-def nodes(path, resolver):
-    it = Interpreter(model_path=path, experimental_op_resolver_type=resolver)
-    it.allocate_tensors()
-    graph_io[:] = [({d["index"] for d in it.get_input_details()},
-                    {d["index"] for d in it.get_output_details()})]
-    return [(d["op_name"], [int(i) for i in d["inputs"]], [int(o) for o in d["outputs"]])
-            for d in it._get_ops_details()]
-
-def inside(ops, ins, outs, graph_in, graph_out, taken):
-    producer = {t: i for i, (_, _, o) in enumerate(ops) for t in o}
-    consumers = {}
-    for i, (_, nin, _) in enumerate(ops):
-        for t in nin:
-            consumers.setdefault(t, []).append(i)
-    seen, todo = set(), [producer[t] for t in outs if t in producer]
-    while todo:
-        n = todo.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        _, nin, nout = ops[n]
-        todo += [producer[t] for t in nin if t not in ins and t in producer]
-        todo += [c for t in nout if t not in outs for c in consumers.get(t, [])]
-    # Nodes from which no output of the partition is reached (an ASSIGN_VARIABLE, the ADD that
-    # feeds it; a partition may have no outputs at all): the largest set of the other nodes
-    # whose inputs are the partition's inputs (constants are listed there too) or made in the
-    # set, and whose outputs are the partition's or read only inside it.
-    cand = {i for i in range(len(ops)) if i not in seen and i not in taken}
-    changed = True
-    while changed:
-        changed = False
-        inner = seen | cand
-        made = {t for i in inner for t in ops[i][2]}
-        for i in sorted(cand):
-            _, nin, nout = ops[i]
-            ok = any(t in ins or t in made for t in nin)
-            ok = ok and all(t < 0 or t in ins or t in made for t in nin)
-            ok = ok and all(
-                t not in ins and (t in outs or (
-                    t not in graph_out and all(c in inner for c in consumers.get(t, []))))
-                for t in nout)
-            if not ok:
-                cand.discard(i)
-                changed = True
-    return sorted(seen | cand)
-
-found = {}
-for path in sys.argv[1:]:
-    try:
-        plain = nodes(path, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        default = nodes(path, OpResolverType.AUTO)
-    except (RuntimeError, ValueError) as exc:
-        found[path] = {"error": str(exc)[:200]}
-        continue
-    n = len(plain)
-    delegates = [d for d in default[n:] if d[0] == "DELEGATE"]
-    parts, taken = [], set()
-    for _, i, o in delegates:
-        parts.append(inside(default[:n], set(i), set(o), *graph_io[0], taken))
-        taken.update(parts[-1])
-    found[path] = {
-        "ops": [d[0] for d in plain],
-        "default_ops": [d[0] for d in default[:n]],
-        "extra": [d[0] for d in default[n:]],
-        "partitions": parts,
-    }
-print(json.dumps(found))
-"""
+# The runtime's DELEGATE partitions, read in a child (the runtime may abort on a model)
+TRUTH = Path(__file__).with_name("_truth.py")
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +44,7 @@ def observed() -> dict[str, dict[str, Any]]:
 
 def _observe(paths: list[str]) -> dict[str, dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-c", _OBSERVE, *paths],
+        [sys.executable, str(TRUTH), *paths],
         capture_output=True,
         text=True,
         timeout=300,

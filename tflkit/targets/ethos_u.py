@@ -385,7 +385,7 @@ def _quantized(c: _Op, target: str) -> tuple[str, str] | None:
         # a blockwise quantization keeps its scales in another tensor: Vela sees none
         if q is None or not q.scales or q.is_blockwise:
             return "ethos-u-quantization", f"tensor {t.name!r} has no quantization parameters"
-        if any(s <= 0 for s in q.scales):
+        if min(q.scales) <= 0:
             return "ethos-u-quantization", f"tensor {t.name!r} has a scale <= 0"
     return None
 
