@@ -48,6 +48,18 @@ _U8 = struct.Struct("<B").unpack_from
 _VTABLE = struct.Struct("<HH").unpack_from  # a vtable starts: its own size, the table's size
 
 _IDENTIFIER = b"TFL3"
+# What a file given in a .tflite's place often is, by its first bytes, so that the identifier
+# error says what came, not only four bytes at offset 4: a Keras model (.keras is a zip, .h5 is
+# HDF5), a NumPy array, an image renamed
+_OTHER_FORMATS = (
+    (b"PK\x03\x04", "a zip archive, as a .keras model or an .npz is: convert a Keras model first"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file, as a Keras .h5 model is: convert it first"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+)
 
 #: What the generated readers raise on a file the checks here let through (a field placed by
 #: a crafted vtable past the end of the file, bytes that are not UTF-8 where text is decoded).
@@ -246,7 +258,10 @@ class Reader:
             )
         ident = bytes(self.data[4:8])
         if ident != _IDENTIFIER:
-            raise self.fail(f"file identifier is {ident!r}, expected {_IDENTIFIER!r}")
+            head = bytes(self.data[:8])
+            known = next((what for magic, what in _OTHER_FORMATS if head.startswith(magic)), None)
+            hint = "" if known is None else f" (the file is {known})"
+            raise self.fail(f"file identifier is {ident!r}, expected {_IDENTIFIER!r}{hint}")
         root = self._u32(0)
         if root >= self.size:
             raise self.fail(

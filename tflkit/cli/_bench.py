@@ -21,15 +21,22 @@ from tflkit.cli._shared import (
 def bench(
     model: ModelArg,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", help="Samples per predict call.", min=1)
+        int,
+        typer.Option("--batch-size", "-b", help="Samples per predict call.", min=1, metavar="N"),
     ] = 1,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
+        int | None,
+        typer.Option("--threads", help="Threads for the runtime's kernels.", min=1, metavar="N"),
     ] = None,
     seconds: Annotated[
-        float, typer.Option("--seconds", "-s", help="How long to measure, after warm-up.", min=0)
+        float,
+        typer.Option(
+            "--seconds", "-s", help="How long to measure, after warm-up.", min=0, metavar="S"
+        ),
     ] = 2.0,
-    warmup: Annotated[int, typer.Option("--warmup", help="Untimed calls first.", min=1)] = 3,
+    warmup: Annotated[
+        int, typer.Option("--warmup", help="Untimed calls first.", min=1, metavar="N")
+    ] = 3,
     shape: Annotated[
         list[str] | None,
         typer.Option(

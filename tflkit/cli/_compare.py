@@ -54,7 +54,11 @@ def compare(
     samples: Annotated[
         int | None,
         typer.Option(
-            "--samples", "-n", help="Use the first N samples (or draw N; default 256).", min=1
+            "--samples",
+            "-n",
+            help="Use the first N samples (or draw N; default 256).",
+            min=1,
+            metavar="N",
         ),
     ] = None,
     label_output: Annotated[
@@ -94,11 +98,16 @@ def compare(
             metavar="DIR",
         ),
     ] = None,
-    speed: Annotated[
-        bool, typer.Option("--speed/--no-speed", help="Measure latency and throughput.")
-    ] = True,
+    # one flag, not "--speed/--no-speed": typer puts the second name in the short-option
+    # column, which then squeezes every help text of the command to 20 columns at 80
+    no_speed: Annotated[
+        bool, typer.Option("--no-speed", help="Do not measure latency and throughput.")
+    ] = False,
+    # the default, still accepted from scripts that spell it out; hidden from the help
+    speed: Annotated[bool, typer.Option("--speed", hidden=True)] = False,
     threads: Annotated[
-        int | None, typer.Option("--threads", help="Threads for the runtime's kernels.", min=1)
+        int | None,
+        typer.Option("--threads", help="Threads for the runtime's kernels.", min=1, metavar="N"),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
     allow_nonfinite: Annotated[
@@ -161,7 +170,7 @@ def compare(
             seed=seed,
             num_threads=threads,
             label_output=label_output,
-            speed=speed,
+            speed=not no_speed,
             per_tensor=per_tensor,
             reference_outputs=reference_outputs,
             ray=ray,

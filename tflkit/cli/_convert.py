@@ -49,7 +49,8 @@ def convert(
         ),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option("--samples", "-n", help="Calibrate on at most N samples.", min=1)
+        int | None,
+        typer.Option("--samples", "-n", help="Calibrate on at most N samples.", min=1, metavar="N"),
     ] = None,
     io: Annotated[
         str | None,

@@ -21,7 +21,8 @@ def inspect(
     model: ModelArg,
     json_: JsonOpt = False,
     subgraph: Annotated[
-        int | None, typer.Option("--subgraph", "-s", help="Show only this subgraph.", min=0)
+        int | None,
+        typer.Option("--subgraph", "-s", help="Show only this subgraph.", min=0, metavar="N"),
     ] = None,
     tensors: Annotated[
         bool, typer.Option("--tensors", "-t", help="Also list every tensor.")

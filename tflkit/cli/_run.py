@@ -46,13 +46,15 @@ def run(
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", "-b", min=1, help="Samples per invoke at most.")
+        int | None,
+        typer.Option("--batch-size", "-b", min=1, metavar="N", help="Samples per invoke at most."),
     ] = None,
     raw: Annotated[
         bool, typer.Option("--raw", help="Feed and return stored dtypes (no (de)quantization).")
     ] = False,
     threads: Annotated[
-        int | None, typer.Option("--threads", min=1, help="Threads for the runtime's kernels.")
+        int | None,
+        typer.Option("--threads", min=1, metavar="N", help="Threads for the runtime's kernels."),
     ] = None,
     signature: Annotated[
         str | None, typer.Option("--signature", help="Run this signature.")

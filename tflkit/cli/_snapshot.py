@@ -57,8 +57,7 @@ def snapshot(
     ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON,
-    or check models against theirs (--check)."""
+    """Write a model's contract (interface, quantization, ops, tensors; no weights) as JSON, or check models against theirs (--check)."""  # noqa: E501 (one line: typer keeps a docstring's newlines in the help)
     from tflkit.testing import model_snapshot_path
 
     if output is not None and snapshot_dir is not None:
