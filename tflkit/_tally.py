@@ -62,6 +62,25 @@ class Setup:
         """Each model's feed of inputs ``x`` (by the reference's input names)."""
         return [{m[k]: v for k, v in x.items()} for m in self.in_maps]
 
+    def without(self, dropped: Iterable[int]) -> Setup:
+        """The same comparison without the models at ``dropped`` (never the reference)."""
+        gone = set(dropped)
+        keep = [i for i in range(len(self.runners)) if i not in gone]
+        return Setup(
+            [self.runners[i] for i in keep],
+            [self.names[i] for i in keep],
+            keep.index(self.reference),
+            [self.in_maps[i] for i in keep],
+            [self.out_maps[i] for i in keep],
+            self.notes,
+        )
+
+
+def left_out_line(crash: Exception) -> str:
+    """The line, in the notes and ``Comparison.crashed``, for a model left out of an isolated
+    comparison because its runtime crashed (opening it, or on the data)."""
+    return f"{crash}; left out of the comparison"
+
 
 def setup(
     models: Sequence[Any],

@@ -27,7 +27,7 @@ from tflkit._metrics import OutputSums, label_hits, output_error
 from tflkit._metrics import per_tensor as per_tensor_errors
 from tflkit._results import Comparison, ModelResult, OutputError, PerTensor, TensorError
 from tflkit._stream import is_shard_spec
-from tflkit._tally import Setup, model_results, run_all, setup, shard_comparison
+from tflkit._tally import left_out_line, model_results, run_all, setup, shard_comparison
 from tflkit.errors import InputError
 from tflkit.model import ModelLike
 from tflkit.speed import LATENCY_REPEAT, THROUGHPUT_REPEAT, measure_speed
@@ -236,18 +236,11 @@ def _compare(
         require_finite(labels_array(y), "the labels (y)", allow_nonfinite=allow_nonfinite)
     feeds, outputs = run_all(opened, x, crashed=crashed)
     if crashed:  # isolated: the models whose runtime crashed on the data are left out
-        keep = [i for i in range(len(opened.runners)) if i not in crashed]
-        left_out += [f"{crashed[i]}; left out of the comparison" for i in sorted(crashed)]
-        reference = keep.index(reference)
-        opened = Setup(
-            [opened.runners[i] for i in keep],
-            [opened.names[i] for i in keep],
-            reference,
-            [opened.in_maps[i] for i in keep],
-            [opened.out_maps[i] for i in keep],
-            opened.notes,
-        )
-        feeds, outputs = [feeds[i] for i in keep], [outputs[i] for i in keep]
+        left_out += [left_out_line(crashed[i]) for i in sorted(crashed)]
+        feeds = [f for i, f in enumerate(feeds) if i not in crashed]
+        outputs = [o for i, o in enumerate(outputs) if i not in crashed]
+        opened = opened.without(crashed)
+        reference = opened.reference
         runners, names, ref = opened.runners, opened.names, opened.ref
     notes += left_out
     against = outputs[reference]
@@ -346,7 +339,7 @@ def _open_isolated(
                     for r in mine:
                         r.close()
                     raise
-                left_out.append(f"{exc}; left out of the comparison")
+                left_out.append(left_out_line(exc))
                 if i < reference:
                     new_reference -= 1
                 continue
