@@ -449,3 +449,17 @@ def test_tensor_type_names_match_litert_schema() -> None:
     for code, name in types.items():
         assert dtypes.by_code(code).name == name.lower()
     assert dtypes.by_code(max(types) + 1).name == f"TYPE_{max(types) + 1}"
+
+
+def test_operator_output_names_match_the_interpreter(fixture_name: str) -> None:
+    path = fixture_path(fixture_name)
+    interp = litert_interpreter(path)
+    if interp is None:
+        pytest.skip("the LiteRT runtime cannot open this model (Flex ops)")
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    want: dict[str, None] = {}  # subgraph 0's operators in the interpreter's order, each once
+    for op in interp._get_ops_details():
+        for i in op["outputs"]:
+            if i >= 0:
+                want.setdefault(names[int(i)], None)
+    assert tflkit.load(path).subgraphs[0].operator_output_names() == tuple(want)

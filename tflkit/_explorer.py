@@ -146,8 +146,7 @@ def _operator_outputs(path: str | None) -> set[str] | None:
         model = load(path)
     except TflkitError:  # not a .tflite (a Keras reference): its names are not checked
         return None
-    sub = model.subgraphs[0]
-    return {sub.tensors[i].name for op in sub.operators for i in op.outputs if i >= 0}
+    return set(model.subgraphs[0].operator_output_names())
 
 
 def documents(c: Comparison) -> list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]]:

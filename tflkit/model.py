@@ -262,6 +262,17 @@ class Subgraph:
         """The tensor at ``index``; None for -1 (an optional input left out) or out of range."""
         return self.tensors[index] if 0 <= index < len(self.tensors) else None
 
+    def operator_output_names(self) -> tuple[str, ...]:
+        """The names of the tensors the operators write, each once, in the order the operators
+        run (an optional output, -1, skipped): the names Model Explorer matches a node's outputs
+        by, and the graph order a per-tensor error is shown in."""
+        names: dict[str, None] = {}
+        for op in self.operators:
+            for i in op.outputs:
+                if (t := self.tensor(i)) is not None:
+                    names.setdefault(t.name, None)
+        return tuple(names)
+
     @property
     def input_tensors(self) -> tuple[Tensor, ...]:
         """The input tensors, in order."""

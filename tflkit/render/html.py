@@ -435,14 +435,11 @@ def _graph_order(model: Model | None) -> dict[str, int]:
     if model is None or not model.subgraphs:
         return {}
     sg = model.subgraphs[0]
+    # the graph's inputs first (quantized on the way in), then what the operators write
+    inputs = [t.name for i in sg.inputs if (t := sg.tensor(i)) is not None]
     order: dict[str, int] = {}
-    for i in sg.inputs:  # the graph's inputs first: quantized on the way in
-        if 0 <= i < len(sg.tensors):
-            order.setdefault(sg.tensors[i].name, len(order) + 1)
-    for op in sg.operators:
-        for i in op.outputs:
-            if 0 <= i < len(sg.tensors):
-                order.setdefault(sg.tensors[i].name, len(order) + 1)
+    for name in (*inputs, *sg.operator_output_names()):
+        order.setdefault(name, len(order) + 1)
     return order
 
 
