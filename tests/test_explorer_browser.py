@@ -39,40 +39,78 @@ pytestmark = pytest.mark.skipif(not available(), reason=SKIP_REASON)
 FONT_HOSTS = {"fonts.gstatic.com", "fonts.googleapis.com"}
 
 
+#: Starts tried before giving up: another process can take the free port between the moment it
+#: is found and the moment the server binds it.
+STARTS = 3
+#: What the server says when its port was taken: its own check before binding
+#: ("port N already in use.", then exit 1), or Werkzeug's bind in the server's app thread
+#: failing after that check (the thread dies with the OSError; the process waits on).
+PORT_TAKEN = re.compile(r"port \d+ already in use|Address already in use")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def _start(cmd: list[str], log: Any) -> tuple[subprocess.Popen[bytes], str | None]:
+    """Start the server on a free port: the process, and the page's URL (None: the port was
+    taken before the server bound it, and the process is stopped)."""
+    # Not ``--port 0`` (the kernel's pick, read back): Model Explorer 0.1.34 health-checks and
+    # prints http://HOST:PORT/ with the port as given (model_explorer/server.py, start(): the
+    # `requests.get(f'http://{host}:{port}/')` loop after `app.run(host=host, port=port)`), so
+    # with 0 it would wait forever. Its default, 8080, makes it scan 8080-8099 itself: every
+    # concurrent server then starts on the same port first. A port the kernel found free, and
+    # another try when that port was taken meanwhile, is the narrowest race the server allows.
+    log.seek(0)
+    log.truncate()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + WAIT
+    while True:
+        log.seek(0)
+        text = log.read()
+        if PORT_TAKEN.search(text):  # first: a server that lost its port may still print a URL
+            _stop(proc)
+            return proc, None
+        found = re.search(rf"http://127\.0\.0\.1:{port}/\?data=\S+", text)
+        if found:
+            return proc, found.group(0)
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            raise RuntimeError(f"model-explorer did not start:\n{text[-2000:]}")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def explorer_server(model: Path, node_data: Path) -> Iterator[str]:
     """``model-explorer MODEL --node_data_paths=FILE`` on 127.0.0.1; yields the page's URL."""
     cmd = [sys.executable, "-m", "model_explorer", str(model), f"--node_data_paths={node_data}"]
-    cmd += ["--no_open_in_browser", "--host", "127.0.0.1", "--port", str(_free_port())]
+    cmd += ["--no_open_in_browser", "--host", "127.0.0.1"]
     with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        for _ in range(STARTS):
+            proc, url = _start(cmd, log)
+            if url is not None:
+                break
+        else:
+            log.seek(0)
+            raise RuntimeError(f"model-explorer: no free port in {STARTS} tries:\n{log.read()}")
         try:
-            deadline = time.monotonic() + WAIT
-            url = None
-            while url is None:
-                log.seek(0)
-                found = re.search(r"http://127\.0\.0\.1:\d+/\?data=\S+", log.read())
-                if found:
-                    url = found.group(0)
-                elif proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"model-explorer did not start:\n{log.read()[-2000:]}")
-                else:
-                    time.sleep(0.2)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
 
 
 def open_graph(page: Chromium, url: str, title: str) -> None:
@@ -181,6 +219,26 @@ def test_model_explorer_shows_the_snr_of_three_tensors(written: dict[str, Any]) 
     # load is no error; anything else leaving the machine, or any other error, fails
     assert {urllib.parse.urlsplit(u).hostname for u in blocked} <= FONT_HOSTS, blocked
     assert errors == [], (errors, blocked)
+
+
+def test_a_port_taken_before_the_server_binds_it_is_tried_again(
+    written: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    with socket.socket() as taken:  # a port found free, then taken by someone else
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        first = [int(taken.getsockname()[1])]
+        free = _free_port
+        monkeypatch.setattr(
+            sys.modules[__name__], "_free_port", lambda: first.pop() if first else free()
+        )
+        with explorer_server(written["model"], written["path"]) as url:
+            port = urllib.parse.urlsplit(url).port
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
+                assert page.status == 200
+        assert not first and port != taken.getsockname()[1]
 
 
 def _screenshot(model: Path, node_data: Path, out: Path) -> None:
