@@ -282,6 +282,73 @@ def test_a_batch_crosses_once(
             again.close()
 
 
+def test_a_message_equal_to_the_last_crosses_as_four_bytes() -> None:
+    """The wire (read raw from the socket): a message equal to the last one goes as a length
+    of 0, a changed one, one marked fresh (it holds arrays) or one carrying a file descriptor
+    goes whole; the receiving side gets each message's value."""
+    import copy
+    import socket
+    import struct
+
+    from tflkit._isolated import _Channel
+
+    command = ("batch", [(64, "|i1", (5, 32))], (5, ("auto", None, 0, None, False, None)), None)
+    changed = ("batch", [(64, "|i1", (6, 32))], (6, ("auto", None, 0, None, False, None)), None)
+    sends: list[tuple[Any, dict[str, Any]]] = [
+        (command, {}),
+        (copy.deepcopy(command), {}),  # equal, another object
+        (command, {"fresh": True}),
+        (changed, {}),
+        (changed, {}),
+        (command, {}),
+    ]
+    whole = [True, False, True, True, False, True]
+    a, b = socket.socketpair()
+    with a, b:
+        b.settimeout(10)
+        sender = _Channel(a)
+        for (message, kwargs), want_whole in zip(sends, whole, strict=True):
+            sender.send(message, **kwargs)
+            data = b.recv(1 << 16)
+            (length,) = struct.unpack_from("<I", data)
+            assert length == len(data) - 4
+            assert (length > 0) is want_whole
+        with open(os.devnull, "rb") as f:  # a file descriptor goes with it: whole
+            sender.send(command)
+            assert len(b.recv(1 << 16)) == 4
+            sender.send(command, [f.fileno()])
+            data, anc, _, _ = b.recvmsg(1 << 16, socket.CMSG_SPACE(4))
+            assert len(data) > 4 and anc
+            for _, _, fd in anc:
+                os.close(int.from_bytes(fd[:4], sys.byteorder))
+    a, b = socket.socketpair()
+    with a, b:
+        b.settimeout(10)
+        sender, receiver = _Channel(a), _Channel(b)
+        for message, kwargs in sends:
+            sender.send(message, **kwargs)
+            got, fds = receiver.recv()
+            assert got == message and fds == []
+
+
+@pytest.mark.parametrize("batching", ["auto", "batched", "per-sample"])
+def test_repeated_calls_follow_new_values_and_sizes(batching: str, no_leaks: None) -> None:
+    """Calls at one size repeat the last command (4 bytes), yet each call's values cross, and
+    a new size, the decisions of auto batching and a size seen before all come through."""
+    here = tflkit.Runner(MLP, batching=batching)
+    rng = np.random.default_rng(11)
+    with tflkit.Runner(MLP, isolated=True, batching=batching) as there:
+        for n in (5, 5, 5, 40, 40, 5, 1, 1, 40):
+            x = rng.random((n, 32), dtype=np.float32)
+            np.testing.assert_array_equal(there.predict(x), here.predict(x))
+        x = rng.random((5, 32), dtype=np.float32)
+        before = there.predict(x)
+        x *= 0.5  # the same array object, new values: not a repeat of the values
+        after = there.predict(x)
+        np.testing.assert_array_equal(after, here.predict(x))
+        assert not np.array_equal(before, after)
+
+
 def test_batches_larger_than_the_arena(no_leaks: None) -> None:
     x = np.random.default_rng(2).random((40_000, 32), dtype=np.float32)  # 5 MB in, 1.6 MB out
     want = tflkit.Runner(MLP).predict(x)

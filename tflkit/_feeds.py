@@ -234,6 +234,8 @@ class Feeds:
         t = self.inputs[i]
         target = self.dtypes[i]
         if target is None:  # string and other types: hand over as they are
+            if a.ndim == 0 and t.dtype == "string" and a.dtype.kind in "OU":
+                return self._scalar_bytes(i, a)
             return a
         if not raw and t.is_quantized_int:
             q = t.quantization
@@ -259,6 +261,20 @@ class Feeds:
             raise InputError(
                 f"{self.where(i)}: cannot cast {a.dtype} to {t.dtype}: {exc}"
             ) from None
+
+    def _scalar_bytes(self, i: int, a: Array) -> Array:
+        """A 0-d string input as 0-d bytes (str encoded as UTF-8): LiteRT's ``set_tensor``
+        reads a 0-d object array's pointer, and a 0-d str array's UTF-32 code units, as the
+        string's bytes (arrays of rank 1 and more it converts itself)."""
+        value = a.item()
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if not isinstance(value, bytes):
+            raise InputError(
+                f"{self.where(i)}: expected bytes or str for a string input, got "
+                f"{type(value).__name__}"
+            )
+        return np.array(value, dtype=f"S{max(len(value), 1)}")
 
     def convert_one(self, x: Array) -> Array | None:
         """The one-sample path's conversion of input 0 (per-tensor quantized or not quantized

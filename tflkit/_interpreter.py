@@ -155,6 +155,7 @@ class Session:
         self.sig_runner: Any = None
         self.in_index: list[int] = []
         self.out_index: list[int] = []
+        self._string_outputs = False  # string outputs: per_sample copies (no tensor() views)
         self.in_shapes: list[tuple[int, ...] | None] = []
         self.open()
 
@@ -185,7 +186,9 @@ class Session:
                 return
             ins = self.interp.get_input_details()
             self.in_index = [int(d["index"]) for d in ins]
-            self.out_index = [int(d["index"]) for d in self.interp.get_output_details()]
+            outs = self.interp.get_output_details()
+            self.out_index = [int(d["index"]) for d in outs]
+            self._string_outputs = any(np.dtype(d["dtype"]).hasobject for d in outs)
         # None: not allocated yet (dynamic inputs wait for the first predict's shapes)
         self.in_shapes = [None] * len(ins)
         if not self._dynamic:  # allocated now, so that a model the runtime refuses fails here
@@ -285,6 +288,8 @@ class Session:
         """
         self.resize([(1, *f.shape[1:]) if f.ndim else tuple(f.shape) for f in feeds])
         interp = self.interp
+        if any(f.dtype.hasobject for f in feeds) or self._string_outputs:
+            return self._per_sample_copied(feeds, start, stop)
         ins = [interp.tensor(i) for i in self.in_index]
         outs = [interp.tensor(i) for i in self.out_index]
         for k, f in enumerate(feeds):
@@ -307,6 +312,22 @@ class Session:
             for r, fn, sc in zip(results, outs, scalar, strict=True):
                 r[s - start] = fn() if sc else fn()[0]
         return results
+
+    def _per_sample_copied(self, feeds: list[Array], start: int, stop: int) -> list[Array]:
+        """``per_sample`` through set_tensor / get_tensor: string tensors have no numpy view
+        (``tensor()`` of one hands out the runtime's bytes as objects, and writing to it
+        crashed the process: LiteRT's string_input_model_with_signature.bin)."""
+        interp = self.interp
+        parts = []
+        for s in range(start, stop):
+            for k, f in enumerate(feeds):
+                interp.set_tensor(self.in_index[k], f[s : s + 1] if f.ndim else f)
+            interp.invoke()
+            parts.append([interp.get_tensor(i) for i in self.out_index])
+        return [
+            np.concatenate(group) if group[0].ndim else np.stack(group)
+            for group in zip(*parts, strict=True)
+        ]
 
     def run_signature(self, named: dict[str, Array]) -> dict[str, Any]:
         """One call of the signature's runner on inputs by signature name."""

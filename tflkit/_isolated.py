@@ -57,14 +57,13 @@ _OPEN, _ALLOCATE, _INVOKE, _IDLE = 1, 2, 3, 4
 _HEADER = 64  # byte 0: the phase; arrays start here, 64-byte aligned
 _MIN_ARENA = 1 << 20
 _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading the model)
-#: Seconds each side polls for the other's next message (the caller for a reply, the child for
-#: the next command) before it sleeps in the kernel; read when a child starts. Off (0): on 2
-#: cores with one busy elsewhere, polling for 2 ms made a 1,024-sample call 1.78-1.88x the
-#: in-process one against 1.65-1.72x asleep, and doubled its CPU time (bench/README.md). The
-#: case for it is an idle virtual machine, whose halted vCPUs are slow to wake (the ~300 us a
-#: call added there): bench/isolated_bench.py's "poll" column measures it. Polling yields the
-#: core at each turn (sched_yield); never when this process may use one CPU only.
+#: Seconds the caller polls for the child's reply, and the child for the caller's next command
+#: (``IDLE_SPIN``), before sleeping in the kernel; read when a child starts. The case for it is
+#: an idle virtual machine, whose halted vCPUs are slow to wake: bench/isolated_bench.py's
+#: "poll" column measures it (bench/README.md). Polling yields the core every
+#: ``_YIELD_EVERY`` polls; never when this process may use one CPU only.
 SPIN = 0.0
+IDLE_SPIN = 0.0
 # On a busy machine polling loses: the poller holds a CPU the scheduler would otherwise move
 # the woken process to, and a yield can hand the core away for a whole time slice (on 2 cores
 # at load 10, polling made a 1,024-sample call 3.5x the in-process one, against 2.5x asleep).
@@ -74,6 +73,8 @@ SPIN = 0.0
 _RECHECK = 0.05
 _CONTENDED = 100e-6
 _BACKOFF = 1.0
+_YIELD_EVERY = 1
+_REPEAT = b"\0\0\0\0"  # a message of length 0: the last message again (see _Channel)
 
 # A layout entry: (offset in the arena, dtype str, shape), or ("inline", array) for arrays
 # that cannot live in shared memory (object dtype: strings).
@@ -135,18 +136,36 @@ def _read(buf: mmap.mmap, layout: list[Any], *, copy: bool) -> list[Array]:
 class _Channel:
     """Pickled messages over a stream socket, a 4-byte length first, one syscall each way for
     a small message (multiprocessing's Connection reads header and body apart); a message may
-    carry file descriptors (SCM_RIGHTS). One message in flight each way at a time."""
+    carry file descriptors (SCM_RIGHTS). One message in flight each way at a time.
+
+    A message equal to the last one sent goes as a length of 0 (``_REPEAT``) and the other
+    side takes its last message again: a predict loop at one batch size sends the same command
+    and gets the same reply layout every call, and pickling them was half of a round trip's
+    ~50 us. So messages are values: neither side changes one after sending or receiving it."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = bytearray(1 << 16)
         self.anc = socket.CMSG_SPACE(struct.calcsize("i"))
+        self.sent: Any = None  # the last message sent (None: none to repeat) and received
+        self.received: Any = None
         self.calm_after = 0.0  # no polling before this time (perf_counter): the CPU is busy
         self.checked = 0.0  # when to read the machine's load again
 
-    def send(self, obj: Any, fds: Sequence[int] = ()) -> None:
+    def send(self, obj: Any, fds: Sequence[int] = (), *, fresh: bool = False) -> None:
+        """Send ``obj`` (with ``fds``); ``fresh``: never as a repeat (it holds arrays, whose
+        contents may have changed under an equal identity)."""
+        if not fds and not fresh and self.sent is not None:
+            try:
+                same = obj == self.sent
+            except (ValueError, TypeError):  # arrays inside (inline strings) do not compare
+                same = False
+            if same is True:  # the same message again (a predict loop): 4 bytes, no pickle
+                self.sock.sendall(_REPEAT)
+                return
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         data = struct.pack("<I", len(body)) + body
+        self.sent = None if fds else obj
         if fds:
             sent = socket.send_fds(self.sock, [data], list(fds))
             data = data[sent:]
@@ -155,27 +174,60 @@ class _Channel:
 
     def recv(self, *, fds: bool = False, spin: float = 0.0) -> tuple[Any, list[int]]:
         """The next message and the file descriptors that came with it; EOFError when the other
-        end is gone. ``spin``: poll for it this many seconds (yielding the core between polls)
-        before sleeping in the kernel, unless the core is contended (see ``SPIN``)."""
-        if spin <= 0:  # a small message whole in one recv: no copy, no loop (~10 us less)
-            if fds:
-                data, anc, _, _ = self.sock.recvmsg(len(self.buf), self.anc)
-                got = _fds(anc)
-            else:
-                data, got = self.sock.recv(len(self.buf)), []
-            if not data:
-                raise EOFError
-            if len(data) >= 4 and len(data) == 4 + struct.unpack_from("<I", data)[0]:
-                return pickle.loads(memoryview(data)[4:]), got
-            self.buf[: len(data)] = data  # the rest to come: read on below
-            return self._rest(len(data), got, fds, spin)
-        return self._rest(0, [], fds, spin)
+        end is gone. ``spin``: poll for it this many seconds before sleeping in the kernel,
+        unless the machine is crowded (see ``SPIN``)."""
+        if spin > 0:
+            self._poll(spin)
+        # a small message whole in one recv: no copy, no loop (~10 us less)
+        if fds:
+            data, anc, _, _ = self.sock.recvmsg(len(self.buf), self.anc)
+            got = _fds(anc)
+        else:
+            data, got = self.sock.recv(len(self.buf)), []
+        if not data:
+            raise EOFError
+        if len(data) >= 4 and len(data) == 4 + struct.unpack_from("<I", data)[0]:
+            if len(data) == 4:  # _REPEAT: the last message again
+                return self.received, got
+            self.received = pickle.loads(memoryview(data)[4:])
+            return self.received, got
+        self.buf[: len(data)] = data  # the rest to come: read on below
+        return self._rest(len(data), got, fds)
 
-    def _rest(self, have: int, got: list[int], fds: bool, spin: float) -> tuple[Any, list[int]]:
+    def _poll(self, spin: float) -> None:
+        """Return once the socket has something to read, or after ``spin`` seconds, or at once
+        when the machine is crowded (then the caller sleeps in the kernel)."""
+        clock = time.perf_counter
+        now = clock()
+        if now < self.calm_after:
+            return
+        if now > self.checked:  # at most every _RECHECK seconds
+            self.checked = now + _RECHECK
+            if _crowded():
+                self.calm_after = self.checked
+                return
+        deadline = now + spin
+        peek, flags = self.sock.recv, socket.MSG_PEEK | socket.MSG_DONTWAIT
+        polls = 0
+        while True:
+            try:
+                peek(1, flags)
+                return  # a message (or the end of the stream) to read
+            except BlockingIOError:
+                pass
+            polls += 1
+            if _YIELD_EVERY and polls % _YIELD_EVERY == 0:
+                t = clock()
+                os.sched_yield()  # a loaded core goes to whoever waits for it
+                if _BACKOFF and clock() - t > _CONTENDED:  # someone else ran: sleep, for a while
+                    self.calm_after = clock() + _BACKOFF
+                    return
+            if clock() > deadline:
+                return
+
+    def _rest(self, have: int, got: list[int], fds: bool) -> tuple[Any, list[int]]:
         """``recv`` once ``have`` bytes of the message are in ``self.buf``."""
         need = 4
-        flags = socket.MSG_DONTWAIT if spin > 0 else 0
-        deadline, clock = 0.0, time.perf_counter
         while True:
             if have >= 4 and need == 4:
                 need = 4 + struct.unpack_from("<I", self.buf)[0]
@@ -184,33 +236,19 @@ class _Channel:
             if have >= need:
                 break
             with memoryview(self.buf) as whole, whole[have:] as view:
-                try:
-                    if fds:
-                        n, anc, _, _ = self.sock.recvmsg_into([view], self.anc, flags)
-                        got += _fds(anc)
-                    else:
-                        n = self.sock.recv_into(view, 0, flags)
-                except BlockingIOError:  # nothing yet: poll again, or sleep after the spin
-                    now = clock()
-                    if not deadline:
-                        deadline = now + spin
-                        if now > self.checked:  # at most every _RECHECK seconds
-                            self.checked = now + _RECHECK
-                            if _crowded():
-                                self.calm_after = self.checked
-                    if now > deadline or now < self.calm_after:
-                        flags = 0
-                        continue
-                    os.sched_yield()  # a loaded core goes to whoever waits for it
-                    if clock() - now > _CONTENDED:  # someone else ran: sleep, and for a while
-                        self.calm_after = clock() + _BACKOFF
-                        flags = 0
-                    continue
+                if fds:
+                    n, anc, _, _ = self.sock.recvmsg_into([view], self.anc)
+                    got += _fds(anc)
+                else:
+                    n = self.sock.recv_into(view)
             if n == 0:
                 raise EOFError
             have += n
+        if need == 4:
+            return self.received, got
         with memoryview(self.buf) as whole:
-            return pickle.loads(whole[4:need]), got
+            self.received = pickle.loads(whole[4:need])
+        return self.received, got
 
 
 def _fds(anc: list[tuple[int, int, bytes]]) -> list[int]:
@@ -280,14 +318,14 @@ class _Child:
         self.close_arena()
 
 
-def _spin() -> float:
+def _spin() -> tuple[float, float]:
     """How long to poll for a message before sleeping (``SPIN``); 0 when this process may run
     on one CPU only: the other process needs that CPU to answer."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - macOS has no affinity
         cpus = os.cpu_count() or 1
-    return SPIN if cpus > 1 else 0.0
+    return (SPIN, IDLE_SPIN) if cpus > 1 else (0.0, 0.0)
 
 
 def _crowded() -> bool:
@@ -393,11 +431,11 @@ class IsolatedSession:
                 os.close(model_fd)
         child.sock = mine
         child.chan = _Channel(mine)
-        self._spin = _spin()
+        self._spin, idle_spin = _spin()
         self._call(
             "open",
             [],
-            (source, len(data), child.size, self.num_threads, self.signature_key, self._spin),
+            (source, len(data), child.size, self.num_threads, self.signature_key, idle_spin),
             timeout=_START_TIMEOUT,
         )
 
@@ -457,7 +495,8 @@ class IsolatedSession:
         call = "invoke" if command not in ("open", "reset") else "open"
         chan = child.chan
         try:
-            chan.send((command, layout, args, arena[0]), arena[1])
+            inline = any(entry[0] == "inline" for entry in layout)
+            chan.send((command, layout, args, arena[0]), arena[1], fresh=inline)
             while True:
                 if timeout is not None and not _readable(child.sock, timeout):
                     raise TimeoutError  # pragma: no cover - a child that never answers
@@ -473,7 +512,7 @@ class IsolatedSession:
             raise
         status, result, state, caught = reply
         if state is not None:
-            self.in_shapes, self.delegate = state
+            self.in_shapes, self.delegate = list(state[0]), state[1]
         for category, message in caught:
             warnings.warn(message, category, stacklevel=caller_stacklevel())
         if status == "err":
@@ -498,7 +537,7 @@ class IsolatedSession:
         b = batcher
         settings = (b.batching, b.batch_size, b.batch_axis, b.fixed, b.stateful, b.signature)
         outs, (b.decided, b.choices) = self._call(
-            "batch", feeds, (n, settings, b.decided, b.choices)
+            "batch", feeds, (n, settings, b.decided, dict(b.choices))
         )
         return outs  # type: ignore[no-any-return]
 
@@ -643,8 +682,9 @@ class _Server:
                 stateful=stateful,
                 signature=signature,
             )
-        b.batching, b.batch_size, b.decided, b.choices = batching, size, decided, choices
-        return b.run(feeds, n), (b.decided, b.choices)
+        # copies: a message is never changed after it came or went (see _Channel)
+        b.batching, b.batch_size, b.decided, b.choices = batching, size, decided, dict(choices)
+        return b.run(feeds, n), (b.decided, dict(b.choices))
 
     def reply_outputs(self) -> Any:
         """The pending outputs in the arena, or ("grow", bytes) when they do not fit."""
@@ -690,7 +730,9 @@ class _Server:
                     self.pending = []
                     chan.send(("err", _picklable(exc), self.state(), self.flush()))
                     continue
-            chan.send(self.reply_outputs())
+            reply = self.reply_outputs()
+            inline = reply[0] == "ok" and any(e[0] == "inline" for e in reply[1][0])
+            chan.send(reply, fresh=inline)
 
 
 def _picklable(exc: BaseException) -> BaseException:
