@@ -101,34 +101,62 @@ def _readable(sock: socket.socket | None, timeout: float) -> bool:
     return sock is not None and bool(select.select([sock], [], [], timeout)[0])
 
 
-def _layout(arrays: Sequence[Array], start: int = _HEADER) -> tuple[list[Any], int]:
-    """Where each array goes in the arena, and the bytes needed."""
+def _layout(arrays: Sequence[Array], start: int = _HEADER) -> tuple[list[Any], int, bool]:
+    """Where each array goes in the arena, the bytes needed, and whether any array goes inline
+    (in the message, not the arena)."""
     out: list[Any] = []
     end = start
+    inline = False
     for a in arrays:
         if a.dtype.hasobject:
             out.append(("inline", a))
+            inline = True
             continue
         out.append((end, a.dtype.str, a.shape))
         end = _align(end + a.nbytes)
-    return out, end
+    return out, end, inline
 
 
-def _write(buf: mmap.mmap, layout: list[Any], arrays: Sequence[Array]) -> None:
+class _Views:
+    """numpy views of one arena by layout entry, made once: a call at the same shapes as the
+    last reuses them (making a view costs more than copying a small array into it). Cleared
+    before the arena is unmapped: a live view keeps the mapping exported."""
+
+    def __init__(self) -> None:
+        self.buf: mmap.mmap | None = None
+        self.views: dict[Any, Array] = {}
+
+    def get(self, buf: mmap.mmap, entry: tuple[int, str, tuple[int, ...]]) -> Array:
+        if buf is not self.buf:
+            self.views = {}
+            self.buf = buf
+        view = self.views.get(entry)
+        if view is None:
+            if len(self.views) > 64:  # many shapes: keep the newest only
+                self.views = {}
+            offset, dtype, shape = entry
+            view = np.ndarray(shape, np.dtype(dtype), buffer=buf, offset=offset)
+            self.views[entry] = view
+        return view
+
+    def clear(self) -> None:
+        self.views = {}
+        self.buf = None
+
+
+def _write(buf: mmap.mmap, layout: list[Any], arrays: Sequence[Array], views: _Views) -> None:
     for entry, a in zip(layout, arrays, strict=True):
         if entry[0] != "inline" and a.nbytes:
-            view: Array = np.ndarray(a.shape, a.dtype, buffer=buf, offset=entry[0])
-            np.copyto(view, a, casting="no")
+            np.copyto(views.get(buf, entry), a, casting="no")
 
 
-def _read(buf: mmap.mmap, layout: list[Any], *, copy: bool) -> list[Array]:
+def _read(buf: mmap.mmap, layout: list[Any], views: _Views, *, copy: bool) -> list[Array]:
     out: list[Array] = []
     for entry in layout:
         if entry[0] == "inline":
             out.append(entry[1])
             continue
-        offset, dtype, shape = entry
-        a: Array = np.ndarray(shape, np.dtype(dtype), buffer=buf, offset=offset)
+        a = views.get(buf, entry)
         out.append(a.copy() if copy else a)
     return out
 
@@ -274,6 +302,7 @@ class _Child:
         self.fd = -1
         self.buf: mmap.mmap | None = None
         self.size = 0
+        self.views = _Views()
         self.pid = os.getpid()  # the process that owns the child
 
     def abandon(self) -> None:
@@ -291,6 +320,7 @@ class _Child:
         self.buf = mmap.mmap(fd, size)
 
     def close_arena(self) -> None:
+        self.views.clear()
         if self.buf is not None:
             with contextlib.suppress(BufferError):  # a view still alive: the GC unmaps it
                 self.buf.close()
@@ -485,17 +515,16 @@ class IsolatedSession:
             self._finalizer = weakref.finalize(self, child.shutdown)
         if child.proc is None:
             self._start()
-        layout, need = _layout(arrays)
+        layout, need, inline = _layout(arrays)
         arena: tuple[Any, list[int]] = (None, [])
         if need > child.size:  # a new arena, sent with the command
             child.resize(need)
             arena = (child.size, [child.fd])
         assert child.buf is not None and child.chan is not None
-        _write(child.buf, layout, arrays)
+        _write(child.buf, layout, arrays, child.views)
         call = "invoke" if command not in ("open", "reset") else "open"
         chan = child.chan
         try:
-            inline = any(entry[0] == "inline" for entry in layout)
             chan.send((command, layout, args, arena[0]), arena[1], fresh=inline)
             while True:
                 if timeout is not None and not _readable(child.sock, timeout):
@@ -518,7 +547,7 @@ class IsolatedSession:
         if status == "err":
             raise result
         out_layout, extra = result
-        return _read(child.buf, out_layout, copy=True), extra
+        return _read(child.buf, out_layout, child.views, copy=True), extra
 
     # ------------------------------------------------------------------ Session's methods
 
@@ -576,7 +605,9 @@ class _Server:
         self.chan = chan
         self.arena_fd = arena_fd
         self.model_fd = model_fd
-        self.sent_state: Any = None
+        self.sent_shapes: Any = None  # the state last sent (see state())
+        self.sent_delegate: Any = None
+        self.views = _Views()
         self.buf: mmap.mmap | None = None
         self.session: Any = None
         self.pending: list[Array] = []  # outputs kept until they fit the arena
@@ -590,6 +621,7 @@ class _Server:
         self.buf[0] = code
 
     def map(self, size: int) -> None:
+        self.views.clear()
         if self.buf is not None:
             self.buf.close()
         self.buf = mmap.mmap(self.arena_fd, size)
@@ -636,7 +668,7 @@ class _Server:
             self.open(*args)
             return [], None
         assert self.buf is not None
-        arrays = _read(self.buf, layout, copy=False)
+        arrays = _read(self.buf, layout, self.views, copy=False)
         self.phase(_INVOKE)
         if command == "batch":
             return self.run_batch(arrays, *args)
@@ -687,23 +719,23 @@ class _Server:
         return b.run(feeds, n), (b.decided, dict(b.choices))
 
     def reply_outputs(self) -> Any:
-        """The pending outputs in the arena, or ("grow", bytes) when they do not fit."""
-        layout, need = _layout(self.pending)
+        """The pending outputs in the arena, or ("grow", bytes) when they do not fit; and
+        whether any output goes inline."""
+        layout, need, inline = _layout(self.pending)
         assert self.buf is not None
         if need > len(self.buf):
-            return ("grow", need)
-        _write(self.buf, layout, self.pending)
+            return ("grow", need), False
+        _write(self.buf, layout, self.pending, self.views)
         self.pending = []
-        return ("ok", (layout, self.extra), self.state(), self.flush())
+        return ("ok", (layout, self.extra), self.state(), self.flush()), inline
 
     def state(self) -> Any:
         """The Session's input shapes and delegate when they changed since the last reply."""
         s = self.session
-        state = None if s is None else (list(s.in_shapes), s.delegate)
-        if state == self.sent_state:
+        if s is None or (s.in_shapes == self.sent_shapes and s.delegate == self.sent_delegate):
             return None
-        self.sent_state = state
-        return state
+        self.sent_shapes, self.sent_delegate = list(s.in_shapes), s.delegate
+        return self.sent_shapes, s.delegate
 
     def flush(self) -> list[tuple[type[Warning], str]]:
         caught, self.caught = self.caught, []
@@ -730,8 +762,7 @@ class _Server:
                     self.pending = []
                     chan.send(("err", _picklable(exc), self.state(), self.flush()))
                     continue
-            reply = self.reply_outputs()
-            inline = reply[0] == "ok" and any(e[0] == "inline" for e in reply[1][0])
+            reply, inline = self.reply_outputs()
             chan.send(reply, fresh=inline)
 
 
