@@ -4,14 +4,16 @@ Runner on the int8 MLP, and the child's start-up.
     python bench/isolated_bench.py [--repeat 15] [--threads 2] [--poll 0.002] [--model M]
 
 In one process, for each batch size, three Runners are timed interleaved in rotating order:
-in process, isolated (default: ``_isolated.SPIN = 0``, each side sleeps in the kernel while it
-waits for the other), and isolated polling for --poll seconds (default 2 ms) before sleeping;
-each run repeats the call for about 20 ms. Printed: the median of --repeat runs (seconds per
-call), the ratio isolated / in-process and the time added per call, of the medians and of the
-best runs (noise only ever adds time: on a loaded machine the best runs are the steadier
-figure), the same ratios with polling, and the CPU time a call costs (in process; isolated,
-default: both processes) from /proc/PID/task/*/schedstat over 200 calls. The load average is
-printed before and after: other work on the machine moves every figure.
+in process, isolated with tflkit's defaults (``_isolated.SPIN`` / ``IDLE_SPIN``: how long the
+caller polls for the child's reply and the child for the next command before sleeping in the
+kernel), and isolated the other way (polling --poll seconds, default 2 ms, when the defaults
+sleep; asleep when they poll); each run repeats the call for about 20 ms. Printed: the median
+of --repeat runs (seconds per call), the ratio isolated / in-process and the time added per
+call, of the medians and of the best runs (noise only ever adds time: on a loaded machine the
+best runs are the steadier figure), the same ratios the other way, and the CPU time a call
+costs (in process; isolated, default: both processes) from /proc/PID/task/*/schedstat over 200
+calls. The load average is printed before and after: other work on the machine moves every
+figure.
 Start-up: `Runner(path, isolated=True)` (the child started, the model opened and allocated in
 it) and the first call after `close()` (a restart), medians of --repeat, beside the in-process
 `Runner(path)`.
@@ -83,11 +85,14 @@ def main() -> None:
     print(f"start: {load()}, {len(os.sched_getaffinity(0))} CPUs allowed")
 
     here = tflkit.Runner(path, num_threads=args.threads)
-    there = tflkit.Runner(path, num_threads=args.threads, isolated=True)
-    spin, _isolated.SPIN = _isolated.SPIN, args.poll  # the same, polling: a child of its own
-    polling = tflkit.Runner(path, num_threads=args.threads, isolated=True)
-    _isolated.SPIN = spin
-    runners = [("in-process", here), ("isolated", there), ("poll", polling)]
+    there = tflkit.Runner(path, num_threads=args.threads, isolated=True)  # the defaults
+    other = (0.0, 0.0) if _isolated.SPIN else (args.poll, args.poll)
+    default = _isolated.SPIN, _isolated.IDLE_SPIN
+    _isolated.SPIN, _isolated.IDLE_SPIN = other  # the other way: a child of its own
+    alternative = tflkit.Runner(path, num_threads=args.threads, isolated=True)
+    _isolated.SPIN, _isolated.IDLE_SPIN = default
+    alt = "asleep" if _isolated.SPIN else "poll"
+    runners = [("in-process", here), ("isolated", there), (alt, alternative)]
     rng = np.random.default_rng(0)
     n_in = int(np.prod(here.inputs[0].shape[1:]))
     rows = []
@@ -108,20 +113,24 @@ def main() -> None:
                 runner.predict(x)
             cpu.append((sum(cpu_ns(p) for p in watched) - c0) / 200 * 1e-9)
         rows.append((n, times, cpu, here.batching))
-    print(f"{path.name}, threads={args.threads}, median of {args.repeat} interleaved runs")
+    print(
+        f"{path.name}, threads={args.threads}, median of {args.repeat} interleaved runs;"
+        f" isolated: SPIN={_isolated.SPIN:g} IDLE_SPIN={_isolated.IDLE_SPIN:g} (defaults),"
+        f" {alt}: {other[0]:g} / {other[1]:g}"
+    )
     print(
         f"{'batch':>6} {'in-process':>11} {'isolated':>10} {'ratio':>6} {'added':>8}"
-        f" {'best':>6} | {'poll':>6} {'best':>6} | cpu: {'in':>6} {'iso':>6}"
+        f" {'best':>6} | {alt:>6} {'best':>6} | cpu: {'in':>6} {'iso':>6}"
     )
     for n, t, cpu, mode in rows:
-        a, b, c = (statistics.median(t[k]) for k in ("in-process", "isolated", "poll"))
-        best_a, best_b, best_c = (min(t[k]) for k in ("in-process", "isolated", "poll"))
+        a, b, c = (statistics.median(t[k]) for k in ("in-process", "isolated", alt))
+        best_a, best_b, best_c = (min(t[k]) for k in ("in-process", "isolated", alt))
         print(
             f"{n:>6} {a * 1e3:9.3f}ms {b * 1e3:8.3f}ms {b / a:5.2f}x {(b - a) * 1e6:6.0f}us"
             f" {best_b / best_a:5.2f}x | {c / a:6.2f}x {best_c / best_a:5.2f}x |"
             f" {cpu[0] * 1e6:6.0f}us {cpu[1] * 1e6:4.0f}us  ({mode})"
         )
-    polling.close()
+    alternative.close()
     print(f"after the calls: {load()}")
 
     def open_in_process() -> float:
