@@ -206,21 +206,21 @@ class _Channel:
         unless the machine is crowded (see ``SPIN``)."""
         if spin > 0:
             self._poll(spin)
-        # a small message whole in one recv: no copy, no loop (~10 us less)
+        # a small message whole in one recv, into the buffer: no loop, no new bytes object
         if fds:
-            data, anc, _, _ = self.sock.recvmsg(len(self.buf), self.anc)
+            n, anc, _, _ = self.sock.recvmsg_into([self.buf], self.anc)
             got = _fds(anc)
         else:
-            data, got = self.sock.recv(len(self.buf)), []
-        if not data:
+            n, got = self.sock.recv_into(self.buf), []
+        if not n:
             raise EOFError
-        if len(data) >= 4 and len(data) == 4 + struct.unpack_from("<I", data)[0]:
-            if len(data) == 4:  # _REPEAT: the last message again
+        if n >= 4 and n == 4 + struct.unpack_from("<I", self.buf)[0]:
+            if n == 4:  # _REPEAT: the last message again
                 return self.received, got
-            self.received = pickle.loads(memoryview(data)[4:])
+            with memoryview(self.buf) as whole:
+                self.received = pickle.loads(whole[4:n])
             return self.received, got
-        self.buf[: len(data)] = data  # the rest to come: read on below
-        return self._rest(len(data), got, fds)
+        return self._rest(n, got, fds)  # the rest to come
 
     def _poll(self, spin: float) -> None:
         """Return once the socket has something to read, or after ``spin`` seconds, or at once
