@@ -286,9 +286,9 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
 
 # ---------------------------------------------------------------- xdist groups
 # The suite runs on 2 xdist workers (`-n 2 --dist loadgroup`, pyproject's addopts; `-n 0` runs it
-# in one process). Tests of a module named here run on one worker, one after another: the
-# modules of a group share something beyond a test's own temp dir, or would pay twice for an
-# expensive fixture if the two workers split them. The test modules themselves are unmarked:
+# in one process). Tests of a module (or `module::function`) named here run on one worker, one
+# after another: the modules of a group share something beyond a test's own temp dir, or would
+# pay twice for an expensive fixture if the two workers split them. The test modules themselves are unmarked:
 # `pytest_xdist_make_scheduler` below reads this table (xdist's own `xdist_group` marks no
 # longer reach its scheduler under pytest 9, see there).
 _SHM = "shm"  # what writes /dev/shm or takes the machine: Ray, a multiprocessing pool, Chromium
@@ -309,6 +309,8 @@ XDIST_GROUPS: dict[str, str] = {
     # server on a port
     "test_html_browser": _SHM,
     "test_explorer_browser": _SHM,
+    # the README's example that starts Ray (the module's other tests spread)
+    "test_readme::test_python_ray_examples_run": _SHM,
     # (test_imports and test_bad_input_matrix start no Ray, pool or browser: spread.)
     # one expensive fixture for the whole module, which each worker would build: Vela on every
     # fixture and accelerator (session-scoped, itself a pool of both CPUs), Vela on every case,
@@ -324,8 +326,12 @@ XDIST_GROUPS: dict[str, str] = {
 
 
 def xdist_scope(nodeid: str) -> str:
-    """The unit of work xdist sends to one worker: the module's group, else the test alone."""
-    return XDIST_GROUPS.get(Path(nodeid.split("::", 1)[0]).stem, nodeid)
+    """The unit of work xdist sends to one worker: the group of the test function or of its
+    module, else the test alone."""
+    path, _, name = nodeid.partition("::")
+    module = Path(path).stem
+    function = f"{module}::{name.split('[', 1)[0]}"
+    return XDIST_GROUPS.get(function, XDIST_GROUPS.get(module, nodeid))
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it

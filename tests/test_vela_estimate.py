@@ -2,9 +2,10 @@
 
 The truth is Vela run by hand on the same fixture (``run_vela_many`` / ``_run_vela`` of
 test_target_ethos_u.py, the suite's one way of running it): its summary CSV read here with
-the csv module (memory in KiB, as Vela writes it), the "CPU operators" / "NPU operators" lines of its network summary,
-and the model it writes (the operators it leaves to the CPU). A Vela that is not installed is
-simulated in a child process whose import system refuses ``ethosu``.
+the csv module (memory in KiB, as Vela writes it), the "CPU operators" / "NPU operators"
+lines of its network summary, and the model it writes (the operators it leaves to the CPU).
+A Vela that is not installed is simulated in a child process whose import system refuses
+``ethosu``.
 """
 
 from __future__ import annotations
