@@ -286,38 +286,72 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
 
 # ---------------------------------------------------------------- xdist groups
 # The suite runs on 2 xdist workers (`-n 2 --dist loadgroup`, pyproject's addopts; `-n 0` runs it
-# in one process). Tests of a module named here run on one worker, one after another: the
-# modules of a group share something beyond a test's own temp dir, or would pay twice for an
-# expensive fixture if the two workers split them. The test modules themselves are unmarked.
-_MACHINE = "machine"  # machine-wide state: Ray, /dev/shm, Chromium, local servers
+# in one process). Tests of a module (or `module::function`) named here run on one worker, one
+# after another: the modules of a group share something beyond a test's own temp dir, or would
+# pay twice for an expensive fixture if the two workers split them. The test modules themselves are unmarked:
+# `pytest_xdist_make_scheduler` below reads this table (xdist's own `xdist_group` marks no
+# longer reach its scheduler under pytest 9, see there).
+_SHM = "shm"  # what writes /dev/shm or takes the machine: Ray, a multiprocessing pool, Chromium
 XDIST_GROUPS: dict[str, str] = {
     # test_isolated's `no_leaks` compares the whole of /dev/shm before and after each test:
     # whatever else writes there meanwhile fails it (Ray's object store, the semaphores of a
-    # multiprocessing pool, Chromium)
-    "test_isolated": _MACHINE,
+    # multiprocessing pool, Chromium). Its own child writes nothing there (a memfd arena).
+    "test_isolated": _SHM,
     # Ray: test_ray's own `ray.init(address="local")` and a child's 2-CPU Ray, test_ray_cluster's
     # `ray start --head`, the CLI's `--ray` in test_stream and test_isolated; each takes both
-    # CPUs and writes /dev/shm and /tmp/ray. test_imports and test_bad_input_matrix import or
-    # run Ray-backed paths in children.
-    "test_ray": _MACHINE,
-    "test_ray_cluster": _MACHINE,
-    "test_stream": _MACHINE,
-    "test_imports": _MACHINE,
-    "test_bad_input_matrix": _MACHINE,
+    # CPUs and writes /dev/shm and /tmp/ray.
+    "test_ray": _SHM,
+    "test_ray_cluster": _SHM,
+    "test_stream": _SHM,
     # a `multiprocessing` spawn pool: semaphores in /dev/shm
-    "test_runner": _MACHINE,
-    # headless Chromium (/dev/shm, a DevTools port) and a Model Explorer server on a port
-    "test_html_browser": _MACHINE,
-    "test_explorer_browser": _MACHINE,
+    "test_runner": _SHM,
+    # headless Chromium (a DevTools port; /dev/shm unless told not to) and a Model Explorer
+    # server on a port
+    "test_html_browser": _SHM,
+    "test_explorer_browser": _SHM,
+    # the README's example that starts Ray (the module's other tests spread)
+    "test_readme::test_python_ray_examples_run": _SHM,
+    # (test_imports and test_bad_input_matrix start no Ray, pool or browser: spread.)
     # one expensive fixture for the whole module, which each worker would build: Vela on every
     # fixture and accelerator (session-scoped, itself a pool of both CPUs), Vela on every case,
     # TFLM's probe of every fixture (functools.cache, asked by four tests a fixture), QAT models
-    # trained in a child. (Modules whose fixtures cost a second or two stay spread.)
+    # trained in a child, the TensorFlow sources saved in-process. (Modules whose fixtures cost
+    # a second or two stay spread.)
     "test_target_ethos_u": "test_target_ethos_u",
     "test_ethos_u_kinds": "test_ethos_u_kinds",
     "test_target_tflm": "test_target_tflm",
     "test_qat_sources": "test_qat_sources",
+    "test_sources": "test_sources",
 }
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work xdist sends to one worker: the group of the test function or of its
+    module, else the test alone."""
+    path, _, name = nodeid.partition("::")
+    module = Path(path).stem
+    function = f"{module}::{name.split('[', 1)[0]}"
+    return XDIST_GROUPS.get(function, XDIST_GROUPS.get(module, nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` grouped by XDIST_GROUPS. xdist's own scheduler groups the tests whose
+    node id ends in ``@<group>``, a suffix its worker adds by assigning ``item._nodeid``
+    (xdist 3.8 remote.py, WorkerInteractor.pytest_collection_modifyitems); pytest 9 builds
+    ``nodeid`` from ``_id`` instead, so the suffix never shows and every test was its own unit:
+    the groups above ran on both workers at once (two Vela runs of every case, two QAT builds).
+    Same scheduler, the group read from the module name; xdist's reordering by units' sizes
+    (``--loadscope-reorder``, on by default) sends the groups first."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ByModule(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return ByModule(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which starts the workers
@@ -332,14 +366,3 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     if config.getoption("capture") == "no" or config.getoption("usepdb") or nested:
         config.option.numprocesses = 0
         config.option.dist = "no"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Marks each test of an XDIST_GROUPS module ``xdist_group(<group>)`` (a no-op without
-    workers; left out under ``-p no:xdist``, where the mark is unknown)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        group = XDIST_GROUPS.get(item.path.stem)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))

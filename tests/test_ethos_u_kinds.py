@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _truth import operators
-from test_target_ethos_u import ACCELERATORS, VelaRun, _run_vela, _vela_rule
+from test_target_ethos_u import ACCELERATORS, VelaRun, _run_vela, _vela_rule, run_vela_many
 from test_xnnpack_kinds import _i32, _Net
 
 import tflkit
@@ -270,13 +270,14 @@ _JOBS = [(name, t) for name, (_, expected) in CASES.items() for t in expected]
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Any]:
     """(model path, Vela's run) for every case and target it is checked on."""
     d = tmp_path_factory.mktemp("ethos_u_kinds")
-    found = {}
+    jobs = []
     for name, t in _JOBS:
         path = d / f"{name}.tflite"
         if not path.exists():
             path.write_bytes(CASES[name][0]())
-        found[(name, t)] = (path, _run_vela(path, t, d / t / name))
-    return found
+        jobs.append((path, t, d / t / name))
+    runs = run_vela_many(jobs, processes=2)
+    return {job: (path, run) for job, (path, _, _), run in zip(_JOBS, jobs, runs, strict=True)}
 
 
 def _vela_cpu(run: VelaRun, model: tflkit.Model) -> Counter[tuple[str, str]]:

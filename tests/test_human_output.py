@@ -59,12 +59,15 @@ def _assert_fits(text: str, width: int) -> list[str]:
     return lines
 
 
-def _assert_unwrapped(cli: Cli, width: int, *args: str) -> list[str]:
+def _assert_unwrapped(cli: Cli, width: int, *args: str, wide: Any = None) -> list[str]:
     """The output at ``width`` fits it, and a line that fits is not wrapped: rich wraps a
     longer line, so lengths alone cannot fail. At 1000 columns nothing needs wrapping; each
     line there that fits ``width`` must be found whole at ``width`` (a finding's message
-    longer than the terminal wraps, indented, by design)."""
-    result, wide = cli.invoke(*args, width=width), cli.invoke(*args, width=1000)
+    longer than the terminal wraps, indented, by design). ``wide``: the same command's result
+    at 1000 columns, when the caller already has it."""
+    result = cli.invoke(*args, width=width)
+    if wide is None:
+        wide = cli.invoke(*args, width=1000)
     assert result.exit_code in (0, 1), result.stderr
     lines = _assert_fits(result.stdout, width)
     fitting = [line for line in wide.stdout.splitlines() if len(line) <= width]
@@ -175,8 +178,9 @@ def test_inspect_and_check_have_no_trailing_whitespace(name: str, cli: Cli) -> N
         ["inspect", "--tensors", path],
         *(["check", "-p", p, path] for p in ("int8", "int16x8", "float16")),
     ):
+        wide = cli.invoke(*args, width=1000)  # one run at 1000 columns for every width
         for width in WIDTHS:
-            _assert_unwrapped(cli, width, *args)
+            _assert_unwrapped(cli, width, *args, wide=wide)
 
 
 # ------------------------------------------------------------------ check

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, Cli
 
 README = (ROOT / "README.md").read_text()
@@ -29,18 +30,37 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
     assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_python_examples_run() -> None:
-    for code in _blocks("python"):
-        if "tflkit_model" in code:  # the plugin's fixtures: tests/test_ci_recipe.py runs it
-            continue
-        if "def test_" in code:  # a pytest example: run its tests too
-            code += (
-                "\nfor _n, _f in list(globals().items()):\n    if _n.startswith('test_'): _f()\n"
-            )
-        proc = subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-        )
-        assert proc.returncode == 0, f"{code}\n{proc.stderr}"
+# every python block but the plugin's fixtures (tests/test_ci_recipe.py runs that one), each its
+# own test so that the two workers share them; the ones that start Ray apart (their xdist group
+# keeps them off the worker that snapshots /dev/shm: tests/conftest.py XDIST_GROUPS)
+_EXAMPLES = [
+    (f"block{k}", code) for k, code in enumerate(_blocks("python")) if "tflkit_model" not in code
+]
+_RAY = [(name, code) for name, code in _EXAMPLES if re.search(r"^import ray\b", code, re.M)]
+_NOT_RAY = [(name, code) for name, code in _EXAMPLES if (name, code) not in _RAY]
+
+
+def _runs(code: str) -> None:
+    if "def test_" in code:  # a pytest example: run its tests too
+        code += "\nfor _n, _f in list(globals().items()):\n    if _n.startswith('test_'): _f()\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, f"{code}\n{proc.stderr}"
+
+
+@pytest.mark.parametrize("code", [c for _, c in _NOT_RAY], ids=[n for n, _ in _NOT_RAY])
+def test_python_examples_run(code: str) -> None:
+    _runs(code)
+
+
+@pytest.mark.parametrize("code", [c for _, c in _RAY], ids=[n for n, _ in _RAY])
+def test_python_ray_examples_run(code: str) -> None:
+    _runs(code)
+
+
+def test_the_python_examples_are_found() -> None:
+    assert len(_EXAMPLES) >= 10 and _RAY  # the split above saw the README's blocks
 
 
 def test_documented_inspect_output_matches_the_fixture(cli: Cli) -> None:

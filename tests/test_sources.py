@@ -153,10 +153,9 @@ def test_convert_refuses_nonfinite_calibration(
     assert not out.exists() and not list(tmp_path.glob(".tflkit-*"))
 
 
-def test_python_convert_refuses_nonfinite_calibration_batches(sources: dict[str, Path]) -> None:
+def _batches(sources: dict[str, Path]) -> str:
     # an iterable of batches (the API's other form): the batch is named; no SIGSEGV
-    script = textwrap.dedent(
-        f"""
+    return f"""
         import numpy as np, tflkit
         x = np.load({str(sources["x"])!r})
         bad = x.copy(); bad[0, 7] = -np.inf
@@ -165,12 +164,62 @@ def test_python_convert_refuses_nonfinite_calibration_batches(sources: dict[str,
         except tflkit.InputError as exc:
             print("InputError:", exc)
         """
-    )
+
+
+def _ragged(sources: dict[str, Path]) -> str:
+    return f"""
+        import numpy as np, tflkit
+        for calibration in ([[[1.0] * 8, [2.0] * 7]], [{{"input_layer": [[1.0] * 8, [1.0] * 3]}}],
+                            [np.array([[1 + 2j] * 8])]):
+            try:
+                tflkit.convert({str(sources["keras"])!r}, "int8", calibration=calibration)
+            except tflkit.InputError as exc:
+                print("InputError:", exc)
+        """
+
+
+def _samples(sources: dict[str, Path]) -> str:
+    # NaN at sample 12 with samples=10: never fed, so no reason to refuse (float32: no cast)
+    return f"""
+        import numpy as np, tflkit
+        x = np.load({str(sources["x"])!r}); x[12, 0] = np.nan
+        c = tflkit.convert({str(sources["keras"])!r}, "int8", calibration=x, samples=10)
+        print("result:", c.settings["representative_dataset"]["samples"], c.kind)
+        try:
+            tflkit.convert({str(sources["keras"])!r}, "int8", calibration=x, samples=13)
+        except tflkit.InputError as exc:
+            print("InputError:", exc)
+        """
+
+
+@pytest.fixture(scope="module")
+def python_api(sources: dict[str, Path]) -> dict[str, str]:
+    """The stdout of each script above, all run in one child process (one TensorFlow import
+    instead of three), one after another, each in a function of its own; a script that raises
+    fails its test (its traceback on stderr), a crash of the child fails them all."""
+    # ragged first: its calibration names the input as a fresh process's Keras names it
+    scripts = {"ragged": _ragged, "batches": _batches, "samples": _samples}
+    code = "import sys, traceback\n"
+    for name, script in scripts.items():
+        body = textwrap.indent(textwrap.dedent(script(sources)), "    ")
+        code += f"def {name}():\n{body}\n"
+        code += f"print('@@ {name}', flush=True)\ntry:\n    {name}()\nexcept BaseException:\n"
+        code += f"    traceback.print_exc(); print('@@ {name} raised', flush=True)\n"
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "(batch 1): 1 inf value, the first at index (0, 7)" in proc.stdout
+    out: dict[str, str] = {}
+    for part in proc.stdout.split("@@ ")[1:]:
+        name, _, text = part.partition("\n")
+        out[name] = text
+    for name in scripts:  # each script began and did not raise
+        assert name in out and f"{name} raised" not in out, proc.stderr[-2000:]
+    return out
+
+
+def test_python_convert_refuses_nonfinite_calibration_batches(python_api: dict[str, str]) -> None:
+    assert "(batch 1): 1 inf value, the first at index (0, 7)" in python_api["batches"]
 
 
 # ---------------------------------------------------------------- one guard for every source
@@ -324,44 +373,15 @@ def test_float_tflite_calibration_is_checked_too(tmp_path: Path, cli: Cli) -> No
     assert not out.exists()
 
 
-def test_python_convert_refuses_ragged_and_object_calibration(sources: dict[str, Path]) -> None:
-    script = textwrap.dedent(
-        f"""
-        import numpy as np, tflkit
-        for calibration in ([[[1.0] * 8, [2.0] * 7]], [{{"input_layer": [[1.0] * 8, [1.0] * 3]}}],
-                            [np.array([[1 + 2j] * 8])]):
-            try:
-                tflkit.convert({str(sources["keras"])!r}, "int8", calibration=calibration)
-            except tflkit.InputError as exc:
-                print("InputError:", exc)
-        """
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("InputError:")]
+def test_python_convert_refuses_ragged_and_object_calibration(
+    python_api: dict[str, str],
+) -> None:
+    lines = [x for x in python_api["ragged"].splitlines() if x.startswith("InputError:")]
     assert len(lines) == 3 and all(line.startswith("InputError: calibration") for line in lines)
 
 
-def test_only_the_calibration_samples_fed_are_checked(sources: dict[str, Path]) -> None:
-    # NaN at sample 12 with samples=10: never fed, so no reason to refuse (float32: no cast)
-    script = textwrap.dedent(
-        f"""
-        import numpy as np, tflkit
-        x = np.load({str(sources["x"])!r}); x[12, 0] = np.nan
-        c = tflkit.convert({str(sources["keras"])!r}, "int8", calibration=x, samples=10)
-        print("result:", c.settings["representative_dataset"]["samples"], c.kind)
-        try:
-            tflkit.convert({str(sources["keras"])!r}, "int8", calibration=x, samples=13)
-        except tflkit.InputError as exc:
-            print("InputError:", exc)
-        """
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [x for x in proc.stdout.splitlines() if x.startswith(("result:", "InputError:"))]
+def test_only_the_calibration_samples_fed_are_checked(python_api: dict[str, str]) -> None:
+    lines = python_api["samples"].splitlines()
+    lines = [x for x in lines if x.startswith(("result:", "InputError:"))]
     assert lines[0] == "result: 10 int8"
     assert "1 NaN value, the first at index (12, 0)" in lines[1]

@@ -16,6 +16,7 @@ placements carry the rule of the constraint Vela printed for them.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,25 +53,102 @@ class VelaRun:
     reasons: dict[tuple[str, str], str]  # (op type, ofm) -> Vela's reason and constraint
 
 
-def _run_vela(path: Path, target: str, out: Path) -> VelaRun:
-    out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "ethosu.vela", "--accelerator-config", ACCELERATORS[target]]
-    done = subprocess.run(
-        [*cmd, "--output-dir", str(out), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=out,
-    )
-    log = done.stdout + done.stderr
+def _vela_args(path: Path, target: str, out: Path) -> list[str]:
+    return ["--accelerator-config", ACCELERATORS[target], "--output-dir", str(out), str(path)]
+
+
+def _vela_result(path: Path, out: Path, returncode: int, log: str) -> VelaRun:
     written = out / (path.stem + "_vela.tflite")
-    if done.returncode != 0 or not written.exists():
-        return VelaRun(done.returncode or -1, log, Counter(), 0, {})
+    if returncode != 0 or not written.exists():
+        return VelaRun(returncode or -1, log, Counter(), 0, {})
     ops = operators(written)
     cpu = Counter((r.op, r.output) for r in ops if r.custom != "ethos-u")
     npu = sum(r.custom == "ethos-u" for r in ops)
     reasons = {key: "\n".join(lines) for key, lines in vela_warnings(log).items()}
     return VelaRun(0, log, cpu, npu, reasons)
+
+
+def _run_vela(path: Path, target: str, out: Path) -> VelaRun:
+    out.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ethosu.vela", *_vela_args(path, target, out)],
+        capture_output=True,
+        text=True,
+        timeout=VELA_TIMEOUT,
+        cwd=out,
+    )
+    return _vela_result(path, out, done.returncode, done.stdout + done.stderr)
+
+
+VELA_TIMEOUT = 600
+# `python -m ethosu.vela ARGS` for each job, without paying Python and Vela's import (0.4 s, most
+# of a compilation here) each time: one child imports Vela, then forks a process a job that
+# runs what `python -m ethosu.vela` runs (`sys.exit(main())`, ethosu/vela/__main__.py), in the
+# output directory, stdout and stderr into files of their own; Vela keeps no threads to fork
+# with. The exit status is the process's own: a signal (Vela's SIGFPE on blockwise int4) ends
+# that process alone. A job past VELA_TIMEOUT is killed and reported as None.
+_VELA_MANY = r"""
+import json, os, signal, sys
+from ethosu.vela.vela import main
+for line in sys.stdin:
+    args, cwd, timeout = json.loads(line)
+    sys.stdout.flush(); sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            os.dup2(os.open(os.path.join(cwd, ".vela-" + name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        signal.alarm(timeout)
+        sys.argv = ["vela", *args]
+        code = 1
+        try:
+            code = main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (exc.code is not None)
+        except BaseException:
+            import traceback; traceback.print_exc()
+        finally:
+            sys.stdout.flush(); sys.stderr.flush()
+            os._exit(code)
+    status = os.waitpid(pid, 0)[1]
+    timed_out = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM
+    print(json.dumps(None if timed_out else os.waitstatus_to_exitcode(status)), flush=True)
+"""
+
+
+def run_vela_many(jobs: list[tuple[Path, str, Path]], processes: int = 1) -> list[VelaRun]:
+    """``_run_vela`` on every (model, target, output dir), in order; ``processes`` children
+    share the jobs (the truth is the same: Vela's files, exit status, stdout + stderr)."""
+
+    def share(part: list[tuple[Path, str, Path]]) -> list[VelaRun]:
+        lines = []
+        for path, target, out in part:
+            out.mkdir(parents=True, exist_ok=True)
+            lines.append(json.dumps([_vela_args(path, target, out), str(out), VELA_TIMEOUT]))
+        done = subprocess.run(
+            [sys.executable, "-c", _VELA_MANY],
+            input="".join(x + "\n" for x in lines),
+            capture_output=True,
+            text=True,
+            timeout=VELA_TIMEOUT * len(part) + 60,
+        )
+        codes = [json.loads(x) for x in done.stdout.splitlines()]
+        assert done.returncode == 0 and len(codes) == len(part), done.stderr[-3000:]
+        runs = []
+        for (path, target, out), code in zip(part, codes, strict=True):
+            assert code is not None, f"vela {target} {path}: no answer in {VELA_TIMEOUT} s"
+            log = (out / ".vela-stdout").read_text() + (out / ".vela-stderr").read_text()
+            runs.append(_vela_result(path, out, code, log))
+        return runs
+
+    parts = [jobs[k::processes] for k in range(processes)]
+    with ThreadPoolExecutor(max_workers=processes) as pool:
+        done = list(pool.map(share, parts))
+    runs: list[VelaRun | None] = [None] * len(jobs)
+    for k, part_runs in enumerate(done):
+        runs[k::processes] = part_runs
+    assert all(r is not None for r in runs)
+    return [r for r in runs if r is not None]
 
 
 # Edited fixtures (LiteRT's object API), compiled by Vela like the others
@@ -155,13 +233,11 @@ def vela(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Any
     """Vela's output for every case and accelerator, compiled once, in parallel."""
     out = tmp_path_factory.mktemp("vela")
     jobs = [(name, t) for name in CASES for t in ACCELERATORS]
-
-    def one(job: tuple[str, str]) -> VelaRun:
-        name, target = job
-        return _run_vela(models_dir / name, target, out / target / Path(name).stem)
-
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return dict(zip(jobs, pool.map(one, jobs), strict=True))
+    runs = run_vela_many(
+        [(models_dir / name, t, out / t / Path(name).stem) for name, t in jobs],
+        processes=max(2, os.cpu_count() or 2),
+    )
+    return dict(zip(jobs, runs, strict=True))
 
 
 def _compiled(vela: dict[Any, VelaRun], name: str, target: str) -> VelaRun:

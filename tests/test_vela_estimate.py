@@ -1,10 +1,11 @@
 """``check --estimate`` / ``check(..., estimate=True)``: Vela's own figures.
 
-The truth is Vela run by hand on the same fixture (``_run_vela`` of test_target_ethos_u.py,
-the suite's one way of running it): its summary CSV read here with the csv module (memory in
-KiB, as Vela writes it), the "CPU operators" / "NPU operators" lines of its network summary,
-and the model it writes (the operators it leaves to the CPU). A Vela that is not installed is
-simulated in a child process whose import system refuses ``ethosu``.
+The truth is Vela run by hand on the same fixture (``run_vela_many`` / ``_run_vela`` of
+test_target_ethos_u.py, the suite's one way of running it): its summary CSV read here with
+the csv module (memory in KiB, as Vela writes it), the "CPU operators" / "NPU operators"
+lines of its network summary, and the model it writes (the operators it leaves to the CPU).
+A Vela that is not installed is simulated in a child process whose import system refuses
+``ethosu``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import FIXTURES, ROOT, Cli, need_fixture
-from test_target_ethos_u import ACCELERATORS, VelaRun, _run_vela
+from test_target_ethos_u import ACCELERATORS, VelaRun, _run_vela, run_vela_many
 
 import tflkit
 from tflkit.errors import InputError, TflkitError
@@ -44,11 +45,9 @@ def by_hand(
 ) -> dict[tuple[str, str], tuple[VelaRun, Path]]:
     """Vela on each case, run once: the run and its output directory."""
     out = tmp_path_factory.mktemp("vela_by_hand")
-    runs = {}
-    for name, target in CASES:
-        d = out / target / Path(name).stem
-        runs[(name, target)] = (_run_vela(need_fixture(name), target, d), d)
-    return runs
+    jobs = [(need_fixture(name), target, out / target / Path(name).stem) for name, target in CASES]
+    runs = run_vela_many(jobs, processes=2)
+    return {case: (run, d) for case, (_, _, d), run in zip(CASES, jobs, runs, strict=True)}
 
 
 def _csv_row(directory: Path) -> dict[str, str]:
