@@ -11,10 +11,12 @@ started with ``subprocess`` (never a fork of a process that may hold threads, an
 multiprocessing's "spawn" it does not re-import the caller's ``__main__``). Arrays cross
 through one shared-memory arena (an anonymous ``memfd``, a deleted temporary file where there
 is none), which both processes map: a socket carries only small pickled control messages, and
-the arena's file descriptor. An unnamed arena cannot outlive the processes that map it:
-nothing is left in ``/dev/shm``, even when the caller is killed, and no resource-tracker
-process is started. Each side polls for the other's message a short while before sleeping
-(``SPIN``, off by default), unless the machine is busy.
+the arena's file descriptor; a message equal to the last one crosses as 4 bytes (a predict
+loop at one batch size: the same command and reply layout every call). An unnamed arena
+cannot outlive the processes that map it: nothing is left in ``/dev/shm``, even when the
+caller is killed, and no resource-tracker process is started. Each side may poll for the
+other's message a short while before sleeping (``SPIN``, ``IDLE_SPIN``), unless the machine
+is busy.
 
 What the child was doing when it died is byte 0 of the arena (``PHASES``), written before each
 runtime call: the error names the signal, the model and that call. The operator is not named:
