@@ -11,10 +11,12 @@ started with ``subprocess`` (never a fork of a process that may hold threads, an
 multiprocessing's "spawn" it does not re-import the caller's ``__main__``). Arrays cross
 through one shared-memory arena (an anonymous ``memfd``, a deleted temporary file where there
 is none), which both processes map: a socket carries only small pickled control messages, and
-the arena's file descriptor. An unnamed arena cannot outlive the processes that map it:
-nothing is left in ``/dev/shm``, even when the caller is killed, and no resource-tracker
-process is started. Each side polls for the other's message a short while before sleeping
-(``SPIN``, off by default), unless the machine is busy.
+the arena's file descriptor; a message equal to the last one crosses as 4 bytes (a predict
+loop at one batch size: the same command and reply layout every call). An unnamed arena
+cannot outlive the processes that map it: nothing is left in ``/dev/shm``, even when the
+caller is killed, and no resource-tracker process is started. Each side may poll for the
+other's message a short while before sleeping (``SPIN``, ``IDLE_SPIN``), unless the machine
+is busy.
 
 What the child was doing when it died is byte 0 of the arena (``PHASES``), written before each
 runtime call: the error names the signal, the model and that call. The operator is not named:
@@ -57,13 +59,15 @@ _OPEN, _ALLOCATE, _INVOKE, _IDLE = 1, 2, 3, 4
 _HEADER = 64  # byte 0: the phase; arrays start here, 64-byte aligned
 _MIN_ARENA = 1 << 20
 _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading the model)
-#: Seconds the caller polls for the child's reply, and the child for the caller's next command
-#: (``IDLE_SPIN``), before sleeping in the kernel; read when a child starts. The case for it is
-#: an idle virtual machine, whose halted vCPUs are slow to wake: bench/isolated_bench.py's
-#: "poll" column measures it (bench/README.md). Polling yields the core every
-#: ``_YIELD_EVERY`` polls; never when this process may use one CPU only.
-SPIN = 0.0
-IDLE_SPIN = 0.0
+#: Seconds the caller polls for the child's reply (``SPIN``), and the child for the caller's
+#: next command (``IDLE_SPIN``), before sleeping in the kernel; read when a child starts. On an
+#: idle virtual machine a vCPU that sleeps halts, and waking it costs more than the call
+#: (bench/README.md: a 1,024-sample call of the int8 MLP 1.6x the in-process one asleep, about
+#: 1.1x polling); on a busy one polling is off by itself (below). Polling yields the core
+#: every ``_YIELD_EVERY`` polls; never when this process may use one CPU only. Set both to 0
+#: before creating a Runner to never poll (bench/isolated_bench.py's third column does).
+SPIN = 0.002
+IDLE_SPIN = 0.002
 # On a busy machine polling loses: the poller holds a CPU the scheduler would otherwise move
 # the woken process to, and a yield can hand the core away for a whole time slice (on 2 cores
 # at load 10, polling made a 1,024-sample call 3.5x the in-process one, against 2.5x asleep).
