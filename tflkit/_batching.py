@@ -16,6 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._feeds import shape_text
+from tflkit.errors import UnsupportedModelError
+
 __all__ = ["BATCHING", "Batcher", "join", "slice_feeds"]
 
 Array = npt.NDArray[Any]
@@ -54,6 +57,20 @@ def join(parts: list[list[Array]]) -> list[Array]:
         np.concatenate(group) if group[0].ndim else np.stack(group)
         for group in zip(*parts, strict=True)
     ]
+
+
+def _name(session: Any) -> str:
+    """The model's name for a message (a Session has its model; a stand-in may not)."""
+    return str(getattr(getattr(session, "model", None), "name", "the model"))
+
+
+def _unbatched(outs: list[Array], c: int) -> int | None:
+    """The first output that does not have c samples on axis 0, or None; a 0-d output holds
+    one value for the whole batch, not one per sample."""
+    for k, o in enumerate(outs):
+        if o.ndim == 0 or o.shape[0] != c:
+            return k
+    return None
 
 
 class Batcher:
@@ -105,12 +122,21 @@ class Batcher:
         return self.decided or "auto"
 
     def run(self, feeds: list[Array], n: int | None) -> list[Array]:
-        """The outputs for a batch of n samples (None: one invoke at the feeds' shapes)."""
+        """The outputs for a batch of n samples (None: one invoke at the feeds' shapes).
+
+        A 0-d output of n samples is their n values stacked, shape (n,), for every n (one
+        sample too: ai-edge-quantizer's reshape_with_empty_shape gave () for 1 sample and (3,)
+        for 3)."""
+        if n is None:
+            if self.signature is not None:
+                return self._run_signature(feeds, n, *self.signature)
+            return self.session.invoke(feeds)
+        return [o.reshape(n) if o.ndim == 0 else o for o in self._run(feeds, n)]
+
+    def _run(self, feeds: list[Array], n: int) -> list[Array]:
         if self.signature is not None:
             return self._run_signature(feeds, n, *self.signature)
         fixed = self.fixed
-        if n is None:
-            return self.session.invoke(feeds)
         if n == 0:
             return self._empty(feeds)
         if n == 1 and fixed in (None, 1):  # one sample: set_tensor, invoke, get_tensor
@@ -133,14 +159,34 @@ class Batcher:
         for start in range(0, n, size):
             stop = min(start + size, n)
             chunk = slice_feeds(feeds, start, stop, size if pad else stop - start)
-            outs = self.session.invoke(chunk)
+            outs = self.session.invoke(chunk) if pad else self._batched(chunk, stop - start)
             parts.append([o[: stop - start] if o.ndim else o for o in outs])
         return join(parts)
+
+    def _batched(self, chunk: list[Array], c: int) -> list[Array]:
+        """One invoke of c > 1 samples resized on axis 0, refused when the runtime cannot
+        prepare the model at that batch or an output does not count c samples on axis 0 (a
+        leading dimension the model reduces or broadcasts away: ai-edge-quantizer's single_sum
+        gave (2, 3) for any batch, LiteRT's broadcast_to failed to prepare at batch 3)."""
+        name = _name(self.session)
+        hint = "; batching='per-sample' (or 'auto') runs it one sample at a time"
+        try:
+            outs = self.session.invoke(chunk)
+        except UnsupportedModelError as exc:
+            raise UnsupportedModelError(f"{exc}{hint}") from exc
+        k = _unbatched(outs, c)
+        if k is not None:
+            raise UnsupportedModelError(
+                f"{name}: output {k}: expected {c} samples on axis 0 after a batched invoke of "
+                f"{c}, got shape {shape_text(outs[k].shape)} (axis 0 of that output is not a "
+                f"batch){hint}"
+            )
+        return outs
 
     def _empty(self, feeds: list[Array]) -> list[Array]:
         """Outputs for a batch of zero samples, with the right trailing shapes and dtypes."""
         outs = self.session.invoke(slice_feeds(feeds, 0, 1, 1))
-        return [o[:0] if o.ndim else o for o in outs]
+        return [o[:0] if o.ndim else o.reshape(1)[:0] for o in outs]
 
     def _probe(self, n: int) -> int:
         """How many samples the batched side of the calibration runs for a batch of n."""
@@ -167,7 +213,13 @@ class Batcher:
             blocks.append((clock() - t0) / k)
         per_sample = min(blocks)
         chunk = slice_feeds(feeds, 0, c, c)
-        session.invoke(chunk)  # warm-up: allocation and delegate set-up after the resize
+        try:  # warm-up: allocation and delegate set-up after the resize
+            unbatched = _unbatched(session.invoke(chunk), c) is not None
+        except UnsupportedModelError:  # the runtime cannot prepare the model at batch c
+            unbatched = True
+        if unbatched:  # a batched invoke is wrong for this model: sample by sample it is
+            self.decided = self.choices[c] = "per-sample"
+            return session.per_sample(feeds, 0, n)
         t0 = clock()
         first = session.invoke(chunk)
         t1 = clock()
@@ -192,7 +244,8 @@ class Batcher:
         output_names: tuple[str, ...],
     ) -> list[Array]:
         fixed = self.fixed  # 1 or None
-        size = fixed or self.batch_size or (n or 1)
+        one = fixed or self.stateful or self.decided == "per-sample"
+        size = 1 if one else (self.batch_size or (n or 1))
         if n is None:
             chunks = [(feeds, 1)]
         else:
@@ -209,5 +262,17 @@ class Batcher:
         for chunk, valid in chunks:
             result = self.session.run_signature(dict(zip(input_names, chunk, strict=True)))
             outs = [np.asarray(result[name]) for name in output_names]
+            if n is not None and valid > 1 and _unbatched(outs, valid) is not None:
+                if self.batching == "auto":  # not a batch on axis 0: sample by sample
+                    self.decided = "per-sample"
+                    return self._run_signature(feeds, n, input_names, output_names)
+                k = _unbatched(outs, valid)
+                assert k is not None
+                raise UnsupportedModelError(
+                    f"{_name(self.session)}: output {output_names[k]!r}: expected {valid} "
+                    f"samples on axis 0 after a batched call of {valid}, got shape "
+                    f"{shape_text(outs[k].shape)} (axis 0 of that output is not a batch); "
+                    "batching='per-sample' (or 'auto') runs it one sample at a time"
+                )
             parts.append([o[:valid] if (o.ndim and n is not None) else o for o in outs])
         return join(parts)
