@@ -139,6 +139,10 @@ def test_an_output_without_a_batch_axis_joins_whole_per_sample() -> None:
     np.testing.assert_array_equal(y, x.reshape(6, 3))  # each sample's sum is itself
     with pytest.raises(UnsupportedModelError, match=r"output 0: expected 3 samples on axis 0"):
         tflkit.Runner(path, batching="batched").predict(x)
+    # chunks of 2: SUM's (2, 3) looks like 2 samples; the file fixes that axis at 2
+    with pytest.raises(UnsupportedModelError, match=r"got shape \(2, 3\) \(fixed by the file\)"):
+        tflkit.Runner(path, batching="batched", batch_size=2).predict(x)
+    np.testing.assert_array_equal(tflkit.Runner(path, batch_size=2).predict(x), x.reshape(6, 3))
 
 
 def test_a_model_without_inputs_runs() -> None:

@@ -64,11 +64,27 @@ def _name(session: Any) -> str:
     return str(getattr(getattr(session, "model", None), "name", "the model"))
 
 
-def _unbatched(outs: list[Array], c: int) -> int | None:
+def _fixed_outputs(session: Any) -> frozenset[int]:
+    """Outputs whose file says axis 0 is no batch: 0-d, or a leading dimension fixed at
+    another size than 1 (SUM's (2, 3) in ai-edge-quantizer's single_sum, which a batched
+    invoke of 2 samples would pass off as two samples)."""
+    model = getattr(session, "model", None)
+    if model is None:
+        return frozenset()
+    key = getattr(session, "signature_key", None)
+    sg = model.subgraphs[model.signature(key).subgraph_index if key else 0]
+    return frozenset(
+        k
+        for k, t in enumerate(sg.output_tensors)
+        if not t.shape_signature or t.shape_signature[0] > 1
+    )
+
+
+def _unbatched(outs: list[Array], c: int, fixed: frozenset[int] = frozenset()) -> int | None:
     """The first output that does not have c samples on axis 0, or None; a 0-d output holds
-    one value for the whole batch, not one per sample."""
+    one value for the whole batch, not one per sample, and one the file fixes is no batch."""
     for k, o in enumerate(outs):
-        if o.ndim == 0 or o.shape[0] != c:
+        if k in fixed or o.ndim == 0 or o.shape[0] != c:
             return k
     return None
 
@@ -106,6 +122,8 @@ class Batcher:
         self.stateful = stateful
         self.signature = signature
         self.decided: str | None = None if batching == "auto" else batching
+        #: outputs the file says have no batch axis (a batched invoke is refused for them)
+        self.fixed_outputs = _fixed_outputs(session)
         # auto: the choice measured for each calibration size (min(n, 32, batch_size)): what
         # wins at batch 4 need not win at batch 32
         self.choices: dict[int, str] = {}
@@ -159,7 +177,8 @@ class Batcher:
         for start in range(0, n, size):
             stop = min(start + size, n)
             chunk = slice_feeds(feeds, start, stop, size if pad else stop - start)
-            outs = self.session.invoke(chunk) if pad else self._batched(chunk, stop - start)
+            one = pad or stop - start == 1  # one sample's outputs are whatever they are
+            outs = self.session.invoke(chunk) if one else self._batched(chunk, stop - start)
             parts.append([o[: stop - start] if o.ndim else o for o in outs])
         return join(parts)
 
@@ -174,12 +193,13 @@ class Batcher:
             outs = self.session.invoke(chunk)
         except UnsupportedModelError as exc:
             raise UnsupportedModelError(f"{exc}{hint}") from exc
-        k = _unbatched(outs, c)
+        k = _unbatched(outs, c, self.fixed_outputs)
         if k is not None:
             raise UnsupportedModelError(
                 f"{name}: output {k}: expected {c} samples on axis 0 after a batched invoke of "
-                f"{c}, got shape {shape_text(outs[k].shape)} (axis 0 of that output is not a "
-                f"batch){hint}"
+                f"{c}, got shape {shape_text(outs[k].shape)}"
+                f"{' (fixed by the file)' if k in self.fixed_outputs else ''} (axis 0 of that "
+                f"output is not a batch){hint}"
             )
         return outs
 
@@ -214,7 +234,7 @@ class Batcher:
         per_sample = min(blocks)
         chunk = slice_feeds(feeds, 0, c, c)
         try:  # warm-up: allocation and delegate set-up after the resize
-            unbatched = _unbatched(session.invoke(chunk), c) is not None
+            unbatched = _unbatched(session.invoke(chunk), c, self.fixed_outputs) is not None
         except UnsupportedModelError:  # the runtime cannot prepare the model at batch c
             unbatched = True
         if unbatched:  # a batched invoke is wrong for this model: sample by sample it is
@@ -262,16 +282,15 @@ class Batcher:
         for chunk, valid in chunks:
             result = self.session.run_signature(dict(zip(input_names, chunk, strict=True)))
             outs = [np.asarray(result[name]) for name in output_names]
-            if n is not None and valid > 1 and _unbatched(outs, valid) is not None:
+            bad = _unbatched(outs, valid, self.fixed_outputs)
+            if n is not None and valid > 1 and bad is not None:
                 if self.batching == "auto":  # not a batch on axis 0: sample by sample
                     self.decided = "per-sample"
                     return self._run_signature(feeds, n, input_names, output_names)
-                k = _unbatched(outs, valid)
-                assert k is not None
                 raise UnsupportedModelError(
-                    f"{_name(self.session)}: output {output_names[k]!r}: expected {valid} "
+                    f"{_name(self.session)}: output {output_names[bad]!r}: expected {valid} "
                     f"samples on axis 0 after a batched call of {valid}, got shape "
-                    f"{shape_text(outs[k].shape)} (axis 0 of that output is not a batch); "
+                    f"{shape_text(outs[bad].shape)} (axis 0 of that output is not a batch); "
                     "batching='per-sample' (or 'auto') runs it one sample at a time"
                 )
             parts.append([o[:valid] if (o.ndim and n is not None) else o for o in outs])
