@@ -65,6 +65,7 @@ ORDER = (
     "close",
     "batched refused",
     "equal",
+    "both fail",
     "both refuse",
     "runtime only",
 )
@@ -196,6 +197,25 @@ def child(path: Path, log_path: Path, skip: set[str]) -> None:
                                 "message": " ".join(str(exc).split())[:300],
                             }
                         )
+                        # the runtime fails on these samples by hand: does the Runner say so?
+                        cname = f"tflkit:{key}:auto:{n}:{raw}"
+                        if step(cname):
+                            try:
+                                runner = tflkit.Runner(path, signature=key)
+                                runner.predict(list(feeds), raw=raw)
+                                row = {
+                                    "outcome": "runtime only",
+                                    "detail": "ran what failed by hand",
+                                }
+                            except tflkit.TflkitError as e:
+                                row = {
+                                    "outcome": "both fail",
+                                    "error": type(e).__name__,
+                                    "message": " ".join(str(e).split())[:300],
+                                }
+                            except Exception as e:
+                                row = error_row(e)
+                            log.write({"step": cname, **row})
                         continue
                 log.write({"step": tname, "outcome": "ok"})
                 x = x_raw if raw else feeds
