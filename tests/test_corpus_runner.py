@@ -140,7 +140,9 @@ def test_an_output_without_a_batch_axis_joins_whole_per_sample() -> None:
     with pytest.raises(UnsupportedModelError, match=r"output 0: expected 3 samples on axis 0"):
         tflkit.Runner(path, batching="batched").predict(x)
     # chunks of 2: SUM's (2, 3) looks like 2 samples; the file fixes that axis at 2
-    with pytest.raises(UnsupportedModelError, match=r"got shape \(2, 3\) \(fixed by the file\)"):
+    with pytest.raises(
+        UnsupportedModelError, match=r"got shape \(2, 3\) \(the file says it is no batch\)"
+    ):
         tflkit.Runner(path, batching="batched", batch_size=2).predict(x)
     np.testing.assert_array_equal(tflkit.Runner(path, batch_size=2).predict(x), x.reshape(6, 3))
 
@@ -165,5 +167,9 @@ def test_an_output_of_zero_elements_is_an_empty_array() -> None:
     want = np.concatenate([np.argwhere(x[k : k + 1]) for k in range(len(x))])
     got = tflkit.Runner(path, batching="per-sample").predict(x)
     np.testing.assert_array_equal(got, want)
+    # a batched invoke finds 3 items in 3 samples, their rows numbered 0..2: no batch axis
+    np.testing.assert_array_equal(tflkit.Runner(path).predict(x), want)
+    with pytest.raises(UnsupportedModelError, match=r"the file says it is no batch"):
+        tflkit.Runner(path, batching="batched").predict(x)
     empty = tflkit.Runner(path).predict(x[:1])
     assert isinstance(empty, np.ndarray) and empty.shape == (0, 2) and empty.dtype == np.int64

@@ -64,6 +64,9 @@ def _name(session: Any) -> str:
     return str(getattr(getattr(session, "model", None), "name", "the model"))
 
 
+_FOUND_OPS = frozenset({"WHERE", "UNIQUE", "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5"})
+
+
 def _fixed_outputs(session: Any) -> frozenset[int]:
     """Outputs whose file says axis 0 is no batch: 0-d, or a leading dimension fixed at
     another size than 1 (SUM's (2, 3) in ai-edge-quantizer's single_sum, which a batched
@@ -73,10 +76,13 @@ def _fixed_outputs(session: Any) -> frozenset[int]:
         return frozenset()
     key = getattr(session, "signature_key", None)
     sg = model.subgraphs[model.signature(key).subgraph_index if key else 0]
+    # axis 0 counts what the op found, not samples: a batch of 3 that finds 3 items in all
+    # passed for 3 samples (LiteRT's where.bin, coordinates with the batch index in them)
+    found = {i for op in sg.operators if op.op in _FOUND_OPS for i in op.outputs}
     return frozenset(
         k
         for k, t in enumerate(sg.output_tensors)
-        if not t.shape_signature or t.shape_signature[0] > 1
+        if not t.shape_signature or t.shape_signature[0] > 1 or t.index in found
     )
 
 
@@ -195,11 +201,11 @@ class Batcher:
             raise UnsupportedModelError(f"{exc}{hint}") from exc
         k = _unbatched(outs, c, self.fixed_outputs)
         if k is not None:
+            said = " (the file says it is no batch)" if k in self.fixed_outputs else ""
             raise UnsupportedModelError(
                 f"{name}: output {k}: expected {c} samples on axis 0 after a batched invoke of "
-                f"{c}, got shape {shape_text(outs[k].shape)}"
-                f"{' (fixed by the file)' if k in self.fixed_outputs else ''} (axis 0 of that "
-                f"output is not a batch){hint}"
+                f"{c}, got shape {shape_text(outs[k].shape)}{said} (axis 0 of that output is "
+                f"not a batch){hint}"
             )
         return outs
 
