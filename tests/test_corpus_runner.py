@@ -173,3 +173,16 @@ def test_an_output_of_zero_elements_is_an_empty_array() -> None:
         tflkit.Runner(path, batching="batched").predict(x)
     empty = tflkit.Runner(path).predict(x[:1])
     assert isinstance(empty, np.ndarray) and empty.shape == (0, 2) and empty.dtype == np.int64
+
+
+def test_xnnpack_failing_at_invoke_falls_back_to_the_builtin_kernels() -> None:
+    # XNNPACK reshapes at invoke: "XNNPack delegate failed to reshape runtime" on this model,
+    # which the builtin kernels run (the truth: the interpreter without default delegates)
+    path = MODELS / "litert__dynamic_shapes.tflite"
+    runner = tflkit.Runner(path)
+    feeds = random_feeds(runner.inputs, list(runner.input_names), 1, None)
+    with pytest.warns(tflkit.DelegateWarning, match=r"failed to run the model"):
+        got = runner.predict(list(feeds))
+    assert runner.delegate is None
+    want = truth_subgraph0(path, False, feeds, None, False)
+    assert compare(_outputs(got), want)["outcome"] == "equal"

@@ -271,8 +271,31 @@ class Session:
         interp = self.interp
         for k, f in enumerate(feeds):
             interp.set_tensor(self.in_index[k], np.ascontiguousarray(f) if f.ndim else f)
-        interp.invoke()
+        try:
+            interp.invoke()
+        except RuntimeError as exc:
+            if self.delegate is None or "XNNPack" not in str(exc):
+                raise
+            self._builtin_after(exc)
+            return self.invoke(feeds)
         return [self.read(i) for i in self.out_index]
+
+    def _builtin_after(self, first: RuntimeError) -> None:
+        """XNNPACK failed at invoke (it reshapes there: "XNNPack delegate failed to reshape
+        runtime", LiteRT's dynamic_shapes.bin, which the builtin kernels run): a new
+        interpreter without the default delegates at the same shapes, with a DelegateWarning."""
+        interp = self.open_interpreter(delegate=False)
+        for k, shape in enumerate(self.in_shapes):
+            if shape is not None:
+                interp.resize_tensor_input(self.in_index[k], list(shape), strict=False)
+        interp.allocate_tensors()  # a RuntimeError here: the guard names it
+        self.interp, self.delegate = interp, None
+        warnings.warn(
+            f"{self.model.name}: the XNNPACK delegate failed to run the model "
+            f"({_one_line(first)}); running it on the builtin kernels instead",
+            DelegateWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
     def read(self, index: int) -> Array:
         """get_tensor as an array: a 0-d tensor comes back as a numpy scalar (LiteRT's
