@@ -366,7 +366,11 @@ class Runner:
         Returns:
             An array for a single-output model, else a dict name -> array in
             ``runner.outputs`` order. Quantized and float outputs are float32 (unless raw);
-            other integer and bool outputs keep their dtype.
+            other integer and bool outputs keep their dtype. With a batch axis, a 0-d output
+            gives one value per sample (shape ``(n,)``, n = 1 too), and an output whose axis 0
+            is no batch (a leading size the file fixes above 1, what WHERE found) is computed
+            sample by sample and the samples' outputs concatenated on axis 0
+            (``batching="batched"`` refuses such a model with an UnsupportedModelError).
 
         Raises:
             InputError: wrong number of inputs, unknown name, wrong rank or shape, values that
