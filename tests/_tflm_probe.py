@@ -57,7 +57,7 @@ def run(path: str, arena: int) -> str:
     call = f"Interpreter.from_file({Path(path).name!r}, arena_size={arena})"  # allocates
     try:
         interp = runtime.Interpreter.from_file(path, arena_size=arena)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # set_input raises ValueError too
         _said(call, exc)
         return "allocate"
     with open(path, "rb") as f:
@@ -70,7 +70,7 @@ def run(path: str, arena: int) -> str:
             interp.set_input(np.zeros(d["shape"], dtype=d["dtype"]), i)
         call = "invoke()"
         interp.invoke()
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # set_input raises ValueError too
         _said(call, exc)
         return "invoke"
     interp.print_allocations()

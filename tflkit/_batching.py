@@ -16,6 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tflkit._feeds import shape_text
+from tflkit.errors import UnsupportedModelError
+
 __all__ = ["BATCHING", "Batcher", "join", "slice_feeds"]
 
 Array = npt.NDArray[Any]
@@ -56,6 +59,42 @@ def join(parts: list[list[Array]]) -> list[Array]:
     ]
 
 
+def _name(session: Any) -> str:
+    """The model's name for a message (a Session has its model; a stand-in may not)."""
+    return str(getattr(getattr(session, "model", None), "name", "the model"))
+
+
+_FOUND_OPS = frozenset({"WHERE", "UNIQUE", "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5"})
+
+
+def _fixed_outputs(session: Any) -> frozenset[int]:
+    """Outputs whose file says axis 0 is no batch: 0-d, or a leading dimension fixed at
+    another size than 1 (SUM's (2, 3) in ai-edge-quantizer's single_sum, which a batched
+    invoke of 2 samples would pass off as two samples)."""
+    model = getattr(session, "model", None)
+    if model is None:
+        return frozenset()
+    key = getattr(session, "signature_key", None)
+    sg = model.subgraphs[model.signature(key).subgraph_index if key else 0]
+    # axis 0 counts what the op found, not samples: a batch of 3 that finds 3 items in all
+    # passed for 3 samples (LiteRT's where.bin, coordinates with the batch index in them)
+    found = {i for op in sg.operators if op.op in _FOUND_OPS for i in op.outputs}
+    return frozenset(
+        k
+        for k, t in enumerate(sg.output_tensors)
+        if not t.shape_signature or t.shape_signature[0] > 1 or t.index in found
+    )
+
+
+def _unbatched(outs: list[Array], c: int, fixed: frozenset[int] = frozenset()) -> int | None:
+    """The first output that does not have c samples on axis 0, or None; a 0-d output holds
+    one value for the whole batch, not one per sample, and one the file fixes is no batch."""
+    for k, o in enumerate(outs):
+        if k in fixed or o.ndim == 0 or o.shape[0] != c:
+            return k
+    return None
+
+
 class Batcher:
     """The batching strategy of one Runner.
 
@@ -89,6 +128,8 @@ class Batcher:
         self.stateful = stateful
         self.signature = signature
         self.decided: str | None = None if batching == "auto" else batching
+        #: outputs the file says have no batch axis (a batched invoke is refused for them)
+        self.fixed_outputs = _fixed_outputs(session)
         # auto: the choice measured for each calibration size (min(n, 32, batch_size)): what
         # wins at batch 4 need not win at batch 32
         self.choices: dict[int, str] = {}
@@ -105,12 +146,21 @@ class Batcher:
         return self.decided or "auto"
 
     def run(self, feeds: list[Array], n: int | None) -> list[Array]:
-        """The outputs for a batch of n samples (None: one invoke at the feeds' shapes)."""
+        """The outputs for a batch of n samples (None: one invoke at the feeds' shapes).
+
+        A 0-d output of n samples is their n values stacked, shape (n,), for every n (one
+        sample too: ai-edge-quantizer's reshape_with_empty_shape gave () for 1 sample and (3,)
+        for 3)."""
+        if n is None:
+            if self.signature is not None:
+                return self._run_signature(feeds, n, *self.signature)
+            return self.session.invoke(feeds)
+        return [o.reshape(n) if o.ndim == 0 else o for o in self._run(feeds, n)]
+
+    def _run(self, feeds: list[Array], n: int) -> list[Array]:
         if self.signature is not None:
             return self._run_signature(feeds, n, *self.signature)
         fixed = self.fixed
-        if n is None:
-            return self.session.invoke(feeds)
         if n == 0:
             return self._empty(feeds)
         if n == 1 and fixed in (None, 1):  # one sample: set_tensor, invoke, get_tensor
@@ -133,14 +183,36 @@ class Batcher:
         for start in range(0, n, size):
             stop = min(start + size, n)
             chunk = slice_feeds(feeds, start, stop, size if pad else stop - start)
-            outs = self.session.invoke(chunk)
+            one = pad or stop - start == 1  # one sample's outputs are whatever they are
+            outs = self.session.invoke(chunk) if one else self._batched(chunk, stop - start)
             parts.append([o[: stop - start] if o.ndim else o for o in outs])
         return join(parts)
+
+    def _batched(self, chunk: list[Array], c: int) -> list[Array]:
+        """One invoke of c > 1 samples resized on axis 0, refused when the runtime cannot
+        prepare the model at that batch or an output does not count c samples on axis 0 (a
+        leading dimension the model reduces or broadcasts away: ai-edge-quantizer's single_sum
+        gave (2, 3) for any batch, LiteRT's broadcast_to failed to prepare at batch 3)."""
+        name = _name(self.session)
+        hint = "; batching='per-sample' (or 'auto') runs it one sample at a time"
+        try:
+            outs = self.session.invoke(chunk)
+        except UnsupportedModelError as exc:
+            raise UnsupportedModelError(f"{exc}{hint}") from exc
+        k = _unbatched(outs, c, self.fixed_outputs)
+        if k is not None:
+            said = " (the file says it is no batch)" if k in self.fixed_outputs else ""
+            raise UnsupportedModelError(
+                f"{name}: output {k}: expected {c} samples on axis 0 after a batched invoke of "
+                f"{c}, got shape {shape_text(outs[k].shape)}{said} (axis 0 of that output is "
+                f"not a batch){hint}"
+            )
+        return outs
 
     def _empty(self, feeds: list[Array]) -> list[Array]:
         """Outputs for a batch of zero samples, with the right trailing shapes and dtypes."""
         outs = self.session.invoke(slice_feeds(feeds, 0, 1, 1))
-        return [o[:0] if o.ndim else o for o in outs]
+        return [o[:0] if o.ndim else o.reshape(1)[:0] for o in outs]
 
     def _probe(self, n: int) -> int:
         """How many samples the batched side of the calibration runs for a batch of n."""
@@ -167,7 +239,13 @@ class Batcher:
             blocks.append((clock() - t0) / k)
         per_sample = min(blocks)
         chunk = slice_feeds(feeds, 0, c, c)
-        session.invoke(chunk)  # warm-up: allocation and delegate set-up after the resize
+        try:  # warm-up: allocation and delegate set-up after the resize
+            unbatched = _unbatched(session.invoke(chunk), c, self.fixed_outputs) is not None
+        except UnsupportedModelError:  # the runtime cannot prepare the model at batch c
+            unbatched = True
+        if unbatched:  # a batched invoke is wrong for this model: sample by sample it is
+            self.decided = self.choices[c] = "per-sample"
+            return session.per_sample(feeds, 0, n)
         t0 = clock()
         first = session.invoke(chunk)
         t1 = clock()
@@ -192,7 +270,8 @@ class Batcher:
         output_names: tuple[str, ...],
     ) -> list[Array]:
         fixed = self.fixed  # 1 or None
-        size = fixed or self.batch_size or (n or 1)
+        one = fixed or self.stateful or self.decided == "per-sample"
+        size = 1 if one else (self.batch_size or (n or 1))
         if n is None:
             chunks = [(feeds, 1)]
         else:
@@ -209,5 +288,16 @@ class Batcher:
         for chunk, valid in chunks:
             result = self.session.run_signature(dict(zip(input_names, chunk, strict=True)))
             outs = [np.asarray(result[name]) for name in output_names]
+            bad = _unbatched(outs, valid, self.fixed_outputs)
+            if n is not None and valid > 1 and bad is not None:
+                if self.batching == "auto":  # not a batch on axis 0: sample by sample
+                    self.decided = "per-sample"
+                    return self._run_signature(feeds, n, input_names, output_names)
+                raise UnsupportedModelError(
+                    f"{_name(self.session)}: output {output_names[bad]!r}: expected {valid} "
+                    f"samples on axis 0 after a batched call of {valid}, got shape "
+                    f"{shape_text(outs[bad].shape)} (axis 0 of that output is not a batch); "
+                    "batching='per-sample' (or 'auto') runs it one sample at a time"
+                )
             parts.append([o[:valid] if (o.ndim and n is not None) else o for o in outs])
         return join(parts)

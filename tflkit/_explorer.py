@@ -154,7 +154,9 @@ def documents(c: Comparison) -> list[tuple[str, str, str, dict[str, Any], tuple[
     writes, computed before anything is written."""
     if c.per_tensor is None:
         raise InputError(
-            "the comparison has no per-tensor errors: compare with per_tensor=True (--per-tensor)"
+            "the comparison has no per-tensor errors: tflkit.compare(..., per_tensor=True) "
+            "(tflkit compare --per-tensor) computes them; compare_stream and "
+            "tflkit.ray.compare do not"
         )
     by_name = {m.name: m for m in c.models}
     reference = c.models[c.reference]

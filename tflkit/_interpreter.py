@@ -33,6 +33,8 @@ __all__ = ["RuntimeGuard", "Session", "interpreter_class", "translate", "unsuppo
 
 Array = npt.NDArray[Any]
 
+_STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE", "CALL_ONCE"})
+
 
 def interpreter_class() -> Any:
     """The runtime's Interpreter class (ai_edge_litert's, else TensorFlow's)."""
@@ -156,6 +158,10 @@ class Session:
         self.in_index: list[int] = []
         self.out_index: list[int] = []
         self._string_outputs = False  # string outputs: per_sample copies (no tensor() views)
+        # resource or variable tensors: a sample changes the state, so no sample runs twice
+        self.stateful = any(
+            op.op in _STATEFUL_OPS for sg in model.subgraphs for op in sg.operators
+        ) or any(t.is_variable for sg in model.subgraphs for t in sg.tensors)
         self.in_shapes: list[tuple[int, ...] | None] = []
         self.open()
 
@@ -191,7 +197,12 @@ class Session:
             self._string_outputs = any(np.dtype(d["dtype"]).hasobject for d in outs)
         # None: not allocated yet (dynamic inputs wait for the first predict's shapes)
         self.in_shapes = [None] * len(ins)
-        if not self._dynamic:  # allocated now, so that a model the runtime refuses fails here
+        if not ins:  # nothing to resize, hence no allocation on the way: allocate here (a model
+            # without inputs, LiteRT's 2_subgraphs.bin, failed "Invoke called on model that is
+            # not ready")
+            with self.guard:
+                self.allocate()
+        elif not self._dynamic:  # allocated now, so that a model the runtime refuses fails here
             with self.guard:
                 self.resize(
                     [
@@ -260,8 +271,45 @@ class Session:
         interp = self.interp
         for k, f in enumerate(feeds):
             interp.set_tensor(self.in_index[k], np.ascontiguousarray(f) if f.ndim else f)
-        interp.invoke()
-        return [interp.get_tensor(i) for i in self.out_index]
+        try:
+            interp.invoke()
+        except RuntimeError as exc:
+            if self.delegate is None or "XNNPack" not in str(exc):
+                raise
+            self._builtin_after(exc)
+            return self.invoke(feeds)
+        return [self.read(i) for i in self.out_index]
+
+    def _builtin_after(self, first: RuntimeError) -> None:
+        """XNNPACK failed at invoke (it reshapes there: "XNNPack delegate failed to reshape
+        runtime", LiteRT's dynamic_shapes.bin, which the builtin kernels run): a new
+        interpreter without the default delegates at the same shapes, with a DelegateWarning."""
+        interp = self.open_interpreter(delegate=False)
+        for k, shape in enumerate(self.in_shapes):
+            if shape is not None:
+                interp.resize_tensor_input(self.in_index[k], list(shape), strict=False)
+        interp.allocate_tensors()  # a RuntimeError here: the guard names it
+        self.interp, self.delegate = interp, None
+        warnings.warn(
+            f"{self.model.name}: the XNNPACK delegate failed to run the model "
+            f"({_one_line(first)}); running it on the builtin kernels instead",
+            DelegateWarning,
+            stacklevel=caller_stacklevel(),
+        )
+
+    def read(self, index: int) -> Array:
+        """get_tensor as an array: a 0-d tensor comes back as a numpy scalar (LiteRT's
+        call_once_mul), and a tensor of zero elements makes get_tensor raise "Invalid tensor
+        size" (a WHERE that finds nothing, LiteRT's where.bin): an empty array of its shape."""
+        interp = self.interp
+        try:
+            return np.asarray(interp.get_tensor(index))
+        except ValueError:
+            for d in interp.get_output_details():
+                shape = tuple(int(x) for x in d["shape"])
+                if int(d["index"]) == index and 0 in shape:
+                    return np.zeros(shape, dtype=d["dtype"])
+            raise
 
     def invoke_one(self, feed: Array, shape: tuple[int, ...]) -> Array:
         """set_tensor, invoke, get_tensor for a single-input, single-output model; the runtime's
@@ -272,7 +320,12 @@ class Session:
             interp = self.interp
             interp.set_tensor(self.in_index[0], feed)
             interp.invoke()
-            return interp.get_tensor(self.out_index[0])  # type: ignore[no-any-return]
+            try:
+                out = interp.get_tensor(self.out_index[0])
+            except ValueError:  # zero elements: read() gives the empty array
+                out = self.read(self.out_index[0])
+            # a 0-d tensor comes back as a numpy scalar: an array, as every output is
+            return out if type(out) is np.ndarray else np.asarray(out)
         except Exception as exc:
             error = translate(self.model, exc)
             if error is None:
@@ -287,9 +340,23 @@ class Session:
         refuses to run while one exists.
         """
         self.resize([(1, *f.shape[1:]) if f.ndim else tuple(f.shape) for f in feeds])
-        interp = self.interp
         if any(f.dtype.hasobject for f in feeds) or self._string_outputs:
             return self._per_sample_copied(feeds, start, stop)
+        views = self._per_sample_views(feeds, start, stop)
+        if views is not None:
+            return views
+        if self.stateful:  # the samples run so far changed the state: none runs twice
+            raise UnsupportedModelError(
+                f"{self.model.name}: an output changed shape from one sample to the next in a "
+                "stateful model; expected the same shape for every sample: pass one sample "
+                "per call"
+            )
+        return self._per_sample_copied(feeds, start, stop)
+
+    def _per_sample_views(self, feeds: list[Array], start: int, stop: int) -> list[Array] | None:
+        """The loop on tensor() views; None when an output's shape changed from one sample to
+        the next, or has zero elements (tensor() raises "Invalid tensor size" for those)."""
+        interp = self.interp
         ins = [interp.tensor(i) for i in self.in_index]
         outs = [interp.tensor(i) for i in self.out_index]
         for k, f in enumerate(feeds):
@@ -298,19 +365,37 @@ class Session:
         batched = [(ins[k], f) for k, f in enumerate(feeds) if f.ndim]
         count = stop - start
         results: list[Array] = []
-        scalar: list[bool] = []
+        shapes: list[tuple[int, ...]] = []
         for s in range(start, stop):
             for fn, f in batched:
                 fn()[0] = f[s]
             interp.invoke()
+            i = s - start
             if not results:
-                scalar = [fn().ndim == 0 for fn in outs]
+                try:
+                    shapes = [fn().shape for fn in outs]
+                except ValueError:  # zero elements
+                    return None
+                # a sample's output joins on axis 0 as the copied path joins them: 0-d outputs
+                # stacked, others concatenated (an output without a batch axis, SUM's (2, 3) of
+                # ai-edge-quantizer's single_sum, gives (2 n, 3), not row 0 of each)
                 results = [
-                    np.empty((count, *fn().shape[0 if sc else 1 :]), fn().dtype)
-                    for fn, sc in zip(outs, scalar, strict=True)
+                    np.empty((count, *sh) if not sh else (count * sh[0], *sh[1:]), fn().dtype)
+                    for fn, sh in zip(outs, shapes, strict=True)
                 ]
-            for r, fn, sc in zip(results, outs, scalar, strict=True):
-                r[s - start] = fn() if sc else fn()[0]
+            try:
+                changed = i and any(fn().shape != sh for fn, sh in zip(outs, shapes, strict=True))
+            except ValueError:  # zero elements
+                changed = True
+            if changed:  # an output whose shape follows the values: the copied path joins
+                return None  # what can be joined and names what cannot
+            for r, fn, sh in zip(results, outs, shapes, strict=True):
+                if not sh:
+                    r[i] = fn()
+                elif sh[0] == 1:
+                    r[i] = fn()[0]
+                else:
+                    r[i * sh[0] : (i + 1) * sh[0]] = fn()
         return results
 
     def _per_sample_copied(self, feeds: list[Array], start: int, stop: int) -> list[Array]:
@@ -323,11 +408,28 @@ class Session:
             for k, f in enumerate(feeds):
                 interp.set_tensor(self.in_index[k], f[s : s + 1] if f.ndim else f)
             interp.invoke()
-            parts.append([interp.get_tensor(i) for i in self.out_index])
-        return [
-            np.concatenate(group) if group[0].ndim else np.stack(group)
-            for group in zip(*parts, strict=True)
-        ]
+            parts.append([self.read(i) for i in self.out_index])
+        return [self._join(k, group) for k, group in enumerate(zip(*parts, strict=True))]
+
+    def _join(self, k: int, group: Sequence[Array]) -> Array:
+        """One output of consecutive samples as one array: 0-d stacked, others concatenated;
+        an UnsupportedModelError when their shapes after axis 0 differ."""
+        first = group[0].shape
+        if not first:
+            if any(g.shape for g in group):
+                raise self._ragged(k, group)
+            return np.stack(group)
+        if any(g.shape[1:] != first[1:] for g in group):
+            raise self._ragged(k, group)
+        return np.concatenate(group)
+
+    def _ragged(self, k: int, group: Sequence[Array]) -> UnsupportedModelError:
+        shapes = sorted({shape_text(g.shape) for g in group})
+        return UnsupportedModelError(
+            f"{self.model.name}: output {k}: the samples' outputs have shapes {', '.join(shapes)}, "
+            "which do not join into one batch; expected the same shape after axis 0 for every "
+            "sample: pass one sample per call"
+        )
 
     def run_signature(self, named: dict[str, Array]) -> dict[str, Any]:
         """One call of the signature's runner on inputs by signature name."""

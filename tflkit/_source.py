@@ -43,14 +43,12 @@ def is_source_model(model: Any) -> bool:
     )
 
 
-def tensorflow() -> Any:
+def tensorflow(what: str = "converting Keras models and SavedModels") -> Any:
+    """The tensorflow module; a ConversionError saying that ``what`` needs it when absent."""
     try:
         import tensorflow as tf
     except ImportError as exc:
-        raise ConversionError(
-            "converting Keras models and SavedModels needs TensorFlow: "
-            "pip install 'tflkit[convert]'"
-        ) from exc
+        raise ConversionError(f"{what} needs TensorFlow: pip install 'tflkit[convert]'") from exc
     return tf
 
 
@@ -488,7 +486,7 @@ def source_outputs(
     Inputs are matched by name, else by position; outputs by name (a SavedModel's signature
     keys are its conversions' names), else by position (a Keras model's ``output_0``, ...).
     """
-    tf = tensorflow()
+    tf = tensorflow("running a Keras model or SavedModel as compare's reference")
     opened = open_source(source, trust_source=trust_source)
     arrays = [np.asarray(v) for v in x.values()]
     try:

@@ -32,7 +32,7 @@ from tflkit.loader import interpreter_source, resolve
 
 if TYPE_CHECKING:  # imported on use: only isolated Runners need sockets and a child
     from tflkit._isolated import IsolatedSession
-from tflkit.model import Model, ModelLike, Signature, Tensor
+from tflkit.model import Model, ModelLike, Operator, Signature, Subgraph, Tensor
 from tflkit.quant import QuantizeStats
 
 __all__ = ["Runner"]
@@ -181,6 +181,28 @@ class Runner:
             invalid = hazard.rule == "zero-point-in-range"
             error = InvalidModelError if invalid else UnsupportedModelError
             raise error(f"{self.model.name}: {hazard.message}")
+        for sg in self.model.subgraphs:
+            for op in sg.operators:
+                if op.op == "SVDF":
+                    self._check_svdf(sg, op)
+
+    def _check_svdf(self, sg: Subgraph, op: Operator) -> None:
+        """LiteRT's full-integer SVDF (int8 input) reads weights_time (input 2) and the state
+        (input 4) as int16 whatever their type (LiteRT@f67457790c9c tflite/kernels/svdf.cc:400-401,
+        no check in Prepare): tflite-micro's int8 variant of either made it read past the buffers
+        and abort the process (tflite-micro's keyword_scrambled_8bit.tflite)."""
+        ins = op.inputs
+        if len(ins) < 5 or ins[0] < 0 or sg.tensors[ins[0]].dtype != "int8":
+            return
+        for k, what in ((2, "weights_time"), (4, "state")):
+            t = sg.tensors[ins[k]] if ins[k] >= 0 else None
+            if t is not None and t.dtype != "int16":
+                raise UnsupportedModelError(
+                    f"{self.model.name}: subgraph {sg.index} operator {op.index} (SVDF): "
+                    f"input {k} ({what}) {t.name!r} is {t.dtype}, expected int16 with an int8 "
+                    "input: LiteRT's integer SVDF kernel reads it as int16 and would crash "
+                    "(tflite-micro's int8 variant)"
+                )
 
     def close(self) -> None:
         """End an isolated Runner's child process (a later call starts a new one); nothing to
@@ -329,8 +351,8 @@ class Runner:
             out = self._session.invoke_one(feed, shape)
         fast = self._out_quant[0]
         if fast is not None:
-            return fast.dequantize(out)
-        return out if out.dtype is _FLOAT32 else real_values(self.outputs[0], out)
+            return _array(fast.dequantize(out))
+        return out if out.dtype is _FLOAT32 else _array(real_values(self.outputs[0], out))
 
     def predict(self, x: Inputs, *, raw: bool = False) -> Array | dict[str, Array]:
         """Run the model on a batch.
@@ -344,7 +366,11 @@ class Runner:
         Returns:
             An array for a single-output model, else a dict name -> array in
             ``runner.outputs`` order. Quantized and float outputs are float32 (unless raw);
-            other integer and bool outputs keep their dtype.
+            other integer and bool outputs keep their dtype. With a batch axis, a 0-d output
+            gives one value per sample (shape ``(n,)``, n = 1 too), and an output whose axis 0
+            is no batch (a leading size the file fixes above 1, what WHERE found) is computed
+            sample by sample and the samples' outputs concatenated on axis 0
+            (``batching="batched"`` refuses such a model with an UnsupportedModelError).
 
         Raises:
             InputError: wrong number of inputs, unknown name, wrong rank or shape, values that
@@ -364,7 +390,8 @@ class Runner:
                 ):
                     y = self._predict_one(a, shape)
                     if y is not None:
-                        return y
+                        # one sample's 0-d output is (1,), as n samples' is (n,)
+                        return y.reshape(1) if y.ndim == 0 and self.batch_axis == 0 else y
         feeds, n = self._feeds.prepare(x, raw)
         with self._lock, self._guard:
             outs = self._run(feeds, n)
@@ -375,7 +402,7 @@ class Runner:
 
     def _output(self, k: int, o: Array) -> Array:
         fast = self._out_quant[k]
-        return fast.dequantize(o) if fast is not None else real_values(self.outputs[k], o)
+        return _array(fast.dequantize(o) if fast is not None else real_values(self.outputs[k], o))
 
     # ------------------------------------------------------------------ timing
 
@@ -403,6 +430,12 @@ class Runner:
             feeds = slice_feeds(feeds, 0, n, self._fixed)
         with self._lock, self._guard:
             return self._session.time_invoke(feeds, repeat=repeat, warmup=warmup)
+
+
+def _array(a: Any) -> Array:
+    """An array: numpy arithmetic on a 0-d array gives a numpy scalar (a 0-d quantized or
+    float16 output, LiteRT's call_once_mul), and predict returns arrays."""
+    return a if type(a) is np.ndarray else np.asarray(a)
 
 
 def _threads(num_threads: Any) -> int | None:
