@@ -68,15 +68,15 @@ _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading 
 #: before creating a Runner to never poll (bench/isolated_bench.py's third column does).
 SPIN = 0.002
 IDLE_SPIN = 0.002
-# On a busy machine polling loses: the poller holds a CPU the scheduler would otherwise move
-# the woken process to, and a yield can hand the core away for a whole time slice (on 2 cores
+# On a busy machine polling loses: the poller holds a CPU another process needs (on 2 cores
 # at load 10, polling made a 1,024-sample call 3.5x the in-process one, against 2.5x asleep).
 # So a channel sleeps at once for _RECHECK seconds after it finds more threads runnable than
-# the machine has CPUs (/proc/loadavg), and for _BACKOFF seconds after a yield took longer
-# than _CONTENDED (another process ran meanwhile).
+# the machine has CPUs (/proc/loadavg: its own and its partner's count). A poller yields the
+# core every _YIELD_EVERY polls: when the partner was woken on the same CPU, it runs at once.
+# A yield that takes long is no reason to stop: the old rule (a yield over 100 us: sleep for
+# 1 s) fired on an idle machine whenever both processes shared a CPU for a moment, and kept
+# polling off most of the time (2,462 of 3,001 waits; bench/README.md).
 _RECHECK = 0.05
-_CONTENDED = 100e-6
-_BACKOFF = 1.0
 _YIELD_EVERY = 1
 _REPEAT = b"\0\0\0\0"  # a message of length 0: the last message again (see _Channel)
 
@@ -248,12 +248,8 @@ class _Channel:
             except BlockingIOError:
                 pass
             polls += 1
-            if _YIELD_EVERY and polls % _YIELD_EVERY == 0:
-                t = clock()
-                os.sched_yield()  # a loaded core goes to whoever waits for it
-                if _BACKOFF and clock() - t > _CONTENDED:  # someone else ran: sleep, for a while
-                    self.calm_after = clock() + _BACKOFF
-                    return
+            if polls % _YIELD_EVERY == 0:
+                os.sched_yield()  # a shared core goes to whoever waits for it
             if clock() > deadline:
                 return
 
