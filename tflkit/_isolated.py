@@ -63,14 +63,14 @@ _START_TIMEOUT = 120.0  # seconds for the child's first reply (imports, loading 
 #: next command (``IDLE_SPIN``), before sleeping in the kernel; read when a child starts. On an
 #: idle virtual machine a vCPU that sleeps halts, and waking it costs more than the call
 #: (bench/README.md: a 1,024-sample call of the int8 MLP 1.5-1.9x the in-process one asleep,
-#: 1.1-1.35x polling); on a busy machine polling stops by itself (below). Half a millisecond
-#: covers a 1,024-sample call of a small model, and bounds what a poller costs the other
-#: process when the scheduler puts both on one CPU and a yield does not hand it over (seen
-#: once with 2 ms: the call took the whole 2 ms). Never when this process may use one CPU
-#: only. Set both to 0 before creating a Runner to never poll (bench/isolated_bench.py's third
-#: column does).
-SPIN = 0.0005
-IDLE_SPIN = 0.0005
+#: 1.1-1.35x polling); on a busy machine polling stops by itself (below). A millisecond
+#: covers a 1,024-sample call of a small model with room for a slow moment of the host, and
+#: bounds what a poller costs the other process when the scheduler puts both on one CPU and a
+#: yield does not hand it over (seen once with 2 ms: calls took the whole 2 ms). Never when
+#: this process may use one CPU only. Set both to 0 before creating a Runner to never poll
+#: (bench/isolated_bench.py's third column does).
+SPIN = 0.001
+IDLE_SPIN = 0.001
 # On a busy machine polling loses: the poller holds a CPU another process needs (on 2 cores
 # at load 10, polling made a 1,024-sample call 3.5x the in-process one, against 2.5x asleep).
 # So a channel sleeps at once for _RECHECK seconds after it finds more threads runnable than
