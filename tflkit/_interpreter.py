@@ -33,8 +33,6 @@ __all__ = ["RuntimeGuard", "Session", "interpreter_class", "translate", "unsuppo
 
 Array = npt.NDArray[Any]
 
-_STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE", "CALL_ONCE"})
-
 
 def interpreter_class() -> Any:
     """The runtime's Interpreter class (ai_edge_litert's, else TensorFlow's)."""
@@ -159,9 +157,7 @@ class Session:
         self.out_index: list[int] = []
         self._string_outputs = False  # string outputs: per_sample copies (no tensor() views)
         # resource or variable tensors: a sample changes the state, so no sample runs twice
-        self.stateful = any(
-            op.op in _STATEFUL_OPS for sg in model.subgraphs for op in sg.operators
-        ) or any(t.is_variable for sg in model.subgraphs for t in sg.tensors)
+        self.stateful = model.stateful
         self.in_shapes: list[tuple[int, ...] | None] = []
         self.open()
 
@@ -225,22 +221,12 @@ class Session:
             # XNNPACK could not prepare the model at these shapes: a new interpreter without
             # the default delegates, at the same shapes. If that fails too, XNNPACK was not
             # the cause and the builtin kernels' reason is the more precise one.
-            interp = self.open_interpreter(delegate=False)
-            for k, shape in enumerate(self.in_shapes):
-                if shape is not None:
-                    interp.resize_tensor_input(self.in_index[k], list(shape), strict=False)
             try:
-                interp.allocate_tensors()
+                interp = self._builtin_interpreter()
             except RuntimeError as exc:
                 builtin = exc
             else:
-                self.interp, self.delegate = interp, None
-                warnings.warn(
-                    f"{self.model.name}: the XNNPACK delegate could not prepare the model "
-                    f"({_one_line(first)}); running it on the builtin kernels instead",
-                    DelegateWarning,
-                    stacklevel=caller_stacklevel(),
-                )
+                self._use_builtin(interp, "could not prepare the model", first)
                 return
         if "custom op" in str(first):
             raise unsupported(self.model, first) from first
@@ -282,17 +268,26 @@ class Session:
 
     def _builtin_after(self, first: RuntimeError) -> None:
         """XNNPACK failed at invoke (it reshapes there: "XNNPack delegate failed to reshape
-        runtime", LiteRT's dynamic_shapes.bin, which the builtin kernels run): a new
-        interpreter without the default delegates at the same shapes, with a DelegateWarning."""
+        runtime", LiteRT's dynamic_shapes.bin, which the builtin kernels run): on to the
+        builtin kernels at the same shapes (a RuntimeError there: the guard names it)."""
+        self._use_builtin(self._builtin_interpreter(), "failed to run the model", first)
+
+    def _builtin_interpreter(self) -> Any:
+        """A new interpreter without the default delegates, at this Session's input shapes,
+        allocated; a RuntimeError is the builtin kernels' own reason."""
         interp = self.open_interpreter(delegate=False)
         for k, shape in enumerate(self.in_shapes):
             if shape is not None:
                 interp.resize_tensor_input(self.in_index[k], list(shape), strict=False)
-        interp.allocate_tensors()  # a RuntimeError here: the guard names it
+        interp.allocate_tensors()
+        return interp
+
+    def _use_builtin(self, interp: Any, failed: str, first: RuntimeError) -> None:
+        """Run on ``interp`` (builtin kernels) from now on, with a DelegateWarning."""
         self.interp, self.delegate = interp, None
         warnings.warn(
-            f"{self.model.name}: the XNNPACK delegate failed to run the model "
-            f"({_one_line(first)}); running it on the builtin kernels instead",
+            f"{self.model.name}: the XNNPACK delegate {failed} ({_one_line(first)}); running it "
+            "on the builtin kernels instead",
             DelegateWarning,
             stacklevel=caller_stacklevel(),
         )
@@ -384,18 +379,13 @@ class Session:
                     for fn, sh in zip(outs, shapes, strict=True)
                 ]
             try:
-                changed = i and any(fn().shape != sh for fn, sh in zip(outs, shapes, strict=True))
+                now = [fn() for fn in outs]  # one view of each output a sample
             except ValueError:  # zero elements
-                changed = True
-            if changed:  # an output whose shape follows the values: the copied path joins
-                return None  # what can be joined and names what cannot
-            for r, fn, sh in zip(results, outs, shapes, strict=True):
-                if not sh:
-                    r[i] = fn()
-                elif sh[0] == 1:
-                    r[i] = fn()[0]
-                else:
-                    r[i * sh[0] : (i + 1) * sh[0]] = fn()
+                return None
+            if i and any(v.shape != sh for v, sh in zip(now, shapes, strict=True)):
+                return None  # a shape that follows the values: the copied path joins them
+            _place(results, now, shapes, i)
+            now = []  # no view of the runtime's memory may live on to the next invoke()
         return results
 
     def _per_sample_copied(self, feeds: list[Array], start: int, stop: int) -> list[Array]:
@@ -467,3 +457,15 @@ class Session:
             except ValueError:  # not allocated (e.g. a tensor only a delegate would use)
                 continue
         return values
+
+
+def _place(results: list[Array], now: list[Array], shapes: list[tuple[int, ...]], i: int) -> None:
+    """Sample i's outputs into the batch results: 0-d stacked, a leading 1 dropped, other
+    shapes concatenated on axis 0."""
+    for r, v, sh in zip(results, now, shapes, strict=True):
+        if not sh:
+            r[i] = v
+        elif sh[0] == 1:
+            r[i] = v[0]
+        else:
+            r[i * sh[0] : (i + 1) * sh[0]] = v

@@ -564,6 +564,9 @@ class Metadata:
         return bytes(self._source.data[start : start + self.size_bytes])
 
 
+_STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE", "CALL_ONCE"})
+
+
 @dataclass(frozen=True, slots=True)
 class Model:
     """A .tflite model as stored in the file. Build it with ``tflkit.load()``."""
@@ -608,6 +611,15 @@ class Model:
     def operators(self) -> tuple[Operator, ...]:
         """Operators of every subgraph, subgraph by subgraph."""
         return tuple(op for sg in self.subgraphs for op in sg.operators)
+
+    @property
+    def stateful(self) -> bool:
+        """Whether a call changes what the next one computes: resource variables (VAR_HANDLE,
+        ASSIGN_VARIABLE, READ_VARIABLE, CALL_ONCE) or variable tensors in any subgraph. The
+        Runner runs such models sample by sample, and never runs a sample twice."""
+        return any(op.op in _STATEFUL_OPS for op in self.operators) or any(
+            t.is_variable for sg in self.subgraphs for t in sg.tensors
+        )
 
     def signature(self, key: str) -> Signature:
         """The signature named ``key``; KeyError naming the keys there are."""

@@ -32,7 +32,7 @@ from tflkit.loader import interpreter_source, resolve
 
 if TYPE_CHECKING:  # imported on use: only isolated Runners need sockets and a child
     from tflkit._isolated import IsolatedSession
-from tflkit.model import Model, ModelLike, Operator, Signature, Subgraph, Tensor
+from tflkit.model import Model, ModelLike, Signature, Tensor
 from tflkit.quant import QuantizeStats
 
 __all__ = ["Runner"]
@@ -40,7 +40,6 @@ __all__ = ["Runner"]
 Array = npt.NDArray[Any]
 
 _FLOAT32 = np.dtype(np.float32)
-_STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE", "CALL_ONCE"})
 
 
 class Runner:
@@ -123,9 +122,7 @@ class Runner:
         )
         signature_key = sig.key if (sig is not None and self._subgraph != 0) else None
         self._signature_key = signature_key
-        stateful = any(
-            op.op in _STATEFUL_OPS for s in self.model.subgraphs for op in s.operators
-        ) or any(t.is_variable for t in sg.tensors)
+        stateful = self.model.stateful
         self._feeds = Feeds(sg, self.input_names)
         #: What the last call clipped of each quantized input, by input name.
         self.saturation: dict[str, QuantizeStats] = self._feeds.saturation
@@ -181,28 +178,6 @@ class Runner:
             invalid = hazard.rule == "zero-point-in-range"
             error = InvalidModelError if invalid else UnsupportedModelError
             raise error(f"{self.model.name}: {hazard.message}")
-        for sg in self.model.subgraphs:
-            for op in sg.operators:
-                if op.op == "SVDF":
-                    self._check_svdf(sg, op)
-
-    def _check_svdf(self, sg: Subgraph, op: Operator) -> None:
-        """LiteRT's full-integer SVDF (int8 input) reads weights_time (input 2) and the state
-        (input 4) as int16 whatever their type (LiteRT@f67457790c9c tflite/kernels/svdf.cc:400-401,
-        no check in Prepare): tflite-micro's int8 variant of either made it read past the buffers
-        and abort the process (tflite-micro's keyword_scrambled_8bit.tflite)."""
-        ins = op.inputs
-        if len(ins) < 5 or ins[0] < 0 or sg.tensors[ins[0]].dtype != "int8":
-            return
-        for k, what in ((2, "weights_time"), (4, "state")):
-            t = sg.tensors[ins[k]] if ins[k] >= 0 else None
-            if t is not None and t.dtype != "int16":
-                raise UnsupportedModelError(
-                    f"{self.model.name}: subgraph {sg.index} operator {op.index} (SVDF): "
-                    f"input {k} ({what}) {t.name!r} is {t.dtype}, expected int16 with an int8 "
-                    "input: LiteRT's integer SVDF kernel reads it as int16 and would crash "
-                    "(tflite-micro's int8 variant)"
-                )
 
     def close(self) -> None:
         """End an isolated Runner's child process (a later call starts a new one); nothing to
